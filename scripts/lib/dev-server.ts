@@ -1,0 +1,125 @@
+import { mkdirSync, openSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { Connection } from '@temporalio/client';
+import { execa, type ResultPromise } from 'execa';
+import { freePort } from './free-port.js';
+import { ensureTemporalCli } from './temporal-cli.js';
+
+export const SEARCH_ATTRIBUTES = ['PipelineKind', 'PipelineId', 'Target', 'Stage'] as const;
+
+export interface DevServerOptions {
+  /** SQLite file; omitted means in-memory (state lost on stop). */
+  dbFile?: string;
+  port?: number;
+  uiPort?: number;
+  headless?: boolean;
+  logFile?: string;
+  namespace?: string;
+}
+
+export interface DevServer {
+  address: string;
+  port: number;
+  uiPort?: number;
+  uiUrl?: string;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+function waitForPort(port: number, timeoutMs: number, child: ResultPromise): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  return new Promise((resolve, reject) => {
+    let exited = false;
+    child.catch(() => undefined).finally(() => (exited = true));
+    const attempt = () => {
+      if (exited) return reject(new Error('Temporal dev server exited during start-up (see its log)'));
+      const sock = net.connect(port, '127.0.0.1');
+      sock.once('connect', () => {
+        sock.destroy();
+        resolve();
+      });
+      sock.once('error', () => {
+        sock.destroy();
+        if (Date.now() > deadline) reject(new Error(`Temporal dev server did not listen on ${port} within ${timeoutMs} ms`));
+        else setTimeout(attempt, 100);
+      });
+    };
+    attempt();
+  });
+}
+
+// The port opens before the frontend serves requests; wait until the namespace answers.
+async function waitForNamespace(address: string, namespace: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const connection = await Connection.connect({ address });
+  try {
+    for (;;) {
+      try {
+        await connection.workflowService.describeNamespace({ namespace });
+        return;
+      } catch (err) {
+        if (Date.now() > deadline) throw new Error(`Temporal namespace ${namespace} not ready: ${(err as Error).message}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+  } finally {
+    await connection.close();
+  }
+}
+
+/** Starts `temporal server start-dev` with Shepherd's search attributes registered. */
+export async function startDevServer(opts: DevServerOptions = {}): Promise<DevServer> {
+  const bin = await ensureTemporalCli();
+  const port = opts.port ?? (await freePort());
+  const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--log-level', 'warn'];
+  args.push('--namespace', opts.namespace ?? 'default');
+  if (opts.dbFile) {
+    mkdirSync(path.dirname(opts.dbFile), { recursive: true });
+    args.push('--db-filename', opts.dbFile);
+  }
+  let uiPort: number | undefined;
+  if (opts.headless ?? true) args.push('--headless');
+  else {
+    uiPort = opts.uiPort ?? (await freePort());
+    args.push('--ui-port', String(uiPort));
+  }
+  for (const name of SEARCH_ATTRIBUTES) args.push('--search-attribute', `${name}=Keyword`);
+  // Without this, fast sweeps hit the dev server's default per-namespace RPS limits.
+  args.push('--dynamic-config-value', 'frontend.namespaceRPS=10000', '--dynamic-config-value', 'frontend.rps=10000');
+
+  const out = opts.logFile ? openSync(opts.logFile, 'a') : 'ignore';
+  const child = execa(bin, args, {
+    stdio: ['ignore', out, out],
+    detached: true,
+    cleanup: true,
+    reject: false,
+  });
+  await waitForPort(port, 60_000, child);
+  await waitForNamespace(`127.0.0.1:${port}`, opts.namespace ?? 'default', 60_000);
+  const pid = child.pid!;
+  return {
+    address: `127.0.0.1:${port}`,
+    port,
+    uiPort,
+    uiUrl: uiPort ? `http://127.0.0.1:${uiPort}` : undefined,
+    pid,
+    async stop() {
+      if (child.exitCode !== null) return;
+      try {
+        process.kill(-pid, 'SIGTERM');
+      } catch {
+        return;
+      }
+      const timer = setTimeout(() => {
+        try {
+          process.kill(-pid, 'SIGKILL');
+        } catch {
+          /* already gone */
+        }
+      }, 10_000);
+      await child;
+      clearTimeout(timer);
+    },
+  };
+}

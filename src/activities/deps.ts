@@ -1,0 +1,14 @@
+import type pg from 'pg';
+import type { Logger } from '../config/logger.js';
+
+/** What activities need from the outside world; injected so tests can point them anywhere real. */
+export interface ActivityDeps {
+  pool: pg.Pool;
+  /** Root of per-run, per-attempt workspaces. */
+  runsDir: string;
+  /** Where a worker records the step processes it started, so a successor can reap them. */
+  procDir: string;
+  /** Slack-compatible incoming webhook; from env only, never from workflow input. */
+  webhookUrl?: string;
+  logger: Logger;
+}

@@ -1,0 +1,15 @@
+import type { ActivityDeps } from './deps.js';
+import { createCommandActivities } from './command.js';
+import { createResultActivities } from './results.js';
+import { createNotifyActivities } from './notify.js';
+
+export function createActivities(deps: ActivityDeps) {
+  return {
+    ...createCommandActivities(deps),
+    ...createResultActivities(deps),
+    ...createNotifyActivities(deps),
+  };
+}
+
+export type Activities = ReturnType<typeof createActivities>;
+export type { ActivityDeps };

@@ -1,0 +1,27 @@
+import path from 'node:path';
+import { z } from 'zod';
+
+// Process environment, validated once at the edge so a typo fails with the variable's name.
+const envSchema = z.object({
+  SHEPHERD_TASK_QUEUE: z.string().min(1).default('shepherd'),
+  DATABASE_URL: z.string().url().optional(),
+  SHEPHERD_WEBHOOK_URL: z.string().url().optional(),
+  SHEPHERD_DATA_DIR: z.string().min(1).default('.data'),
+  SHEPHERD_RUNS_DIR: z.string().min(1).optional(),
+  SHEPHERD_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  SHEPHERD_SHUTDOWN_GRACE: z.string().default('30s'),
+  SHEPHERD_MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().positive().default(20),
+});
+
+export type ShepherdEnv = z.infer<typeof envSchema> & { dataDir: string; runsDir: string };
+
+export function loadEnv(source: NodeJS.ProcessEnv = process.env): ShepherdEnv {
+  const parsed = envSchema.safeParse(source);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new Error(`invalid environment: ${problems}`);
+  }
+  const dataDir = path.resolve(parsed.data.SHEPHERD_DATA_DIR);
+  const runsDir = path.resolve(parsed.data.SHEPHERD_RUNS_DIR ?? path.join(dataDir, 'runs'));
+  return { ...parsed.data, dataDir, runsDir };
+}
