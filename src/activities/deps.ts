@@ -11,4 +11,6 @@ export interface ActivityDeps {
   /** Slack-compatible incoming webhook; from env only, never from workflow input. */
   webhookUrl?: string;
   logger: Logger;
+  /** Root that relative paths in pipeline inputs (datasets, programs) resolve against; default cwd. */
+  projectDir?: string;
 }

@@ -2,12 +2,14 @@ import type { ActivityDeps } from './deps.js';
 import { createCommandActivities } from './command.js';
 import { createResultActivities } from './results.js';
 import { createNotifyActivities } from './notify.js';
+import { createExperimentActivities } from './experiments.js';
 
 export function createActivities(deps: ActivityDeps) {
   return {
     ...createCommandActivities(deps),
     ...createResultActivities(deps),
     ...createNotifyActivities(deps),
+    ...createExperimentActivities(deps),
   };
 }
 

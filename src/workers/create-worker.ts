@@ -1,0 +1,36 @@
+import { fileURLToPath } from 'node:url';
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { createActivities, type ActivityDeps } from '../activities/index.js';
+import { reapOrphans } from '../activities/process/registry.js';
+
+export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+
+export interface ShepherdWorkerOptions {
+  connection: NativeConnection;
+  namespace: string;
+  taskQueue: string;
+  deps: ActivityDeps;
+  /** Pre-bundled workflow code (tests, benchmarks); otherwise bundled from src/workflows at start. */
+  workflowBundle?: WorkerOptions['workflowBundle'];
+  shutdownGraceTime?: WorkerOptions['shutdownGraceTime'];
+  maxConcurrentActivityTaskExecutions?: number;
+  identity?: string;
+}
+
+/**
+ * Shepherd's worker: every workflow and activity on one task queue. Before polling, it kills
+ * step processes that a dead predecessor left behind, so no orphan outlives a crash.
+ */
+export async function createShepherdWorker(opts: ShepherdWorkerOptions): Promise<Worker> {
+  await reapOrphans(opts.deps.procDir, opts.deps.logger);
+  return Worker.create({
+    connection: opts.connection,
+    namespace: opts.namespace,
+    taskQueue: opts.taskQueue,
+    identity: opts.identity,
+    ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath }),
+    activities: createActivities(opts.deps),
+    shutdownGraceTime: opts.shutdownGraceTime ?? '30s',
+    maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivityTaskExecutions ?? 20,
+  });
+}

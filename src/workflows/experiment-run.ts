@@ -1,0 +1,66 @@
+import { ActivityFailure, ApplicationFailure, proxyActivities, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import type { Activities } from '../activities/index.js';
+import type { ExperimentRunInput } from '../config/experiments.js';
+import type { ExperimentRunResult } from '../activities/experiments.js';
+
+const { recordExperimentResult } = proxyActivities<Activities>({
+  startToCloseTimeout: '30s',
+  retry: { maximumAttempts: 10, initialInterval: '1s', maximumInterval: '30s' },
+});
+
+function rootMessage(err: unknown): string {
+  let e = err as Error | undefined;
+  while (e && (e as ActivityFailure).cause) e = (e as ActivityFailure).cause;
+  return e?.message ?? String(err);
+}
+
+/** One experiment: a command step in a fresh workspace, then an idempotent result write. */
+export async function experimentRun(input: ExperimentRunInput): Promise<ExperimentRunResult> {
+  const { batchId, experiment } = input;
+  upsertSearchAttributes({ PipelineKind: ['experimentRun'], PipelineId: [batchId], Target: [experiment.name], Stage: ['running'] });
+  const { runExperiment } = proxyActivities<Activities>({
+    startToCloseTimeout: input.timeout,
+    heartbeatTimeout: input.heartbeatTimeout,
+    retry: { ...input.retry, nonRetryableErrorTypes: ['InvalidInput'] },
+    summary: `${experiment.command} ${experiment.name}`,
+  });
+  const startedAt = Date.now();
+  try {
+    const result = await runExperiment({ batchId, experiment });
+    await recordExperimentResult({
+      batchId,
+      experiment: experiment.name,
+      status: 'succeeded',
+      metrics: result.metrics,
+      params: experiment.params,
+      dataset: experiment.dataset ?? null,
+      command: [experiment.command, ...experiment.args],
+      attempt: result.attempt,
+      workflowId: workflowInfo().workflowId,
+      runId: workflowInfo().runId,
+      durationMs: result.durationMs,
+      startedAt: new Date(startedAt).toISOString(),
+      finishedAt: new Date(Date.now()).toISOString(),
+    });
+    upsertSearchAttributes({ Stage: ['succeeded'] });
+    return result;
+  } catch (err) {
+    const message = rootMessage(err);
+    await recordExperimentResult({
+      batchId,
+      experiment: experiment.name,
+      status: 'failed',
+      error: message,
+      params: experiment.params,
+      dataset: experiment.dataset ?? null,
+      command: [experiment.command, ...experiment.args],
+      attempt: input.retry.maximumAttempts,
+      workflowId: workflowInfo().workflowId,
+      runId: workflowInfo().runId,
+      startedAt: new Date(startedAt).toISOString(),
+      finishedAt: new Date(Date.now()).toISOString(),
+    });
+    upsertSearchAttributes({ Stage: ['failed'] });
+    throw ApplicationFailure.nonRetryable(`experiment ${experiment.name} failed: ${message}`, 'ExperimentFailed');
+  }
+}

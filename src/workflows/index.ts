@@ -1,0 +1,2 @@
+export { experimentBatch } from './experiment-batch.js';
+export { experimentRun } from './experiment-run.js';

@@ -1,0 +1,47 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import type { TestProject } from 'vitest/node';
+import { startDevServer, type DevServer } from '../../scripts/lib/dev-server.js';
+import { createPool } from '../../src/db/pool.js';
+import { migrate } from '../../src/db/migrate.js';
+import { workflowsPath } from '../../src/workers/create-worker.js';
+import { createTestDatabase } from './database.js';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    temporalAddress: string;
+    databaseUrl: string;
+    workflowBundlePath: string;
+    tmpRoot: string;
+  }
+}
+
+/** One dev server, one fresh database and one workflow bundle for the whole suite. */
+export default async function setup(project: TestProject) {
+  const tmpRoot = mkdtempSync(path.join(os.tmpdir(), 'shepherd-test-'));
+  const [server, db, bundle] = await Promise.all([
+    startDevServer({ logFile: path.join(tmpRoot, 'temporal.log') }) as Promise<DevServer>,
+    createTestDatabase(),
+    bundleWorkflowCode({ workflowsPath, logger: quietLogger }),
+  ]);
+  const pool = createPool(db.url);
+  await migrate(pool);
+  await pool.end();
+  const workflowBundlePath = path.join(tmpRoot, 'workflow-bundle.js');
+  writeFileSync(workflowBundlePath, bundle.code);
+
+  project.provide('temporalAddress', server.address);
+  project.provide('databaseUrl', db.url);
+  project.provide('workflowBundlePath', workflowBundlePath);
+  project.provide('tmpRoot', tmpRoot);
+
+  return async () => {
+    await server.stop();
+    await db.drop();
+  };
+}
+
+const noop = () => undefined;
+const quietLogger = { trace: noop, debug: noop, info: noop, warn: noop, error: console.error, log: noop };
