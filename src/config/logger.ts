@@ -1,8 +1,14 @@
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
 import { pino, type Logger } from 'pino';
 
-export function createLogger(level = process.env.SHEPHERD_LOG_LEVEL ?? 'info', name = 'shepherd'): Logger {
-  // Logs go to stderr so that CLI output on stdout stays machine-readable.
-  return pino({ name, level }, pino.destination(2));
+/**
+ * Logs go to stderr so CLI output on stdout stays machine-readable, or to a file when an
+ * interactive view (npm start's progress) owns the terminal.
+ */
+export function createLogger(level = process.env.SHEPHERD_LOG_LEVEL ?? 'info', name = 'shepherd', file?: string): Logger {
+  if (file) mkdirSync(path.dirname(file), { recursive: true });
+  return pino({ name, level }, file ? pino.destination({ dest: file, sync: false }) : pino.destination(2));
 }
 
 export type { Logger };

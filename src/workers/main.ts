@@ -5,12 +5,14 @@ import { loadEnv } from '../config/env.js';
 import { createLogger } from '../config/logger.js';
 import { openDatabase } from '../db/open.js';
 import { createShepherdWorker } from './create-worker.js';
+import { installSdkLogging } from './sdk-logging.js';
 
 // `npm run worker`: a worker alone, against TEMPORAL_ADDRESS / temporal.toml and DATABASE_URL.
 // SIGINT/SIGTERM are handled by the SDK runtime: stop polling, let activities finish within
 // SHEPHERD_SHUTDOWN_GRACE, then cancel them (runCommand kills their process groups).
 const env = loadEnv();
 const logger = createLogger(env.SHEPHERD_LOG_LEVEL, 'shepherd-worker');
+installSdkLogging(logger);
 const { connectionOptions, namespace } = resolveConnectOptions();
 const db = await openDatabase({ databaseUrl: env.DATABASE_URL, dataDir: env.dataDir, logger });
 const connection = await NativeConnection.connect(connectionOptions);

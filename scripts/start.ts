@@ -1,0 +1,94 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { NativeConnection } from '@temporalio/worker';
+import { batchProgress, startExperimentBatch, type ExperimentBatchResult } from '../src/client/experiments.js';
+import { connectClient } from '../src/client/connection.js';
+import { renderResultTable, watchProgress } from '../src/cli/progress-view.js';
+import { loadEnv } from '../src/config/env.js';
+import { createLogger } from '../src/config/logger.js';
+import { openDatabase } from '../src/db/open.js';
+import { createShepherdWorker } from '../src/workers/create-worker.js';
+import { installSdkLogging } from '../src/workers/sdk-logging.js';
+import { startDevServer } from './lib/dev-server.js';
+
+// `npm start`: the embedded stack (dev server on a SQLite file, embedded or given PostgreSQL,
+// an in-process worker), the example batch with live progress, then the stack stays up.
+const EXAMPLE = process.argv[2] ?? 'examples/experiments/iris-batch.json';
+const env = loadEnv();
+const port = Number(process.env.SHEPHERD_TEMPORAL_PORT ?? 7233);
+const uiPort = Number(process.env.SHEPHERD_UI_PORT ?? 8233);
+const logFile = path.join(env.dataDir, 'worker.log');
+const logger = createLogger(env.SHEPHERD_LOG_LEVEL, 'shepherd', logFile);
+installSdkLogging(logger);
+const say = (msg: string) => process.stdout.write(`${msg}\n`);
+
+say(`Starting Temporal dev server (state in ${path.relative(process.cwd(), env.dataDir)}/temporal.db)...`);
+const server = await startDevServer({
+  dbFile: path.join(env.dataDir, 'temporal.db'),
+  port,
+  uiPort,
+  headless: false,
+  logFile: path.join(env.dataDir, 'temporal.log'),
+}).catch((err: Error) => {
+  console.error(`Could not start the Temporal dev server on ports ${port}/${uiPort}: ${err.message}`);
+  console.error('Another server may hold them; set SHEPHERD_TEMPORAL_PORT / SHEPHERD_UI_PORT, or stop it.');
+  process.exit(1);
+});
+say(`Temporal Web UI: ${server.uiUrl}`);
+
+const db = await openDatabase({ databaseUrl: env.DATABASE_URL, dataDir: env.dataDir, logger });
+say(`Database: ${db.embedded ? `embedded PostgreSQL (PGlite) in ${path.relative(process.cwd(), env.dataDir)}/pglite` : 'DATABASE_URL'}`);
+
+const connection = await NativeConnection.connect({ address: server.address });
+const worker = await createShepherdWorker({
+  connection,
+  namespace: 'default',
+  taskQueue: env.SHEPHERD_TASK_QUEUE,
+  deps: {
+    pool: db.pool,
+    runsDir: env.runsDir,
+    procDir: path.join(env.dataDir, 'procs'),
+    webhookUrl: env.SHEPHERD_WEBHOOK_URL,
+    logger,
+  },
+  shutdownGraceTime: '10s',
+});
+const workerRun = worker.run();
+say(`Worker polling task queue "${env.SHEPHERD_TASK_QUEUE}" (logs: ${path.relative(process.cwd(), logFile)})`);
+
+let stopping = false;
+async function shutdown(code: number) {
+  if (stopping) return;
+  stopping = true;
+  say('\nStopping worker, database and Temporal server...');
+  if (worker.getState() === 'RUNNING') worker.shutdown();
+  await workerRun.catch(() => undefined);
+  await connection.close().catch(() => undefined);
+  await db.close().catch(() => undefined);
+  await server.stop();
+  say('Stopped.');
+  process.exit(code);
+}
+process.on('SIGINT', () => void shutdown(0));
+process.on('SIGTERM', () => void shutdown(0));
+
+const { client } = await connectClient({ address: server.address, namespace: 'default' });
+const input = JSON.parse(readFileSync(EXAMPLE, 'utf8'));
+const handle = await startExperimentBatch(client, input, { taskQueue: env.SHEPHERD_TASK_QUEUE, attachIfRunning: true });
+const link = `${server.uiUrl}/namespaces/default/workflows/${encodeURIComponent(handle.workflowId)}`;
+say(`\nRunning ${EXAMPLE} as workflow ${handle.workflowId}\n  ${link}\n`);
+
+const result = handle.result() as Promise<ExperimentBatchResult>;
+await watchProgress(() => batchProgress(handle), result);
+try {
+  const final = await result;
+  say(`\nBatch ${final.batchId}: ${final.status} (${final.succeeded} succeeded, ${final.failed} failed)\n`);
+  say(renderResultTable(final.experiments));
+  say(`\nResults are in PostgreSQL (table experiment_results); export: npm run shepherd -- export ${final.batchId} --format csv`);
+} catch (err) {
+  say(`\nBatch failed: ${(err as Error).message}`);
+}
+say(`\nThe stack stays up for inspection: ${link}`);
+say('Temporal CLI: temporal workflow list --address ' + server.address);
+say('Press Ctrl-C to stop everything.');
+await workerRun;

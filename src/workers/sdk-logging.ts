@@ -1,0 +1,17 @@
+import { DefaultLogger, Runtime, type LogLevel } from '@temporalio/worker';
+import type { Logger } from '../config/logger.js';
+
+const LEVELS: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = {
+  TRACE: 'trace',
+  DEBUG: 'debug',
+  INFO: 'info',
+  WARN: 'warn',
+  ERROR: 'error',
+};
+
+/** Routes the SDK's own logs (worker state, workflow/activity logs) into our pino logger. */
+export function installSdkLogging(logger: Logger, level: LogLevel = 'INFO'): void {
+  Runtime.install({
+    logger: new DefaultLogger(level, ({ level: l, message, meta }) => logger[LEVELS[l]](meta ?? {}, message)),
+  });
+}
