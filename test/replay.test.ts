@@ -1,6 +1,7 @@
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
+import { historyFromJSON, historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
 import { startExperimentBatch } from '../src/client/experiments.js';
@@ -15,7 +16,7 @@ const RECORD = process.env.SHEPHERD_RECORD_HISTORIES === '1';
 function recorded(): { workflowId: string; history: unknown }[] {
   return readdirSync(HISTORY_DIR)
     .filter((f) => f.endsWith('.json'))
-    .map((f) => ({ workflowId: f.replace(/\.json$/, ''), history: JSON.parse(readFileSync(path.join(HISTORY_DIR, f), 'utf8')) }));
+    .map((f) => ({ workflowId: f.replace(/\.json$/, ''), history: historyFromJSON(JSON.parse(readFileSync(path.join(HISTORY_DIR, f), 'utf8'))) }));
 }
 
 describe('replay', () => {
@@ -42,7 +43,7 @@ describe('replay', () => {
     const histories = await Promise.all(ids.map(async (workflowId) => ({ workflowId, history: await w.client.workflow.getHandle(workflowId).fetchHistory() })));
     if (RECORD) {
       mkdirSync(HISTORY_DIR, { recursive: true });
-      for (const h of histories) writeFileSync(path.join(HISTORY_DIR, `${h.workflowId.replace(id, 'recorded')}.json`), JSON.stringify(h.history));
+      for (const h of histories) writeFileSync(path.join(HISTORY_DIR, `${h.workflowId.replace(id, 'recorded')}.json`), historyToJSON(h.history));
     }
     for await (const r of Worker.runReplayHistories({ workflowBundle: { codePath: inject('workflowBundlePath') } }, histories)) {
       expect(r.error, r.workflowId).toBeUndefined();
@@ -52,7 +53,7 @@ describe('replay', () => {
   it('committed histories from earlier versions still replay', async () => {
     const histories = recorded();
     expect(histories.length).toBeGreaterThanOrEqual(3);
-    for await (const r of Worker.runReplayHistories({ workflowBundle: { codePath: inject('workflowBundlePath') } }, histories as never)) {
+    for await (const r of Worker.runReplayHistories({ workflowBundle: { codePath: inject('workflowBundlePath') } }, histories)) {
       expect(r.error, r.workflowId).toBeUndefined();
     }
   });
