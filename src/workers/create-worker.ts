@@ -15,6 +15,8 @@ export interface ShepherdWorkerOptions {
   shutdownGraceTime?: WorkerOptions['shutdownGraceTime'];
   maxConcurrentActivityTaskExecutions?: number;
   identity?: string;
+  /** Activities registered beside Shepherd's (benchmarks' no-op baseline). */
+  extraActivities?: Record<string, (...args: any[]) => Promise<unknown>>;
 }
 
 /**
@@ -29,7 +31,7 @@ export async function createShepherdWorker(opts: ShepherdWorkerOptions): Promise
     taskQueue: opts.taskQueue,
     identity: opts.identity,
     ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath }),
-    activities: createActivities(opts.deps),
+    activities: { ...createActivities(opts.deps), ...opts.extraActivities },
     shutdownGraceTime: opts.shutdownGraceTime ?? '30s',
     maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivityTaskExecutions ?? 20,
   });

@@ -1,0 +1,20 @@
+import type { Client } from '@temporalio/client';
+
+type Ts = { seconds?: { toNumber(): number } | number | null; nanos?: number | null } | null | undefined;
+const ms = (t: Ts) => (t ? Number(typeof t.seconds === 'number' ? t.seconds : (t.seconds?.toNumber() ?? 0)) * 1000 + (t.nanos ?? 0) / 1e6 : NaN);
+
+/**
+ * Per-activity latency from the server's own history timestamps: scheduled → completed. Uses
+ * one clock (the server's) and includes dispatch, worker execution and completion.
+ */
+export async function activityLatencies(client: Client, workflowId: string): Promise<number[]> {
+  const history = await client.workflow.getHandle(workflowId).fetchHistory();
+  const scheduled = new Map<string, number>();
+  const out: number[] = [];
+  for (const e of history.events ?? []) {
+    if (e.activityTaskScheduledEventAttributes) scheduled.set(String(e.eventId), ms(e.eventTime as Ts));
+    const done = e.activityTaskCompletedEventAttributes;
+    if (done) out.push(ms(e.eventTime as Ts) - scheduled.get(String(done.scheduledEventId))!);
+  }
+  return out;
+}
