@@ -1,10 +1,12 @@
-import { mkdirSync, openSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { execa, type ResultPromise } from 'execa';
 import { freePort } from './free-port.js';
 import { ensureTemporalCli } from './temporal-cli.js';
+
+const SETPRIV = '/usr/bin/setpriv';
 
 export const SEARCH_ATTRIBUTES = ['PipelineKind', 'PipelineId', 'Target', 'Stage'] as const;
 
@@ -88,9 +90,14 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
   // Without this, fast sweeps hit the dev server's default per-namespace RPS limits.
   args.push('--dynamic-config-value', 'frontend.namespaceRPS=10000', '--dynamic-config-value', 'frontend.rps=10000');
 
-  const out = opts.logFile ? openSync(opts.logFile, 'a') : 'ignore';
-  const child = execa(bin, args, {
-    stdio: ['ignore', out, out],
+  // Without a log file the output still goes somewhere harmless; the server is chatty.
+  const out = openSync(opts.logFile ?? '/dev/null', 'a');
+  // A parent-death signal, so a killed `npm start` or test run never leaves a server holding ports.
+  const [file, argv]: [string, string[]] = existsSync(SETPRIV) ? [SETPRIV, ['--pdeathsig', 'TERM', '--', bin, ...args]] : [bin, args];
+  const child = execa(file, argv, {
+    stdin: 'ignore',
+    stdout: out,
+    stderr: out,
     detached: true,
     cleanup: true,
     reject: false,
