@@ -99,7 +99,6 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
     stdout: out,
     stderr: out,
     detached: true,
-    cleanup: true,
     reject: false,
   });
   await waitForPort(port, 60_000, child);
