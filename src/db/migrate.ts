@@ -71,6 +71,7 @@ export async function migrate(pool: pg.Pool, opts: MigrateOptions = {}): Promise
   const files = await loadMigrations(opts.dir);
   const applied: string[] = [];
   const client = await pool.connect();
+  let broken: Error | undefined;
   try {
     await client.query('SELECT pg_advisory_lock($1::int8)', [MIGRATION_LOCK_KEY]);
     try {
@@ -88,10 +89,13 @@ export async function migrate(pool: pg.Pool, opts: MigrateOptions = {}): Promise
         }
       }
     } finally {
-      await client.query('SELECT pg_advisory_unlock($1::int8)', [MIGRATION_LOCK_KEY]).catch(() => {});
+      // If unlocking fails the connection is unusable; destroying it releases the lock server-side.
+      await client.query('SELECT pg_advisory_unlock($1::int8)', [MIGRATION_LOCK_KEY]).catch((err: Error) => {
+        broken = err;
+      });
     }
   } finally {
-    client.release();
+    client.release(broken);
   }
   return { applied };
 }
