@@ -4,10 +4,13 @@ import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/activity';
 import type pg from 'pg';
 import { z } from 'zod';
+import { loadResults, toCsv, toJson, type ExportFormat } from '../db/export.js';
 import type { ActivityDeps } from './deps.js';
 
-// Results are written once per logical write key and exported on demand; the export is always
-// generated from the table, so it has exactly one header however often results are (re)written.
+// Re-exported so the CLI and activities share one export implementation.
+export { exportResults, type ExportFormat } from '../db/export.js';
+
+// Results are written once per logical write key (batch, experiment) and exported on demand.
 
 const isoDate = z.union([z.string().datetime({ offset: true }), z.date()]).transform((v) => new Date(v));
 
@@ -46,32 +49,6 @@ export const batchRecordSchema = z.object({
   at: isoDate.optional(),
 });
 export type BatchRecordInput = z.input<typeof batchRecordSchema>;
-
-export type ExportFormat = 'csv' | 'json';
-
-export interface ExportedResult {
-  experiment: string;
-  status: string;
-  metrics: Record<string, unknown>;
-  params: Record<string, unknown>;
-  dataset: string | null;
-  command: unknown;
-  attempt: number;
-  durationMs: number | null;
-  error: string | null;
-  exitCode: number | null;
-  failure: unknown;
-  outputs: unknown;
-  configHash: string | null;
-  workflowId: string | null;
-  runId: string | null;
-  startedAt: string | null;
-  finishedAt: string;
-}
-
-/** Metrics most people look for first; the rest follow alphabetically. */
-const PREFERRED_METRICS = ['accuracy', 'precision', 'recall', 'f1'];
-const FIXED_COLUMNS = ['experiment', 'status', 'duration_ms', 'error'];
 
 export function createResultActivities(deps: ActivityDeps) {
   const exportsDir = path.join(path.dirname(path.resolve(deps.runsDir)), 'exports');
@@ -118,12 +95,6 @@ export function createResultActivities(deps: ActivityDeps) {
       return { path: target, rows: results.length, bytes: Buffer.byteLength(text) };
     },
   };
-}
-
-/** The export as a string, for the CLI and tests. */
-export async function exportResults(pool: pg.Pool, batchId: string, format: ExportFormat): Promise<string> {
-  const results = await loadResults(pool, batchId);
-  return format === 'csv' ? toCsv(results) : toJson(results);
 }
 
 export async function upsertExperimentResult(pool: pg.Pool, r: z.output<typeof experimentResultSchema>): Promise<boolean> {
@@ -211,94 +182,6 @@ export async function upsertBatch(pool: pg.Pool, b: z.output<typeof batchRecordS
     ],
   );
   return res.rowCount === 1;
-}
-
-interface ResultRow {
-  experiment: string;
-  status: string;
-  metrics: Record<string, unknown> | null;
-  params: Record<string, unknown> | null;
-  dataset: string | null;
-  command: unknown;
-  attempt: number;
-  duration_ms: number | null;
-  error: string | null;
-  exit_code: number | null;
-  failure: unknown;
-  outputs: unknown;
-  config_hash: string | null;
-  workflow_id: string | null;
-  run_id: string | null;
-  started_at: Date | null;
-  finished_at: Date;
-}
-
-export async function loadResults(pool: pg.Pool, batchId: string): Promise<ExportedResult[]> {
-  const { rows } = await pool.query<ResultRow>(
-    `SELECT experiment, status, metrics, params, dataset, command, attempt, duration_ms, error, exit_code,
-            failure, outputs, config_hash, workflow_id, run_id, started_at, finished_at
-       FROM experiment_results WHERE batch_id = $1 ORDER BY experiment`,
-    [batchId],
-  );
-  return rows.map((r) => ({
-    experiment: r.experiment,
-    status: r.status,
-    metrics: r.metrics ?? {},
-    params: r.params ?? {},
-    dataset: r.dataset,
-    command: r.command,
-    attempt: r.attempt,
-    durationMs: r.duration_ms,
-    error: r.error,
-    exitCode: r.exit_code,
-    failure: r.failure,
-    outputs: r.outputs,
-    configHash: r.config_hash,
-    workflowId: r.workflow_id,
-    runId: r.run_id,
-    startedAt: r.started_at ? new Date(r.started_at).toISOString() : null,
-    finishedAt: new Date(r.finished_at).toISOString(),
-  }));
-}
-
-export function toJson(results: ExportedResult[]): string {
-  return JSON.stringify(results, null, 2) + '\n';
-}
-
-/**
- * One header row, then one row per experiment: experiment, status, each metric (nested objects
- * flattened as `a.b`), duration_ms, error. Quoted per RFC 4180.
- */
-export function toCsv(results: ExportedResult[]): string {
-  const flat = results.map((r) => flatten(r.metrics));
-  const keys = new Set(flat.flatMap((m) => Object.keys(m)));
-  const metricKeys = [
-    ...PREFERRED_METRICS.filter((k) => keys.has(k)),
-    ...[...keys].filter((k) => !PREFERRED_METRICS.includes(k)).sort(),
-  ];
-  // A metric named like a fixed column must not produce two columns with the same header.
-  const metricHeader = metricKeys.map((k) => (FIXED_COLUMNS.includes(k) ? `metrics.${k}` : k));
-  const lines = [['experiment', 'status', ...metricHeader, 'duration_ms', 'error'].map(csvCell).join(',')];
-  results.forEach((r, i) => {
-    const cells = [r.experiment, r.status, ...metricKeys.map((k) => flat[i]![k]), r.durationMs, r.error];
-    lines.push(cells.map(csvCell).join(','));
-  });
-  return lines.join('\r\n') + '\r\n';
-}
-
-function flatten(obj: Record<string, unknown>, prefix = '', out: Record<string, unknown> = {}): Record<string, unknown> {
-  for (const [k, v] of Object.entries(obj)) {
-    const key = prefix ? `${prefix}.${k}` : k;
-    if (v !== null && typeof v === 'object' && !Array.isArray(v)) flatten(v as Record<string, unknown>, key, out);
-    else out[key] = v;
-  }
-  return out;
-}
-
-function csvCell(value: unknown): string {
-  if (value === null || value === undefined) return '';
-  const s = typeof value === 'object' ? JSON.stringify(value) : String(value);
-  return /[",\r\n]|^\s|\s$/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
 }
 
 function jsonOrNull(v: unknown): string | null {
