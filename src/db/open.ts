@@ -7,7 +7,7 @@ import {
   startEmbeddedPostgres,
   type EmbeddedPostgres,
 } from './embedded.js';
-import { migrate } from './migrate.js';
+import { migrate, MigrationError } from './migrate.js';
 import { createPool, redactUrl } from './pool.js';
 
 export interface OpenDatabaseOptions {
@@ -58,7 +58,9 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database>
   } catch (err) {
     await pool.end().catch(() => {});
     await server?.stop().catch(() => {});
-    throw err;
+    if (err instanceof MigrationError) throw err;
+    // pg's own messages (ECONNREFUSED, auth failed) do not say which database was meant.
+    throw new Error(`cannot use database ${redactUrl(url)}: ${(err as Error).message}`, { cause: err });
   }
   logger.debug({ url: redactUrl(url), embedded: !opts.databaseUrl }, 'database ready');
 
