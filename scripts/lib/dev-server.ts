@@ -1,8 +1,8 @@
-import { existsSync, mkdirSync, openSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
-import { execa, type ResultPromise } from 'execa';
+import { execa } from 'execa';
 import { freePort } from './free-port.js';
 import { ensureTemporalCli } from './temporal-cli.js';
 
@@ -29,7 +29,7 @@ export interface DevServer {
   stop(): Promise<void>;
 }
 
-function waitForPort(port: number, timeoutMs: number, child: ResultPromise): Promise<void> {
+function waitForPort(port: number, timeoutMs: number, child: Promise<unknown>): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   return new Promise((resolve, reject) => {
     let exited = false;
@@ -90,8 +90,7 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
   // Without this, fast sweeps hit the dev server's default per-namespace RPS limits.
   args.push('--dynamic-config-value', 'frontend.namespaceRPS=10000', '--dynamic-config-value', 'frontend.rps=10000');
 
-  // Without a log file the output still goes somewhere harmless; the server is chatty.
-  const out = openSync(opts.logFile ?? '/dev/null', 'a');
+  const out = opts.logFile ? { file: opts.logFile, append: true } : 'ignore';
   // A parent-death signal, so a killed `npm start` or test run never leaves a server holding ports.
   const [file, argv]: [string, string[]] = existsSync(SETPRIV) ? [SETPRIV, ['--pdeathsig', 'TERM', '--', bin, ...args]] : [bin, args];
   const child = execa(file, argv, {
