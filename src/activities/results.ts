@@ -111,8 +111,11 @@ export async function upsertExperimentResult(pool: pg.Pool, r: z.output<typeof e
        error = EXCLUDED.error, failure = EXCLUDED.failure, exit_code = EXCLUDED.exit_code,
        outputs = EXCLUDED.outputs, duration_ms = EXCLUDED.duration_ms,
        started_at = EXCLUDED.started_at, finished_at = EXCLUDED.finished_at, updated_at = now()
-     -- Never let an older attempt, or a stale retry of an earlier write, replace a newer result.
-     WHERE (cur.attempt, cur.finished_at) <= (EXCLUDED.attempt, EXCLUDED.finished_at)
+     -- Never let an older run or attempt, or a stale retry of an earlier write, replace a newer
+     -- result. A later run of the same logical experiment (started later) wins over every attempt
+     -- of an earlier one; within a run, the higher attempt wins.
+     WHERE (COALESCE(cur.started_at, '-infinity'), cur.attempt, cur.finished_at)
+        <= (COALESCE(EXCLUDED.started_at, '-infinity'), EXCLUDED.attempt, EXCLUDED.finished_at)
      RETURNING id`,
     [
       r.batchId,

@@ -29,7 +29,7 @@ export async function createShepherdWorker(opts: ShepherdWorkerOptions): Promise
     connection: opts.connection,
     namespace: opts.namespace,
     taskQueue: opts.taskQueue,
-    identity: opts.identity,
+    ...(opts.identity ? { identity: opts.identity } : {}),
     ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath }),
     activities: { ...createActivities(opts.deps), ...opts.extraActivities },
     shutdownGraceTime: opts.shutdownGraceTime ?? '30s',
