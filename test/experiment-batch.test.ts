@@ -24,6 +24,13 @@ async function historyEventTypes(w: TestWorker, workflowId: string): Promise<str
   return (history.events ?? []).map((e) => String(e.eventType));
 }
 
+/** The attempt on which runExperiment (the child's first activity) ended. */
+async function stepAttempts(w: TestWorker, workflowId: string): Promise<number> {
+  const history = await w.client.workflow.getHandle(workflowId).fetchHistory();
+  const started = (history.events ?? []).find((e) => e.activityTaskStartedEventAttributes);
+  return started?.activityTaskStartedEventAttributes?.attempt ?? 0;
+}
+
 describe('experimentBatch', () => {
   let w: TestWorker;
   let hook: WebhookReceiver;
@@ -153,10 +160,13 @@ describe('experimentBatch', () => {
     const byName = Object.fromEntries(result.experiments.map((e) => [e.name, e]));
     expect(byName.ok.status).toBe('succeeded');
     expect(byName['empty-train'].status).toBe('failed');
-    expect(byName['empty-train'].error).toMatch(/exit code 2/);
+    expect(byName['empty-train'].error).toMatch(/exited with code 2/);
     expect(byName['empty-train'].error).toMatch(/(train|test) set would be empty/);
-    expect(byName.crash.error).toMatch(/exit code 3/);
+    expect(byName.crash.error).toMatch(/exited with code 3/);
     expect(byName.crash.error).toContain('boom: out of cheese');
+    // Exit code 2 (usage error) is not retried; exit code 3 is, up to maximumAttempts.
+    expect(await stepAttempts(w, `experiment-${id}-empty-train`)).toBe(1);
+    expect(await stepAttempts(w, `experiment-${id}-crash`)).toBe(2);
     const stored = Object.fromEntries((await rows(w, id)).map((r) => [r.experiment, r]));
     expect(stored.crash.status).toBe('failed');
     expect(stored.ok.status).toBe('succeeded');

@@ -9,6 +9,10 @@ import { createLogger } from '../../src/config/logger.js';
 import { createPool } from '../../src/db/pool.js';
 import type { ActivityDeps } from '../../src/activities/deps.js';
 import { createShepherdWorker } from '../../src/workers/create-worker.js';
+import { installSdkLogging } from '../../src/workers/sdk-logging.js';
+
+// SDK logs (worker state changes, ...) only when something is wrong; SHEPHERD_LOG_LEVEL=debug shows all.
+installSdkLogging(createLogger(process.env.SHEPHERD_LOG_LEVEL ?? 'warn', 'sdk'), process.env.SHEPHERD_LOG_LEVEL === 'debug' ? 'DEBUG' : 'WARN');
 
 export interface TestWorker {
   worker: Worker;
