@@ -1,0 +1,108 @@
+import { readdirSync, readFileSync } from 'node:fs';
+
+// Reads process facts from Linux /proc. Synchronous on purpose: a scan of a few hundred tiny
+// files is a couple of milliseconds synchronously and several times that through the
+// thread pool, and callers need a consistent snapshot rather than interleaved reads.
+
+export interface ProcStat {
+  pid: number;
+  ppid: number;
+  pgrp: number;
+  /** R, S, D, Z, T, ... (Z = zombie: exited, not yet reaped; holds no memory). */
+  state: string;
+  /** Field 22: start time in clock ticks since boot; with the pid it identifies one process forever. */
+  startTime: number;
+  rssBytes: number;
+}
+
+let pageSizeCache: number | undefined;
+
+/** The kernel's page size, from the auxiliary vector (AT_PAGESZ = 6); 4096 if unreadable. */
+export function pageSize(): number {
+  if (pageSizeCache !== undefined) return pageSizeCache;
+  pageSizeCache = 4096;
+  try {
+    const auxv = readFileSync('/proc/self/auxv');
+    for (let off = 0; off + 16 <= auxv.length; off += 16) {
+      const type = auxv.readBigUInt64LE(off);
+      if (type === 0n) break;
+      if (type === 6n) {
+        pageSizeCache = Number(auxv.readBigUInt64LE(off + 8));
+        break;
+      }
+    }
+  } catch {
+    // not Linux or not readable; the default is right for x86_64 and most arm64 kernels
+  }
+  return pageSizeCache;
+}
+
+/** Parses /proc/<pid>/stat text; the command name may hold spaces and parentheses. */
+export function parseStat(pid: number, text: string): ProcStat {
+  const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  // rest[0] is field 3 (state); field N is rest[N - 3].
+  return {
+    pid,
+    state: rest[0]!,
+    ppid: Number(rest[1]),
+    pgrp: Number(rest[2]),
+    startTime: Number(rest[19]),
+    rssBytes: Number(rest[21]) * pageSize(),
+  };
+}
+
+export function readStat(pid: number): ProcStat | undefined {
+  try {
+    return parseStat(pid, readFileSync(`/proc/${pid}/stat`, 'latin1'));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Start time of a live process, or undefined if there is no such process. */
+export function startTimeOf(pid: number): number | undefined {
+  return readStat(pid)?.startTime;
+}
+
+/** Every process on the system (one pass over /proc). */
+export function scanProcesses(): ProcStat[] {
+  const out: ProcStat[] = [];
+  for (const entry of readdirSync('/proc')) {
+    const c = entry.charCodeAt(0);
+    if (c < 48 || c > 57) continue;
+    const stat = readStat(Number(entry));
+    if (stat) out.push(stat);
+  }
+  return out;
+}
+
+/** Members of a process group that are still alive (zombies excluded: they are dead, only unreaped). */
+export function liveGroupMembers(pgid: number): ProcStat[] {
+  return scanProcesses().filter((p) => p.pgrp === pgid && p.state !== 'Z' && p.state !== 'X');
+}
+
+export function readCmdline(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'latin1');
+  } catch {
+    return undefined;
+  }
+}
+
+export function readEnviron(pid: number): string[] | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0');
+  } catch {
+    return undefined;
+  }
+}
+
+/** The kernel's count of OOM kills since boot; a rise during a step makes "killed by OOM" likely. */
+export function oomKillCount(): number | undefined {
+  try {
+    const m = /^oom_kill (\d+)$/m.exec(readFileSync('/proc/vmstat', 'latin1'));
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
