@@ -1,4 +1,4 @@
-import { DefaultLogger, Runtime, type LogLevel } from '@temporalio/worker';
+import { DefaultLogger, makeTelemetryFilterString, Runtime, type LogLevel } from '@temporalio/worker';
 import type { Logger } from '../config/logger.js';
 
 const LEVELS: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = {
@@ -9,9 +9,13 @@ const LEVELS: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = 
   ERROR: 'error',
 };
 
-/** Routes the SDK's own logs (worker state, workflow/activity logs) into our pino logger. */
+/**
+ * Routes the SDK's own logs (worker state, workflow/activity logs) and the Rust core's into our
+ * pino logger, so nothing writes straight to the terminal that a progress view owns.
+ */
 export function installSdkLogging(logger: Logger, level: LogLevel = 'INFO'): void {
   Runtime.install({
     logger: new DefaultLogger(level, ({ level: l, message, meta }) => logger[LEVELS[l]](meta ?? {}, message)),
+    telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN', other: 'ERROR' }), forward: {} } },
   });
 }
