@@ -3,6 +3,7 @@ import { createCommandActivities } from './command.js';
 import { createResultActivities } from './results.js';
 import { createNotifyActivities } from './notify.js';
 import { createExperimentActivities } from './experiments.js';
+import { createConversationActivities } from './conversations.js';
 
 export function createActivities(deps: ActivityDeps) {
   return {
@@ -10,6 +11,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createResultActivities(deps),
     ...createNotifyActivities(deps),
     ...createExperimentActivities(deps),
+    ...createConversationActivities(deps),
   };
 }
 

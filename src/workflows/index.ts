@@ -1,2 +1,3 @@
 export { experimentBatch } from './experiment-batch.js';
 export { experimentRun } from './experiment-run.js';
+export { conversationRun, conversationBatch, conversationMetrics } from './conversations.js';

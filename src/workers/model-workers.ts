@@ -1,0 +1,79 @@
+import os from 'node:os';
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import type pg from 'pg';
+import { createLlmActivities } from '../activities/llm.js';
+import { announceModels, ModelSlotSupplier } from '../activities/model-limits.js';
+import { modelTaskQueue } from '../config/conversation.js';
+import type { Logger } from '../config/logger.js';
+import type { ModelRegistry } from '../config/models.js';
+
+// One activity-only Worker per configured model, polling that model's task queue. Its activity
+// slots are PostgreSQL leases (ModelSlotSupplier), so "mistral: 1, qwen: 2" holds across every
+// worker process while different models run in parallel. Start these next to the main worker:
+//
+//   const models = await createModelWorkers({ connection, namespace, taskQueue, pool, registry: loadModelRegistry(), logger });
+//   await Promise.all([worker.run(), models.run()]);   // SIGINT/SIGTERM stop both (SDK runtime)
+
+export interface ModelWorkersOptions {
+  connection: NativeConnection;
+  namespace: string;
+  /** The main task queue; model queues are derived from it (modelTaskQueue). */
+  taskQueue: string;
+  pool: pg.Pool;
+  registry: ModelRegistry;
+  logger: Logger;
+  identity?: string;
+  leaseTtlMs?: number;
+  shutdownGraceTime?: WorkerOptions['shutdownGraceTime'];
+}
+
+export interface ModelWorkers {
+  workers: Worker[];
+  suppliers: ModelSlotSupplier[];
+  /** Runs every model worker until shutdown; then releases any lease still held. */
+  run(): Promise<void>;
+  shutdown(): void;
+}
+
+export async function createModelWorkers(opts: ModelWorkersOptions): Promise<ModelWorkers> {
+  const identity = opts.identity ?? `${process.pid}@${os.hostname()}`;
+  await announceModels(opts.pool, opts.registry, identity);
+  const activities = createLlmActivities(opts.registry, opts.logger);
+  const workers: Worker[] = [];
+  const suppliers: ModelSlotSupplier[] = [];
+  for (const [model, cfg] of Object.entries(opts.registry.models)) {
+    const supplier = new ModelSlotSupplier({ pool: opts.pool, model, limit: cfg.maxConcurrency, ttlMs: opts.leaseTtlMs, logger: opts.logger });
+    suppliers.push(supplier);
+    workers.push(
+      await Worker.create({
+        connection: opts.connection,
+        namespace: opts.namespace,
+        taskQueue: modelTaskQueue(opts.taskQueue, model),
+        identity: `${identity}/${model}`,
+        activities,
+        shutdownGraceTime: opts.shutdownGraceTime ?? '30s',
+        tuner: {
+          activityTaskSlotSupplier: supplier,
+          workflowTaskSlotSupplier: { type: 'fixed-size', numSlots: 1 },
+          localActivityTaskSlotSupplier: { type: 'fixed-size', numSlots: 1 },
+          nexusTaskSlotSupplier: { type: 'fixed-size', numSlots: 1 },
+        },
+      }),
+    );
+    opts.logger.info({ model, limit: cfg.maxConcurrency, provider: cfg.provider, taskQueue: modelTaskQueue(opts.taskQueue, model) }, 'model worker ready');
+  }
+  return {
+    workers,
+    suppliers,
+    async run() {
+      try {
+        await Promise.all(workers.map((w) => w.run()));
+      } finally {
+        await Promise.all(suppliers.map((s) => s.releaseAll()));
+      }
+    },
+    shutdown() {
+      for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+    },
+  };
+}
