@@ -4,6 +4,7 @@ import { createResultActivities } from './results.js';
 import { createNotifyActivities } from './notify.js';
 import { createExperimentActivities } from './experiments.js';
 import { createConversationActivities } from './conversations.js';
+import { createTrainingActivities } from './training.js';
 
 export function createActivities(deps: ActivityDeps) {
   return {
@@ -12,6 +13,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createNotifyActivities(deps),
     ...createExperimentActivities(deps),
     ...createConversationActivities(deps),
+    ...createTrainingActivities(deps),
   };
 }
 

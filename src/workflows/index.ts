@@ -1,3 +1,4 @@
 export { experimentBatch } from './experiment-batch.js';
 export { experimentRun } from './experiment-run.js';
 export { conversationRun, conversationBatch, conversationMetrics } from './conversations.js';
+export { trainingQueue } from './training-queue.js';
