@@ -1,0 +1,96 @@
+import { readFile } from 'node:fs/promises';
+import { Client, WorkflowExecutionAlreadyStartedError, type WorkflowHandle } from '@temporalio/client';
+import { defaultPayloadConverter } from '@temporalio/common';
+import {
+  conversationBatchInputSchema,
+  type ConversationBatch,
+  type ConversationBatchInput,
+  type ConversationBatchResult,
+} from '../config/conversation.js';
+import { describeIssues } from '../config/shared.js';
+import { assertValidDefinition } from '../workflows/definition-validator.js';
+import type { ConversationBatchProgress } from '../workflows/conversation-batch.js';
+
+// Typed starters for conversation batches, for the CLI and other services.
+
+export const CONVERSATION_BATCH = 'conversationBatch';
+
+export function conversationBatchWorkflowId(batchId: string): string {
+  return `conversation-batch-${batchId}`;
+}
+
+export interface StartConversationBatchOptions {
+  taskQueue?: string;
+  /** Root for definitionFile when validating at the edge (default cwd). */
+  projectDir?: string;
+}
+
+/**
+ * Validates the input and the definition (statically, unwired steps and all) before starting, so
+ * the caller sees the problem at once; the workflow validates again, for starts from elsewhere.
+ */
+export async function startConversationBatch(client: Client, input: ConversationBatchInput, opts: StartConversationBatchOptions = {}): Promise<WorkflowHandle> {
+  const parsed = conversationBatchInputSchema.safeParse(input);
+  if (!parsed.success) throw new Error(`invalid conversation batch: ${describeIssues(parsed.error)}`);
+  const raw = parsed.data.definition ?? JSON.parse(await readFile(`${opts.projectDir ?? process.cwd()}/${parsed.data.definitionFile}`, 'utf8'));
+  const def = assertValidDefinition(raw);
+  const workflowId = conversationBatchWorkflowId(parsed.data.batchId);
+  try {
+    return await client.workflow.start(CONVERSATION_BATCH, {
+      workflowId,
+      taskQueue: opts.taskQueue ?? process.env.SHEPHERD_TASK_QUEUE ?? 'shepherd',
+      args: [input],
+      searchAttributes: { PipelineKind: [CONVERSATION_BATCH], PipelineId: [parsed.data.batchId], Target: [def.name] },
+      staticSummary: `conversation batch ${parsed.data.batchId} (${def.name}, ${parsed.data.source.kind} source)`,
+    });
+  } catch (err) {
+    if (err instanceof WorkflowExecutionAlreadyStartedError) throw new Error(`conversation batch ${parsed.data.batchId} is already running (workflow ${workflowId})`);
+    throw err;
+  }
+}
+
+export async function conversationProgress(handle: WorkflowHandle): Promise<ConversationBatchProgress> {
+  return handle.query<ConversationBatchProgress>('conversationProgress');
+}
+
+/** The input the batch's latest run started with (after continue-as-new it carries the loaded definition). */
+async function latestInput(handle: WorkflowHandle): Promise<ConversationBatch> {
+  const history = await handle.fetchHistory();
+  const started = history.events?.[0]?.workflowExecutionStartedEventAttributes;
+  const payload = started?.input?.payloads?.[0];
+  if (!payload) throw new Error(`workflow ${handle.workflowId} has no input in its history`);
+  return defaultPayloadConverter.fromPayload(payload) as ConversationBatch;
+}
+
+export interface RetryFailedResult {
+  /** 'signalled': the batch was still open and re-queued its failed items; 'started': a new batch runs them. */
+  mode: 'signalled' | 'started';
+  workflowId: string;
+  items?: number;
+}
+
+/**
+ * "Retry the failed items" in one call. A batch still open (running, or holding for retries)
+ * gets the retryFailed signal; a closed one is followed by a new batch over exactly its failed
+ * items, with the same definition. Failed attempts stay in the audit log either way.
+ */
+export async function retryFailedItems(client: Client, batchWorkflowId: string, opts: { keys?: string[]; taskQueue?: string } = {}): Promise<RetryFailedResult> {
+  const handle = client.workflow.getHandle(batchWorkflowId);
+  const desc = await handle.describe();
+  if (desc.status.name === 'RUNNING') {
+    await handle.signal('retryFailed', { keys: opts.keys });
+    return { mode: 'signalled', workflowId: batchWorkflowId };
+  }
+  if (desc.status.name !== 'COMPLETED') throw new Error(`batch ${batchWorkflowId} is ${desc.status.name}; only open or completed batches can retry failed items`);
+  const result = (await handle.result()) as ConversationBatchResult;
+  const items = result.failedItems.filter((f) => f.step !== 'source' && (!opts.keys || opts.keys.includes(f.key))).map((f) => f.item);
+  if (items.length === 0) throw new Error(`batch ${result.batchId} has no failed items to retry`);
+  const input = await latestInput(handle);
+  const batchId = `${result.batchId}-retry-${Date.now().toString(36)}`;
+  const started = await startConversationBatch(
+    client,
+    { batchId, definition: input.definition, source: { kind: 'items', items }, concurrency: input.concurrency, pageSize: input.pageSize, notify: input.notify },
+    { taskQueue: opts.taskQueue ?? desc.taskQueue },
+  );
+  return { mode: 'started', workflowId: started.workflowId, items: items.length };
+}
