@@ -58,6 +58,7 @@ describe('worker crash mid-experiment', () => {
     let second: TestWorker | undefined = await startTestWorker({ taskQueue });
     cleanups.push(() => second?.stop());
     const result = (await handle.result()) as ExperimentBatchResult;
+    expect(result.experiments.map((e) => e.error ?? e.status)).toEqual(['succeeded', 'succeeded']);
     expect(result.status).toBe('completed');
     expect(result.experiments.every((e) => (e.attempts ?? 0) >= 2)).toBe(true);
 

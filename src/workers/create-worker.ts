@@ -34,5 +34,9 @@ export async function createShepherdWorker(opts: ShepherdWorkerOptions): Promise
     activities: { ...createActivities(opts.deps), ...opts.extraActivities },
     shutdownGraceTime: opts.shutdownGraceTime ?? '30s',
     maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivityTaskExecutions ?? 20,
+    // Cancellation reaches an activity only in a heartbeat response; the SDK default throttle
+    // (80% of the heartbeat timeout) would let a cancelled step run on for up to 24 s.
+    maxHeartbeatThrottleInterval: '1s',
+    defaultHeartbeatThrottleInterval: '1s',
   });
 }
