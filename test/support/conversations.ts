@@ -51,6 +51,8 @@ export interface StackOptions extends TestWorkerOptions {
   models: Record<string, Partial<ModelConfig> & { maxConcurrency: number }>;
   fake?: FakeModelServer;
   leaseTtlMs?: number;
+  /** Reuse model names of an earlier stack (e.g. after a restart). */
+  suffix?: string;
 }
 
 export function registryFor(fake: FakeModelServer, models: StackOptions['models'], suffix: string): ModelRegistry {
@@ -81,7 +83,7 @@ export async function startModelWorkers(opts: { taskQueue: string; registry: Mod
 }
 
 export async function startConversationStack(opts: StackOptions): Promise<ConversationStack> {
-  const suffix = randomUUID().slice(0, 6);
+  const suffix = opts.suffix ?? randomUUID().slice(0, 6);
   const fake = opts.fake ?? (await startFakeModelServer());
   const registry = registryFor(fake, opts.models, suffix);
   const worker = await startTestWorker(opts);

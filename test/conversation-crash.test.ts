@@ -1,0 +1,128 @@
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { afterAll, describe, expect, it } from 'vitest';
+import { listAttempts } from '../src/activities/audit.js';
+import { conversationProgress, startConversationBatch } from '../src/client/conversations.js';
+import type { ConversationBatchResult, ConversationDefinitionInput, ConversationRunResult } from '../src/config/conversation.js';
+import { startDevServer, type DevServer } from '../scripts/lib/dev-server.js';
+import { registryFor, startConversationStack, startModelWorkers, type ConversationStack } from './support/conversations.js';
+import { spawnConversationWorker } from './support/conversation-worker.js';
+import { startFakeModelServer } from './support/fake-ollama.js';
+import { connectTestClient, startTestWorker, tempDir, uniqueQueue } from './support/harness.js';
+import { waitFor } from './support/procs.js';
+
+// Crashes and restarts: nothing here may need a manual step (the seed resumed 462 "interrupted"
+// workflows by SQL, twice, and hand-failed stuck interactions).
+
+function twoStep(model: string, name: string): ConversationDefinitionInput {
+  return {
+    name,
+    item: { key: 'id', fields: ['id', 'topic'] },
+    start: 'ask',
+    defaults: { timeout: '30s', heartbeatTimeout: '2s', retry: { maximumAttempts: 5, initialInterval: '200ms', backoffCoefficient: 1, maximumInterval: '1s' } },
+    steps: [
+      { id: 'ask', actor: { kind: 'llm', model, prompt: 'Tell me about {{item.topic}}.' }, next: 'summarise' },
+      { id: 'summarise', actor: { kind: 'llm', model, prompt: 'Summarise: {{steps.ask.text}}' }, end: true },
+    ],
+  };
+}
+
+/** Exactly one completed row per (item, step), and no step left without one. */
+function completedOncePerStep(rows: { item_key: string; step: string; status: string }[]): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const r of rows) {
+    const k = `${r.item_key}/${r.step}`;
+    counts.set(k, (counts.get(k) ?? 0) + (r.status === 'completed' ? 1 : 0));
+  }
+  return counts;
+}
+
+describe('conversation crashes and restarts', () => {
+  const cleanups: Array<() => Promise<unknown>> = [];
+  afterAll(async () => {
+    for (const c of cleanups.reverse()) await c().catch(() => undefined);
+  });
+
+  it('worker SIGKILLed mid-call: a fresh worker finishes the item with exactly one successful row per step', async () => {
+    const fake = await startFakeModelServer();
+    cleanups.push(() => fake.close());
+    const suffix = randomUUID().slice(0, 6);
+    const registry = registryFor(fake, { slow: { maxConcurrency: 1 } }, suffix);
+    const model = `slow-${suffix}`;
+    const taskQueue = uniqueQueue('crash');
+    // A long, steadily streaming reply: the worker dies in the middle of it.
+    fake.setBehaviour(model, { reply: 'y'.repeat(200), chunkSize: 1, chunkDelayMs: 50 });
+
+    const child = spawnConversationWorker({ taskQueue, dataDir: tempDir('conv-crash'), registry, leaseTtlMs: 2000 });
+    cleanups.push(async () => child.kill('SIGKILL'));
+    await child.ready;
+    const { client, connection } = await connectTestClient();
+    cleanups.push(() => connection.close());
+    const handle = await client.workflow.start('conversationRun', {
+      taskQueue,
+      workflowId: `conv-crash-${suffix}`,
+      args: [{ definition: twoStep(model, `crash-${suffix}`), item: { id: 'c1', topic: 'crashes' } }],
+    });
+    await waitFor(() => fake.requests.some((r) => r.model === model && r.chunksSent >= 5), 'the model call streaming in the worker');
+    child.kill('SIGKILL');
+    await child.exited;
+    await waitFor(() => fake.inFlight(model) === 0, 'the dead worker’s connection closed');
+    fake.setBehaviour(model, { reply: 'fine', chunkSize: 2 });
+
+    const worker = await startTestWorker({ taskQueue });
+    cleanups.push(() => worker.stop());
+    const models = await startModelWorkers({ taskQueue, registry, pool: worker.pool, leaseTtlMs: 2000 });
+    cleanups.push(async () => {
+      models.models.shutdown();
+      await models.running;
+    });
+
+    const result = (await handle.result()) as ConversationRunResult;
+    expect(result.path.map((p) => p.step)).toEqual(['ask', 'summarise']);
+    const rows = await listAttempts(worker.pool, { workflowId: handle.workflowId });
+    expect(rows.map((r) => [r.step, r.attempt, r.status, r.error_type])).toEqual([
+      ['ask', 1, 'timed_out', 'HEARTBEAT'],
+      ['ask', 2, 'completed', null],
+      ['summarise', 1, 'completed', null],
+    ]);
+    expect([...completedOncePerStep(rows).values()]).toEqual([1, 1]);
+    expect(fake.requests.filter((r) => r.model === model)[0]!.outcome).toBe('aborted');
+  });
+
+  it('worker and dev server restarted mid-batch: the batch completes with no manual action', async () => {
+    const dbFile = path.join(tempDir('conv-restart'), 'temporal.db');
+    let server: DevServer = await startDevServer({ dbFile });
+    cleanups.push(() => server.stop());
+    const { port, address } = server;
+    const taskQueue = uniqueQueue('restart');
+    const fake = await startFakeModelServer();
+    cleanups.push(() => fake.close());
+    let stack: ConversationStack = await startConversationStack({ address, taskQueue, fake, models: { steady: { maxConcurrency: 2 } } });
+    cleanups.push(() => stack.stop());
+    const model = stack.model('steady');
+    fake.setBehaviour(model, { reply: 'z'.repeat(12), chunkSize: 2, chunkDelayMs: 40 });
+
+    const id = `restart-${stack.suffix}`;
+    const items = Array.from({ length: 8 }, (_, i) => ({ id: `r${i}`, topic: `topic ${i}` }));
+    const handle = await startConversationBatch(
+      stack.worker.client,
+      { batchId: id, definition: twoStep(model, `restart-${stack.suffix}`), source: { kind: 'items', items }, concurrency: 2, pageSize: 4, notify: false },
+      { taskQueue },
+    );
+    await waitFor(async () => ((await conversationProgress(stack.worker.client.workflow.getHandle(handle.workflowId)).catch(() => undefined))?.completed ?? 0) >= 2, 'two items done');
+
+    await stack.stop();
+    await server.stop();
+    server = await startDevServer({ dbFile, port });
+    stack = await startConversationStack({ address, taskQueue, fake, suffix: stack.suffix, models: { steady: { maxConcurrency: 2 } } });
+
+    const { client, connection } = await connectTestClient(address);
+    cleanups.push(() => connection.close());
+    const result = (await client.workflow.getHandle(handle.workflowId).result()) as ConversationBatchResult;
+    expect(result).toMatchObject({ status: 'source_exhausted', completed: 8, failed: 0 });
+    const rows = await listAttempts(stack.worker.pool, { batchId: id });
+    const counts = completedOncePerStep(rows);
+    expect(counts.size).toBe(16);
+    expect([...counts.values()].every((c) => c === 1)).toBe(true);
+  });
+});
