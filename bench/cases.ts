@@ -3,4 +3,6 @@ import type { BenchContext } from './context.js';
 export type BenchCase = (ctx: BenchContext) => Promise<void>;
 
 /** Pipeline bench cases, run after the baseline: name (also a CLI filter) → lazy loader. */
-export const CASES: [string, () => Promise<BenchCase>][] = [];
+export const CASES: [string, () => Promise<BenchCase>][] = [
+  ['conversation', async () => (await import('./conversation.js')).benchConversation],
+];

@@ -1,0 +1,95 @@
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import type { ConversationBatchResult, ConversationDefinitionInput } from '../src/config/conversation.js';
+import type { ModelRegistry } from '../src/config/models.js';
+import { createModelWorkers } from '../src/workers/model-workers.js';
+import { createShepherdWorker } from '../src/workers/create-worker.js';
+import { startFakeModelServer } from '../test/support/fake-ollama.js';
+import type { BenchContext } from './context.js';
+import { activityLatencies } from './history-latency.js';
+import { fmt, ratio, summarize } from './stats.js';
+
+// Conversation case: 500 items × 7 llm steps against the local model server with zero model
+// latency, so what is measured is Shepherd's orchestration: per-model lease, model activity on its
+// own queue, streamed HTTP call, audit row, routing. Reported as ratios to the bare-SDK no-op
+// activity measured earlier in the same run.
+
+const ITEMS = Number(process.env.BENCH_CONVERSATION_ITEMS ?? 500);
+const SEQUENTIAL = Number(process.env.BENCH_CONVERSATION_SEQUENTIAL ?? 20);
+const CONCURRENCY = Number(process.env.BENCH_CONVERSATION_CONCURRENCY ?? 50);
+const MODELS = ['bench-a', 'bench-b', 'bench-c'];
+const STEPS = 7;
+
+function definition(): ConversationDefinitionInput {
+  const steps = Array.from({ length: STEPS }, (_, i) => ({
+    id: `s${i + 1}`,
+    actor: { kind: 'llm' as const, model: MODELS[i % MODELS.length]!, prompt: i === 0 ? 'Start from {{item.text}}.' : `Continue from {{steps.s${i}.text}}.` },
+    ...(i === STEPS - 1 ? { end: true as const } : { next: `s${i + 2}` }),
+  }));
+  return { name: 'bench-seven-steps', item: { key: 'id', fields: ['id', 'text'] }, start: 's1', defaults: { timeout: '1m', heartbeatTimeout: '20s' }, steps };
+}
+
+export async function benchConversation(ctx: BenchContext): Promise<void> {
+  const name = 'conversation: 7 llm steps, zero model latency';
+  const fake = await startFakeModelServer();
+  fake.setDefault({ reply: 'ok', chunkSize: 64 });
+  const taskQueue = `bench-conv-${randomUUID().slice(0, 6)}`;
+  const registry: ModelRegistry = {
+    models: Object.fromEntries(MODELS.map((m) => [m, { provider: 'ollama' as const, baseUrl: fake.url, maxConcurrency: 32, jsonMode: 'schema' as const }])),
+  };
+  const worker = await createShepherdWorker({
+    connection: ctx.connection,
+    namespace: 'default',
+    taskQueue,
+    deps: { ...ctx.deps, runsDir: path.join(ctx.workDir, 'conv-runs'), procDir: path.join(ctx.workDir, 'conv-procs') },
+    maxConcurrentActivityTaskExecutions: 100,
+  });
+  const models = await createModelWorkers({ connection: ctx.connection, namespace: 'default', taskQueue, pool: ctx.pool, registry, logger: ctx.deps.logger, shutdownGraceTime: '2s' });
+  const running = Promise.all([worker.run(), models.run()]);
+  const def = definition();
+  try {
+    const runOne = (id: string) =>
+      ctx.client.workflow.execute('conversationRun', { taskQueue, workflowId: `bench-conv-${id}`, args: [{ definition: def, item: { id, text: 'hello' } }] });
+    for (let i = 0; i < 5; i++) await runOne(`warm-${randomUUID().slice(0, 6)}`);
+
+    // Per-step latency, items one after another: whole workflow time / 7, and the model activity alone.
+    const perStep: number[] = [];
+    const modelCall: number[] = [];
+    for (let i = 0; i < SEQUENTIAL; i++) {
+      const id = `seq-${randomUUID().slice(0, 6)}`;
+      const t0 = performance.now();
+      await runOne(id);
+      perStep.push((performance.now() - t0) / STEPS);
+      modelCall.push(...(await activityLatencies(ctx.client, `bench-conv-${id}`)));
+    }
+    const s = summarize(perStep);
+    const a = summarize(modelCall);
+    ctx.report(name, 'per step, sequential (p50 / p99)', `${fmt(s.p50)} / ${fmt(s.p99)}`);
+    ctx.report(name, 'per-step ratio vs bare no-op activity (p50)', ratio(s.p50, ctx.baseline.noopActivityP50Ms), 'x');
+    ctx.report(name, 'model activity alone (p50 / p99)', `${fmt(a.p50)} / ${fmt(a.p99)}`);
+    ctx.report(name, 'orchestration added per step vs bare no-op (p50)', s.p50 - ctx.baseline.noopActivityP50Ms, 'ms');
+
+    // Throughput: the batch, items as child workflows, pages with continue-as-new.
+    const items = Array.from({ length: ITEMS }, (_, i) => ({ id: `i${i}`, text: `item ${i}` }));
+    const batchId = `bench-${randomUUID().slice(0, 6)}`;
+    const t0 = performance.now();
+    const result = (await ctx.client.workflow.execute('conversationBatch', {
+      taskQueue,
+      workflowId: `conversation-batch-${batchId}`,
+      args: [{ batchId, definition: def, source: { kind: 'items', items }, concurrency: CONCURRENCY, pageSize: 100, notify: false }],
+    })) as ConversationBatchResult;
+    const seconds = (performance.now() - t0) / 1000;
+    if (result.completed !== ITEMS) throw new Error(`bench batch completed ${result.completed} of ${ITEMS} (${result.failed} failed)`);
+    const stepsPerSec = (ITEMS * STEPS) / seconds;
+    ctx.report(name, `batch ${ITEMS} items x ${STEPS} steps`, seconds, 's');
+    ctx.report(name, 'throughput', stepsPerSec, 'steps/s');
+    ctx.report(name, 'throughput ratio vs bare no-op activities/s', ratio(stepsPerSec, ctx.baseline.noopActivitiesPerSec), 'x');
+    const { rows } = await ctx.pool.query("SELECT count(*)::int AS n FROM conversation_attempts WHERE batch_id = $1 AND status = 'completed'", [batchId]);
+    ctx.report(name, 'audit rows (completed) for the batch', rows[0].n);
+  } finally {
+    models.shutdown();
+    worker.shutdown();
+    await running.catch(() => undefined);
+    await fake.close();
+  }
+}
