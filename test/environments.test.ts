@@ -8,6 +8,16 @@ import { environmentSpecSchema, type EnvironmentReport } from '../src/config/sim
 import { computeEnvironmentKey, createEnvironmentCache, groupCommandRunner, prepareEnvironment, type EnvironmentCacheOptions } from '../src/activities/environments.js';
 import { acquireFileLock } from '../src/activities/file-lock.js';
 
+type Failure = Error & { type?: string; nonRetryable?: boolean };
+async function failureOf(p: Promise<unknown>): Promise<Failure> {
+  try {
+    await p;
+  } catch (err) {
+    return err as Failure;
+  }
+  throw new Error('expected a failure, got success');
+}
+
 // Real files, real processes, real concurrency: several node processes race for one key.
 
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'shepherd-envs-'));
@@ -114,7 +124,7 @@ describe('environment preparation', () => {
   it('rebuilds when the probe fails on an existing entry, and fails clearly when a fresh build fails it too', async () => {
     await prepareEnvironment(spec(), opts());
     writeFileSync(path.join(project, 'poison'), 'x');
-    const err = await prepareEnvironment(spec(), opts()).catch((e: unknown) => e as Error & { type?: string; nonRetryable?: boolean });
+    const err = await failureOf(prepareEnvironment(spec(), opts()));
     expect(err).toBeInstanceOf(Error);
     expect(err.message).toMatch(/probe .* failed in a freshly built environment \(exit 3\): probe: poisoned by/);
     expect(err.type).toBe('EnvironmentProbeFailed');
@@ -129,7 +139,7 @@ describe('environment preparation', () => {
 
   it('publishes nothing when setup fails, and says why', async () => {
     const bad = spec({ setup: { command: process.execPath, args: ['-e', 'console.error("npm ERR! network unreachable"); process.exit(1)'] } });
-    const err = await prepareEnvironment(bad, opts()).catch((e: unknown) => e as Error & { type?: string; nonRetryable?: boolean });
+    const err = await failureOf(prepareEnvironment(bad, opts()));
     expect(err.message).toMatch(/environment setup .* failed \(exit 1\): npm ERR! network unreachable/);
     expect(err.type).toBe('EnvironmentSetupFailed');
     expect(err.nonRetryable).toBe(false);

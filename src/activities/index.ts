@@ -5,6 +5,7 @@ import { createNotifyActivities } from './notify.js';
 import { createExperimentActivities } from './experiments.js';
 import { createConversationActivities } from './conversations.js';
 import { createTrainingActivities } from './training.js';
+import { createSimulationActivities } from './simulation.js';
 
 export function createActivities(deps: ActivityDeps) {
   return {
@@ -14,6 +15,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createExperimentActivities(deps),
     ...createConversationActivities(deps),
     ...createTrainingActivities(deps),
+    ...createSimulationActivities(deps),
   };
 }
 

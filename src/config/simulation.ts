@@ -199,6 +199,8 @@ export interface SweepState {
   /** Number of runs so far in this sweep's continue-as-new chain. */
   runs: number;
   startedAt: number;
+  /** Progress signals already sent to the job (they count against the budget across runs). */
+  signalsSent?: number;
 }
 
 export const parameterSweepSchema = z

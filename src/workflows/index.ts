@@ -2,3 +2,5 @@ export { experimentBatch } from './experiment-batch.js';
 export { experimentRun } from './experiment-run.js';
 export { conversationRun, conversationBatch, conversationMetrics } from './conversations.js';
 export { trainingQueue } from './training-queue.js';
+export { simulationJob } from './simulation-job.js';
+export { parameterSweep } from './parameter-sweep.js';
