@@ -305,7 +305,7 @@ export async function trainingQueue(rawInput: unknown): Promise<TrainingQueueRes
         refresh();
         await record(cur, 'paused', { reason, lastCheckpoint: resumeFrom, warnings: result?.warnings ?? cur.progress?.warnings ?? [] });
         if (result?.status === 'paused') {
-          await notify(`Training queue ${config.queue} paused`, `Job ${job.jobId} stopped at step ${result.step}/${job.steps} and the queue paused: ${reason}`, {
+          await notify(`Training queue ${config.queue} paused`, `Job ${job.jobId} stopped at step ${result.step}/${job.steps} and queue ${config.queue} paused: ${reason}`, {
             job: job.jobId,
             step: result.step,
             checkpoint: resumeFrom?.path,
