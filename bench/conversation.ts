@@ -45,7 +45,8 @@ export async function benchConversation(ctx: BenchContext): Promise<void> {
     maxConcurrentActivityTaskExecutions: 100,
   });
   const models = await createModelWorkers({ connection: ctx.connection, namespace: 'default', taskQueue, pool: ctx.pool, registry, logger: ctx.deps.logger, shutdownGraceTime: '2s' });
-  const running = Promise.all([worker.run(), models.run()]);
+  // allSettled: every worker must be fully stopped before the caller closes the shared connection.
+  const running = Promise.allSettled([worker.run(), models.run()]);
   const def = definition();
   try {
     const runOne = (id: string) =>
@@ -89,7 +90,7 @@ export async function benchConversation(ctx: BenchContext): Promise<void> {
   } finally {
     models.shutdown();
     worker.shutdown();
-    await running.catch(() => undefined);
+    await running;
     await fake.close();
   }
 }
