@@ -413,6 +413,27 @@ describe('runCommand: failures say what happened', () => {
 });
 
 describe('runCommand: heartbeats and memory', () => {
+  it('keeps heartbeating while it stops what a finished step left behind (the grace period can outlast a heartbeat timeout)', async () => {
+    const c = setup({ heartbeatTimeoutMs: 300 });
+    const marker = randomUUID();
+    const daemonGotTerm = () => existsSync(path.join(c.workspace(), 'daemon-got-term'));
+    let beatsWhileStopping = 0;
+    c.env.on('heartbeat', () => {
+      if (daemonGotTerm()) beatsWhileStopping++;
+    });
+    const daemon = `trap "echo term > daemon-got-term" TERM; echo > daemon-ready; while :; do sleep 0.1; done`;
+    const r = await c.run({
+      command: '/bin/sh',
+      args: ['-c', `sh -c '${daemon}' & until [ -e daemon-ready ]; do sleep 0.01; done; echo '{}' > "$SHEPHERD_RESULT_FILE"`],
+      env: { [MARK]: marker },
+      graceMs: 2000,
+    });
+    expect(r.result).toEqual({});
+    expect(daemonGotTerm()).toBe(true);
+    expect(beatsWhileStopping).toBeGreaterThan(0);
+    expect(marked(marker)).toEqual([]);
+  });
+
   it('heartbeats elapsed time, group RSS and the last output line; reports the peak RSS', async () => {
     const c = setup({ heartbeatTimeoutMs: 600 });
     const running = c.run({ command: 'node', args: [HOLD_MEMORY, '64'] });

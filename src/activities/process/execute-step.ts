@@ -191,11 +191,13 @@ export async function executeStep(input: CommandSpec, opts: ExecuteStepOptions):
     () => true,
   );
 
+  // Sampling (and so heartbeating) goes on until executeStep returns: stopping leftovers can
+  // take the whole grace period, longer than a heartbeat timeout.
   let peakRssBytes = 0;
-  let exited = false;
+  let stopped = false;
   const interval = Math.max(50, opts.sampleIntervalMs ?? 1000);
   const sample = () => {
-    if (exited) return;
+    if (stopped) return;
     const rssBytes = liveGroupMembers(pgid).reduce((sum, p) => sum + p.rssBytes, 0);
     peakRssBytes = Math.max(peakRssBytes, rssBytes);
     try {
@@ -206,7 +208,7 @@ export async function executeStep(input: CommandSpec, opts: ExecuteStepOptions):
   };
   let sampleTimer = setTimeout(function tick() {
     sample();
-    if (!exited) sampleTimer = setTimeout(tick, interval);
+    if (!stopped) sampleTimer = setTimeout(tick, interval);
   }, Math.min(100, interval));
 
   let stopping: Promise<boolean> | undefined;
@@ -233,13 +235,13 @@ export async function executeStep(input: CommandSpec, opts: ExecuteStepOptions):
 
   try {
     const exit = await group.exited;
-    exited = true;
     const durationMs = Math.round(performance.now() - started);
-    clearTimeout(sampleTimer);
     clearTimeout(deadlineTimer);
     // Whatever the program left in its group (daemons, schedulers) goes with it.
     const gone = await stop(spec.graceMs);
     if (!gone) logger?.error({ pgid }, 'step process group still has live members after SIGKILL');
+    stopped = true;
+    clearTimeout(sampleTimer);
     group.release();
     // A process that escaped the group (setsid) could hold the pipes open forever; don't wait for it.
     if (!(await Promise.race([streamsDone, sleep(2000).then(() => false)]))) {
@@ -273,7 +275,7 @@ export async function executeStep(input: CommandSpec, opts: ExecuteStepOptions):
       resultFile,
     };
   } finally {
-    exited = true;
+    stopped = true;
     clearTimeout(sampleTimer);
     clearTimeout(deadlineTimer);
     signal?.removeEventListener('abort', onAbort);
