@@ -1,0 +1,208 @@
+import { randomUUID } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { WorkflowFailedError } from '@temporalio/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SimulationJobInput, SimulationJobResult, SweepProgress } from '../src/config/simulation.js';
+import type { SimulationJobProgress } from '../src/workflows/simulation-job.js';
+import { sweepWorkflowId } from '../src/workflows/simulation-job.js';
+import { startTestWorker, tempDir, type TestWorker } from './support/harness.js';
+import { waitFor } from './support/procs.js';
+import { runSimulation, shJob, startSimulation, writeReplicateScript } from './support/simulation.js';
+
+// simulationJob end to end against the real dev server, PostgreSQL and real replicate processes.
+
+let w: TestWorker;
+let script: string;
+const id = (name: string) => `${name}-${randomUUID().slice(0, 8)}`;
+
+beforeAll(async () => {
+  w = await startTestWorker({ maxConcurrentActivityTaskExecutions: 20 });
+  script = writeReplicateScript();
+});
+afterAll(async () => {
+  await w?.stop();
+});
+
+async function failureOf(p: Promise<unknown>): Promise<Error> {
+  try {
+    await p;
+  } catch (err) {
+    return err as Error;
+  }
+  throw new Error('expected the workflow to fail');
+}
+
+function causeChain(err: unknown): string {
+  const parts: string[] = [];
+  for (let e = err as (Error & { cause?: unknown }) | undefined; e; e = e.cause as typeof e) parts.push(e.message);
+  return parts.join(' <- ');
+}
+
+describe('simulationJob', () => {
+  it('sweeps the example SIR model in a validated environment and stores one aggregate per parameter set', async () => {
+    const example = JSON.parse(readFileSync('examples/simulation/job.json', 'utf8')) as SimulationJobInput;
+    const input: SimulationJobInput = { ...example, jobId: id('sir'), parameters: example.parameters.slice(0, 3), replicates: 5 };
+    const result = await runSimulation(w.client, w.taskQueue, input);
+
+    expect(result.status).toBe('completed');
+    expect(result.totals).toEqual({ parameters: 3, replicates: 15, succeeded: 15, failed: 0, parametersFailed: 0 });
+    expect(result.environment).toMatchObject({ action: expect.stringMatching(/built|reused/), probe: { ok: true, exitCode: 0 } });
+    expect(result.environment!.key).toMatch(/^[0-9a-f]{32}$/);
+    expect(result.environment!.parts.runtime).toBe(process.version);
+    for (const p of result.parameters) {
+      expect(p).toMatchObject({ status: 'completed', succeeded: 5, failed: 0, aggregated: true });
+      const attack = p.aggregates!.attackRate;
+      expect(attack.count).toBe(5);
+      expect(attack.min!).toBeGreaterThanOrEqual(0);
+      expect(attack.max!).toBeLessThanOrEqual(1);
+      expect(attack.mean!).toBeGreaterThanOrEqual(attack.min!);
+      expect(Object.keys(attack.percentiles!)).toEqual(['p5', 'p50', 'p95']);
+    }
+
+    const { rows } = await w.pool.query(
+      `SELECT parameter_key, succeeded, failed, aggregates, environment_key FROM simulation_aggregates WHERE job_id = $1 ORDER BY parameter_key`,
+      [input.jobId],
+    );
+    expect(rows).toHaveLength(3);
+    const fromResult = Object.fromEntries(result.parameters.map((p) => [p.key, p.aggregates]));
+    for (const row of rows) {
+      expect(row.aggregates).toEqual(fromResult[row.parameter_key]);
+      expect(row.environment_key).toBe(result.environment!.key);
+    }
+    const { rows: reps } = await w.pool.query(`SELECT count(*)::int AS n, count(DISTINCT seed)::int AS seeds FROM simulation_replicates WHERE job_id = $1`, [input.jobId]);
+    expect(reps[0]).toEqual({ n: 15, seeds: 15 });
+
+    const handle = w.client.workflow.getHandle(`simulation-${input.jobId}`);
+    const progress = await handle.query<SimulationJobProgress>('progress');
+    expect(progress.parameters.every((p) => p.aggregated && p.status === 'completed' && p.succeeded === 5)).toBe(true);
+    const desc = await handle.describe();
+    expect(desc.searchAttributes).toMatchObject({ PipelineKind: ['simulationJob'], PipelineId: [input.jobId], Stage: ['completed'] });
+    const sweep = await w.client.workflow.getHandle(sweepWorkflowId(input.jobId, result.parameters[0].key)).describe();
+    expect(sweep.searchAttributes).toMatchObject({ PipelineKind: ['parameterSweep'], PipelineId: [input.jobId], Stage: ['completed'] });
+  });
+
+  it('aggregates only after every replicate finished: one slow replicate holds the aggregation back', async () => {
+    const release = path.join(tempDir('release'), 'go');
+    const input = shJob(script, {
+      jobId: id('hold'),
+      parameters: [{ values: { mode: 'hold-3' } }],
+      replicates: 8,
+      // One replicate per task, so the sweep's counts move replicate by replicate.
+      replicatesPerTask: 1,
+      replicate: { command: 'sh', args: [script, '{param.mode}'], env: { RELEASE_FILE: release } },
+    });
+    const handle = await startSimulation(w.client, w.taskQueue, input);
+    const key = 'mode-hold-3';
+    const sweep = w.client.workflow.getHandle(sweepWorkflowId(input.jobId, key));
+
+    // Seven replicates are done, replicate 3 is still running: no aggregate may exist yet.
+    const held = await waitFor(async () => {
+      const p = await sweep.query<SweepProgress>('progress').catch(() => undefined);
+      return p && p.succeeded === 7 && p.running === 1 ? p : undefined;
+    }, 'all replicates but the held one');
+    expect(held).toMatchObject({ status: 'running', aggregated: false, failed: 0 });
+    const { rows: none } = await w.pool.query('SELECT 1 FROM simulation_aggregates WHERE job_id = $1', [input.jobId]);
+    expect(none).toEqual([]);
+    const jobView = await handle.query<SimulationJobProgress>('progress');
+    expect(jobView.parameters[0].aggregated).toBe(false);
+
+    writeFileSync(release, '');
+    const result = (await handle.result()) as SimulationJobResult;
+    const value = result.parameters[0].aggregates!.value;
+    // The held replicate reported 1000: the aggregate includes it, so it waited for it.
+    expect(value).toMatchObject({ count: 8, max: 1000, min: 0 });
+    expect(result.parameters[0].aggregates!['nested.r']).toMatchObject({ count: 8, mean: 3.5 });
+  });
+
+  it('applies the partial-failure policy both ways', async () => {
+    // Replicates 0, 5 (of 10) fail for good: 20% failed.
+    const base = { parameters: [{ values: { mode: 'every5th-fails' } }], replicates: 10, replicatesPerTask: 5 };
+    const [lenient, strict] = await Promise.all([
+      runSimulation(w.client, w.taskQueue, shJob(script, { ...base, jobId: id('lenient'), failurePolicy: { maxFailedPercent: 30 } })),
+      runSimulation(w.client, w.taskQueue, shJob(script, { ...base, jobId: id('strict'), failurePolicy: { maxFailedPercent: 10 } })),
+    ]);
+
+    expect(lenient.status).toBe('completed');
+    expect(lenient.parameters[0]).toMatchObject({ status: 'completed', succeeded: 8, failed: 2, aggregated: true });
+    expect(lenient.parameters[0].aggregates!.value).toMatchObject({ count: 8, min: 1, max: 9 });
+    expect(lenient.parameters[0].failureSamples!.map((s) => s.replicate).sort()).toEqual([0, 5]);
+    expect(lenient.parameters[0].failureSamples![0].error).toMatch(/boom: replicate \d diverged/);
+
+    expect(strict.status).toBe('failed');
+    expect(strict.parameters[0]).toMatchObject({ status: 'failed', aggregated: false });
+    expect(strict.parameters[0].error).toMatch(/failed for good, more than the allowed 10%/);
+    expect(strict.parameters[0].error).toMatch(/boom: replicate \d diverged/);
+    const { rows } = await w.pool.query('SELECT 1 FROM simulation_aggregates WHERE job_id = $1', [strict.jobId]);
+    expect(rows).toEqual([]);
+  });
+
+  it('fails fast and clearly when the runner dies, keeps no protocol, cannot start or never gets ready', async () => {
+    const input = shJob(script, {
+      jobId: id('dying'),
+      parameters: [{ values: { mode: 'import-error' } }, { values: { mode: 'no-result' } }, { values: { mode: 'hang' } }, { values: { mode: 'ok' } }],
+      replicates: 40,
+      replicatesPerTask: 4,
+      replicateTimeout: '1s',
+      replicateRetry: { maximumAttempts: 1 },
+    });
+    const result = await runSimulation(w.client, w.taskQueue, input);
+    const by = Object.fromEntries(result.parameters.map((p) => [p.key, p]));
+    expect(result.status).toBe('completed_with_failures');
+    expect(by['mode-import-error'].error).toMatch(/exited with code 1[\s\S]*ImportError: No module named 'numpy'/);
+    expect(by['mode-no-result'].error).toMatch(/wrote no result file .* never from stdout/);
+    expect(by['mode-hang'].error).toMatch(/stopped at its deadline[\s\S]*loading model\.\.\./);
+    expect(by['mode-ok']).toMatchObject({ status: 'completed', succeeded: 40 });
+    // The policy (0% allowed) was lost at the first failure: the rest of those sweeps never ran.
+    const { rows } = await w.pool.query(
+      `SELECT parameter_key, count(*)::int AS n FROM simulation_replicates WHERE job_id = $1 GROUP BY parameter_key`,
+      [input.jobId],
+    );
+    const ran = Object.fromEntries(rows.map((r) => [r.parameter_key, r.n]));
+    for (const k of ['mode-import-error', 'mode-no-result', 'mode-hang']) expect(ran[k] ?? 0).toBeLessThan(40);
+
+    const missing = await runSimulation(w.client, w.taskQueue, {
+      ...shJob(script, { jobId: id('missing'), parameters: [{ values: { mode: 'ok' } }], replicates: 3 }),
+      replicate: { command: 'no-such-model-runner' },
+    });
+    expect(missing.status).toBe('failed');
+    expect(missing.parameters[0].error).toMatch(/command not found: "no-such-model-runner"/);
+  });
+
+  it('continues as new with its counts when the history grows, and the aggregate covers every replicate', async () => {
+    const input = shJob(script, {
+      jobId: id('can'),
+      parameters: [{ values: { mode: 'ok' } }],
+      replicates: 30,
+      replicatesPerTask: 1,
+      maxConcurrentReplicates: 3,
+      continueAsNewAfterEvents: 60,
+    });
+    const result = await runSimulation(w.client, w.taskQueue, input);
+    const p = result.parameters[0];
+    expect(p.runs).toBeGreaterThan(1);
+    expect(p).toMatchObject({ status: 'completed', succeeded: 30, failed: 0 });
+    expect(p.aggregates!['nested.r']).toMatchObject({ count: 30, min: 0, max: 29, mean: 14.5 });
+    // Every run of the chain stayed near the configured size.
+    const runs = [];
+    for await (const e of w.client.workflow.list({ query: `WorkflowId = '${sweepWorkflowId(input.jobId, 'mode-ok')}'` })) runs.push(e);
+    expect(runs.length).toBe(p.runs);
+    for (const r of runs) expect(r.historyLength).toBeLessThan(200);
+  });
+
+  it('rejects bad input at once, naming the field, and refuses a job ID reused for different work', async () => {
+    const bad = await failureOf(runSimulation(w.client, w.taskQueue, shJob(script, { jobId: id('bad'), parameters: [{ values: { mode: 'ok' } }], replicates: 0 })));
+    expect(bad).toBeInstanceOf(WorkflowFailedError);
+    expect(causeChain(bad)).toMatch(/invalid input: input\.replicates: /);
+
+    const jobId = id('reuse');
+    const first = await runSimulation(w.client, w.taskQueue, shJob(script, { jobId, parameters: [{ values: { mode: 'ok' } }], replicates: 3 }));
+    expect(first.status).toBe('completed');
+    const again = await runSimulation(w.client, w.taskQueue, shJob(script, { jobId, parameters: [{ values: { mode: 'ok' } }], replicates: 3 }));
+    expect(again.parameters[0].aggregates).toEqual(first.parameters[0].aggregates);
+    const conflict = await failureOf(runSimulation(w.client, w.taskQueue, shJob(script, { jobId, parameters: [{ values: { mode: 'ok' } }], replicates: 4 })));
+    expect(causeChain(conflict)).toMatch(/input\.jobId: job reuse-\w+ already exists with a different input/);
+    const { rows } = await w.pool.query('SELECT count(*)::int AS n FROM simulation_replicates WHERE job_id = $1', [jobId]);
+    expect(rows[0].n).toBe(3);
+  });
+});
