@@ -17,6 +17,7 @@ import {
   prepareWorkspace,
   reapOrphans,
   type CommandHeartbeat,
+  type CommandResult,
   type CommandSpec,
   type StepFailureDetails,
 } from '../src/activities/command.js';
@@ -71,9 +72,9 @@ function setup(info: Partial<Info> = {}) {
     deps,
     env,
     beats,
-    run: (spec: CommandSpec) => env.run(runCommand, spec),
+    run: (spec: CommandSpec) => env.run(runCommand, spec) as Promise<CommandResult>,
     /** Another attempt of the same activity (same workflow and activity id). */
-    runAttempt: (attempt: number, spec: CommandSpec) => newEnv({ attempt }).run(runCommand, spec),
+    runAttempt: (attempt: number, spec: CommandSpec) => newEnv({ attempt }).run(runCommand, spec) as Promise<CommandResult>,
     workspace: (attempt = 1) => path.join(deps.runsDir, workflowId, 'step-1', String(attempt)),
   };
 }
@@ -221,10 +222,10 @@ describe('reapOrphans', () => {
         workspace: dir,
         startedAt: new Date().toISOString(),
       });
-      await recordStep(procDir, { ...rec(leftover.pid!, startTimeOf(leftover.pid!)!), ...deadOwner });
+      recordStep(procDir, { ...rec(leftover.pid!, startTimeOf(leftover.pid!)!), ...deadOwner });
       // The recorded pid now belongs to a process that started at another time: a stranger.
-      await recordStep(procDir, { ...rec(stranger.pid!, startTimeOf(stranger.pid!)! + 1), ...deadOwner });
-      await recordStep(procDir, { ...rec(live.pid!, startTimeOf(live.pid!)!), ...ownerIdentity() });
+      recordStep(procDir, { ...rec(stranger.pid!, startTimeOf(stranger.pid!)! + 1), ...deadOwner });
+      recordStep(procDir, { ...rec(live.pid!, startTimeOf(live.pid!)!), ...ownerIdentity() });
 
       expect(await reapOrphans(procDir, logger)).toEqual({ reaped: 1, stale: 1, kept: 1 });
       expect(marked(leftoverMark)).toEqual([]);

@@ -145,23 +145,24 @@ export async function executeStep(input: CommandSpec, opts: ExecuteStepOptions):
   const stdoutLog = openLog(path.join(workspace, 'stdout.log'), group.stdout, logger);
   const stderrLog = openLog(path.join(workspace, 'stderr.log'), group.stderr, logger);
 
+  let recorded: string | undefined;
   const leaderStart = startTimeOf(group.pid);
-  const recorded =
-    opts.procDir && leaderStart !== undefined
-      ? recordStep(opts.procDir, {
-          pid: group.pid,
-          pgid,
-          startTime: leaderStart,
-          token,
-          ...ownerIdentity(),
-          command: [program, ...spec.args].join(' ').slice(0, 500),
-          workspace,
-          startedAt: new Date().toISOString(),
-        }).catch((err: unknown) => {
-          logger?.warn({ err, procDir: opts.procDir }, 'could not record step for reaping; the watchdog still guards it');
-          return undefined;
-        })
-      : Promise.resolve(undefined);
+  if (opts.procDir && leaderStart !== undefined) {
+    try {
+      recorded = recordStep(opts.procDir, {
+        pid: group.pid,
+        pgid,
+        startTime: leaderStart,
+        token,
+        ...ownerIdentity(),
+        command: [program, ...spec.args].join(' ').slice(0, 500),
+        workspace,
+        startedAt: new Date().toISOString(),
+      });
+    } catch (err) {
+      logger?.warn({ err, procDir: opts.procDir }, 'could not record step for reaping; the watchdog still guards it');
+    }
+  }
 
   let lastOutputLine: string | null = null;
   const stdoutTail = new Tail(STDOUT_TAIL_LINES);
@@ -279,7 +280,6 @@ export async function executeStep(input: CommandSpec, opts: ExecuteStepOptions):
     clearTimeout(sampleTimer);
     clearTimeout(deadlineTimer);
     signal?.removeEventListener('abort', onAbort);
-    const file = await recorded;
-    if (file) await removeStepRecord(file);
+    if (recorded) removeStepRecord(recorded);
   }
 }

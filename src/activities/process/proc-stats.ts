@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
 
 // Reads process facts from Linux /proc. Synchronous on purpose: a scan of a few hundred tiny
 // files is a couple of milliseconds synchronously and several times that through the
@@ -51,11 +51,20 @@ export function parseStat(pid: number, text: string): ProcStat {
   };
 }
 
+// A stat line is a few hundred bytes; one read into a reused buffer skips readFileSync's fstat
+// and allocation, which matters when a scan reads hundreds of them.
+const statBuf = Buffer.alloc(4096);
+
 export function readStat(pid: number): ProcStat | undefined {
+  let fd: number | undefined;
   try {
-    return parseStat(pid, readFileSync(`/proc/${pid}/stat`, 'latin1'));
+    fd = openSync(`/proc/${pid}/stat`, 'r');
+    const n = readSync(fd, statBuf, 0, statBuf.length, 0);
+    return parseStat(pid, statBuf.toString('latin1', 0, n));
   } catch {
     return undefined;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
 }
 

@@ -1,4 +1,5 @@
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../../config/logger.js';
 import { signalGroup, waitGroupGone } from './process-group.js';
@@ -36,18 +37,22 @@ export function ownerIdentity(): { ownerPid: number; ownerStartTime: number } {
 const recordFile = (procDir: string, rec: Pick<StepRecord, 'ownerPid' | 'ownerStartTime' | 'pid' | 'startTime'>) =>
   path.join(procDir, `step-${rec.ownerPid}-${rec.ownerStartTime}-${rec.pid}-${rec.startTime}.json`);
 
-/** Writes the record atomically (a crash mid-write leaves a temp file, never half a record). */
-export async function recordStep(procDir: string, rec: StepRecord): Promise<string> {
-  await mkdir(procDir, { recursive: true });
+/**
+ * Writes the record atomically (a crash mid-write leaves a temp file, never half a record).
+ * Synchronous: a few hundred bytes on local disk cost less than a trip through the thread pool,
+ * and the record exists before the caller goes on.
+ */
+export function recordStep(procDir: string, rec: StepRecord): string {
+  mkdirSync(procDir, { recursive: true });
   const file = recordFile(procDir, rec);
   const tmp = `${file}.tmp`;
-  await writeFile(tmp, JSON.stringify(rec));
-  await rename(tmp, file);
+  writeFileSync(tmp, JSON.stringify(rec));
+  renameSync(tmp, file);
   return file;
 }
 
-export async function removeStepRecord(file: string): Promise<void> {
-  await rm(file, { force: true });
+export function removeStepRecord(file: string): void {
+  rmSync(file, { force: true });
 }
 
 /** The very process (pid and start time) is running; a zombie has already exited. */
