@@ -164,14 +164,14 @@ describe('trainingQueue', () => {
     expect(processesWithEnv('SHEPHERD_TEST_MARKER', marker)).toEqual([]);
 
     // stop: the current job finishes, what is still queued is handed back, the workflow ends.
-    await h.executeUpdate(enqueueUpdate, { args: [irisJob('last', { steps: 400, params: { stepDelayMs: 2 } })] });
+    await h.executeUpdate(enqueueUpdate, { args: [irisJob('last', { steps: 1000, params: { stepDelayMs: 2 } })] });
     await h.executeUpdate(enqueueUpdate, { args: [irisJob('never')] });
     await waitStatus(h, 'the last job running', (s) => s.current?.jobId === 'last');
     await h.executeUpdate(stopUpdate, { args: [] });
     expect(await updateRefusal(h.executeUpdate(enqueueUpdate, { args: [irisJob('too-late')] }))).toMatch(/stopping/);
     const result = await h.result();
     expect(result.status).toBe('stopped');
-    expect(result.recent.at(-1)).toMatchObject({ jobId: 'last', status: 'completed', step: 400 });
+    expect(result.recent.at(-1)).toMatchObject({ jobId: 'last', status: 'completed', step: 1000 });
     expect(result.notRun.map((j) => j.jobId)).toEqual(['never']);
     const rows = await jobRows(name);
     expect(Object.fromEntries(rows.map((r) => [r.job_id, r.status]))).toEqual({ long: 'cancelled', 'removed-one': 'removed', after: 'completed', last: 'completed' });

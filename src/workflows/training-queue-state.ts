@@ -222,6 +222,7 @@ export interface QueueStatus {
       bestCheckpoint: CheckpointRef | null;
       lastHeartbeatAt: string;
       startStep: number;
+      resumedFrom: string | null;
       warnings: string[];
     };
   };
@@ -262,6 +263,7 @@ export function statusOf(state: QueueState): QueueStatus {
                 bestCheckpoint: p.bestCheckpoint,
                 lastHeartbeatAt: p.heartbeatAt,
                 startStep: p.startStep,
+                resumedFrom: p.resumedFrom,
                 warnings: p.warnings,
               }
             : null,
