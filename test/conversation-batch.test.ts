@@ -172,7 +172,8 @@ describe('conversationBatch', () => {
     );
     const err = (await writer.result().catch((e: unknown) => e)) as WorkflowFailedError;
     expect(err).toBeInstanceOf(WorkflowFailedError);
-    expect(String((err.cause as Error).cause?.message ?? (err.cause as Error).message)).toMatch(/read-only transaction/);
+    const cause = err.cause as Error & { cause?: Error };
+    expect(cause.cause?.message ?? cause.message).toMatch(/read-only transaction/);
     const { rows: left } = await stack.worker.pool.query(`SELECT count(*)::int AS n FROM ${table}`);
     expect(left[0].n).toBe(11);
   });

@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { registerExperimentCommands } from './commands/experiments.js';
+import { registerConversationCommands } from './commands/conversations.js';
 
 const program = new Command()
   .name('shepherd')
@@ -10,6 +11,7 @@ const program = new Command()
   .showHelpAfterError();
 
 registerExperimentCommands(program);
+registerConversationCommands(program);
 
 try {
   await program.parseAsync();

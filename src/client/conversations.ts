@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { Client, WorkflowExecutionAlreadyStartedError, type WorkflowHandle } from '@temporalio/client';
+import { Client, WorkflowExecutionAlreadyStartedError, type WorkflowHandle, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import {
   conversationBatchInputSchema,
@@ -29,7 +29,7 @@ export interface StartConversationBatchOptions {
  * Validates the input and the definition (statically, unwired steps and all) before starting, so
  * the caller sees the problem at once; the workflow validates again, for starts from elsewhere.
  */
-export async function startConversationBatch(client: Client, input: ConversationBatchInput, opts: StartConversationBatchOptions = {}): Promise<WorkflowHandle> {
+export async function startConversationBatch(client: Client, input: ConversationBatchInput, opts: StartConversationBatchOptions = {}): Promise<WorkflowHandleWithFirstExecutionRunId> {
   const parsed = conversationBatchInputSchema.safeParse(input);
   if (!parsed.success) throw new Error(`invalid conversation batch: ${describeIssues(parsed.error)}`);
   const raw = parsed.data.definition ?? JSON.parse(await readFile(`${opts.projectDir ?? process.cwd()}/${parsed.data.definitionFile}`, 'utf8'));

@@ -195,11 +195,16 @@ const definitionRefShape = {
 
 export const conversationRunInputSchema = z
   .object({
-    definition: z.unknown(),
+    ...definitionRefShape,
     item: z.record(z.string(), z.unknown()),
     batchId: idSchema.optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((r, ctx) => {
+    if ((r.definition === undefined) === (r.definitionFile === undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['definition'], message: 'give exactly one of definition or definitionFile' });
+    }
+  });
 export type ConversationRunInput = z.infer<typeof conversationRunInputSchema>;
 
 export interface FailedItem {

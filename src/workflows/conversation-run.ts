@@ -43,6 +43,7 @@ import { parseInput } from './validate-input.js';
 
 // Audit rows are small, local writes: a local activity avoids a server round trip per attempt.
 // They retry until the database answers; an attempt is not "done" until it is recorded.
+const { loadConversationDefinition } = proxyActivities<Activities>({ startToCloseTimeout: '1m', retry: { maximumAttempts: 5 } });
 const { recordConversationAttempt } = proxyLocalActivities<Activities>({
   startToCloseTimeout: '30s',
   retry: { initialInterval: '500ms', maximumInterval: '30s' },
@@ -86,7 +87,8 @@ function backoffMs(retry: ReturnType<typeof stepPolicy>['retry'], attempt: numbe
 
 export async function conversationRun(rawInput: unknown): Promise<ConversationRunResult> {
   const input = parseInput(conversationRunInputSchema, rawInput);
-  const v = validateDefinition(input.definition);
+  const rawDef = input.definition ?? (await loadConversationDefinition({ path: input.definitionFile! }));
+  const v = validateDefinition(rawDef);
   if (!v.ok) throw ApplicationFailure.nonRetryable(`invalid definition: ${formatIssues(v.issues)}`, 'InvalidDefinition', v.issues);
   const def = v.definition;
   const item = input.item;
