@@ -80,8 +80,10 @@ describe('runCommand through a real worker', () => {
     );
     await waitFor(() => live(marker).length >= 2, 'step running');
     expect((await batchProgress(handle))[0].status).toBe('running');
+    const other = await startTestWorker({ taskQueue: `unused-${marker.slice(0, 8)}` });
+    workers.push(other);
     await w.stop();
     await waitFor(() => live(marker).length === 0, 'steps killed on worker shutdown', 15_000);
-    await handle.terminate('test done');
+    await other.client.workflow.getHandle(handle.workflowId).terminate('test done');
   });
 });
