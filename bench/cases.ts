@@ -5,4 +5,5 @@ export type BenchCase = (ctx: BenchContext) => Promise<void>;
 /** Pipeline bench cases, run after the baseline: name (also a CLI filter) → lazy loader. */
 export const CASES: [string, () => Promise<BenchCase>][] = [
   ['conversation', async () => (await import('./conversation.js')).benchConversation],
+  ['recovery', async () => (await import('./recovery.js')).benchRecovery],
 ];
