@@ -62,8 +62,9 @@ async function throughput(taskQueue: string, activity: string, arg: unknown, n =
 const NOOP_STEP = { command: 'true', args: [], resultRequired: false };
 let baseline: BenchContext['baseline'] = { noopActivityP50Ms: NaN, noopActivityP99Ms: NaN, noopActivitiesPerSec: NaN };
 
+const running = Promise.all([bare.run(), shepherd.run()]);
 await Promise.race([
-  Promise.all([bare.run(), shepherd.run()]),
+  running,
   (async () => {
     try {
       // Warm both paths (bundles loaded, connections up, JIT) before measuring.
@@ -108,6 +109,7 @@ await Promise.race([
   })(),
 ]);
 
+await running;
 const width = Math.max(...rows.map((r) => r.case.length));
 const mwidth = Math.max(...rows.map((r) => r.metric.length));
 console.log(`\nShepherd benchmark (${STEPS} sequential steps per latency case; ${os.cpus().length} cores)\n`);
