@@ -1,9 +1,11 @@
+import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WorkflowFailedError } from '@temporalio/client';
 import { listAttempts } from '../src/activities/audit.js';
 import { conversationProgress, retryFailedItems, startConversationBatch } from '../src/client/conversations.js';
 import type { ConversationBatchResult, ConversationDefinitionInput } from '../src/config/conversation.js';
+import type { ModelRegistry } from '../src/config/models.js';
 import { loadExample, loadItems, startConversationStack, startModelWorkers, withModels, type ConversationStack } from './support/conversations.js';
 import { waitFor } from './support/procs.js';
 import { startWebhookReceiver, type WebhookReceiver } from './support/webhook-receiver.js';
@@ -189,5 +191,39 @@ describe('conversationBatch', () => {
     const err = (await handle.result().catch((e: unknown) => e)) as WorkflowFailedError;
     expect((err.cause as Error).message).toContain("uses model(s) llama-none:70b that no worker serves");
     expect(stack.fake.requests.length).toBe(before);
+  });
+});
+
+describe('example inputs as shipped', () => {
+  it('examples/conversations/run-one.json runs with the definition file and the example model names', async () => {
+    const models = JSON.parse(readFileSync('examples/conversations/models.json', 'utf8')) as ModelRegistry;
+    for (const cfg of Object.values(models.models)) cfg.baseUrl = stack.fake.url;
+    const extra = await startModelWorkers({ taskQueue: stack.worker.taskQueue, registry: models, pool: stack.worker.pool });
+    try {
+      const input = JSON.parse(readFileSync('examples/conversations/run-one.json', 'utf8'));
+      const result = (await stack.worker.client.workflow.execute('conversationRun', {
+        taskQueue: stack.worker.taskQueue,
+        workflowId: `conversation-example-${randomUUID().slice(0, 8)}`,
+        args: [input],
+      })) as { status: string; path: { step: string }[] };
+      expect(result.status).toBe('completed');
+      expect(result.path.at(-1)!.step).toBe('apply');
+    } finally {
+      extra.models.shutdown();
+      await extra.running;
+    }
+  });
+
+  it('examples/conversations/batch-unwired.json fails at once, naming the unwired steps', async () => {
+    const input = JSON.parse(readFileSync('examples/conversations/batch-unwired.json', 'utf8'));
+    const handle = await stack.worker.client.workflow.start('conversationBatch', {
+      taskQueue: stack.worker.taskQueue,
+      workflowId: `conversation-batch-${input.batchId}-${randomUUID().slice(0, 8)}`,
+      args: [input],
+    });
+    const err = (await handle.result().catch((e: unknown) => e)) as WorkflowFailedError;
+    const cause = err.cause as Error & { type?: string };
+    expect(cause.type).toBe('InvalidDefinition');
+    expect(cause.message).toMatch(/step 'save' is unreachable.*step 'apply'|step 'apply'.*step 'save' is unreachable/);
   });
 });

@@ -43,7 +43,7 @@ import { parseInput } from './validate-input.js';
 
 // Audit rows are small, local writes: a local activity avoids a server round trip per attempt.
 // They retry until the database answers; an attempt is not "done" until it is recorded.
-const { loadConversationDefinition } = proxyActivities<Activities>({ startToCloseTimeout: '1m', retry: { maximumAttempts: 5 } });
+const { loadConversationDefinition, checkConversationModels } = proxyActivities<Activities>({ startToCloseTimeout: '1m', retry: { maximumAttempts: 5 } });
 const { recordConversationAttempt } = proxyLocalActivities<Activities>({
   startToCloseTimeout: '30s',
   retry: { initialInterval: '500ms', maximumInterval: '30s' },
@@ -95,6 +95,15 @@ export async function conversationRun(rawInput: unknown): Promise<ConversationRu
   const missing = def.item.fields.filter((f) => item[f] === undefined || item[f] === null);
   if (missing.length > 0) {
     throw ApplicationFailure.nonRetryable(`item: missing field(s) ${missing.join(', ')} (definition ${def.name} needs ${def.item.fields.join(', ')})`, 'InvalidItem');
+  }
+  if (input.batchId === undefined) {
+    // Started on its own (a batch checks once for all its items): a model no worker serves would
+    // leave the call waiting on a task queue nobody polls, so refuse it now.
+    const models = [...new Set(def.steps.flatMap((s) => (s.actor?.kind === 'llm' ? [s.actor.model] : [])))];
+    const { unknown, known } = models.length > 0 ? await checkConversationModels({ models }) : { unknown: [], known: [] };
+    if (unknown.length > 0) {
+      throw ApplicationFailure.nonRetryable(`definition ${def.name} uses model(s) ${unknown.join(', ')} that no worker serves (known: ${known.join(', ') || 'none'})`, 'UnknownModel');
+    }
   }
   const itemKey = String(item[def.item.key]);
   const info = workflowInfo();
