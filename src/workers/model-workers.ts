@@ -52,6 +52,10 @@ export async function createModelWorkers(opts: ModelWorkersOptions): Promise<Mod
         identity: `${identity}/${model}`,
         activities,
         shutdownGraceTime: opts.shutdownGraceTime ?? '30s',
+        // Chunks heartbeat often; sending at most once a second keeps cancellation (and the
+        // server learning of a timed-out attempt) prompt without a request per token.
+        maxHeartbeatThrottleInterval: '1s',
+        defaultHeartbeatThrottleInterval: '1s',
         tuner: {
           activityTaskSlotSupplier: supplier,
           workflowTaskSlotSupplier: { type: 'fixed-size', numSlots: 1 },
