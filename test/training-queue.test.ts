@@ -2,6 +2,9 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { WorkflowFailedError } from '@temporalio/client';
+import { execa } from 'execa';
+import { inject } from 'vitest';
+import { ensureTemporalCli } from '../scripts/lib/temporal-cli.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { trainingRoot } from '../src/activities/training-checkpoints.js';
 import { trainingQueueWorkflowId, type TrainingJob } from '../src/config/training.js';
@@ -240,6 +243,37 @@ describe('trainingQueue', () => {
     await h.executeUpdate(resumeUpdate, { args: [] });
     const done = await waitStatus(h, 'every carried job completed', (x) => x.counts.completed === ids.length, 120_000);
     expect(done.recent.every((r) => r.status === 'completed' && instances.get(r.jobId) === r.instance)).toBe(true);
+  });
+
+  it('is driven by the temporal CLI exactly as the example README shows', async () => {
+    const temporal = await ensureTemporalCli();
+    const cli = (...args: string[]) => execa(temporal, [...args, '--address', inject('temporalAddress')], { reject: false });
+    const id = trainingQueueWorkflowId('default');
+    const started = await cli('workflow', 'start', '--type', 'trainingQueue', '--task-queue', w.taskQueue, '--workflow-id', id, '--input-file', 'examples/training/queue.json');
+    expect(started.exitCode, started.stderr).toBe(0);
+    handles.push(w.client.workflow.getHandle(id));
+
+    const bad = await cli('workflow', 'update', 'execute', '--workflow-id', id, '--name', 'enqueue', '--input-file', 'examples/training/jobs/bad-job.json');
+    expect(bad.exitCode).not.toBe(0);
+    expect(bad.stderr + bad.stdout).toMatch(/job\.jobId.*job\.dataset.*job\.steps.*save_total_limit.*job\.validation\.requiredEvery/s);
+
+    const ok = await cli('workflow', 'update', 'execute', '--workflow-id', id, '--name', 'enqueue', '--input-file', 'examples/training/jobs/iris-mlp.json', '-o', 'json');
+    expect(ok.exitCode, ok.stderr).toBe(0);
+    expect(ok.stdout).toContain('iris-mlp-h8');
+
+    const q = await waitFor(async () => {
+      const r = await cli('workflow', 'query', '--workflow-id', id, '--name', 'status', '-o', 'json');
+      return r.exitCode === 0 && /"lastHeartbeatAt"/.test(r.stdout) ? r.stdout : undefined;
+    }, 'progress in the status query');
+    expect(q).toMatch(/"jobId": ?"iris-mlp-h8"/);
+    expect(q).toMatch(/"totalSteps": ?3000/);
+
+    const cancel = await cli('workflow', 'update', 'execute', '--workflow-id', id, '--name', 'cancelCurrent');
+    expect(cancel.exitCode, cancel.stderr).toBe(0);
+    const stop = await cli('workflow', 'update', 'execute', '--workflow-id', id, '--name', 'stop');
+    expect(stop.exitCode, stop.stderr).toBe(0);
+    const result = await w.client.workflow.getHandle(id).result();
+    expect(result.recent.map((r: { jobId: string; status: string }) => [r.jobId, r.status])).toEqual([['iris-mlp-h8', 'cancelled']]);
   });
 
   it('refuses to run under an ID not derived from the queue name', async () => {

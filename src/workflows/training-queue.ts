@@ -124,7 +124,7 @@ export async function trainingQueue(rawInput: unknown): Promise<TrainingQueueRes
     const target = state.current?.job.jobId ?? '';
     if (stage !== shownStage || target !== shownTarget) {
       upsertSearchAttributes({ PipelineKind: ['trainingQueue'], PipelineId: [config.queue], Stage: [stage], Target: target ? [target] : [] });
-      upsertMemo({ queue: config.queue, pauseReason: state.pauseReason, currentJob: state.current?.job ?? null, pending: state.pending.length });
+      upsertMemo({ queue: config.queue, pauseReason: state.pauseReason, currentJob: state.current?.job ?? null });
       shownStage = stage;
       shownTarget = target;
     }
