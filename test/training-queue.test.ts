@@ -2,6 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { WorkflowFailedError } from '@temporalio/client';
+import { Worker } from '@temporalio/worker';
 import { execa } from 'execa';
 import { inject } from 'vitest';
 import { ensureTemporalCli } from '../scripts/lib/temporal-cli.js';
@@ -178,6 +179,8 @@ describe('trainingQueue', () => {
     expect(result.notRun.map((j) => j.jobId)).toEqual(['never']);
     const rows = await jobRows(name);
     expect(Object.fromEntries(rows.map((r) => [r.job_id, r.status]))).toEqual({ long: 'cancelled', 'removed-one': 'removed', after: 'completed', last: 'completed' });
+    // Updates, progress signals, cancellations: the whole history replays deterministically.
+    await Worker.runReplayHistory({ workflowBundle: { codePath: inject('workflowBundlePath') } }, await h.fetchHistory(), h.workflowId);
   });
 
   it('the disk floor pauses the queue with the reason in the query, the search attributes and the memo', async () => {
@@ -243,6 +246,9 @@ describe('trainingQueue', () => {
     await h.executeUpdate(resumeUpdate, { args: [] });
     const done = await waitStatus(h, 'every carried job completed', (x) => x.counts.completed === ids.length, 120_000);
     expect(done.recent.every((r) => r.status === 'completed' && instances.get(r.jobId) === r.instance)).toBe(true);
+    const firstHistory = await w.client.workflow.getHandle(h.workflowId, firstRun).fetchHistory();
+    expect(firstHistory.events?.at(-1)?.workflowExecutionContinuedAsNewEventAttributes).toBeTruthy();
+    await Worker.runReplayHistory({ workflowBundle: { codePath: inject('workflowBundlePath') } }, firstHistory, h.workflowId);
   });
 
   it('is driven by the temporal CLI exactly as the example README shows', async () => {
