@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import { accessSync, constants, createWriteStream, statSync, type WriteStream } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
@@ -101,8 +102,14 @@ export function resolveProgram(command: string, pathEnv: string, cwd: string): s
   );
 }
 
-function openLog(file: string, source: Readable, logger: Logger | undefined): WriteStream {
+// Opened before the spawn, so the log files exist by the time the program looks at its workspace.
+async function createLog(file: string): Promise<WriteStream> {
   const log = createWriteStream(file);
+  await once(log, 'open');
+  return log;
+}
+
+function pipeLog(log: WriteStream, file: string, source: Readable, logger: Logger | undefined): WriteStream {
   log.on('error', (err) => {
     // A full disk must not wedge the program on a blocked pipe: keep draining, lose the log.
     logger?.warn({ err, file }, 'step log write failed');
@@ -140,10 +147,13 @@ export async function executeStep(input: CommandSpec, opts: ExecuteStepOptions):
 
   const oomBefore = oomKillCount();
   const started = performance.now();
+  const stdoutFile = path.join(workspace, 'stdout.log');
+  const stderrFile = path.join(workspace, 'stderr.log');
+  const [stdoutStream, stderrStream] = await Promise.all([createLog(stdoutFile), createLog(stderrFile)]);
   const group = spawnGroup(program, spec.args, { cwd: workspace, env });
   const { pgid } = group;
-  const stdoutLog = openLog(path.join(workspace, 'stdout.log'), group.stdout, logger);
-  const stderrLog = openLog(path.join(workspace, 'stderr.log'), group.stderr, logger);
+  const stdoutLog = pipeLog(stdoutStream, stdoutFile, group.stdout, logger);
+  const stderrLog = pipeLog(stderrStream, stderrFile, group.stderr, logger);
 
   let recorded: string | undefined;
   const leaderStart = startTimeOf(group.pid);

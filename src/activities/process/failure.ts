@@ -64,7 +64,7 @@ export function assertStepSucceeded(spec: Pick<ResolvedCommandSpec, 'nonRetryabl
     : '';
   const tail = outcome.stderrTail.slice(-10);
   const message =
-    `command ${describeCommand(outcome.command)} ${how}${oom} after ${(outcome.durationMs / 1000).toFixed(1)} s, peak RSS ${formatBytes(outcome.peakRssBytes)}` +
+    `command ${describeCommand(outcome.command)} ${how}${oom} after ${(outcome.durationMs / 1000).toFixed(1)} s, ${outcome.peakRssBytes > 0 ? `peak RSS ${formatBytes(outcome.peakRssBytes)}` : 'peak RSS not sampled (ended before the first sample)'}` +
     (tail.length > 0 ? `\nstderr (last ${tail.length} lines):\n${tail.join('\n')}` : '\n(stderr was empty)');
   const nonRetryable = outcome.exitCode !== null && spec.nonRetryableExitCodes.includes(outcome.exitCode);
   throw ApplicationFailure.create({
