@@ -78,7 +78,7 @@ describe('trainingQueue', () => {
     expect(rows[0].best_checkpoint.valLoss).toBeGreaterThan(0);
 
     // 12 checkpoints were written; at most keepLast (2) + the best remain, and the manifest agrees.
-    const dir = path.join(trainingRoot(w.deps.runsDir), name, 'first');
+    const dir = path.join(trainingRoot(w.deps.runsDir), name, 'first', first.instance);
     const files = readdirSync(path.join(dir, 'checkpoints'));
     expect(files.length).toBeGreaterThanOrEqual(2);
     expect(files.length).toBeLessThanOrEqual(3);

@@ -3,10 +3,12 @@ import path from 'node:path';
 import type { CheckpointRef } from '../config/training.js';
 import { planRetention, type RetentionPlan } from './training-retention.js';
 
-// A job's directory: `<trainingRoot>/<queue>/<jobId>/` with `checkpoints/` (written by the
-// trainer) and `manifest.json` (written by Shepherd: which checkpoints exist, their val loss,
-// which enqueue owns them). It lives outside the per-attempt workspace because a retry, maybe on
-// another worker, must find it: with workers on several machines it must be shared storage.
+// A job's directory: `<trainingRoot>/<queue>/<jobId>/<instance>/` with `checkpoints/` (written
+// by the trainer) and `manifest.json` (written by Shepherd: which checkpoints exist, their val
+// loss, which enqueue owns them). One directory per enqueue, so a later job reusing a job ID
+// never touches an earlier job's models. It lives outside the per-attempt workspace because a
+// retry, maybe on another worker, must find it: with workers on several machines it must be
+// shared storage.
 
 /** `<data dir>/training`: next to the runs directory, like the results exports. */
 export function trainingRoot(runsDir: string): string {
@@ -19,8 +21,8 @@ export interface JobDirs {
   manifest: string;
 }
 
-export function jobDirs(root: string, queue: string, jobId: string): JobDirs {
-  const dir = path.join(root, encodeURIComponent(queue), encodeURIComponent(jobId));
+export function jobDirs(root: string, queue: string, jobId: string, instance: string): JobDirs {
+  const dir = path.join(root, encodeURIComponent(queue), encodeURIComponent(jobId), encodeURIComponent(instance));
   return { dir, checkpoints: path.join(dir, 'checkpoints'), manifest: path.join(dir, 'manifest.json') };
 }
 
@@ -58,8 +60,9 @@ export async function writeManifest(file: string, m: Manifest): Promise<void> {
 }
 
 /**
- * Opens the job directory for one attempt. A directory owned by another enqueue (an earlier job
- * with the same id) is emptied: its checkpoints must never be resumed by mistake.
+ * Opens the job directory for one attempt. A directory whose manifest names another owner (or
+ * none: a crash before the first manifest) is emptied: its checkpoints must never be resumed by
+ * mistake.
  */
 export async function openJobDir(dirs: JobDirs, owner: { instance: string; queue: string; jobId: string }): Promise<Manifest> {
   await mkdir(dirs.dir, { recursive: true });

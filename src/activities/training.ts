@@ -244,7 +244,7 @@ export function createTrainingActivities(deps: ActivityDeps) {
       }
       const { dataset, baseModel, args } = resolveJobPaths(job);
       const workflowId = info.workflowExecution?.workflowId ?? `activity-${info.activityId}`;
-      const dirs = jobDirs(root, input.queue, job.jobId);
+      const dirs = jobDirs(root, input.queue, job.jobId, input.instance);
       const manifest = await openJobDir(dirs, { instance: input.instance, queue: input.queue, jobId: job.jobId });
 
       // Resume from the newest checkpoint that still exists: the one in this activity's last
