@@ -130,9 +130,15 @@ function previousProgress(details: unknown, instance: string): TrainingProgress 
   return p.instance === instance ? (p as TrainingProgress) : null;
 }
 
-/** Sends progress to the queue workflow: right away when forced, else at most every intervalMs; never two at once. */
+/**
+ * Sends progress to the queue workflow as signals, which are history events: never two at once,
+ * at most every intervalMs, and the interval grows with the attempt's age (a thousandth of it),
+ * so even a job running for days adds a few thousand signals to the queue's history, not tens of
+ * thousands. Forced reports (the attempt's start, its end) go out regardless.
+ */
 class ProgressReporter {
   private lastSent = 0;
+  private readonly started = Date.now();
   private inflight: Promise<void> | null = null;
   private queued: { p: TrainingProgress } | null = null;
 
@@ -144,9 +150,10 @@ class ProgressReporter {
 
   report(p: TrainingProgress, force = false): void {
     if (!this.send) return;
-    if (!force && Date.now() - this.lastSent < this.intervalMs) return;
+    const now = Date.now();
+    if (!force && now - this.lastSent < Math.max(this.intervalMs, (now - this.started) / 1000)) return;
     if (this.inflight) {
-      this.queued = { p };
+      if (force) this.queued = { p };
       return;
     }
     this.lastSent = Date.now();
@@ -374,7 +381,7 @@ export function createTrainingActivities(deps: ActivityDeps) {
             tracker.lastCheckpoint = ref;
             tracker.bestCheckpoint = plan.best;
             beat();
-            reporter.report(tracker.snapshot(), true);
+            reporter.report(tracker.snapshot());
             const low = await underFloor();
             if (low) stopTrainer(new DiskFloorReached(low));
           } catch (err) {
