@@ -6,4 +6,5 @@ export type BenchCase = (ctx: BenchContext) => Promise<void>;
 export const CASES: [string, () => Promise<BenchCase>][] = [
   ['conversation', async () => (await import('./conversation.js')).benchConversation],
   ['recovery', async () => (await import('./recovery.js')).benchRecovery],
+  ['sweep', async () => (await import('./sweep.js')).benchSweep],
 ];

@@ -1,0 +1,79 @@
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import type { SimulationJobInput, SimulationJobResult } from '../src/config/simulation.js';
+import { createShepherdWorker } from '../src/workers/create-worker.js';
+import type { BenchContext } from './context.js';
+import { ratio } from './stats.js';
+
+// Sweep case: the seed's job shape, 200 replicates × 20 parameter sets of a trivial replicate,
+// once with in-process replicates (a function in the worker) and once with subprocess replicates
+// (each a full step: own process group, fresh workspace, result file). Reported as replicates/s,
+// wall time, and the ratio to the bare-SDK no-op activity rate measured earlier in this run (the
+// ceiling of this server for one-activity-per-replicate designs). Target: the 4,000-replicate
+// subprocess sweep in under 60 s on a 2-core machine.
+
+const REPLICATES = Number(process.env.BENCH_SWEEP_REPLICATES ?? 200);
+const PARAMETERS = Number(process.env.BENCH_SWEEP_PARAMETERS ?? 20);
+// A handful of replicates at once saturates two cores: more only adds processes for every
+// /proc scan to walk and more contention for the worker's event loop.
+const CONCURRENCY = Number(process.env.BENCH_SWEEP_CONCURRENCY ?? 8);
+const SWEEPS = process.env.BENCH_SWEEP_SWEEPS ? Number(process.env.BENCH_SWEEP_SWEEPS) : 4;
+const TARGET_SECONDS = 60;
+
+// A constant script, not input: one printf to the result file.
+const TRIVIAL_SH = 'printf \'{"value":%s}\' "$SHEPHERD_SEED" > "$SHEPHERD_RESULT_FILE"';
+
+function job(jobId: string, replicate: SimulationJobInput['replicate']): SimulationJobInput {
+  return {
+    jobId,
+    replicate,
+    parameters: Array.from({ length: PARAMETERS }, (_, i) => ({ key: `p${i}`, values: { scale: i } })),
+    replicates: REPLICATES,
+    maxConcurrentReplicates: CONCURRENCY,
+    maxConcurrentSweeps: SWEEPS,
+    aggregate: { fields: ['value'], stats: ['count', 'mean', 'std', 'min', 'max'], percentiles: [5, 50, 95] },
+    replicateRetry: { maximumAttempts: 2, initialInterval: '100ms' },
+  };
+}
+
+export async function benchSweep(ctx: BenchContext): Promise<void> {
+  const taskQueue = `bench-sweep-${randomUUID().slice(0, 6)}`;
+  const worker = await createShepherdWorker({
+    connection: ctx.connection,
+    namespace: 'default',
+    taskQueue,
+    deps: { ...ctx.deps, runsDir: path.join(ctx.workDir, 'sweep-runs'), procDir: path.join(ctx.workDir, 'sweep-procs') },
+    maxConcurrentActivityTaskExecutions: 100,
+  });
+  const running = worker.run();
+  try {
+    const run = async (name: string, replicate: SimulationJobInput['replicate']) => {
+      const jobId = `bench-${name}-${randomUUID().slice(0, 6)}`;
+      const t0 = performance.now();
+      const result = (await ctx.client.workflow.execute('simulationJob', { taskQueue, workflowId: `simulation-${jobId}`, args: [job(jobId, replicate)] })) as SimulationJobResult;
+      const seconds = (performance.now() - t0) / 1000;
+      if (result.status !== 'completed' || result.totals.succeeded !== REPLICATES * PARAMETERS) {
+        throw new Error(`sweep ${name} did not complete cleanly: ${JSON.stringify(result.totals)}`);
+      }
+      return { seconds, rate: (REPLICATES * PARAMETERS) / seconds };
+    };
+
+    // Warm-up: bundle loaded, module imported, pool connections open.
+    await run('warm', { module: 'bench/sweep-replicate.mjs', export: 'simulate' });
+
+    const label = `sweep: ${REPLICATES} replicates × ${PARAMETERS} parameter sets`;
+    const inProc = await run('inproc', { module: 'bench/sweep-replicate.mjs', export: 'simulate' });
+    ctx.report(`${label}, in-process`, 'wall time', inProc.seconds, 's');
+    ctx.report(`${label}, in-process`, 'replicates/s', inProc.rate);
+    ctx.report(`${label}, in-process`, 'ratio vs bare no-op activities/s', ratio(inProc.rate, ctx.baseline.noopActivitiesPerSec), 'x');
+
+    const sub = await run('subprocess', { command: 'sh', args: ['-c', TRIVIAL_SH] });
+    ctx.report(`${label}, subprocess`, 'wall time', sub.seconds, 's');
+    ctx.report(`${label}, subprocess`, 'replicates/s', sub.rate);
+    ctx.report(`${label}, subprocess`, 'ratio vs bare no-op activities/s', ratio(sub.rate, ctx.baseline.noopActivitiesPerSec), 'x');
+    ctx.report(`${label}, subprocess`, `target < ${TARGET_SECONDS} s`, sub.seconds < TARGET_SECONDS ? 'met' : 'MISSED');
+  } finally {
+    worker.shutdown();
+    await running;
+  }
+}
