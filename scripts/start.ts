@@ -7,7 +7,7 @@ import { renderResultTable, watchProgress } from '../src/cli/progress-view.js';
 import { loadEnv } from '../src/config/env.js';
 import { createLogger } from '../src/config/logger.js';
 import { openDatabase } from '../src/db/open.js';
-import { createShepherdWorker } from '../src/workers/create-worker.js';
+import { createWorkerSet } from '../src/workers/worker-set.js';
 import { installSdkLogging } from '../src/workers/sdk-logging.js';
 import { startDevServer } from './lib/dev-server.js';
 
@@ -40,19 +40,7 @@ const db = await openDatabase({ databaseUrl: env.DATABASE_URL, dataDir: env.data
 say(`Database: ${db.embedded ? `embedded PostgreSQL (PGlite) in ${path.relative(process.cwd(), env.dataDir)}/pglite` : 'DATABASE_URL'}`);
 
 const connection = await NativeConnection.connect({ address: server.address });
-const worker = await createShepherdWorker({
-  connection,
-  namespace: 'default',
-  taskQueue: env.SHEPHERD_TASK_QUEUE,
-  deps: {
-    pool: db.pool,
-    runsDir: env.runsDir,
-    procDir: path.join(env.dataDir, 'procs'),
-    webhookUrl: env.SHEPHERD_WEBHOOK_URL,
-    logger,
-  },
-  shutdownGraceTime: '10s',
-});
+const worker = await createWorkerSet({ env, connection, namespace: 'default', db, logger, shutdownGraceTime: '10s' });
 const workerRun = worker.run();
 say(`Worker polling task queue "${env.SHEPHERD_TASK_QUEUE}" (logs: ${path.relative(process.cwd(), logFile)})`);
 
@@ -61,7 +49,7 @@ async function shutdown(code: number) {
   if (stopping) return;
   stopping = true;
   say('\nStopping worker, database and Temporal server...');
-  if (worker.getState() === 'RUNNING') worker.shutdown();
+  worker.shutdown();
   await workerRun.catch(() => undefined);
   await connection.close().catch(() => undefined);
   await db.close().catch(() => undefined);

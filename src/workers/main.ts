@@ -1,11 +1,10 @@
-import path from 'node:path';
 import { NativeConnection } from '@temporalio/worker';
 import { resolveConnectOptions } from '../client/connection.js';
 import { loadEnv } from '../config/env.js';
 import { createLogger } from '../config/logger.js';
 import { openDatabase } from '../db/open.js';
-import { createShepherdWorker } from './create-worker.js';
 import { installSdkLogging } from './sdk-logging.js';
+import { createWorkerSet } from './worker-set.js';
 
 // `npm run worker`: a worker alone, against TEMPORAL_ADDRESS / temporal.toml and DATABASE_URL.
 // SIGINT/SIGTERM are handled by the SDK runtime: stop polling, let activities finish within
@@ -16,23 +15,13 @@ installSdkLogging(logger);
 const { connectionOptions, namespace } = resolveConnectOptions();
 const db = await openDatabase({ databaseUrl: env.DATABASE_URL, dataDir: env.dataDir, logger });
 const connection = await NativeConnection.connect(connectionOptions);
-const worker = await createShepherdWorker({
-  connection,
-  namespace,
-  taskQueue: env.SHEPHERD_TASK_QUEUE,
-  deps: {
-    pool: db.pool,
-    runsDir: env.runsDir,
-    procDir: path.join(env.dataDir, 'procs'),
-    webhookUrl: env.SHEPHERD_WEBHOOK_URL,
-    logger,
-  },
-  shutdownGraceTime: env.SHEPHERD_SHUTDOWN_GRACE as `${number}s`,
-  maxConcurrentActivityTaskExecutions: env.SHEPHERD_MAX_CONCURRENT_ACTIVITIES,
-});
-logger.info({ address: connectionOptions.address, namespace, taskQueue: env.SHEPHERD_TASK_QUEUE, database: db.embedded ? 'embedded' : 'DATABASE_URL' }, 'worker started');
+const workers = await createWorkerSet({ env, connection, namespace, db, logger });
+logger.info(
+  { address: connectionOptions.address, namespace, taskQueue: env.SHEPHERD_TASK_QUEUE, models: workers.models, database: db.embedded ? 'embedded' : 'DATABASE_URL' },
+  'worker started',
+);
 try {
-  await worker.run();
+  await workers.run();
 } finally {
   await connection.close();
   await db.close();

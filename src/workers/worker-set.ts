@@ -1,0 +1,59 @@
+import path from 'node:path';
+import type { NativeConnection, WorkerOptions } from '@temporalio/worker';
+import type { ShepherdEnv } from '../config/env.js';
+import type { Logger } from '../config/logger.js';
+import { loadModelRegistry } from '../config/models.js';
+import type { Database } from '../db/open.js';
+import { createShepherdWorker } from './create-worker.js';
+import { createModelWorkers, type ModelWorkers } from './model-workers.js';
+
+export interface WorkerSet {
+  run(): Promise<void>;
+  shutdown(): void;
+  /** Models served by this process (their per-model limits hold across every worker process). */
+  models: string[];
+}
+
+/**
+ * Everything one Shepherd worker process polls: the main task queue (all workflows and
+ * activities) and, when models are configured, one activity worker per model queue.
+ */
+export async function createWorkerSet(opts: {
+  env: ShepherdEnv;
+  connection: NativeConnection;
+  namespace: string;
+  db: Database;
+  logger: Logger;
+  shutdownGraceTime?: WorkerOptions['shutdownGraceTime'];
+}): Promise<WorkerSet> {
+  const { env, connection, namespace, db, logger } = opts;
+  const shutdownGraceTime = opts.shutdownGraceTime ?? (env.SHEPHERD_SHUTDOWN_GRACE as WorkerOptions['shutdownGraceTime']);
+  const main = await createShepherdWorker({
+    connection,
+    namespace,
+    taskQueue: env.SHEPHERD_TASK_QUEUE,
+    deps: {
+      pool: db.pool,
+      runsDir: env.runsDir,
+      procDir: path.join(env.dataDir, 'procs'),
+      webhookUrl: env.SHEPHERD_WEBHOOK_URL,
+      logger,
+    },
+    shutdownGraceTime,
+    maxConcurrentActivityTaskExecutions: env.SHEPHERD_MAX_CONCURRENT_ACTIVITIES,
+  });
+  const registry = loadModelRegistry();
+  const models: ModelWorkers | undefined = Object.keys(registry.models).length
+    ? await createModelWorkers({ connection, namespace, taskQueue: env.SHEPHERD_TASK_QUEUE, pool: db.pool, registry, logger, shutdownGraceTime })
+    : undefined;
+  return {
+    models: Object.keys(registry.models),
+    async run() {
+      await Promise.all([main.run(), models?.run()]);
+    },
+    shutdown() {
+      if (main.getState() === 'RUNNING') main.shutdown();
+      models?.shutdown();
+    },
+  };
+}
