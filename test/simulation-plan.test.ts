@@ -74,6 +74,11 @@ describe('statistics', () => {
     expect(s.max).toBe(9);
     expect(s.percentiles).toEqual({ p0: 2, p50: 4.5, p100: 9, p25: 4 });
     expect(percentile([1, 2, 3, 4], 90)).toBeCloseTo(3.7, 10);
+    const share = fieldStats([...Array(45).fill(1), ...Array(5).fill(0)], { stats: ['mean'], percentiles: [] });
+    expect(share.mean).toBe(0.9);
+    const big = fieldStats([1e9 + 1, 1e9 + 2, 1e9 + 3], { stats: ['mean', 'std'], percentiles: [] });
+    expect(big.mean).toBe(1e9 + 2);
+    expect(big.std).toBeCloseTo(1, 6);
   });
 
   it('counts missing and non-numeric values instead of treating them as zero', () => {
