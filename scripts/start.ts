@@ -3,6 +3,7 @@ import path from 'node:path';
 import { NativeConnection } from '@temporalio/worker';
 import { batchProgress, startExperimentBatch, type ExperimentBatchResult } from '../src/client/experiments.js';
 import { connectClient } from '../src/client/connection.js';
+import { ensureConversationMetricsSchedule } from '../src/client/schedules.js';
 import { renderResultTable, watchProgress } from '../src/cli/progress-view.js';
 import { loadEnv } from '../src/config/env.js';
 import { createLogger } from '../src/config/logger.js';
@@ -61,6 +62,7 @@ process.on('SIGINT', () => void shutdown(0));
 process.on('SIGTERM', () => void shutdown(0));
 
 const { client } = await connectClient({ address: server.address, namespace: 'default' });
+await ensureConversationMetricsSchedule(client, { taskQueue: env.SHEPHERD_TASK_QUEUE });
 const input = JSON.parse(readFileSync(EXAMPLE, 'utf8'));
 const handle = await startExperimentBatch(client, input, { taskQueue: env.SHEPHERD_TASK_QUEUE, attachIfRunning: true });
 const link = `${server.uiUrl}/namespaces/default/workflows/${encodeURIComponent(handle.workflowId)}`;

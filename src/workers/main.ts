@@ -1,5 +1,6 @@
 import { NativeConnection } from '@temporalio/worker';
-import { resolveConnectOptions } from '../client/connection.js';
+import { connectClient, resolveConnectOptions } from '../client/connection.js';
+import { ensureConversationMetricsSchedule } from '../client/schedules.js';
 import { loadEnv } from '../config/env.js';
 import { createLogger } from '../config/logger.js';
 import { openDatabase } from '../db/open.js';
@@ -16,6 +17,11 @@ const { connectionOptions, namespace } = resolveConnectOptions();
 const db = await openDatabase({ databaseUrl: env.DATABASE_URL, dataDir: env.dataDir, logger });
 const connection = await NativeConnection.connect(connectionOptions);
 const workers = await createWorkerSet({ env, connection, namespace, db, logger });
+// The daily metrics refresh exists wherever a worker does; creating it again is a no-op update.
+const scheduler = await connectClient();
+await ensureConversationMetricsSchedule(scheduler.client, { taskQueue: env.SHEPHERD_TASK_QUEUE })
+  .catch((err: Error) => logger.warn({ err }, 'could not create the conversation metrics schedule'))
+  .finally(() => scheduler.connection.close());
 logger.info(
   { address: connectionOptions.address, namespace, taskQueue: env.SHEPHERD_TASK_QUEUE, models: workers.models, database: db.embedded ? 'embedded' : 'DATABASE_URL' },
   'worker started',
