@@ -11,8 +11,10 @@ import type { ActivityDeps } from '../../src/activities/deps.js';
 import { createShepherdWorker } from '../../src/workers/create-worker.js';
 import { installSdkLogging } from '../../src/workers/sdk-logging.js';
 
-// SDK logs (worker state changes, ...) only when something is wrong; SHEPHERD_LOG_LEVEL=debug shows all.
-installSdkLogging(createLogger(process.env.SHEPHERD_LOG_LEVEL ?? 'warn', 'sdk'), process.env.SHEPHERD_LOG_LEVEL === 'debug' ? 'DEBUG' : 'WARN');
+// Tests fail activities on purpose, and the SDK logs each as a warning: show errors only, unless
+// SHEPHERD_LOG_LEVEL asks for more (e.g. SHEPHERD_LOG_LEVEL=debug npx vitest run ...).
+const sdkLevel = process.env.SHEPHERD_LOG_LEVEL ?? 'error';
+installSdkLogging(createLogger(sdkLevel, 'sdk'), sdkLevel === 'debug' ? 'DEBUG' : sdkLevel === 'info' ? 'INFO' : 'WARN');
 
 export interface TestWorker {
   worker: Worker;
@@ -57,7 +59,7 @@ export async function startTestWorker(opts: TestWorkerOptions = {}): Promise<Tes
     pool,
     runsDir: path.join(dataDir, 'runs'),
     procDir: path.join(dataDir, 'procs'),
-    logger: createLogger(process.env.SHEPHERD_LOG_LEVEL ?? 'warn', 'test-worker'),
+    logger: createLogger(process.env.SHEPHERD_LOG_LEVEL ?? 'error', 'test-worker'),
     projectDir: process.cwd(),
     ...opts.deps,
   };
