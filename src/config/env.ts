@@ -11,6 +11,10 @@ const envSchema = z.object({
   SHEPHERD_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   SHEPHERD_SHUTDOWN_GRACE: z.string().default('30s'),
   SHEPHERD_MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().positive().default(20),
+  /** A prebuilt workflow bundle (bundleWorkflowCode output) to load instead of bundling at start. */
+  SHEPHERD_WORKFLOW_BUNDLE: z.string().min(1).optional(),
+  /** How long a dead worker's per-model slot leases block others. */
+  SHEPHERD_MODEL_LEASE_TTL_MS: z.coerce.number().int().min(1000).optional(),
 });
 
 export type ShepherdEnv = z.infer<typeof envSchema> & { dataDir: string; runsDir: string };

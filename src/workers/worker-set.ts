@@ -41,10 +41,20 @@ export async function createWorkerSet(opts: {
     },
     shutdownGraceTime,
     maxConcurrentActivityTaskExecutions: env.SHEPHERD_MAX_CONCURRENT_ACTIVITIES,
+    workflowBundle: env.SHEPHERD_WORKFLOW_BUNDLE ? { codePath: env.SHEPHERD_WORKFLOW_BUNDLE } : undefined,
   });
   const registry = loadModelRegistry();
   const models: ModelWorkers | undefined = Object.keys(registry.models).length
-    ? await createModelWorkers({ connection, namespace, taskQueue: env.SHEPHERD_TASK_QUEUE, pool: db.pool, registry, logger, shutdownGraceTime })
+    ? await createModelWorkers({
+        connection,
+        namespace,
+        taskQueue: env.SHEPHERD_TASK_QUEUE,
+        pool: db.pool,
+        registry,
+        logger,
+        shutdownGraceTime,
+        leaseTtlMs: env.SHEPHERD_MODEL_LEASE_TTL_MS,
+      })
     : undefined;
   return {
     models: Object.keys(registry.models),

@@ -25,6 +25,7 @@ export function spawnWorkerProcess(opts: { taskQueue: string; dataDir: string; e
       SHEPHERD_DATA_DIR: opts.dataDir,
       SHEPHERD_LOG_LEVEL: 'info',
       SHEPHERD_SHUTDOWN_GRACE: '2s',
+      SHEPHERD_WORKFLOW_BUNDLE: inject('workflowBundlePath'),
       ...opts.env,
     },
     reject: false,
