@@ -1,7 +1,10 @@
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import { execa } from 'execa';
 import type { SimulationJobInput, SimulationJobResult } from '../src/config/simulation.js';
-import { createShepherdWorker } from '../src/workers/create-worker.js';
+import { workflowsPath } from '../src/workers/create-worker.js';
 import type { BenchContext } from './context.js';
 import { ratio } from './stats.js';
 
@@ -14,10 +17,10 @@ import { ratio } from './stats.js';
 
 const REPLICATES = Number(process.env.BENCH_SWEEP_REPLICATES ?? 200);
 const PARAMETERS = Number(process.env.BENCH_SWEEP_PARAMETERS ?? 20);
-// A handful of replicates at once saturates two cores: more only adds processes for every
-// /proc scan to walk and more contention for the worker's event loop.
-const CONCURRENCY = Number(process.env.BENCH_SWEEP_CONCURRENCY ?? 8);
-const SWEEPS = process.env.BENCH_SWEEP_SWEEPS ? Number(process.env.BENCH_SWEEP_SWEEPS) : 4;
+// One replicate in flight per parameter set: on two cores the worker's event loop (process
+// starts, group checks) is the limit, and more replicates at once only add contention.
+const CONCURRENCY = Number(process.env.BENCH_SWEEP_CONCURRENCY ?? 20);
+const SWEEPS = process.env.BENCH_SWEEP_SWEEPS ? Number(process.env.BENCH_SWEEP_SWEEPS) : undefined;
 const TARGET_SECONDS = 60;
 
 // A constant script, not input: one printf to the result file.
@@ -38,14 +41,22 @@ function job(jobId: string, replicate: SimulationJobInput['replicate']): Simulat
 
 export async function benchSweep(ctx: BenchContext): Promise<void> {
   const taskQueue = `bench-sweep-${randomUUID().slice(0, 6)}`;
-  const worker = await createShepherdWorker({
-    connection: ctx.connection,
-    namespace: 'default',
-    taskQueue,
-    deps: { ...ctx.deps, runsDir: path.join(ctx.workDir, 'sweep-runs'), procDir: path.join(ctx.workDir, 'sweep-procs') },
-    maxConcurrentActivityTaskExecutions: 100,
+  const dataDir = path.join(ctx.workDir, 'sweep');
+  const bundlePath = path.join(ctx.workDir, 'sweep-workflows.js');
+  const quiet = () => undefined;
+  const bundle = await bundleWorkflowCode({ workflowsPath, logger: { trace: quiet, debug: quiet, info: quiet, warn: quiet, error: console.error, log: quiet } as never });
+  writeFileSync(bundlePath, bundle.code);
+  // The worker runs in its own lean process (see sweep-worker.ts for why that matters here).
+  const worker = execa(process.execPath, ['--import', 'tsx', path.resolve('bench/sweep-worker.ts'), ctx.address, ctx.databaseUrl, taskQueue, dataDir, bundlePath], {
+    reject: false,
+    stdin: 'ignore',
+    stderr: 'inherit',
+    cleanup: true,
   });
-  const running = worker.run();
+  await new Promise<void>((resolve, reject) => {
+    worker.stdout!.on('data', (d: Buffer) => d.toString().includes('ready') && resolve());
+    void worker.then((r) => reject(new Error(`sweep worker exited before it was ready (exit ${r.exitCode})`)));
+  });
   try {
     const run = async (name: string, replicate: SimulationJobInput['replicate']) => {
       const jobId = `bench-${name}-${randomUUID().slice(0, 6)}`;
@@ -72,8 +83,11 @@ export async function benchSweep(ctx: BenchContext): Promise<void> {
     ctx.report(`${label}, subprocess`, 'replicates/s', sub.rate);
     ctx.report(`${label}, subprocess`, 'ratio vs bare no-op activities/s', ratio(sub.rate, ctx.baseline.noopActivitiesPerSec), 'x');
     ctx.report(`${label}, subprocess`, `target < ${TARGET_SECONDS} s`, sub.seconds < TARGET_SECONDS ? 'met' : 'MISSED');
+    // Each subprocess replicate forks the worker, and fork time grows with the worker's memory.
+    const rssKb = Number((await execa('ps', ['-o', 'rss=', '-p', String(worker.pid)], { reject: false })).stdout.trim());
+    if (rssKb > 0) ctx.report(`${label}, subprocess`, 'worker resident memory', rssKb / 1024, 'MiB');
   } finally {
-    worker.shutdown();
-    await running;
+    worker.kill('SIGTERM');
+    await worker;
   }
 }
