@@ -46,16 +46,34 @@ export async function benchSweep(ctx: BenchContext): Promise<void> {
   const quiet = () => undefined;
   const bundle = await bundleWorkflowCode({ workflowsPath, logger: { trace: quiet, debug: quiet, info: quiet, warn: quiet, error: console.error, log: quiet } as never });
   writeFileSync(bundlePath, bundle.code);
-  // The worker runs in its own lean process (see sweep-worker.ts for why that matters here).
-  const worker = execa(process.execPath, ['--import', 'tsx', path.resolve('bench/sweep-worker.ts'), ctx.address, ctx.databaseUrl, taskQueue, dataDir, bundlePath], {
+  // The real worker entry point in its own process, from a pre-built bundle: no bundler in its
+  // memory. A subprocess replicate costs the worker a fork(), and fork() time grows with the
+  // forking process's memory (about 40 µs per MiB on this VM), so a lean worker matters here.
+  const worker = execa(process.execPath, ['--import', 'tsx', path.resolve('src/workers/main.ts')], {
+    env: {
+      TEMPORAL_ADDRESS: ctx.address,
+      TEMPORAL_NAMESPACE: 'default',
+      DATABASE_URL: ctx.databaseUrl,
+      SHEPHERD_TASK_QUEUE: taskQueue,
+      SHEPHERD_DATA_DIR: dataDir,
+      SHEPHERD_WORKFLOW_BUNDLE: bundlePath,
+      SHEPHERD_MAX_CONCURRENT_ACTIVITIES: '100',
+      SHEPHERD_LOG_LEVEL: 'info',
+      SHEPHERD_SHUTDOWN_GRACE: '5s',
+    },
     reject: false,
     stdin: 'ignore',
-    stderr: 'inherit',
+    buffer: false,
     cleanup: true,
   });
   await new Promise<void>((resolve, reject) => {
-    worker.stdout!.on('data', (d: Buffer) => d.toString().includes('ready') && resolve());
-    void worker.then((r) => reject(new Error(`sweep worker exited before it was ready (exit ${r.exitCode})`)));
+    let seen = '';
+    worker.stderr!.on('data', (d: Buffer) => {
+      seen = (seen + d.toString()).slice(-5000);
+      if (seen.includes('worker started')) resolve();
+    });
+    worker.stdout!.resume();
+    void worker.then((r) => reject(new Error(`sweep worker exited before it was ready (exit ${r.exitCode}): ${seen.slice(-1000)}`)));
   });
   try {
     const run = async (name: string, replicate: SimulationJobInput['replicate']) => {
