@@ -399,8 +399,9 @@ export function createSimulationActivities(deps: ActivityDeps) {
         };
 
         let next = 0;
+        let fatal = false;
         const lane = async () => {
-          while (next < todo.length) {
+          while (next < todo.length && !fatal && !signal.aborted) {
             if (failed > input.failureBudget) {
               skipped = todo.length - next;
               next = todo.length;
@@ -410,6 +411,9 @@ export function createSimulationActivities(deps: ActivityDeps) {
             progress.running++;
             try {
               await runOne(replicate);
+            } catch (err) {
+              fatal = true;
+              throw err;
             } finally {
               progress.running--;
               progress.done++;
@@ -418,7 +422,12 @@ export function createSimulationActivities(deps: ActivityDeps) {
             if (isModuleReplicate(input.replicate)) await yieldToLoop();
           }
         };
-        await Promise.all(Array.from({ length: Math.max(1, Math.min(input.concurrency, todo.length)) }, lane));
+        // allSettled: on cancellation every lane must finish stopping its process group before
+        // this attempt reports back, so "cancelled" always means "no replicate process left".
+        const lanes = await Promise.allSettled(Array.from({ length: Math.max(1, Math.min(input.concurrency, todo.length)) }, lane));
+        const failedLane = lanes.find((l): l is PromiseRejectedResult => l.status === 'rejected');
+        if (failedLane) throw failedLane.reason;
+        signal.throwIfAborted();
         await writer.flush();
         return { succeeded: input.to - input.from - failed - skipped, failed, reused: already.size, skipped, failureSamples: samples };
       } catch (err) {
