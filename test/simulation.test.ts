@@ -190,6 +190,24 @@ describe('simulationJob', () => {
     for (const r of runs) expect(r.historyLength).toBeLessThan(200);
   });
 
+  it('keeps an oversized result out of Temporal and points to the stored aggregates', async () => {
+    const fields = Array.from({ length: 50 }, (_, i) => `field_${i}`);
+    const percentiles = Array.from({ length: 20 }, (_, i) => i * 5);
+    const input = shJob(script, {
+      jobId: id('wide'),
+      parameters: Array.from({ length: 100 }, (_, i) => ({ key: `k${i}`, values: { mode: 'ok', i } })),
+      replicates: 1,
+      maxConcurrentReplicates: 100,
+      aggregate: { fields, percentiles },
+    });
+    const result = await runSimulation(w.client, w.taskQueue, input);
+    expect(result.status).toBe('completed');
+    expect(result.aggregatesOmitted).toMatch(/SELECT \* FROM simulation_aggregates WHERE job_id = 'wide-/);
+    expect(result.parameters.every((p) => p.aggregates === undefined && p.aggregated)).toBe(true);
+    const { rows } = await w.pool.query('SELECT count(*)::int AS n FROM simulation_aggregates WHERE job_id = $1', [input.jobId]);
+    expect(rows[0].n).toBe(100);
+  });
+
   it('rejects bad input at once, naming the field, and refuses a job ID reused for different work', async () => {
     const bad = await failureOf(runSimulation(w.client, w.taskQueue, shJob(script, { jobId: id('bad'), parameters: [{ values: { mode: 'ok' } }], replicates: 0 })));
     expect(bad).toBeInstanceOf(WorkflowFailedError);

@@ -282,4 +282,6 @@ export interface SimulationJobResult {
   environment?: EnvironmentReport;
   parameters: ParameterOutcome[];
   durationMs: number;
+  /** Set when the aggregates were too large to return through Temporal: read them from PostgreSQL. */
+  aggregatesOmitted?: string;
 }

@@ -57,6 +57,7 @@ function rootMessage(err: unknown): string {
 }
 
 const FINAL = new Set(['completed', 'failed', 'cancelled']);
+const MAX_RESULT_CHARS = 1_000_000;
 
 /**
  * A simulation job: an optional validated environment, then one parameterSweep child per
@@ -238,6 +239,15 @@ export async function simulationJob(raw: unknown): Promise<SimulationJobResult> 
     parameters: outcomes,
     durationMs: Date.now() - started,
   };
+
+  // Results travel through Temporal (about 2 MB per payload); huge aggregate sets stay in the table.
+  if (JSON.stringify(result).length > MAX_RESULT_CHARS) {
+    result.parameters = outcomes.map(({ aggregates: _dropped, ...rest }) => rest);
+    result.aggregatesOmitted = `too large to return; SELECT * FROM simulation_aggregates WHERE job_id = '${jobId}'`;
+    if (JSON.stringify(result).length > MAX_RESULT_CHARS) {
+      result.parameters = result.parameters.map(({ failureSamples: _samples, ...rest }) => ({ ...rest, error: rest.error?.slice(0, 300) }));
+    }
+  }
 
   // Bookkeeping must happen even when the job was cancelled.
   await CancellationScope.nonCancellable(async () => {
