@@ -23,7 +23,8 @@ const THROUGHPUT_N = Number(process.env.BENCH_THROUGHPUT ?? 400);
 const only = process.argv.slice(2);
 const wants = (name: string) => only.length === 0 || only.includes(name);
 
-const logger = createLogger('warn', 'bench');
+// Cases kill workers and end queues on purpose; only errors are worth printing over the report.
+const logger = createLogger(process.env.SHEPHERD_LOG_LEVEL ?? 'error', 'bench');
 installSdkLogging(logger, 'WARN');
 const workDir = mkdtempSync(path.join(os.tmpdir(), 'shepherd-bench-'));
 const server = await startDevServer({ logFile: path.join(workDir, 'temporal.log') });
