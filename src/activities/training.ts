@@ -22,7 +22,8 @@ import { executeStep, resolveProgram, type StepOutcome } from './process/execute
 import { assertStepSucceeded } from './process/failure.js';
 import { readStepResult } from './process/result-file.js';
 import { prepareWorkspace, workspacePath } from './process/workspace.js';
-import { addCheckpoint, existsInside, formatBytes, freeBytes, jobDirs, openJobDir, SupersededError, trainingRoot } from './training-checkpoints.js';
+import { addCheckpoint, existsInside, freeBytes, jobDirs, openJobDir, SupersededError, trainingRoot } from './training-checkpoints.js';
+import { formatBytes } from './process/failure.js';
 import { ProgressTracker } from './training-progress.js';
 import { parseProgressLine } from './training-protocol.js';
 import { bestByValLoss } from './training-retention.js';

@@ -16,6 +16,7 @@ import { experimentBatchSchema, type ExperimentBatchResult, type ExperimentOutco
 import { forEachLimited } from './concurrency.js';
 import { experimentRun } from './experiment-run.js';
 import { parseInput } from './validate-input.js';
+import { rootMessage } from './failure-message.js';
 
 export const batchProgressQuery = defineQuery<ExperimentOutcome[]>('progress');
 
@@ -33,11 +34,6 @@ export function experimentRunId(batchId: string, experiment: string): string {
   return `experiment-${batchId}-${experiment}`;
 }
 
-function rootMessage(err: unknown): string {
-  let e = err as Error & { cause?: Error };
-  while (e?.cause) e = e.cause as Error & { cause?: Error };
-  return e?.message ?? String(err);
-}
 
 function renderDetails(batchId: string, outcomes: ExperimentOutcome[]): string {
   const now = Date.now();

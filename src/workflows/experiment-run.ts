@@ -1,18 +1,14 @@
-import { ActivityFailure, ApplicationFailure, proxyActivities, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, proxyActivities, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import type { ExperimentRunInput } from '../config/experiments.js';
 import type { ExperimentRunResult } from '../activities/experiments.js';
+import { rootMessage } from './failure-message.js';
 
 const { recordExperimentResult } = proxyActivities<Activities>({
   startToCloseTimeout: '30s',
   retry: { maximumAttempts: 10, initialInterval: '1s', maximumInterval: '30s' },
 });
 
-function rootMessage(err: unknown): string {
-  let e = err as Error | undefined;
-  while (e && (e as ActivityFailure).cause) e = (e as ActivityFailure).cause;
-  return e?.message ?? String(err);
-}
 
 /** One experiment: a command step in a fresh workspace, then an idempotent result write. */
 export async function experimentRun(input: ExperimentRunInput): Promise<ExperimentRunResult> {

@@ -26,6 +26,7 @@ import {
 } from '../config/simulation.js';
 import { batchCount, batchRange, durationToMs, nextSignalThreshold, windowShape, type BatchRange } from './sweep-plan.js';
 import { parseInput } from './validate-input.js';
+import { rootMessage } from './failure-message.js';
 
 /** The sweep's own progress (also reported to its job by signal). */
 export const sweepProgressQuery = defineQuery<SweepProgress>('progress');
@@ -40,11 +41,6 @@ const { aggregateParameter } = proxyActivities<Activities>({
 /** Failures after which running more replicates of this parameter set cannot help. */
 const BATCH_NON_RETRYABLE = ['CommandNotFound', 'InvalidCommandSpec', 'InputMissing', 'ReplicateModuleInvalid', 'EnvironmentChanged', 'EnvironmentProbeFailed', 'InvalidInput'];
 
-function rootMessage(err: unknown): string {
-  let e = err as Error & { cause?: Error };
-  while (e?.cause) e = e.cause as Error & { cause?: Error };
-  return e?.message ?? String(err);
-}
 
 /** Worst case for one batch: every replicate of every round uses every attempt and its backoff. */
 function batchTimeoutMs(input: ParameterSweep, perTaskConcurrency: number): number {

@@ -28,6 +28,7 @@ import {
 import { parameterSweep, sweepProgressSignal } from './parameter-sweep.js';
 import { defaultReplicatesPerTask, durationToMs, formatDurationMs, progressSignalBudget, sweepConcurrency } from './sweep-plan.js';
 import { parseInput } from './validate-input.js';
+import { rootMessage } from './failure-message.js';
 
 export interface SimulationJobProgress {
   jobId: string;
@@ -50,11 +51,6 @@ export function sweepWorkflowId(jobId: string, parameterKey: string): string {
   return `simulation-${jobId}-${parameterKey}`;
 }
 
-function rootMessage(err: unknown): string {
-  let e = err as Error & { cause?: Error };
-  while (e?.cause) e = e.cause as Error & { cause?: Error };
-  return e?.message ?? String(err);
-}
 
 const FINAL = new Set(['completed', 'failed', 'cancelled']);
 const MAX_RESULT_CHARS = 1_000_000;

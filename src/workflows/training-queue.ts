@@ -1,6 +1,5 @@
 import {
   ActivityCancellationType,
-  ActivityFailure,
   ApplicationFailure,
   CancellationScope,
   allHandlersFinished,
@@ -32,6 +31,7 @@ import {
 } from '../config/training.js';
 import * as q from './training-queue-state.js';
 import { parseInput } from './validate-input.js';
+import { rootMessage } from './failure-message.js';
 
 // trainingQueue: the seed's training daemon, minus the daemon. One long-running workflow per
 // queue name (its ID is derived from the name); jobs arrive by update and run one at a time as
@@ -82,11 +82,6 @@ const { validateTrainingJob } = proxyLocalActivities<Activities>({
   retry: { maximumAttempts: 3, initialInterval: '500ms', nonRetryableErrorTypes: ['InvalidInput'] },
 });
 
-function rootMessage(err: unknown): string {
-  let e = err as Error | undefined;
-  while (e && (e as ActivityFailure).cause) e = (e as ActivityFailure).cause;
-  return e?.message ?? String(err);
-}
 
 function jobIdOf(arg: unknown): string {
   const id = typeof arg === 'string' ? arg : (arg as { jobId?: unknown } | undefined)?.jobId;

@@ -21,7 +21,7 @@ export interface StepFailureDetails {
 }
 
 export function formatBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
   let i = 0;
   let v = n;
   while (v >= 1024 && i < units.length - 1) {
