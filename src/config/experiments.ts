@@ -77,10 +77,15 @@ export interface ExperimentBatchResult {
   notified: boolean;
 }
 
-export interface ExperimentRunInput {
-  batchId: string;
-  experiment: ExperimentConfig;
-  retry: z.infer<typeof retrySchema>;
-  timeout: z.infer<typeof durationSchema>;
-  heartbeatTimeout: z.infer<typeof durationSchema>;
-}
+/** What experimentBatch passes to each experimentRun child (also startable on its own). */
+export const experimentRunInputSchema = z
+  .object({
+    batchId: idSchema,
+    experiment: experimentSchema,
+    retry: retrySchema.default({ maximumAttempts: 3, initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m' }),
+    timeout: durationSchema.default('30m'),
+    heartbeatTimeout: durationSchema.default('30s'),
+  })
+  .strict();
+
+export type ExperimentRunInput = z.input<typeof experimentRunInputSchema>;

@@ -1,6 +1,7 @@
 import { ApplicationFailure, proxyActivities, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
-import type { ExperimentRunInput } from '../config/experiments.js';
+import { experimentRunInputSchema, type ExperimentRunInput } from '../config/experiments.js';
+import { parseInput } from './validate-input.js';
 import type { ExperimentRunResult } from '../activities/experiments.js';
 import { rootMessage } from './failure-message.js';
 
@@ -11,7 +12,8 @@ const { recordExperimentResult } = proxyActivities<Activities>({
 
 
 /** One experiment: a command step in a fresh workspace, then an idempotent result write. */
-export async function experimentRun(input: ExperimentRunInput): Promise<ExperimentRunResult> {
+export async function experimentRun(rawInput: ExperimentRunInput): Promise<ExperimentRunResult> {
+  const input = parseInput(experimentRunInputSchema, rawInput);
   const { batchId, experiment } = input;
   upsertSearchAttributes({ PipelineKind: ['experimentRun'], PipelineId: [batchId], Target: [experiment.name], Stage: ['running'] });
   const { runExperiment } = proxyActivities<Activities>({

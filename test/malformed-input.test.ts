@@ -1,0 +1,53 @@
+import { randomUUID } from 'node:crypto';
+import { WorkflowFailedError } from '@temporalio/client';
+import { execa } from 'execa';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { ensureTemporalCli } from '../scripts/lib/temporal-cli.js';
+import { startTestWorker, type TestWorker } from './support/harness.js';
+
+// Every workflow type other programs can start (DESIGN.md's names) must turn malformed input
+// from the temporal CLI into a failed workflow naming the problem, never a workflow-task retry
+// loop that shows as "Running" forever.
+const TYPES = ['experimentBatch', 'experimentRun', 'simulationJob', 'parameterSweep', 'trainingQueue', 'conversationRun', 'conversationBatch'];
+const INPUTS: [string, string[]][] = [
+  ['no-input', []],
+  ['a-string', ['--input', '"just a string"']],
+  ['wrong-types', ['--input', '{"batchId": 7, "jobId": [], "queue": 3, "definition": "x", "experiments": "none"}']],
+  ['empty-object', ['--input', '{}']],
+];
+
+describe('malformed input from the temporal CLI', () => {
+  let w: TestWorker;
+  let temporal: string;
+  beforeAll(async () => {
+    w = await startTestWorker();
+    temporal = await ensureTemporalCli();
+  });
+  afterAll(() => w?.stop());
+
+  for (const type of TYPES) {
+    it(`${type} fails at once with a non-retryable error, without workflow-task failures`, async () => {
+      for (const [label, input] of INPUTS) {
+        const workflowId = `malformed-${type}-${label}-${randomUUID().slice(0, 6)}`;
+        await execa(temporal, ['workflow', 'start', '--address', inject('temporalAddress'), '--type', type, '--task-queue', w.taskQueue, '--workflow-id', workflowId, ...input]);
+        const handle = w.client.workflow.getHandle(workflowId);
+        const outcome = await Promise.race([
+          handle.result().then(
+            () => 'completed',
+            (e) => e,
+          ),
+          // A workflow-task loop never ends by itself: give up waiting and let the checks below fail.
+          new Promise((r) => setTimeout(() => r('still running'), 20_000)),
+        ]);
+        const events = (await handle.fetchHistory()).events ?? [];
+        const taskFailures = events.filter((e) => e.workflowTaskFailedEventAttributes).map((e) => e.workflowTaskFailedEventAttributes?.failure?.message);
+        expect(taskFailures, `${type} ${label}`).toEqual([]);
+        expect(outcome, `${type} ${label}`).toBeInstanceOf(WorkflowFailedError);
+        const cause = (outcome as WorkflowFailedError).cause as { message?: string; nonRetryable?: boolean } | undefined;
+        expect(cause?.nonRetryable, `${type} ${label}: ${cause?.message}`).toBe(true);
+        expect(cause?.message, `${type} ${label}`).toMatch(/input|missing|invalid|must|expected/i);
+        if (outcome === 'still running') await handle.terminate('malformed-input test');
+      }
+    });
+  }
+});
