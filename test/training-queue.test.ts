@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { WorkflowFailedError } from '@temporalio/client';
@@ -7,7 +7,7 @@ import { execa } from 'execa';
 import { inject } from 'vitest';
 import { ensureTemporalCli } from '../scripts/lib/temporal-cli.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { trainingRoot } from '../src/activities/training-checkpoints.js';
+import { freeBytes, trainingRoot } from '../src/activities/training-checkpoints.js';
 import { trainingQueueWorkflowId, type TrainingJob } from '../src/config/training.js';
 import { cancelCurrentUpdate, enqueueUpdate, pauseUpdate, removeUpdate, resumeUpdate, stopUpdate } from '../src/workflows/training-queue.js';
 import { startTestWorker, type TestWorker } from './support/harness.js';
@@ -204,6 +204,43 @@ describe('trainingQueue', () => {
     await h.executeUpdate(enqueueUpdate, { args: [irisJob('small', { minFreeDiskBytes: 0 })] });
     await h.executeUpdate(resumeUpdate, { args: [] });
     await waitStatus(h, 'the small job completed', (x) => x.counts.completed === 1);
+  });
+
+  it('free disk falling under the floor mid-training stops the job at a checkpoint and pauses the queue; resume continues from it', async () => {
+    // A floor 1 GiB under today's free space, then 3 GiB of real ballast on the same filesystem
+    // once the job has saved checkpoints: the floor is crossed while the trainer runs.
+    const root = trainingRoot(w.deps.runsDir);
+    mkdirSync(root, { recursive: true });
+    const floor = (await freeBytes(root)) - 1024 ** 3;
+    const ballast = path.join(w.deps.runsDir, `ballast-${randomUUID().slice(0, 8)}`);
+    const marker = randomUUID();
+    const h = await queue('disk-mid');
+    const name = (await status(h)).queue;
+    try {
+      await h.executeUpdate(enqueueUpdate, { args: [longJob('grow', marker, { minFreeDiskBytes: floor, checkpointInterval: 50 })] });
+      await waitStatus(h, 'the job past its first checkpoints', (s) => (s.current?.progress?.lastCheckpoint?.step ?? 0) >= 100);
+      const fill = await execa('fallocate', ['-l', String(3 * 1024 ** 3), ballast], { reject: false });
+      expect(fill.exitCode, fill.stderr).toBe(0);
+
+      const s = await waitStatus(h, 'the queue paused by the disk floor mid-training', (x) => x.paused && x.current === null);
+      expect(s.pauseReason).toMatch(/free disk .* is under the floor of/);
+      expect(s.pending.map((p) => p.jobId)).toEqual(['grow']);
+      const stoppedAt = s.pending[0]!.resumeFrom!;
+      expect(stoppedAt.step).toBeGreaterThanOrEqual(100);
+      expect(processesWithEnv('SHEPHERD_TEST_MARKER', marker)).toEqual([]);
+      expect((await rowsWhen(name, { grow: 'paused' }))[0].reason).toMatch(/under the floor/);
+      await waitFor(() => notifications(name).some((t) => t.includes(`stopped at step`) && t.includes('under the floor')), 'a notification about the pause');
+
+      // Space freed: resume continues from the checkpoint the floor stopped at, not from step 0.
+      rmSync(ballast, { force: true });
+      await h.executeUpdate(resumeUpdate, { args: [] });
+      const again = await waitStatus(h, 'the job running again', (x) => x.current?.jobId === 'grow' && (x.current.progress?.step ?? 0) > stoppedAt.step);
+      expect(again.current!.progress!.startStep).toBe(stoppedAt.step);
+      await h.executeUpdate(cancelCurrentUpdate, { args: [] });
+      await waitStatus(h, 'the job cancelled', (x) => x.current === null);
+    } finally {
+      rmSync(ballast, { force: true });
+    }
   });
 
   it('missing validation fails the job or warns, by config, with the reason', async () => {
