@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { WorkflowFailedError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -135,6 +135,34 @@ describe('simulationJob', () => {
     expect(strict.parameters[0].error).toMatch(/boom: replicate \d diverged/);
     const { rows } = await w.pool.query('SELECT 1 FROM simulation_aggregates WHERE job_id = $1', [strict.jobId]);
     expect(rows).toEqual([]);
+  });
+
+  it('never runs more replicates at once than maxConcurrentReplicates, even with more parameter sets than that', async () => {
+    // Each replicate registers itself in a shared directory while it runs and reports how many
+    // replicates (of any parameter set) were registered at that moment.
+    const dir = tempDir('concurrent');
+    const counter = path.join(tempDir('counter'), 'count.sh');
+    writeFileSync(
+      counter,
+      `#!/bin/sh\nme="$COUNT_DIR/$SHEPHERD_PARAMETER_KEY-$SHEPHERD_REPLICATE"\ntouch "$me"\nsleep 0.3\nn=$(ls "$COUNT_DIR" | wc -l)\nrm -f "$me"\nprintf '{"concurrent": %s}' "$n" > "$SHEPHERD_RESULT_FILE"\n`,
+    );
+    chmodSync(counter, 0o755);
+    const result = await runSimulation(
+      w.client,
+      w.taskQueue,
+      shJob(script, {
+        jobId: id('budget'),
+        parameters: Array.from({ length: 6 }, (_, i) => ({ key: `k${i}`, values: { i } })),
+        replicates: 3,
+        maxConcurrentReplicates: 2,
+        replicate: { command: 'sh', args: [counter], env: { COUNT_DIR: dir } },
+        aggregate: { fields: ['concurrent'], percentiles: [50] },
+      }),
+    );
+    expect(result.status).toBe('completed');
+    const seen = result.parameters.map((p) => p.aggregates!.concurrent);
+    for (const s of seen) expect(s.count).toBe(3);
+    expect(Math.max(...seen.map((s) => s.max!))).toBeLessThanOrEqual(2);
   });
 
   it('fails fast and clearly when the runner dies, keeps no protocol, cannot start or never gets ready', async () => {

@@ -132,7 +132,7 @@ export const simulationJobSchema = z
     seed: seedPolicySchema.default({ base: 1, policy: 'hashed' }),
     /** Replicates running at once across the whole job. */
     maxConcurrentReplicates: z.number().int().min(1).max(10_000).default(8),
-    /** Parameter sweeps running at once; default: all, up to 100. */
+    /** Parameter sweeps running at once; default: all, up to 100, and never more than maxConcurrentReplicates. */
     maxConcurrentSweeps: z.number().int().min(1).max(500).optional(),
     /** Replicates per activity task (batching keeps histories short); chosen from the size when omitted. */
     replicatesPerTask: z.number().int().min(1).max(1000).optional(),

@@ -7,6 +7,7 @@ import {
   executeChild,
   isCancellation,
   ParentClosePolicy,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -131,7 +132,11 @@ export async function simulationJob(raw: unknown): Promise<SimulationJobResult> 
   });
   refresh();
 
-  const activeSweeps = Math.min(params.length, job.maxConcurrentSweeps ?? 100);
+  // Every running sweep runs at least one replicate, so more sweeps at once than the replicate
+  // budget would exceed maxConcurrentReplicates. Patched: runs recorded before the cap keep theirs.
+  const sweepCap = job.maxConcurrentSweeps ?? 100;
+  const capByBudget = Math.min(params.length, sweepCap) > job.maxConcurrentReplicates && patched('sweeps-within-replicate-budget');
+  const activeSweeps = Math.min(params.length, sweepCap, capByBudget ? job.maxConcurrentReplicates : sweepCap);
   const sweepBase: Omit<ParameterSweepInput, 'parameterKey' | 'parameterIndex' | 'values'> = {
     jobId,
     replicate: job.replicate,
