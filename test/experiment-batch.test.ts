@@ -170,6 +170,14 @@ describe('experimentBatch', () => {
     const stored = Object.fromEntries((await rows(w, id)).map((r) => [r.experiment, r]));
     expect(stored.crash.status).toBe('failed');
     expect(stored.ok.status).toBe('succeeded');
+    // The structured failure is stored too, so failures can be queried, not only read.
+    const { rows: failures } = await w.pool.query('SELECT experiment, exit_code, failure FROM experiment_results WHERE batch_id = $1 AND status = $2 ORDER BY experiment', [id, 'failed']);
+    expect(failures.map((r) => [r.experiment, r.exit_code])).toEqual([
+      ['crash', 3],
+      ['empty-train', 2],
+    ]);
+    expect(failures[0].failure).toMatchObject({ exitCode: 3, signal: null, possibleOomKill: false, timedOut: false });
+    expect(failures[0].failure.stderrTail).toContain('boom: out of cheese');
   });
 
   it('a webhook that answers 500 never fails the batch', async () => {

@@ -1,4 +1,4 @@
-import { ApplicationFailure, proxyActivities, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, proxyActivities, TemporalFailure, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import { experimentRunInputSchema, type ExperimentRunInput } from '../config/experiments.js';
 import { parseInput } from './validate-input.js';
@@ -10,6 +10,17 @@ const { recordExperimentResult } = proxyActivities<Activities>({
   retry: { maximumAttempts: 10, initialInterval: '1s', maximumInterval: '30s' },
 });
 
+
+/** The step's structured failure (exit code, signal, stderr tail, peak RSS), when a program ran and failed. */
+function stepFailure(err: unknown): { failure?: Record<string, unknown>; exitCode?: number | null } {
+  for (let e: unknown = err; e instanceof TemporalFailure; e = e.cause) {
+    const d = e instanceof ApplicationFailure ? e.details?.[0] : undefined;
+    if (d && typeof d === 'object' && 'exitCode' in d && 'stderrTail' in d) {
+      return { failure: d as Record<string, unknown>, exitCode: (d as { exitCode: number | null }).exitCode };
+    }
+  }
+  return {};
+}
 
 /** One experiment: a command step in a fresh workspace, then an idempotent result write. */
 export async function experimentRun(rawInput: ExperimentRunInput): Promise<ExperimentRunResult> {
@@ -49,6 +60,8 @@ export async function experimentRun(rawInput: ExperimentRunInput): Promise<Exper
       experiment: experiment.name,
       status: 'failed',
       error: message,
+      // Queryable across runs: "which experiments were SIGKILLed?", not only a message to read.
+      ...stepFailure(err),
       params: experiment.params,
       dataset: experiment.dataset ?? null,
       command: [experiment.command, ...experiment.args],
