@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { Worker } from '@temporalio/worker';
 import { WorkflowFailedError } from '@temporalio/client';
 import { listAttempts } from '../src/activities/audit.js';
 import { conversationProgress, retryFailedItems, startConversationBatch } from '../src/client/conversations.js';
@@ -122,6 +123,38 @@ describe('conversationBatch', () => {
       [1, 'completed'],
     ]);
     expect(new Set(rows.map((x) => x.run_id)).size).toBe(2); // the failed run and the retry run
+  });
+
+  it('a retryFailed signal that arrives while the batch announces running dry is run, not lost', async () => {
+    const model = stack.model('solo');
+    let broken = true;
+    stack.fake.setBehaviour(model, { reply: (req) => (broken && req.prompt.includes('Rate Q.') ? 'no JSON today' : '{"score": 2}') });
+    let release!: () => void;
+    hook.hold = new Promise<void>((r) => (release = r));
+    const id = batchId('retry-at-dry');
+    try {
+      const handle = await startConversationBatch(
+        stack.worker.client,
+        { batchId: id, definition: oneStep(model), source: { kind: 'items', items: ['P', 'Q'].map((k) => ({ skill_id: k, skill_name: k })) }, notify: true },
+        { taskQueue: stack.worker.taskQueue },
+      );
+      // The batch is inside its last step: the run-dry notice is on the wire, unanswered.
+      await waitFor(() => hook.received.some((r) => JSON.stringify(r.body).includes(id)), 'the run-dry notice sent');
+      broken = false;
+      expect(await retryFailedItems(stack.worker.client, handle.workflowId)).toMatchObject({ mode: 'signalled' });
+      release();
+      const result = (await handle.result()) as ConversationBatchResult;
+      expect(result).toMatchObject({ status: 'source_exhausted', completed: 2, failed: 0, failedItems: [] });
+      const rows = await listAttempts(stack.worker.pool, { batchId: id, itemKey: 'Q' });
+      expect(rows.map((x) => x.status)).toEqual(['failed', 'failed', 'completed']);
+      // The run that took the signal at the notice continued as new, and replays.
+      const first = stack.worker.client.workflow.getHandle(handle.workflowId, handle.firstExecutionRunId);
+      expect((await first.describe()).status.name).toBe('CONTINUED_AS_NEW');
+      await Worker.runReplayHistory({ workflowBundle: { codePath: inject('workflowBundlePath') } }, await first.fetchHistory(), handle.workflowId);
+    } finally {
+      release();
+      hook.hold = undefined;
+    }
   });
 
   it('after a batch has closed, retryFailedItems starts a batch over exactly its failed items', async () => {

@@ -7,6 +7,7 @@ import {
   defineSignal,
   executeChild,
   isCancellation,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -54,6 +55,8 @@ const { loadConversationDefinition, readConversationItems, checkConversationMode
   retry: { maximumAttempts: 10, maximumInterval: '30s' },
 });
 const { notifyWebhook } = proxyActivities<Activities>({ startToCloseTimeout: '30s', retry: { maximumAttempts: 3, initialInterval: '2s' } });
+
+const RETRY_AT_DRY_PATCH = 'conversation-batch-retry-signal-at-dry';
 
 /** Failed items kept with their payload (for retries); beyond this they are only counted. */
 const MAX_FAILED_KEPT = 500;
@@ -142,6 +145,12 @@ export async function conversationBatch(rawInput: unknown): Promise<Conversation
       if (await condition(() => state.pendingRetry.length > 0, input.holdForRetry)) {
         return continueAsNew<typeof conversationBatch>(nextInput(input, def, state));
       }
+    }
+    // A retryFailed signal that arrived while the notice was on its way has already moved its
+    // items out of `failed`: run them instead of ending without them. (patched: histories in
+    // which the old code ended here replay unchanged.)
+    if (state.pendingRetry.length > 0 && patched(RETRY_AT_DRY_PATCH)) {
+      return continueAsNew<typeof conversationBatch>(nextInput(input, def, state));
     }
     upsertSearchAttributes({ Stage: ['source_exhausted'] });
     return {

@@ -6,6 +6,8 @@ export interface WebhookReceiver {
   received: { body: any; headers: http.IncomingHttpHeaders }[];
   /** Status the receiver answers with; set to 500 to simulate a broken Slack. */
   status: number;
+  /** While set, requests are recorded at once but answered only when it settles (a slow Slack). */
+  hold?: Promise<void>;
   close(): Promise<void>;
 }
 
@@ -23,7 +25,7 @@ export async function startWebhookReceiver(): Promise<WebhookReceiver> {
         /* record raw */
       }
       receiver.received.push({ body, headers: req.headers });
-      res.writeHead(receiver.status, { 'content-type': 'text/plain' }).end(receiver.status === 200 ? 'ok' : 'error');
+      void Promise.resolve(receiver.hold).then(() => res.writeHead(receiver.status, { 'content-type': 'text/plain' }).end(receiver.status === 200 ? 'ok' : 'error'));
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
