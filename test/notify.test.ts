@@ -144,6 +144,16 @@ describe('notifyWebhook', () => {
     expect(err.nonRetryable).toBeFalsy();
   });
 
+  it('a URL fetch cannot use (credentials in it) fails non-retryably without naming the URL', async () => {
+    const withCredentials = hook.url.replace('http://', 'http://shepherd:PASSWORD@');
+    const { notifyWebhook } = createNotifyActivities(depsFor(withCredentials));
+    const err = await failure(notifyWebhook({ text: 'x' }));
+    expect(err.type).toBe('WebhookMisconfigured');
+    expect(err.nonRetryable).toBe(true);
+    expect(err.message).toMatch(/SHEPHERD_WEBHOOK_URL cannot be used: .*<webhook URL>/);
+    expect(err.message).not.toContain('PASSWORD');
+  });
+
   it('activity cancellation aborts the request and surfaces as cancellation', async () => {
     hook.respond = () => {};
     const { notifyWebhook } = createNotifyActivities(depsFor(hook.url), { timeoutMs: 60_000 });

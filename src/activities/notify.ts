@@ -93,8 +93,12 @@ async function post(url: string, payload: unknown, timeoutMs: number): Promise<n
       throw ApplicationFailure.retryable(`webhook did not answer within ${timeoutMs} ms`, 'WebhookTimeout');
     }
     const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+    if (!cause && err instanceof TypeError) {
+      // fetch refused to build the request (e.g. credentials in the URL): the same every time.
+      throw ApplicationFailure.nonRetryable(`SHEPHERD_WEBHOOK_URL cannot be used: ${scrubUrls(err.message)}`, 'WebhookMisconfigured');
+    }
     throw ApplicationFailure.retryable(
-      `webhook unreachable: ${cause?.code ?? cause?.message ?? (err as Error).message}`,
+      `webhook unreachable: ${scrubUrls(cause?.code ?? cause?.message ?? (err as Error).message)}`,
       'WebhookUnreachable',
     );
   }
@@ -102,7 +106,7 @@ async function post(url: string, payload: unknown, timeoutMs: number): Promise<n
     await res.body?.cancel();
     return res.status;
   }
-  const body = (await res.text().catch(() => '')).slice(0, 200);
+  const body = scrubUrls((await res.text().catch(() => '')).slice(0, 200));
   const message = `webhook answered HTTP ${res.status}${body ? `: ${body}` : ''}`;
   // 408, 429 and 5xx are the receiver's trouble and pass; any other 4xx (bad URL, revoked hook,
   // invalid payload) answers the same way every time.
@@ -114,6 +118,11 @@ async function post(url: string, payload: unknown, timeoutMs: number): Promise<n
     });
   }
   throw ApplicationFailure.nonRetryable(message, 'WebhookRejected');
+}
+
+/** The webhook URL is a secret (its path or credentials are the key): no URL goes into an error. */
+function scrubUrls(text: string): string {
+  return text.replace(/[a-z][a-z0-9+.-]*:\/\/\S+/gi, '<webhook URL>');
 }
 
 function retryAfterMs(header: string | null): number | undefined {
