@@ -128,7 +128,7 @@ describe('trainingQueue', () => {
     const marker = randomUUID();
     const h = await queue('control');
     const name = (await status(h)).queue;
-    await h.executeUpdate(enqueueUpdate, { args: [longJob('long', marker, { checkpointInterval: 40, retention: { keepLast: 2 } })] });
+    const long = await h.executeUpdate(enqueueUpdate, { args: [longJob('long', marker, { checkpointInterval: 40, retention: { keepLast: 2 } })] });
     await h.executeUpdate(enqueueUpdate, { args: [irisJob('removed-one')] });
     await h.executeUpdate(enqueueUpdate, { args: [irisJob('after', { steps: 60 })] });
 
@@ -138,6 +138,9 @@ describe('trainingQueue', () => {
     expect(running.current!.progress!.etaSeconds).toBeGreaterThan(0);
     expect(Date.parse(running.current!.progress!.lastHeartbeatAt)).toBeGreaterThan(0);
     expect(processesWithEnv('SHEPHERD_TEST_MARKER', marker)).not.toEqual([]);
+    // What runs is readable from the Web UI: the memo holds the running job's effective config.
+    expect((await (await h.describe()).memo)?.currentJob).toEqual(long.effectiveConfig);
+    expect(running.current!.config).toEqual(long.effectiveConfig);
 
     const paused = await h.executeUpdate(pauseUpdate, { args: [{ reason: 'GPU needed for a demo' }] });
     expect(paused.stage).toBe('paused');
