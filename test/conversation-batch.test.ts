@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Worker } from '@temporalio/worker';
-import { WorkflowFailedError } from '@temporalio/client';
+import { CancelledFailure, WorkflowFailedError } from '@temporalio/client';
 import { listAttempts } from '../src/activities/audit.js';
 import { conversationProgress, retryFailedItems, startConversationBatch } from '../src/client/conversations.js';
 import type { ConversationBatchResult, ConversationDefinitionInput } from '../src/config/conversation.js';
@@ -151,6 +151,30 @@ describe('conversationBatch', () => {
       const first = stack.worker.client.workflow.getHandle(handle.workflowId, handle.firstExecutionRunId);
       expect((await first.describe()).status.name).toBe('CONTINUED_AS_NEW');
       await Worker.runReplayHistory({ workflowBundle: { codePath: inject('workflowBundlePath') } }, await first.fetchHistory(), handle.workflowId);
+    } finally {
+      release();
+      hook.hold = undefined;
+    }
+  });
+
+  it('a batch cancelled while it announces running dry ends cancelled, not as an exhausted source', async () => {
+    const model = stack.model('solo');
+    stack.fake.setBehaviour(model, {});
+    let release!: () => void;
+    hook.hold = new Promise<void>((r) => (release = r));
+    const id = batchId('cancel-at-dry');
+    try {
+      const handle = await startConversationBatch(
+        stack.worker.client,
+        { batchId: id, definition: oneStep(model), source: { kind: 'items', items: [{ skill_id: 'R', skill_name: 'R' }] }, notify: true },
+        { taskQueue: stack.worker.taskQueue },
+      );
+      await waitFor(() => hook.received.some((r) => JSON.stringify(r.body).includes(id)), 'the run-dry notice sent');
+      await handle.cancel();
+      const err = (await handle.result().catch((e: unknown) => e)) as WorkflowFailedError;
+      expect(err).toBeInstanceOf(WorkflowFailedError);
+      expect(err.cause).toBeInstanceOf(CancelledFailure);
+      expect((await handle.describe()).status.name).toBe('CANCELLED');
     } finally {
       release();
       hook.hold = undefined;

@@ -219,7 +219,9 @@ async function announceDry(input: ConversationBatch, def: ConversationDefinition
     const rows = state.failed.slice(0, 30).map((f) => ({ item: f.key, step: f.step ?? '-', error: f.error }));
     const r = await notifyWebhook({ title: `Conversation batch ${input.batchId}: source ran dry`, text: dryMessage(def, state), table: rows.length > 0 ? { rows } : undefined });
     return r.sent;
-  } catch {
-    return false; // the webhook never fails the batch
+  } catch (err) {
+    // The webhook never fails the batch, but a cancelled batch ends cancelled, not "exhausted".
+    if (isCancellation(err)) throw err;
+    return false;
   }
 }
