@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { WorkflowFailedError } from '@temporalio/client';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { batchProgress, startExperimentBatch, type ExperimentBatchResult } from '../src/client/experiments.js';
-import { startTestWorker, type TestWorker } from './support/harness.js';
+import { startTestWorker, tempDir, uniqueQueue, type TestWorker } from './support/harness.js';
+import { spawnWorkerProcess } from './support/worker-process.js';
 import { nodeExperiment } from './support/experiments.js';
 import { processesWithEnv, waitFor } from './support/procs.js';
 
@@ -85,5 +86,33 @@ describe('runCommand through a real worker', () => {
     await w.stop();
     await waitFor(() => live(marker).length === 0, 'steps killed on worker shutdown', 15_000);
     await other.client.workflow.getHandle(handle.workflowId).terminate('test done');
+  });
+
+  it('npm run worker stops gracefully on SIGTERM: it exits by itself and kills the steps it was running', async () => {
+    const taskQueue = uniqueQueue('sigterm');
+    const marker = randomUUID();
+    markers.push(marker);
+    const proc = spawnWorkerProcess({ taskQueue, dataDir: tempDir('sigterm-worker') });
+    try {
+      await proc.ready;
+      const client = await startTestWorker({ taskQueue: `unused-${marker.slice(0, 8)}` });
+      workers.push(client);
+      const handle = await startExperimentBatch(
+        client.client,
+        { batchId: `sigterm-${marker.slice(0, 8)}`, experiments: [stubborn('s', marker)], heartbeatTimeout: '5s' },
+        { taskQueue },
+      );
+      await waitFor(() => live(marker).length >= 2, 'step and grandchild running');
+      // process.kill, not the execa handle's kill: that one adds a SIGKILL after 5 s.
+      process.kill(proc.pid, 'SIGTERM');
+      const exit = (await proc.exited) as { exitCode?: number; signal?: string };
+      // Exited on its own (grace period, then the step's SIGTERM-to-SIGKILL), not killed by the signal.
+      expect(exit.signal).toBeUndefined();
+      expect(exit.exitCode).toBe(0);
+      expect(live(marker)).toEqual([]);
+      await client.client.workflow.getHandle(handle.workflowId).terminate('test done');
+    } finally {
+      proc.kill('SIGKILL');
+    }
   });
 });
