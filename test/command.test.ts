@@ -28,6 +28,7 @@ import { ownerIdentity, recordStep } from '../src/activities/process/registry.js
 import { parseCommandSpec } from '../src/config/command.js';
 import { createLogger } from '../src/config/logger.js';
 import { processesWithEnv, waitFor } from './support/procs.js';
+import { spawnWorkerProcess } from './support/worker-process.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const PROGRAMS = fileURLToPath(new URL('./fixtures/programs/', import.meta.url));
@@ -192,8 +193,15 @@ describe('a SIGKILLed worker takes its steps with it', () => {
     const leader = JSON.parse(readFileSync(path.join(procDir, readdirSync(procDir)[0]!), 'utf8')).pid as number;
     await waitFor(() => !marked(marker).includes(leader), 'the main process killed by its parent-death signal');
     expect(marked(marker)).toHaveLength(3);
-    // ...until a worker starts on the same proc directory.
-    expect(await reapOrphans(procDir, logger)).toEqual({ reaped: 1, stale: 0, kept: 0 });
+    // ...until a worker starts on the same data directory: the real entry point (npm run worker)
+    // reaps them before it polls.
+    const next = spawnWorkerProcess({ taskQueue: `reap-${marker.slice(0, 8)}`, dataDir: path.dirname(procDir) });
+    try {
+      await next.ready;
+    } finally {
+      next.kill('SIGKILL');
+      await next.exited;
+    }
     expect(marked(marker)).toEqual([]);
     expect(readdirSync(procDir)).toEqual([]);
   });
