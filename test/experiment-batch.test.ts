@@ -111,6 +111,25 @@ describe('experimentBatch', () => {
     }
   });
 
+  it('runs at most maxConcurrency experiments at once', async () => {
+    const id = batchId('limit');
+    const dir = tempDir('running');
+    // Each step registers itself while it runs and reports how many were registered at that moment.
+    const counted = (name: string) =>
+      nodeExperiment(
+        name,
+        `const me = require('node:path').join(process.env.COUNT_DIR, '${name}'); fs.writeFileSync(me, '');
+         setTimeout(() => { const concurrent = fs.readdirSync(process.env.COUNT_DIR).length; fs.rmSync(me); done({ concurrent }); }, 400);`,
+        { env: { COUNT_DIR: dir } },
+      );
+    const handle = await startExperimentBatch(w.client, { batchId: id, maxConcurrency: 2, experiments: ['a', 'b', 'c', 'd', 'e'].map(counted) }, { taskQueue: w.taskQueue });
+    const result = (await handle.result()) as ExperimentBatchResult;
+    expect(result.status).toBe('completed');
+    const seen = result.experiments.map((e) => e.metrics?.concurrent as number);
+    expect(seen).toHaveLength(5);
+    expect(Math.max(...seen)).toBeLessThanOrEqual(2);
+  });
+
   it('keeps each experiment to its own fresh workspace: no stale or foreign outputs reach its result', async () => {
     const id = batchId('isolation');
     const writer = (name: string) =>
