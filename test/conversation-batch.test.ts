@@ -252,7 +252,7 @@ describe('conversationBatch', () => {
 });
 
 describe('example inputs as shipped', () => {
-  it('examples/conversations/run-one.json runs with the definition file and the example model names', async () => {
+  it('examples/conversations/run-one.json runs with the definition file and the example model names, and so does wf3005.yaml', async () => {
     const models = JSON.parse(readFileSync('examples/conversations/models.json', 'utf8')) as ModelRegistry;
     for (const cfg of Object.values(models.models)) cfg.baseUrl = stack.fake.url;
     const extra = await startModelWorkers({ taskQueue: stack.worker.taskQueue, registry: models, pool: stack.worker.pool });
@@ -265,6 +265,14 @@ describe('example inputs as shipped', () => {
       })) as { status: string; path: { step: string }[] };
       expect(result.status).toBe('completed');
       expect(result.path.at(-1)!.step).toBe('apply');
+
+      // The same definition as YAML, through a batch: read at the client's edge and by the worker.
+      const handle = await startConversationBatch(
+        stack.worker.client,
+        { batchId: batchId('yaml'), definitionFile: 'examples/conversations/wf3005.yaml', source: { kind: 'items', items: [input.item] }, notify: false },
+        { taskQueue: stack.worker.taskQueue },
+      );
+      expect(await handle.result()).toMatchObject({ status: 'source_exhausted', completed: 1, failed: 0 });
     } finally {
       extra.models.shutdown();
       await extra.running;

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { ApplicationFailure } from '@temporalio/activity';
 import type { DbActor, Item, ItemSource } from '../config/conversation.js';
+import { parseDefinitionText } from '../config/definition-file.js';
 import { loadModelRegistry, type ModelRegistry } from '../config/models.js';
 import { createAuditActivities } from './audit.js';
 import { createCommandActivities } from './command.js';
@@ -120,13 +121,13 @@ export function createConversationActivities(deps: ActivityDeps, opts: Conversat
     ...createAuditActivities(deps),
     ...createMetricsActivities(deps),
 
-    /** A definition file (JSON, relative to the project) as raw data; the workflow validates it. */
+    /** A definition file (JSON or YAML, relative to the project) as raw data; the workflow validates it. */
     async loadConversationDefinition({ path: rel }: { path: string }): Promise<unknown> {
       const file = resolveInsideProject(projectDir, rel, 'definitionFile');
       try {
-        return JSON.parse(await readFile(file, 'utf8'));
+        return parseDefinitionText(await readFile(file, 'utf8'), rel);
       } catch (err) {
-        throw ApplicationFailure.nonRetryable(`definitionFile: ${rel} is not valid JSON: ${(err as Error).message}`, 'InvalidInput');
+        throw ApplicationFailure.nonRetryable(`definitionFile: ${(err as Error).message}`, 'InvalidInput');
       }
     },
 

@@ -1,4 +1,6 @@
 import { readFile, writeFile } from 'node:fs/promises';
+import { parseDocument } from 'yaml';
+import { isYamlFile, parseDefinitionText } from '../config/definition-file.js';
 import type pg from 'pg';
 import { durationToMs, formatDuration, stepPolicy, type ConversationDefinition } from '../config/conversation.js';
 import { assertValidDefinition } from '../workflows/definition-validator.js';
@@ -146,25 +148,32 @@ export async function recommendTimeouts(pool: pg.Pool, def: ConversationDefiniti
 }
 
 /**
- * Writes the recommended timeouts of steps flagged too tight or too loose into a definition JSON
- * file (a shorter heartbeat timeout is kept below the new timeout). Validates the result before
- * writing; returns the steps changed.
+ * Writes the recommended timeouts of steps flagged too tight or too loose into a definition file,
+ * JSON or YAML (a shorter heartbeat timeout is kept below the new timeout). Validates the result
+ * before writing; returns the steps changed. A YAML file keeps its comments and layout.
  */
 export async function applyTimeoutRecommendations(file: string, recs: TimeoutRecommendation[]): Promise<string[]> {
-  const raw = JSON.parse(await readFile(file, 'utf8')) as { steps: Array<Record<string, unknown>>; defaults?: { heartbeatTimeout?: string | number } };
+  const text = await readFile(file, 'utf8');
+  const doc = isYamlFile(file) ? parseDocument(text) : null;
+  const raw = (doc ? doc.toJS() : parseDefinitionText(text, file)) as { steps: Array<Record<string, unknown>>; defaults?: { heartbeatTimeout?: string | number } };
   const changed: string[] = [];
   for (const rec of recs) {
     if (rec.recommended === null || (rec.verdict !== 'too_tight' && rec.verdict !== 'too_loose')) continue;
-    const step = raw.steps.find((s) => s.id === rec.step);
+    const index = raw.steps.findIndex((s) => s.id === rec.step);
+    const step = raw.steps[index];
     if (!step) continue;
     step.timeout = rec.recommended;
+    doc?.setIn(['steps', index, 'timeout'], rec.recommended);
     const hb = (step.heartbeatTimeout ?? raw.defaults?.heartbeatTimeout ?? '30s') as string | number;
-    if (durationToMs(hb) >= rec.recommendedMs!) step.heartbeatTimeout = formatDuration(Math.max(1000, Math.floor(rec.recommendedMs! / 2 / 1000) * 1000));
+    if (durationToMs(hb) >= rec.recommendedMs!) {
+      step.heartbeatTimeout = formatDuration(Math.max(1000, Math.floor(rec.recommendedMs! / 2 / 1000) * 1000));
+      doc?.setIn(['steps', index, 'heartbeatTimeout'], step.heartbeatTimeout);
+    }
     changed.push(rec.step);
   }
   if (changed.length > 0) {
     assertValidDefinition(raw);
-    await writeFile(file, `${JSON.stringify(raw, null, 2)}\n`);
+    await writeFile(file, doc ? doc.toString() : `${JSON.stringify(raw, null, 2)}\n`);
   }
   return changed;
 }

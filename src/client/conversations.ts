@@ -7,6 +7,7 @@ import {
   type ConversationBatchInput,
   type ConversationBatchResult,
 } from '../config/conversation.js';
+import { parseDefinitionText } from '../config/definition-file.js';
 import { describeIssues } from '../config/shared.js';
 import { assertValidDefinition } from '../workflows/definition-validator.js';
 import type { ConversationBatchProgress } from '../workflows/conversation-batch.js';
@@ -32,7 +33,8 @@ export interface StartConversationBatchOptions {
 export async function startConversationBatch(client: Client, input: ConversationBatchInput, opts: StartConversationBatchOptions = {}): Promise<WorkflowHandleWithFirstExecutionRunId> {
   const parsed = conversationBatchInputSchema.safeParse(input);
   if (!parsed.success) throw new Error(`invalid conversation batch: ${describeIssues(parsed.error)}`);
-  const raw = parsed.data.definition ?? JSON.parse(await readFile(`${opts.projectDir ?? process.cwd()}/${parsed.data.definitionFile}`, 'utf8'));
+  const file = parsed.data.definitionFile;
+  const raw = parsed.data.definition ?? parseDefinitionText(await readFile(`${opts.projectDir ?? process.cwd()}/${file}`, 'utf8'), file!);
   const def = assertValidDefinition(raw);
   const workflowId = conversationBatchWorkflowId(parsed.data.batchId);
   try {

@@ -7,6 +7,7 @@ import { formatSummaryTable } from '../../activities/notify.js';
 import { conversationBatchWorkflowId, conversationProgress, retryFailedItems, startConversationBatch } from '../../client/conversations.js';
 import { ensureConversationMetricsSchedule } from '../../client/schedules.js';
 import type { ConversationBatchInput, ConversationBatchResult } from '../../config/conversation.js';
+import { readDefinitionFile } from '../../config/definition-file.js';
 import { loadEnv } from '../../config/env.js';
 import { createLogger } from '../../config/logger.js';
 import { loadModelRegistry } from '../../config/models.js';
@@ -36,7 +37,7 @@ export function registerConversationCommands(program: Command): void {
   conv
     .command('validate')
     .description('check a conversation definition statically: actors, routes, reachability, templates, terminal step')
-    .argument('<definition>', 'definition JSON file')
+    .argument('<definition>', 'definition file (JSON or YAML)')
     .option('--models', 'also check llm models against SHEPHERD_MODELS(_FILE) and the models workers announced')
     .action(async (file: string, opts: { models?: boolean }) => {
       let known: string[] | undefined;
@@ -44,7 +45,7 @@ export function registerConversationCommands(program: Command): void {
         known = Object.keys(loadModelRegistry().models);
         known.push(...(await withDatabase((pool) => knownModels(pool)).catch(() => [])));
       }
-      const v = validateDefinition(readJsonFile(file), { knownModels: known });
+      const v = validateDefinition(readDefinitionFile(file), { knownModels: known });
       if (!v.ok) {
         console.error(`${file}: invalid\n${v.issues.map((i) => `  - ${i.path}: ${i.message}`).join('\n')}`);
         process.exitCode = 1;
@@ -128,12 +129,12 @@ export function registerConversationCommands(program: Command): void {
   conv
     .command('recommend')
     .description('compare each step timeout with max(2 x p99, floor) of its measured latency; --apply writes them')
-    .argument('<definition>', 'definition JSON file')
+    .argument('<definition>', 'definition file (JSON or YAML)')
     .option('--days <n>', 'look-back window', '7')
     .option('--floor <seconds>', 'smallest timeout to recommend', '5')
     .option('--apply', 'write the recommended timeouts of steps flagged too tight or too loose into the file')
     .action(async (file: string, opts: { days: string; floor: string; apply?: boolean }) => {
-      const v = validateDefinition(readJsonFile(file));
+      const v = validateDefinition(readDefinitionFile(file));
       if (!v.ok) throw new Error(`${file}: ${formatIssues(v.issues)}`);
       const recs = await withDatabase((pool) => recommendTimeouts(pool, v.definition, { days: Number(opts.days), floorMs: Number(opts.floor) * 1000 }));
       console.log(formatSummaryTable(recs.map((r) => ({ step: r.step, configured: r.configured, samples: r.samples, timed_out: r.timedOut, p99_s: sec(r.p99Ms), recommended: r.recommended, verdict: r.verdict }))));
