@@ -210,11 +210,12 @@ describe('trainingQueue', () => {
   });
 
   it('free disk falling under the floor mid-training stops the job at a checkpoint and pauses the queue; resume continues from it', async () => {
-    // A floor 1 GiB under today's free space, then 3 GiB of real ballast on the same filesystem
-    // once the job has saved checkpoints: the floor is crossed while the trainer runs.
+    // A floor 256 MiB under today's free space, then 768 MiB of real ballast on the same
+    // filesystem once the job has saved checkpoints: the floor is crossed while the trainer runs.
+    // (Small enough for a nearly full CI disk, large enough that other writers cannot fake it.)
     const root = trainingRoot(w.deps.runsDir);
     mkdirSync(root, { recursive: true });
-    const floor = (await freeBytes(root)) - 1024 ** 3;
+    const floor = (await freeBytes(root)) - 256 * 1024 ** 2;
     const ballast = path.join(w.deps.runsDir, `ballast-${randomUUID().slice(0, 8)}`);
     const marker = randomUUID();
     const h = await queue('disk-mid');
@@ -222,7 +223,7 @@ describe('trainingQueue', () => {
     try {
       await h.executeUpdate(enqueueUpdate, { args: [longJob('grow', marker, { minFreeDiskBytes: floor, checkpointInterval: 50 })] });
       await waitStatus(h, 'the job past its first checkpoints', (s) => (s.current?.progress?.lastCheckpoint?.step ?? 0) >= 100);
-      const fill = await execa('fallocate', ['-l', String(3 * 1024 ** 3), ballast], { reject: false });
+      const fill = await execa('fallocate', ['-l', String(768 * 1024 ** 2), ballast], { reject: false });
       expect(fill.exitCode, fill.stderr).toBe(0);
 
       const s = await waitStatus(h, 'the queue paused by the disk floor mid-training', (x) => x.paused && x.current === null);
