@@ -65,7 +65,16 @@ describe('runCommand through a real worker', () => {
     const err = await handle.result().catch((e) => e);
     expect(err).toBeInstanceOf(WorkflowFailedError);
     expect(err.cause?.name).toBe('CancelledFailure');
-    await waitFor(() => live(marker).length === 0, 'steps killed on cancellation', 15_000);
+    // The batch closes only after its experiments, and they only after their steps were killed.
+    expect(live(marker)).toEqual([]);
+    // Each running step reported a cancellation to Temporal, not a failure.
+    for (const name of ['a', 'b']) {
+      const events = (await w.client.workflow.getHandle(`experiment-cancel-${marker.slice(0, 8)}-${name}`).fetchHistory()).events ?? [];
+      const endings = events.flatMap((e) =>
+        e.activityTaskCanceledEventAttributes ? ['cancelled'] : e.activityTaskFailedEventAttributes ? ['failed'] : e.activityTaskTimedOutEventAttributes ? ['timed out'] : [],
+      );
+      expect(endings, name).toEqual(['cancelled']);
+    }
     const { rows } = await w.pool.query("SELECT status FROM batches WHERE batch_id = $1", [`cancel-${marker.slice(0, 8)}`]);
     expect(rows[0]?.status).toBe('cancelled');
   });

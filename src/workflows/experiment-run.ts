@@ -1,4 +1,4 @@
-import { ApplicationFailure, proxyActivities, TemporalFailure, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { ActivityCancellationType, ApplicationFailure, patched, proxyActivities, TemporalFailure, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import { experimentRunInputSchema, type ExperimentRunInput } from '../config/experiments.js';
 import { parseInput } from './validate-input.js';
@@ -32,6 +32,9 @@ export async function experimentRun(rawInput: ExperimentRunInput): Promise<Exper
     heartbeatTimeout: input.heartbeatTimeout,
     retry: { ...input.retry, nonRetryableErrorTypes: ['InvalidInput'] },
     summary: `${experiment.command} ${experiment.name}`,
+    // Wait for the worker to confirm: a cancelled experiment closes only once its process group is
+    // gone, and the step's end is recorded as a cancellation. Patched: older runs did not wait.
+    ...(patched('experiment-step-cancel-waits') ? { cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED } : {}),
   });
   const startedAt = Date.now();
   try {
