@@ -68,7 +68,7 @@ describe('example inputs started from the temporal CLI', () => {
     await waitFor(async () => {
       const { rows } = await w.pool.query(`SELECT count(*)::int AS n FROM simulation_replicates WHERE job_id = 'sir-example' AND status = 'succeeded'`);
       return rows[0].n >= 3;
-    }, 'replicates of the example job stored', 120_000);
+    }, 'replicates of the example job stored', 90_000);
     const progress = await handle.query<SimulationJobProgress>('progress');
     expect(progress).toMatchObject({ jobId: 'sir-example', stage: 'running', totals: { parameters: 20, replicates: 1000 } });
     expect(progress.environment).toMatchObject({ probe: { ok: true } });
