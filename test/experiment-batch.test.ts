@@ -190,10 +190,11 @@ describe('experimentBatch', () => {
     expect(stored.crash.status).toBe('failed');
     expect(stored.ok.status).toBe('succeeded');
     // The structured failure is stored too, so failures can be queried, not only read.
-    const { rows: failures } = await w.pool.query('SELECT experiment, exit_code, failure FROM experiment_results WHERE batch_id = $1 AND status = $2 ORDER BY experiment', [id, 'failed']);
-    expect(failures.map((r) => [r.experiment, r.exit_code])).toEqual([
-      ['crash', 3],
-      ['empty-train', 2],
+    const { rows: failures } = await w.pool.query('SELECT experiment, exit_code, attempt, failure FROM experiment_results WHERE batch_id = $1 AND status = $2 ORDER BY experiment', [id, 'failed']);
+    // ...with the attempt it really ended on: the usage error ran once.
+    expect(failures.map((r) => [r.experiment, r.exit_code, r.attempt])).toEqual([
+      ['crash', 3, 2],
+      ['empty-train', 2, 1],
     ]);
     expect(failures[0].failure).toMatchObject({ exitCode: 3, signal: null, possibleOomKill: false, timedOut: false });
     expect(failures[0].failure.stderrTail).toContain('boom: out of cheese');

@@ -84,7 +84,7 @@ export function createCommandActivities(deps: ActivityDeps) {
         onProgress: ({ elapsedMs, rssBytes, lastOutputLine }) => beat({ elapsedMs, rssBytes, lastOutputLine }),
         logger: deps.logger,
       });
-      assertStepSucceeded(spec, outcome);
+      assertStepSucceeded(spec, outcome, info.attempt);
       const result = await readStepResult(outcome.resultFile, spec.resultRequired);
       const outputs = await collectOutputs(workspace, spec.outputs);
       return {

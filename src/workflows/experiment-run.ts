@@ -58,17 +58,19 @@ export async function experimentRun(rawInput: ExperimentRunInput): Promise<Exper
     return result;
   } catch (err) {
     const message = rootMessage(err);
+    const step = stepFailure(err);
     await recordExperimentResult({
       batchId,
       experiment: experiment.name,
       status: 'failed',
       error: message,
       // Queryable across runs: "which experiments were SIGKILLed?", not only a message to read.
-      ...stepFailure(err),
+      ...step,
       params: experiment.params,
       dataset: experiment.dataset ?? null,
       command: [experiment.command, ...experiment.args],
-      attempt: input.retry.maximumAttempts,
+      // The attempt the step failed on; a non-retryable failure can end well before the last one.
+      attempt: typeof step.failure?.attempt === 'number' ? step.failure.attempt : input.retry.maximumAttempts,
       workflowId: workflowInfo().workflowId,
       runId: workflowInfo().runId,
       startedAt: new Date(startedAt).toISOString(),

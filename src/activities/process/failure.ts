@@ -18,6 +18,8 @@ export interface StepFailureDetails {
   peakRssBytes: number;
   stderrTail: string[];
   workspace: string;
+  /** The activity attempt that ran the step, when the caller knows it. */
+  attempt?: number;
 }
 
 export function formatBytes(n: number): string {
@@ -37,7 +39,7 @@ function describeCommand(argv: string[]): string {
 }
 
 /** Throws the classified failure for an unsuccessful outcome; returns for exit code 0. */
-export function assertStepSucceeded(spec: Pick<ResolvedCommandSpec, 'nonRetryableExitCodes'>, outcome: StepOutcome): void {
+export function assertStepSucceeded(spec: Pick<ResolvedCommandSpec, 'nonRetryableExitCodes'>, outcome: StepOutcome, attempt?: number): void {
   if (outcome.exitCode === 0 && !outcome.timedOut) return;
   const possibleOomKill = !outcome.timedOut && (outcome.signal === 'SIGKILL' || outcome.exitCode === 137);
   const details: StepFailureDetails = {
@@ -51,6 +53,7 @@ export function assertStepSucceeded(spec: Pick<ResolvedCommandSpec, 'nonRetryabl
     peakRssBytes: outcome.peakRssBytes,
     stderrTail: outcome.stderrTail,
     workspace: outcome.workspace,
+    ...(attempt === undefined ? {} : { attempt }),
   };
   const how = outcome.timedOut
     ? "was stopped at its deadline (the activity's start-to-close timeout)"
