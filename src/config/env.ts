@@ -20,7 +20,10 @@ const envSchema = z.object({
 export type ShepherdEnv = z.infer<typeof envSchema> & { dataDir: string; runsDir: string };
 
 export function loadEnv(source: NodeJS.ProcessEnv = process.env): ShepherdEnv {
-  const parsed = envSchema.safeParse(source);
+  // An empty variable means unset: docker compose's `${SHEPHERD_WEBHOOK_URL:-}` and shells'
+  // `VAR=` must not fail as "Invalid URL".
+  const set = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v.trim() !== ''));
+  const parsed = envSchema.safeParse(set);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
     throw new Error(`invalid environment: ${problems}`);
