@@ -1,9 +1,9 @@
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { bundleWorkflowCode } from '@temporalio/worker';
-import { execa } from 'execa';
 import { trainingQueueWorkflowId, type TrainingJobInput } from '../src/config/training.js';
 import { createShepherdWorker, workflowsPath } from '../src/workers/create-worker.js';
+import { spawnWorkerProcess } from '../scripts/lib/worker-process.js';
 import type { trainingQueue } from '../src/workflows/training-queue.js';
 import { enqueueUpdate, statusQuery } from '../src/workflows/training-queue.js';
 import { processesWithEnv, waitFor } from '../test/support/procs.js';
@@ -23,31 +23,14 @@ const RETRY_INITIAL_MS = 100;
 const quiet = { trace: () => undefined, debug: () => undefined, info: () => undefined, warn: () => undefined, error: console.error, log: () => undefined };
 
 function spawnWorker(ctx: BenchContext, taskQueue: string, dataDir: string) {
-  // `node --import tsx` (not the tsx binary, whose relay process would survive the SIGKILL).
-  const child = execa(process.execPath, ['--import', 'tsx', path.resolve('src/workers/main.ts')], {
-    env: {
-      TEMPORAL_ADDRESS: ctx.address,
-      TEMPORAL_NAMESPACE: 'default',
-      DATABASE_URL: ctx.databaseUrl,
-      SHEPHERD_TASK_QUEUE: taskQueue,
-      SHEPHERD_DATA_DIR: dataDir,
-      SHEPHERD_LOG_LEVEL: 'info',
-    },
-    reject: false,
-    stdin: 'ignore',
-    buffer: false,
+  return spawnWorkerProcess({
+    TEMPORAL_ADDRESS: ctx.address,
+    TEMPORAL_NAMESPACE: 'default',
+    DATABASE_URL: ctx.databaseUrl,
+    SHEPHERD_TASK_QUEUE: taskQueue,
+    SHEPHERD_DATA_DIR: dataDir,
+    SHEPHERD_LOG_LEVEL: 'info',
   });
-  let seen = '';
-  const ready = new Promise<void>((resolve, reject) => {
-    const onData = (c: Buffer) => {
-      seen = (seen + c.toString()).slice(-20_000);
-      if (seen.includes('worker started')) resolve();
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    void child.then((r) => reject(new Error(`bench worker exited before it was ready (code ${r.exitCode}): ${seen.slice(-2000)}`)));
-  });
-  return { child, ready };
 }
 
 export async function benchRecovery(ctx: BenchContext): Promise<void> {
@@ -105,7 +88,7 @@ export async function benchRecovery(ctx: BenchContext): Promise<void> {
       const firstTrainers = new Set(processesWithEnv('SHEPHERD_BENCH_MARKER', marker));
 
       const killedAt = performance.now();
-      first.child.kill('SIGKILL');
+      first.kill('SIGKILL');
       const resumedAt = await waitFor(
         () => (processesWithEnv('SHEPHERD_BENCH_MARKER', marker).some((pid) => !firstTrainers.has(pid)) ? performance.now() : undefined),
         'the trainer running again on the second worker',
@@ -125,8 +108,8 @@ export async function benchRecovery(ctx: BenchContext): Promise<void> {
       if (after.current!.progress!.startStep >= before.current!.progress!.lastCheckpoint!.step) resumedFromCheckpoint++;
       await handle.terminate('bench done');
     } finally {
-      first.child.kill('SIGKILL');
-      await first.child.catch(() => undefined);
+      first.kill('SIGKILL');
+      await first.exited;
       if (second.getState() === 'RUNNING') second.shutdown();
       await secondRunning?.catch(() => undefined);
       // Terminating the queue abandons its activity; the worker shutdown above cancelled it and killed the trainer.

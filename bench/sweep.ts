@@ -5,6 +5,7 @@ import { bundleWorkflowCode } from '@temporalio/worker';
 import { execa } from 'execa';
 import type { SimulationJobInput, SimulationJobResult } from '../src/config/simulation.js';
 import { workflowsPath } from '../src/workers/create-worker.js';
+import { spawnWorkerProcess } from '../scripts/lib/worker-process.js';
 import type { BenchContext } from './context.js';
 import { ratio } from './stats.js';
 
@@ -49,32 +50,18 @@ export async function benchSweep(ctx: BenchContext): Promise<void> {
   // The real worker entry point in its own process, from a pre-built bundle: no bundler in its
   // memory. A subprocess replicate costs the worker a fork(), and fork() time grows with the
   // forking process's memory (about 40 µs per MiB on this VM), so a lean worker matters here.
-  const worker = execa(process.execPath, ['--import', 'tsx', path.resolve('src/workers/main.ts')], {
-    env: {
-      TEMPORAL_ADDRESS: ctx.address,
-      TEMPORAL_NAMESPACE: 'default',
-      DATABASE_URL: ctx.databaseUrl,
-      SHEPHERD_TASK_QUEUE: taskQueue,
-      SHEPHERD_DATA_DIR: dataDir,
-      SHEPHERD_WORKFLOW_BUNDLE: bundlePath,
-      SHEPHERD_MAX_CONCURRENT_ACTIVITIES: '100',
-      SHEPHERD_LOG_LEVEL: 'info',
-      SHEPHERD_SHUTDOWN_GRACE: '5s',
-    },
-    reject: false,
-    stdin: 'ignore',
-    buffer: false,
-    cleanup: true,
+  const worker = spawnWorkerProcess({
+    TEMPORAL_ADDRESS: ctx.address,
+    TEMPORAL_NAMESPACE: 'default',
+    DATABASE_URL: ctx.databaseUrl,
+    SHEPHERD_TASK_QUEUE: taskQueue,
+    SHEPHERD_DATA_DIR: dataDir,
+    SHEPHERD_WORKFLOW_BUNDLE: bundlePath,
+    SHEPHERD_MAX_CONCURRENT_ACTIVITIES: '100',
+    SHEPHERD_LOG_LEVEL: 'info',
+    SHEPHERD_SHUTDOWN_GRACE: '5s',
   });
-  await new Promise<void>((resolve, reject) => {
-    let seen = '';
-    worker.stderr!.on('data', (d: Buffer) => {
-      seen = (seen + d.toString()).slice(-5000);
-      if (seen.includes('worker started')) resolve();
-    });
-    worker.stdout!.resume();
-    void worker.then((r) => reject(new Error(`sweep worker exited before it was ready (exit ${r.exitCode}): ${seen.slice(-1000)}`)));
-  });
+  await worker.ready;
   try {
     const run = async (name: string, replicate: SimulationJobInput['replicate']) => {
       const jobId = `bench-${name}-${randomUUID().slice(0, 6)}`;
@@ -106,6 +93,6 @@ export async function benchSweep(ctx: BenchContext): Promise<void> {
     if (rssKb > 0) ctx.report(`${label}, subprocess`, 'worker resident memory', rssKb / 1024, 'MiB');
   } finally {
     worker.kill('SIGTERM');
-    await worker;
+    await worker.exited;
   }
 }
