@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { durationSchema, idSchema, relativePathSchema } from './shared.js';
+import { durationSchema, idSchema, relativePathSchema, retrySchema } from './shared.js';
 
 // A conversation workflow is data: steps, each with an actor, a timeout, a retry policy and a route.
 // Pure zod, no Node built-ins: the conversationRun workflow parses definitions with it.
@@ -79,14 +79,8 @@ const dbActorSchema = z
 
 export const actorSchema = z.discriminatedUnion('kind', [llmActorSchema, scriptActorSchema, dbActorSchema]);
 
-export const stepRetrySchema = z
-  .object({
-    maximumAttempts: z.number().int().min(1).max(50).default(3),
-    initialInterval: durationSchema.default('1s'),
-    backoffCoefficient: z.number().min(1).max(10).default(2),
-    maximumInterval: durationSchema.default('1m'),
-  })
-  .strict();
+/** The shared retry policy, with fewer attempts allowed: each attempt is an audited model call. */
+export const stepRetrySchema = retrySchema.extend({ maximumAttempts: z.number().int().min(1).max(50).default(3) });
 
 export const routeSchema = z.union([
   stepIdSchema,

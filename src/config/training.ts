@@ -179,24 +179,16 @@ export interface TrainModelInput {
   progressIntervalMs: number;
 }
 
-export interface TrainModelResult {
+export interface TrainModelResult
+  extends Pick<
+    TrainingProgress,
+    'jobId' | 'instance' | 'attempt' | 'step' | 'totalSteps' | 'trainLoss' | 'valLoss' | 'gap' | 'lastCheckpoint' | 'bestCheckpoint' | 'startStep' | 'warnings'
+  > {
   /** paused: the disk floor stopped the job at a checkpoint; it continues from there on resume. */
   status: 'completed' | 'paused';
   reason: string | null;
-  jobId: string;
-  instance: string;
-  attempt: number;
-  step: number;
-  totalSteps: number;
-  trainLoss: number | null;
-  valLoss: number | null;
-  gap: number | null;
-  lastCheckpoint: CheckpointRef | null;
-  bestCheckpoint: CheckpointRef | null;
   /** Checkpoints on disk after retention. */
   retained: CheckpointRef[];
-  startStep: number;
-  warnings: string[];
   /** The trainer's result file (completed jobs). */
   metrics: Record<string, unknown> | null;
   durationMs: number;

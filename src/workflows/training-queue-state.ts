@@ -209,22 +209,8 @@ export interface QueueStatus {
     stopRequest: CurrentJob['stopRequest'];
     resumeFrom: CheckpointRef | null;
     config: TrainingJob;
-    progress: null | {
-      attempt: number;
-      step: number;
-      totalSteps: number;
-      trainLoss: number | null;
-      valLoss: number | null;
-      gap: number | null;
-      etaSeconds: number | null;
-      stepsPerSecond: number | null;
-      lastCheckpoint: CheckpointRef | null;
-      bestCheckpoint: CheckpointRef | null;
-      lastHeartbeatAt: string;
-      startStep: number;
-      resumedFrom: string | null;
-      warnings: string[];
-    };
+    /** The activity's latest report, with its heartbeat time named for what the query shows. */
+    progress: null | (Omit<TrainingProgress, 'jobId' | 'instance' | 'valStep' | 'heartbeatAt'> & { lastHeartbeatAt: string });
   };
   pending: { jobId: string; enqueuedAt: string; steps: number; resumeFrom: CheckpointRef | null }[];
   recent: FinishedJob[];
