@@ -9,7 +9,7 @@ import { loadModelRegistry, type ModelRegistry } from '../config/models.js';
 import { createAuditActivities } from './audit.js';
 import { createCommandActivities } from './command.js';
 import type { ActivityDeps } from './deps.js';
-import { resolveInsideProject } from './experiments.js';
+import { resolveInsideProject } from './project-paths.js';
 import { createLlmActivities } from './llm.js';
 import { createMetricsActivities } from './metrics.js';
 import { knownModels } from './model-limits.js';

@@ -1,9 +1,9 @@
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { ExperimentConfig } from '../config/experiments.js';
 import { createCommandActivities } from './command.js';
 import type { ActivityDeps } from './deps.js';
+import { resolveInsideProject } from './project-paths.js';
 
 export interface ExperimentRunResult {
   metrics: Record<string, unknown>;
@@ -15,16 +15,6 @@ export interface ExperimentRunResult {
 }
 
 const DATASET_DIR = 'input';
-
-/** Resolves a path from input inside the project root, or rejects it (never reads outside). */
-export function resolveInsideProject(projectDir: string, rel: string, field: string): string {
-  const abs = path.resolve(projectDir, rel);
-  if (path.isAbsolute(rel) || !abs.startsWith(path.resolve(projectDir) + path.sep)) {
-    throw ApplicationFailure.nonRetryable(`${field}: ${rel} is outside the project directory`, 'InvalidInput');
-  }
-  if (!existsSync(abs)) throw ApplicationFailure.nonRetryable(`${field}: ${rel} does not exist under ${projectDir}`, 'InvalidInput');
-  return abs;
-}
 
 export function createExperimentActivities(deps: ActivityDeps) {
   const { runCommand } = createCommandActivities(deps);

@@ -25,7 +25,7 @@ import { durationToMs, replicateSeed } from '../workflows/sweep-plan.js';
 import { attemptDeadline, heartbeatIntervalMs } from './command.js';
 import type { ActivityDeps } from './deps.js';
 import { createEnvironmentCache, groupCommandRunner } from './environments.js';
-import { resolveInsideProject } from './experiments.js';
+import { resolveInsideProject } from './project-paths.js';
 import { executeStep } from './process/execute-step.js';
 import { assertStepSucceeded } from './process/failure.js';
 import { readStepResult } from './process/result-file.js';

@@ -16,7 +16,7 @@ import {
 import { describeIssues } from '../config/shared.js';
 import { attemptDeadline, heartbeatIntervalMs } from './command.js';
 import type { ActivityDeps } from './deps.js';
-import { resolveInsideProject } from './experiments.js';
+import { resolveInsideProject } from './project-paths.js';
 import { inheritedEnv } from './process/env.js';
 import { executeStep, resolveProgram, type StepOutcome } from './process/execute-step.js';
 import { assertStepSucceeded } from './process/failure.js';
