@@ -14,7 +14,6 @@ import { loadModelRegistry } from '../../config/models.js';
 import { openDatabase } from '../../db/open.js';
 import { formatIssues, validateDefinition } from '../../workflows/definition-validator.js';
 import { withClient } from '../context.js';
-import { readJsonFile } from '../read-input.js';
 
 // `shepherd conversations ...`: validate definitions, run and retry batches, read the audit log,
 // latency metrics and timeout recommendations.
@@ -61,7 +60,7 @@ export function registerConversationCommands(program: Command): void {
     .option('-d, --detach', 'start and return without waiting')
     .action(async (file: string, opts: { detach?: boolean }, cmd: Command) => {
       await withClient(cmd, async (client, g) => {
-        const handle = await startConversationBatch(client, readJsonFile(file) as ConversationBatchInput, { taskQueue: g.taskQueue });
+        const handle = await startConversationBatch(client, readDefinitionFile(file) as ConversationBatchInput, { taskQueue: g.taskQueue });
         console.log(`started ${handle.workflowId}`);
         if (opts.detach) return;
         const result = (await handle.result()) as ConversationBatchResult;

@@ -14,7 +14,7 @@ import { openDatabase } from '../../db/open.js';
 import { exportResults } from '../../activities/results.js';
 import { withClient } from '../context.js';
 import { renderProgress, renderResultTable, watchProgress } from '../progress-view.js';
-import { readJsonFile } from '../read-input.js';
+import { readDefinitionFile as readInputFile } from '../../config/definition-file.js';
 
 export function registerExperimentCommands(program: Command): void {
   program
@@ -22,7 +22,7 @@ export function registerExperimentCommands(program: Command): void {
     .description('validate an experiment batch file without running it')
     .argument('<file>', 'batch input JSON')
     .action((file: string) => {
-      const parsed = experimentBatchSchema.safeParse(readJsonFile(file));
+      const parsed = experimentBatchSchema.safeParse(readInputFile(file));
       if (!parsed.success) throw new Error(`${file}: ${describeIssues(parsed.error)}`);
       console.log(`${file}: valid (${parsed.data.experiments.length} experiments, batch ${parsed.data.batchId})`);
     });
@@ -33,7 +33,7 @@ export function registerExperimentCommands(program: Command): void {
     .argument('<file>', 'batch input JSON (see examples/experiments)')
     .option('-d, --detach', 'start and return the workflow ID without waiting')
     .action(async (file: string, opts: { detach?: boolean }, cmd: Command) => {
-      const input = readJsonFile(file);
+      const input = readInputFile(file);
       await withClient(cmd, async (client, g) => {
         const handle = await startExperimentBatch(client, input, { taskQueue: g.taskQueue });
         console.log(`started ${handle.workflowId}`);
