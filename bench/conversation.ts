@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
-import type { ConversationBatchResult, ConversationDefinitionInput } from '../src/config/conversation.js';
+import type { ConversationBatchResult, ConversationDefinitionInput } from '../src/shared/conversations/schemas.js';
 import type { ModelRegistry } from '../src/config/models.js';
 import { createModelWorkers } from '../src/workers/model-workers.js';
 import { createShepherdWorker } from '../src/workers/create-worker.js';

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { execa } from 'execa';
-import type { SimulationJobInput, SimulationJobResult } from '../src/config/simulation.js';
+import type { SimulationJobInput, SimulationJobResult } from '../src/shared/simulation/schemas.js';
 import { workflowsPath } from '../src/workers/create-worker.js';
 import { spawnWorkerProcess } from '../scripts/lib/worker-process.js';
 import type { BenchContext } from './context.js';

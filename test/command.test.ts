@@ -20,12 +20,12 @@ import {
   type CommandResult,
   type CommandSpec,
   type StepFailureDetails,
-} from '../src/activities/command.js';
+} from '../src/activities/step/command.js';
 import type { ActivityDeps } from '../src/activities/deps.js';
-import { WATCHDOG_TAG } from '../src/activities/process/process-group.js';
-import { readCmdline, startTimeOf } from '../src/activities/process/proc-stats.js';
-import { ownerIdentity, recordStep } from '../src/activities/process/registry.js';
-import { parseCommandSpec } from '../src/config/command.js';
+import { WATCHDOG_TAG } from '../src/activities/step/process-group.js';
+import { readCmdline, startTimeOf } from '../src/activities/step/proc-stats.js';
+import { ownerIdentity, recordStep } from '../src/activities/step/registry.js';
+import { parseCommandSpec } from '../src/shared/step/command-spec.js';
 import { createLogger } from '../src/config/logger.js';
 import { processesWithEnv, waitFor } from './support/procs.js';
 import { spawnWorkerProcess } from './support/worker-process.js';

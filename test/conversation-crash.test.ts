@@ -1,9 +1,9 @@
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
-import { listAttempts } from '../src/activities/audit.js';
+import { listAttempts } from '../src/activities/conversations/audit.js';
 import { conversationProgress, startConversationBatch } from '../src/client/conversations.js';
-import type { ConversationBatchResult, ConversationDefinitionInput, ConversationRunResult } from '../src/config/conversation.js';
+import type { ConversationBatchResult, ConversationDefinitionInput, ConversationRunResult } from '../src/shared/conversations/schemas.js';
 import { startDevServer, type DevServer } from '../scripts/lib/dev-server.js';
 import { registryFor, startConversationStack, startModelWorkers, type ConversationStack } from './support/conversations.js';
 import { spawnConversationWorker } from './support/conversation-worker.js';

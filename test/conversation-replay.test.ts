@@ -6,7 +6,7 @@ import { execa } from 'execa';
 import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startConversationBatch } from '../src/client/conversations.js';
-import type { ConversationDefinitionInput } from '../src/config/conversation.js';
+import type { ConversationDefinitionInput } from '../src/shared/conversations/schemas.js';
 import { ensureTemporalCli } from '../scripts/lib/temporal-cli.js';
 import { loadExample, startConversationStack, withModels, type ConversationStack } from './support/conversations.js';
 

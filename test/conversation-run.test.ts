@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WorkflowFailedError } from '@temporalio/client';
-import { listAttempts } from '../src/activities/audit.js';
-import type { ConversationDefinitionInput, ConversationRunResult } from '../src/config/conversation.js';
+import { listAttempts } from '../src/activities/conversations/audit.js';
+import type { ConversationDefinitionInput, ConversationRunResult } from '../src/shared/conversations/schemas.js';
 import { loadExample, startConversationStack, withModels, type ConversationStack } from './support/conversations.js';
 
 // conversationRun end to end: real dev server, real PostgreSQL, real worker and model workers,

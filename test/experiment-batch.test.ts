@@ -6,7 +6,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { experimentBatchWorkflowId, startExperimentBatch, type ExperimentBatchResult } from '../src/client/experiments.js';
-import { exportResults } from '../src/activities/results.js';
+import { exportResults } from '../src/activities/experiments/results.js';
 import { ensureTemporalCli } from '../scripts/lib/temporal-cli.js';
 import { startTestWorker, tempDir, type TestWorker } from './support/harness.js';
 import { iris, nodeExperiment } from './support/experiments.js';

@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { MockActivityEnvironment as SdkMockEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
-import { createLlmActivities, type ModelCallInput } from '../src/activities/llm.js';
+import { createLlmActivities, type ModelCallInput } from '../src/activities/conversations/llm.js';
 import type { ModelRegistry } from '../src/config/models.js';
 import { startFakeModelServer, type FakeModelServer } from './support/fake-ollama.js';
 

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../src/config/logger.js';
 import { createPool } from '../src/db/pool.js';
 import { migrate } from '../src/db/migrate.js';
-import { createResultActivities, exportResults, type ExperimentResultInput } from '../src/activities/results.js';
+import { createResultActivities, exportResults, type ExperimentResultInput } from '../src/activities/experiments/results.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 
 /** RFC 4180 parser, so the tests check what a CSV reader sees rather than string shapes. */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { deriveParameterKey, simulationJobSchema, type SimulationJobInput } from '../src/config/simulation.js';
-import { describeIssues } from '../src/config/shared.js';
-import { aggregateResults, fieldStats, percentile, readField } from '../src/workflows/aggregate.js';
+import { deriveParameterKey, simulationJobSchema, type SimulationJobInput } from '../src/shared/simulation/schemas.js';
+import { describeIssues } from '../src/shared/schemas.js';
+import { aggregateResults, fieldStats, percentile, readField } from '../src/shared/simulation/aggregate.js';
 import {
   batchCount,
   batchRange,
@@ -13,7 +13,7 @@ import {
   replicateSeed,
   sweepConcurrency,
   windowShape,
-} from '../src/workflows/sweep-plan.js';
+} from '../src/shared/simulation/sweep-plan.js';
 
 const baseJob: SimulationJobInput = {
   jobId: 'unit',

@@ -1,5 +1,5 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import type { ExperimentOutcome } from '../config/experiments.js';
+import type { ExperimentOutcome } from '../shared/experiments/schemas.js';
 import type { ActivityDeps } from './deps.js';
 
 // Slack-compatible incoming webhooks (also accepted by Mattermost, Rocket.Chat, and Discord's

@@ -6,11 +6,11 @@ import {
   type ConversationBatch,
   type ConversationBatchInput,
   type ConversationBatchResult,
-} from '../config/conversation.js';
-import { parseDefinitionText } from '../config/definition-file.js';
-import { describeIssues } from '../config/shared.js';
-import { assertValidDefinition } from '../workflows/definition-validator.js';
-import type { ConversationBatchProgress } from '../workflows/conversation-batch.js';
+} from '../shared/conversations/schemas.js';
+import { parseDefinitionText } from '../config/input-file.js';
+import { describeIssues } from '../shared/schemas.js';
+import { assertValidDefinition } from '../shared/conversations/definition-validator.js';
+import type { ConversationBatchProgress } from '../workflows/conversations/conversation-batch.js';
 
 // Typed starters for conversation batches, for the CLI and other services.
 

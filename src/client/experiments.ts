@@ -1,6 +1,6 @@
 import { Client, WorkflowExecutionAlreadyStartedError, type WorkflowHandle } from '@temporalio/client';
-import { experimentBatchSchema, type ExperimentBatchResult, type ExperimentOutcome } from '../config/experiments.js';
-import { describeIssues } from '../config/shared.js';
+import { experimentBatchSchema, type ExperimentBatchResult, type ExperimentOutcome } from '../shared/experiments/schemas.js';
+import { describeIssues } from '../shared/schemas.js';
 
 export const EXPERIMENT_BATCH = 'experimentBatch';
 

@@ -1,6 +1,6 @@
 import { ApplicationFailure } from '@temporalio/workflow';
 import type { z } from 'zod';
-import { describeIssues } from '../config/shared.js';
+import { describeIssues } from '../shared/schemas.js';
 
 /**
  * Parses workflow input at the top of a workflow. Any other throw would become a workflow-task

@@ -1,7 +1,7 @@
 import { chmodSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
-import type { SimulationJobInput, SimulationJobResult } from '../../src/config/simulation.js';
+import type { SimulationJobInput, SimulationJobResult } from '../../src/shared/simulation/schemas.js';
 import { tempDir } from './harness.js';
 
 // A replicate program for tests: POSIX sh (cheap to start), behaviour chosen per parameter set
