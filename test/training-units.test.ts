@@ -3,7 +3,7 @@ import { ProgressTracker } from '../src/activities/training/progress.js';
 import { parseProgressLine, type ProgressEvent } from '../src/activities/training/protocol.js';
 import { planRetention } from '../src/activities/training/retention.js';
 import { parseTrainingJob, trainingQueueInputSchema, type CheckpointRef, type PendingJob, type TrainingProgress } from '../src/shared/training/schemas.js';
-import * as q from '../src/workflows/training/training-queue-state.js';
+import * as q from '../src/shared/training/queue-state.js';
 
 const baseJob = { jobId: 'j1', dataset: 'examples/experiments/data/iris.csv', steps: 300, evalInterval: 50, checkpointInterval: 100 };
 

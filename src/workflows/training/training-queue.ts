@@ -29,7 +29,7 @@ import {
   type TrainingProgress,
   type TrainModelResult,
 } from '../../shared/training/schemas.js';
-import * as q from './training-queue-state.js';
+import * as q from '../../shared/training/queue-state.js';
 import { parseInput } from '../validate-input.js';
 import { rootMessage } from '../../shared/failure-message.js';
 

@@ -1,4 +1,4 @@
-import type { CarriedState, CheckpointRef, FinishedJob, PendingJob, TrainingJob, TrainingProgress } from '../../shared/training/schemas.js';
+import type { CarriedState, CheckpointRef, FinishedJob, PendingJob, TrainingJob, TrainingProgress } from './schemas.js';
 
 // The training queue's state machine, kept free of Temporal calls so every rule (what each
 // update may do, what continue-as-new carries) is a plain function with unit tests. The
