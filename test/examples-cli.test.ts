@@ -4,7 +4,7 @@ import { CancelledFailure } from '@temporalio/common';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { ExperimentBatchResult } from '../src/shared/experiments/schemas.js';
-import type { SimulationJobProgress } from '../src/workflows/simulation/simulation-job.js';
+import type { SimulationJobProgress } from '../src/shared/simulation/messages.js';
 import { ensureTemporalCli } from '../scripts/lib/temporal-cli.js';
 import { startTestWorker, type TestWorker } from './support/harness.js';
 import { waitFor } from './support/procs.js';

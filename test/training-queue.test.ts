@@ -9,7 +9,7 @@ import { ensureTemporalCli } from '../scripts/lib/temporal-cli.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freeBytes, trainingRoot } from '../src/activities/training/checkpoints.js';
 import { trainingQueueWorkflowId, type TrainingJob } from '../src/shared/training/schemas.js';
-import { cancelCurrentUpdate, enqueueUpdate, pauseUpdate, removeUpdate, resumeUpdate, stopUpdate } from '../src/workflows/training/training-queue.js';
+import { cancelCurrentUpdate, enqueueUpdate, pauseUpdate, removeUpdate, resumeUpdate, stopUpdate } from '../src/shared/training/messages.js';
 import { startTestWorker, type TestWorker } from './support/harness.js';
 import { processesWithEnv, waitFor } from './support/procs.js';
 import { irisJob, longJob, startQueue, status, updateRefusal, waitStatus, type QueueHandle } from './support/training.js';

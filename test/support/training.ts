@@ -1,7 +1,7 @@
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { trainingQueueWorkflowId, type TrainingJobInput, type TrainingQueueInput } from '../../src/shared/training/schemas.js';
 import type { trainingQueue } from '../../src/workflows/training/training-queue.js';
-import { statusQuery } from '../../src/workflows/training/training-queue.js';
+import { statusQuery } from '../../src/shared/training/messages.js';
 import type { QueueStatus } from '../../src/shared/training/queue-state.js';
 import { waitFor } from './procs.js';
 

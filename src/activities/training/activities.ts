@@ -15,6 +15,7 @@ import {
 } from '../../shared/training/schemas.js';
 import { describeIssues } from '../../shared/schemas.js';
 import { attemptDeadline, heartbeatIntervalMs } from '../step/command.js';
+import { progressSignal } from '../../shared/training/messages.js';
 import type { ActivityDeps } from '../deps.js';
 import { resolveInsideProject } from '../step/project-paths.js';
 import { inheritedEnv } from '../step/env.js';
@@ -35,7 +36,8 @@ import { bestByValLoss } from './retention.js';
 // retention after every save, watches the disk floor and the validation rule, and on a retry
 // resumes from the newest checkpoint it knows of, so the step count continues.
 
-export const PROGRESS_SIGNAL = 'trainingProgress';
+/** @deprecated use progressSignal from src/shared/training/messages.ts. */
+export const PROGRESS_SIGNAL = progressSignal.name;
 export const TRAINING_CONFIG_FILE = 'training-config.json';
 
 /** Stops the trainer at a checkpoint because free disk fell under the floor; the job is paused, not failed. */
@@ -297,7 +299,7 @@ export function createTrainingActivities(deps: ActivityDeps) {
         deps.logger.warn('no Temporal client in the activity context: the queue will not see live progress');
       }
       const reporter = new ProgressReporter(
-        client ? (p) => client!.workflow.getHandle(workflowId).signal(PROGRESS_SIGNAL, p) : null,
+        client ? (p) => client!.workflow.getHandle(workflowId).signal(progressSignal, p) : null,
         input.progressIntervalMs,
         (err) => deps.logger.warn({ err, jobId: job.jobId }, 'could not report training progress to the queue'),
       );

@@ -6,12 +6,7 @@ import { describeIssues, durationSchema, idSchema, relativePathSchema, retrySche
 // receives the resolved (defaults filled in) job, which is also what the job's result, memo and
 // database row record: the effective configuration, never a document that can drift from it.
 
-export const TRAINING_QUEUE_ID_PREFIX = 'training-queue-';
-
-/** One workflow per queue name: the ID is derived from the name, so a second start is refused by Temporal. */
-export function trainingQueueWorkflowId(queue: string): string {
-  return `${TRAINING_QUEUE_ID_PREFIX}${queue}`;
-}
+export { TRAINING_QUEUE_ID_PREFIX, trainingQueueWorkflowId } from './workflow-ids.js';
 
 export const DEFAULT_TRAINER_ARGS = ['{project}/examples/training/trainer.mjs'];
 export const GIB = 1024 ** 3;

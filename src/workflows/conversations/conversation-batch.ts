@@ -3,8 +3,6 @@ import {
   ChildWorkflowFailure,
   condition,
   continueAsNew,
-  defineQuery,
-  defineSignal,
   executeChild,
   isCancellation,
   patched,
@@ -26,6 +24,13 @@ import {
   type FailedItem,
   type Item,
 } from '../../shared/conversations/schemas.js';
+import {
+  conversationBatchProgressQuery,
+  legacyConversationProgressQuery,
+  retryFailedSignal,
+  type ConversationBatchProgress,
+} from '../../shared/conversations/messages.js';
+import { conversationItemWorkflowId } from '../../shared/conversations/workflow-ids.js';
 import { forEachLimited } from '../../shared/concurrency.js';
 import { conversationRun } from './conversation-run.js';
 import { formatIssues, validateDefinition } from '../../shared/conversations/definition-validator.js';
@@ -38,17 +43,8 @@ import { parseInput } from '../validate-input.js';
 // with its error, and can be retried with the retryFailed signal (or `retryFailedItems` from
 // src/client/conversations.ts once the batch has closed). Running dry is announced, not silent.
 
-export const retryFailedSignal = defineSignal<[{ keys?: string[] }?]>('retryFailed');
-
-export interface ConversationBatchProgress {
-  batchId: string;
-  page: number;
-  completed: number;
-  failed: number;
-  running: string[];
-  pendingRetry: number;
-}
-export const conversationBatchProgressQuery = defineQuery<ConversationBatchProgress>('conversationProgress');
+export { conversationBatchProgressQuery, retryFailedSignal };
+export type { ConversationBatchProgress };
 
 const { loadConversationDefinition, readConversationItems, checkConversationModels } = proxyActivities<Activities>({
   startToCloseTimeout: '2m',
@@ -61,9 +57,7 @@ const RETRY_AT_DRY_PATCH = 'conversation-batch-retry-signal-at-dry';
 /** Failed items kept with their payload (for retries); beyond this they are only counted. */
 const MAX_FAILED_KEPT = 500;
 
-export function conversationItemWorkflowId(batchId: string, itemKey: string): string {
-  return `conversation-${batchId}-${itemKey}`;
-}
+export { conversationItemWorkflowId };
 
 function rootCause(err: unknown): { message: string; step?: string } {
   let e = err as Error & { cause?: Error; details?: unknown[] };
@@ -110,14 +104,16 @@ export async function conversationBatch(rawInput: unknown): Promise<Conversation
     }
     state.failed = keep;
   });
-  setHandler(conversationBatchProgressQuery, () => ({
+  const progress = (): ConversationBatchProgress => ({
     batchId,
     page: state.page,
     completed: state.completed,
     failed: state.failed.length + state.failedOmitted,
     running: [...running],
     pendingRetry: state.pendingRetry.length,
-  }));
+  });
+  setHandler(conversationBatchProgressQuery, progress);
+  setHandler(legacyConversationProgressQuery, progress);
   const refresh = () =>
     setCurrentDetails(`**Batch ${batchId}** (${def.name}) page ${state.page}: ${state.completed} completed, ${state.failed.length + state.failedOmitted} failed, ${running.size} running`);
   refresh();

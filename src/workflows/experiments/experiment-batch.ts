@@ -1,7 +1,6 @@
 import {
   CancellationScope,
   ChildWorkflowFailure,
-  defineQuery,
   executeChild,
   isCancellation,
   proxyActivities,
@@ -13,12 +12,14 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../../activities/index.js';
 import { experimentBatchSchema, type ExperimentBatchResult, type ExperimentOutcome } from '../../shared/experiments/schemas.js';
+import { batchProgressQuery } from '../../shared/experiments/messages.js';
+import { experimentRunWorkflowId } from '../../shared/experiments/workflow-ids.js';
 import { forEachLimited } from '../../shared/concurrency.js';
 import { experimentRun } from './experiment-run.js';
 import { parseInput } from '../validate-input.js';
 import { rootMessage } from '../../shared/failure-message.js';
 
-export const batchProgressQuery = defineQuery<ExperimentOutcome[]>('progress');
+export { batchProgressQuery };
 
 const { recordBatch, exportBatchResults } = proxyActivities<Activities>({
   startToCloseTimeout: '1m',
@@ -30,9 +31,8 @@ const { notifyBatchSummary } = proxyActivities<Activities>({
   retry: { maximumAttempts: 3, initialInterval: '2s' },
 });
 
-export function experimentRunId(batchId: string, experiment: string): string {
-  return `experiment-${batchId}-${experiment}`;
-}
+/** @deprecated the old name of experimentRunWorkflowId (it returns a workflow ID, not a run ID). */
+export const experimentRunId = experimentRunWorkflowId;
 
 
 function renderDetails(batchId: string, outcomes: ExperimentOutcome[]): string {
@@ -69,7 +69,7 @@ export async function experimentBatch(rawInput: unknown): Promise<ExperimentBatc
       refresh();
       try {
         const result = await executeChild(experimentRun, {
-          workflowId: experimentRunId(batchId, experiment.name),
+          workflowId: experimentRunWorkflowId(batchId, experiment.name),
           args: [{ batchId, experiment, retry: input.retry, timeout: experiment.timeout ?? input.experimentTimeout, heartbeatTimeout: input.heartbeatTimeout }],
           staticSummary: `experiment ${experiment.name}`,
         });

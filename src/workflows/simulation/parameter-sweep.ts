@@ -4,8 +4,6 @@ import {
   CancellationScope,
   CancelledFailure,
   continueAsNew,
-  defineQuery,
-  defineSignal,
   getExternalWorkflowHandle,
   isCancellation,
   proxyActivities,
@@ -24,14 +22,12 @@ import {
   type SweepState,
   type SweepStatus,
 } from '../../shared/simulation/schemas.js';
+import { sweepProgressQuery, sweepProgressSignal } from '../../shared/simulation/messages.js';
 import { batchCount, batchRange, durationToMs, nextSignalThreshold, windowShape, type BatchRange } from '../../shared/simulation/sweep-plan.js';
 import { parseInput } from '../validate-input.js';
 import { rootMessage } from '../../shared/failure-message.js';
 
-/** The sweep's own progress (also reported to its job by signal). */
-export const sweepProgressQuery = defineQuery<SweepProgress>('progress');
-/** Sent by a sweep to its job; bounded by progressSignalBudget so the job's history stays small. */
-export const sweepProgressSignal = defineSignal<[SweepProgress]>('sweepProgress');
+export { sweepProgressQuery, sweepProgressSignal };
 
 const { aggregateParameter } = proxyActivities<Activities>({
   startToCloseTimeout: '2m',

@@ -3,7 +3,6 @@ import {
   CancellationScope,
   CancelledFailure,
   ChildWorkflowFailure,
-  defineQuery,
   executeChild,
   isCancellation,
   ParentClosePolicy,
@@ -26,31 +25,22 @@ import {
   type SimulationJobResult,
   type SweepProgress,
 } from '../../shared/simulation/schemas.js';
-import { parameterSweep, sweepProgressSignal } from './parameter-sweep.js';
+import { parameterSweep } from './parameter-sweep.js';
+import { simulationProgressQuery, sweepProgressSignal, type SimulationJobProgress } from '../../shared/simulation/messages.js';
+import { sweepWorkflowId } from '../../shared/simulation/workflow-ids.js';
 import { defaultReplicatesPerTask, durationToMs, formatDurationMs, progressSignalBudget, sweepConcurrency } from '../../shared/simulation/sweep-plan.js';
 import { parseInput } from '../validate-input.js';
 import { rootMessage } from '../../shared/failure-message.js';
 
-export interface SimulationJobProgress {
-  jobId: string;
-  stage: string;
-  environment?: EnvironmentReport;
-  totals: { parameters: number; replicates: number; succeeded: number; failed: number; running: number; aggregated: number };
-  parameters: SweepProgress[];
-}
-
-/** Per parameter set: replicates done / failed / running and whether aggregation ran. */
-export const simulationProgressQuery = defineQuery<SimulationJobProgress>('progress');
+export type { SimulationJobProgress };
+export { simulationProgressQuery };
 
 const { registerSimulationJob, finishSimulationJob } = proxyActivities<Activities>({
   startToCloseTimeout: '1m',
   retry: { maximumAttempts: 10, initialInterval: '1s', maximumInterval: '30s', nonRetryableErrorTypes: ['JobIdConflict'] },
 });
 
-/** The sweep of one parameter set: one execution per (job, parameter key), whoever starts it. */
-export function sweepWorkflowId(jobId: string, parameterKey: string): string {
-  return `simulation-${jobId}-${parameterKey}`;
-}
+export { sweepWorkflowId };
 
 
 const FINAL = new Set(['completed', 'failed', 'cancelled']);

@@ -5,9 +5,6 @@ import {
   allHandlersFinished,
   condition,
   continueAsNew,
-  defineQuery,
-  defineSignal,
-  defineUpdate,
   isCancellation,
   proxyActivities,
   proxyLocalActivities,
@@ -25,10 +22,20 @@ import {
   trainingQueueWorkflowId,
   type FinishedJob,
   type TrainingJob,
-  type TrainingJobInput,
-  type TrainingProgress,
   type TrainModelResult,
 } from '../../shared/training/schemas.js';
+import {
+  cancelCurrentUpdate,
+  enqueueUpdate,
+  pauseUpdate,
+  progressSignal,
+  removeUpdate,
+  resumeUpdate,
+  statusQuery,
+  stopUpdate,
+  trainingProgressQuery,
+  type EnqueueResult,
+} from '../../shared/training/messages.js';
 import * as q from '../../shared/training/queue-state.js';
 import { parseInput } from '../validate-input.js';
 import { rootMessage } from '../../shared/failure-message.js';
@@ -41,22 +48,18 @@ import { rootMessage } from '../../shared/failure-message.js';
 // carried over. Nothing here can die and leave a trainer unmanaged: a worker's death takes its
 // trainer with it, and the retry resumes from the newest checkpoint.
 
-export const enqueueUpdate = defineUpdate<EnqueueResult, [TrainingJobInput]>('enqueue');
-export const pauseUpdate = defineUpdate<q.QueueStatus, [{ reason?: string } | undefined]>('pause');
-export const resumeUpdate = defineUpdate<q.QueueStatus, []>('resume');
-export const stopUpdate = defineUpdate<q.QueueStatus, []>('stop');
-export const cancelCurrentUpdate = defineUpdate<q.QueueStatus, []>('cancelCurrent');
-export const removeUpdate = defineUpdate<q.QueueStatus, [string | { jobId: string }]>('remove');
-export const statusQuery = defineQuery<q.QueueStatus>('status');
-export const progressSignal = defineSignal<[TrainingProgress]>('trainingProgress');
-
-export interface EnqueueResult {
-  jobId: string;
-  instance: string;
-  position: number;
-  /** What will run: the job with every default filled in. */
-  effectiveConfig: TrainingJob;
-}
+export {
+  cancelCurrentUpdate,
+  enqueueUpdate,
+  pauseUpdate,
+  progressSignal,
+  removeUpdate,
+  resumeUpdate,
+  statusQuery,
+  stopUpdate,
+  trainingProgressQuery,
+};
+export type { EnqueueResult };
 
 export interface TrainingQueueResult {
   queue: string;
@@ -152,6 +155,7 @@ export async function trainingQueue(rawInput: unknown): Promise<TrainingQueueRes
     jobScope?.cancel();
   };
 
+  setHandler(trainingProgressQuery, () => q.statusOf(state));
   setHandler(statusQuery, () => q.statusOf(state));
   setHandler(progressSignal, (p) => {
     if (q.applyProgress(state, p)) refresh();
