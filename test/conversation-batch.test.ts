@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Worker } from '@temporalio/worker';
 import { CancelledFailure, WorkflowFailedError } from '@temporalio/client';
-import { listAttempts } from '../src/activities/conversations/audit.js';
+import { listAttempts } from '../src/db/conversations/attempts.js';
 import { conversationProgress, retryFailedItems, startConversationBatch } from '../src/client/conversations.js';
 import type { ConversationBatchResult, ConversationDefinitionInput } from '../src/shared/conversations/schemas.js';
 import type { ModelRegistry } from '../src/config/models.js';

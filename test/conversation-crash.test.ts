@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
-import { listAttempts } from '../src/activities/conversations/audit.js';
+import { listAttempts } from '../src/db/conversations/attempts.js';
 import { conversationProgress, startConversationBatch } from '../src/client/conversations.js';
 import type { ConversationBatchResult, ConversationDefinitionInput, ConversationRunResult } from '../src/shared/conversations/schemas.js';
 import { startDevServer, type DevServer } from '../scripts/lib/dev-server.js';

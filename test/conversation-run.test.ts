@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WorkflowFailedError } from '@temporalio/client';
-import { listAttempts } from '../src/activities/conversations/audit.js';
+import { listAttempts } from '../src/db/conversations/attempts.js';
 import type { ConversationDefinitionInput, ConversationRunResult } from '../src/shared/conversations/schemas.js';
 import { loadExample, startConversationStack, withModels, type ConversationStack } from './support/conversations.js';
 

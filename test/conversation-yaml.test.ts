@@ -1,7 +1,7 @@
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { applyTimeoutRecommendations, type TimeoutRecommendation } from '../src/activities/conversations/metrics.js';
+import { applyTimeoutRecommendations, type TimeoutRecommendation } from '../src/db/conversations/step-metrics.js';
 import { readDefinitionFile } from '../src/config/input-file.js';
 import { assertValidDefinition, validateDefinition } from '../src/shared/conversations/definition-validator.js';
 import { tempDir } from './support/harness.js';

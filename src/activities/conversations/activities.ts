@@ -12,7 +12,7 @@ import type { ActivityDeps } from '../deps.js';
 import { resolveInsideProject } from '../step/project-paths.js';
 import { createLlmActivities } from './llm.js';
 import { createMetricsActivities } from './metrics.js';
-import { knownModels } from '../../workers/model-limits.js';
+import { knownModels } from '../../db/model-slots.js';
 
 // Activities of the conversationRun / conversationBatch workflows, other than the model call
 // (llm.ts) and the audit row (audit.ts): definition and item sources, the script and db actors,

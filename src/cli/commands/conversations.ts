@@ -1,9 +1,9 @@
 import path from 'node:path';
 import type { Command } from 'commander';
-import { listAttempts } from '../../activities/conversations/audit.js';
-import { applyTimeoutRecommendations, recommendTimeouts, stepMetrics } from '../../activities/conversations/metrics.js';
-import { knownModels } from '../../workers/model-limits.js';
-import { formatSummaryTable } from '../../activities/notify.js';
+import { listAttempts } from '../../db/conversations/attempts.js';
+import { applyTimeoutRecommendations, recommendTimeouts, stepMetrics } from '../../db/conversations/step-metrics.js';
+import { knownModels } from '../../db/model-slots.js';
+import { formatSummaryTable } from '../../shared/summary-table.js';
 import { conversationBatchWorkflowId, conversationProgress, retryFailedItems, startConversationBatch } from '../../client/conversations.js';
 import { ensureConversationMetricsSchedule } from '../../client/schedules.js';
 import type { ConversationBatchInput, ConversationBatchResult } from '../../shared/conversations/schemas.js';

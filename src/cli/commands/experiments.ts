@@ -11,7 +11,7 @@ import { describeIssues } from '../../shared/schemas.js';
 import { loadEnv } from '../../config/env.js';
 import { createLogger } from '../../config/logger.js';
 import { openDatabase } from '../../db/open.js';
-import { exportResults } from '../../activities/experiments/results.js';
+import { exportResults } from '../../db/experiments/export.js';
 import { withClient } from '../context.js';
 import { renderProgress, renderResultTable, watchProgress } from '../progress-view.js';
 import { readDefinitionFile as readInputFile } from '../../config/input-file.js';
