@@ -76,6 +76,7 @@ describe('example inputs started from the temporal CLI', () => {
     expect(details).toContain('**Simulation sir-example**: running');
     expect(details).toMatch(/environment [0-9a-f]{32} \((built|reused|rebuilt), probe ok\)/);
     const described = await handle.describe();
+    // eslint-disable-next-line @typescript-eslint/no-deprecated -- the record view still shows what the workflows' record-form upserts wrote
     expect(described.searchAttributes).toMatchObject({ PipelineKind: ['simulationJob'], PipelineId: ['sir-example'], Stage: ['running'] });
 
     await handle.cancel();

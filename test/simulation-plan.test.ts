@@ -116,7 +116,10 @@ describe('sweep plan', () => {
     expect(replicateSeed({ base: 8, policy: 'hashed' }, 'a', 3)).not.toBe(replicateSeed(hashed, 'a', 3));
     expect(replicateSeed({ base: 100, policy: 'sequential' }, 'a', 5)).toBe(105);
     expect(replicateSeed({ base: 100, policy: 'sequential' }, 'b', 5)).toBe(105);
-    for (const s of seeds) expect(s).toBeGreaterThanOrEqual(0), expect(s).toBeLessThan(2 ** 31);
+    for (const s of seeds) {
+      expect(s).toBeGreaterThanOrEqual(0);
+      expect(s).toBeLessThan(2 ** 31);
+    }
   });
 
   it('covers every replicate exactly once with its batches', () => {

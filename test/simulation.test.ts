@@ -77,8 +77,10 @@ describe('simulationJob', () => {
     const progress = await handle.query<SimulationJobProgress>('progress');
     expect(progress.parameters.every((p) => p.aggregated && p.status === 'completed' && p.succeeded === 5)).toBe(true);
     const desc = await handle.describe();
+    // eslint-disable-next-line @typescript-eslint/no-deprecated -- the record view still shows what the workflows' record-form upserts wrote
     expect(desc.searchAttributes).toMatchObject({ PipelineKind: ['simulationJob'], PipelineId: [input.jobId], Stage: ['completed'] });
     const sweep = await w.client.workflow.getHandle(sweepWorkflowId(input.jobId, result.parameters[0].key)).describe();
+    // eslint-disable-next-line @typescript-eslint/no-deprecated -- the record view still shows what the workflows' record-form upserts wrote
     expect(sweep.searchAttributes).toMatchObject({ PipelineKind: ['parameterSweep'], PipelineId: [input.jobId], Stage: ['completed'] });
   });
 

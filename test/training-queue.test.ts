@@ -196,6 +196,7 @@ describe('trainingQueue', () => {
     expect(s.current).toBeNull();
     const d = await waitFor(async () => {
       const desc = await h.describe();
+      // eslint-disable-next-line @typescript-eslint/no-deprecated -- the record view still shows what the workflows' record-form upserts wrote
       return desc.searchAttributes.Stage?.[0] === 'paused' ? desc : undefined;
     }, 'Stage=paused');
     expect((await d.memo)?.pauseReason).toMatch(/under the floor/);

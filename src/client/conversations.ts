@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { Client, WorkflowExecutionAlreadyStartedError, type WorkflowHandle, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
+import { type Client, WorkflowExecutionAlreadyStartedError, type WorkflowHandle, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import {
   conversationBatchInputSchema,
@@ -49,7 +49,7 @@ export async function startConversationBatch(client: Client, input: Conversation
       staticSummary: `conversation batch ${parsed.data.batchId} (${def.name}, ${parsed.data.source.kind} source)`,
     });
   } catch (err) {
-    if (err instanceof WorkflowExecutionAlreadyStartedError) throw new Error(`conversation batch ${parsed.data.batchId} is already running (workflow ${workflowId})`);
+    if (err instanceof WorkflowExecutionAlreadyStartedError) throw new Error(`conversation batch ${parsed.data.batchId} is already running (workflow ${workflowId})`, { cause: err });
     throw err;
   }
 }

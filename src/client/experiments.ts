@@ -1,4 +1,4 @@
-import { Client, WorkflowExecutionAlreadyStartedError, type WorkflowHandle } from '@temporalio/client';
+import { type Client, WorkflowExecutionAlreadyStartedError, type WorkflowHandle } from '@temporalio/client';
 import { experimentBatchSchema, type ExperimentBatchResult, type ExperimentOutcome } from '../shared/experiments/schemas.js';
 import { describeIssues } from '../shared/schemas.js';
 import { batchProgressQuery } from '../shared/experiments/messages.js';
@@ -37,7 +37,7 @@ export async function startExperimentBatch(client: Client, input: unknown, opts:
     });
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError) {
-      throw new Error(`batch ${batchId} is already running (workflow ${workflowId}); watch it with "shepherd watch ${batchId}"`);
+      throw new Error(`batch ${batchId} is already running (workflow ${workflowId}); watch it with "shepherd watch ${batchId}"`, { cause: err });
     }
     throw err;
   }

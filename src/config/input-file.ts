@@ -14,7 +14,7 @@ export function parseDefinitionText(text: string, file: string): unknown {
   try {
     return yaml ? parseYaml(text) : JSON.parse(text);
   } catch (err) {
-    throw new Error(`${file} is not valid ${yaml ? 'YAML' : 'JSON'}: ${(err as Error).message}`);
+    throw new Error(`${file} is not valid ${yaml ? 'YAML' : 'JSON'}: ${(err as Error).message}`, { cause: err });
   }
 }
 
@@ -23,7 +23,7 @@ export function readDefinitionFile(file: string): unknown {
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new Error(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new Error(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
   }
   return parseDefinitionText(text, file);
 }

@@ -1,5 +1,5 @@
 import os from 'node:os';
-import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { type NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import type pg from 'pg';
 import { createLlmActivities } from '../activities/conversations/llm.js';
 import { announceModels } from '../db/model-slots.js';

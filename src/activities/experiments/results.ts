@@ -12,7 +12,7 @@ export { exportResults, type ExportFormat } from '../../db/experiments/export.js
 
 // Results are written once per logical write key (batch, experiment) and exported on demand.
 
-const isoDate = z.union([z.string().datetime({ offset: true }), z.date()]).transform((v) => new Date(v));
+const isoDate = z.union([z.iso.datetime({ offset: true }), z.date()]).transform((v) => new Date(v));
 
 export const experimentResultSchema = z.object({
   batchId: z.string().min(1).max(200),

@@ -63,7 +63,7 @@ const trainingRecordSchema = z.object({
   attempt: z.number().int().min(1).nullish(),
   workflowId: z.string().nullish(),
   runId: z.string().nullish(),
-  at: z.string().datetime({ offset: true }),
+  at: z.iso.datetime({ offset: true }),
 });
 export type TrainingRecordInput = z.input<typeof trainingRecordSchema>;
 
