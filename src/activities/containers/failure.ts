@@ -1,0 +1,77 @@
+import { ApplicationFailure } from '@temporalio/common';
+import type { StepFailureDetails } from '../process/failure.js';
+import { formatBytes } from '../process/failure.js';
+
+// Failures of container steps, classified like runCommand's (CommandFailed / StepTimedOut with
+// StepFailureDetails) plus what only the runtime knows: its OOMKilled state and the container.
+
+export interface ContainerFailureDetails extends StepFailureDetails {
+  image: string;
+  containerId: string;
+  /** The runtime's State.OOMKilled: the kernel killed the container for its memory limit. */
+  oomKilled: boolean;
+  memoryLimitBytes: number | null;
+  logFiles: { stdout: string; stderr: string };
+}
+
+export interface ContainerEnd {
+  image: string;
+  cmd: string[];
+  containerId: string;
+  exitCode: number;
+  oomKilled: boolean;
+  timedOut: boolean;
+  durationMs: number;
+  logTail: string[];
+  workspace: string;
+  memoryLimitBytes: number | null;
+  logFiles: { stdout: string; stderr: string };
+  attempt: number;
+  nonRetryableExitCodes?: number[];
+}
+
+export function describeEnd(end: Pick<ContainerEnd, 'exitCode' | 'oomKilled' | 'timedOut' | 'memoryLimitBytes'>): string {
+  if (end.timedOut) return "was stopped at its deadline (the step's timeout or the activity's start-to-close timeout)";
+  const oom = end.oomKilled
+    ? ` (out-of-memory kill: the runtime reports OOMKilled${end.memoryLimitBytes ? ` at the ${formatBytes(end.memoryLimitBytes)} limit` : ''})`
+    : end.exitCode === 137
+      ? ' (killed by SIGKILL: possible out-of-memory kill)'
+      : '';
+  return `exited with code ${end.exitCode}${oom}`;
+}
+
+export function tailText(lines: string[], n = 10): string {
+  const tail = lines.slice(-n);
+  return tail.length > 0 ? `\noutput (last ${tail.length} lines):\n${tail.join('\n')}` : '\n(no output)';
+}
+
+/** Throws the classified failure unless the container exited 0 in time. */
+export function assertContainerSucceeded(end: ContainerEnd): void {
+  if (end.exitCode === 0 && !end.timedOut) return;
+  const possibleOomKill = !end.timedOut && (end.oomKilled || end.exitCode === 137);
+  const details: ContainerFailureDetails = {
+    command: [end.image, ...end.cmd],
+    exitCode: end.exitCode,
+    signal: null,
+    possibleOomKill,
+    oomKillsDuringStep: end.oomKilled ? 1 : null,
+    timedOut: end.timedOut,
+    durationMs: end.durationMs,
+    peakRssBytes: 0,
+    stderrTail: end.logTail,
+    workspace: end.workspace,
+    attempt: end.attempt,
+    image: end.image,
+    containerId: end.containerId,
+    oomKilled: end.oomKilled,
+    memoryLimitBytes: end.memoryLimitBytes,
+    logFiles: end.logFiles,
+  };
+  const message = `container ${end.image} ${JSON.stringify(end.cmd)} ${describeEnd(end)} after ${(end.durationMs / 1000).toFixed(1)} s${tailText(end.logTail)}`;
+  throw ApplicationFailure.create({
+    message,
+    type: end.timedOut ? 'StepTimedOut' : 'CommandFailed',
+    nonRetryable: (end.nonRetryableExitCodes ?? []).includes(end.exitCode),
+    details: [details],
+  });
+}
