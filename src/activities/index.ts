@@ -6,6 +6,7 @@ import { createExperimentActivities } from './experiments.js';
 import { createConversationActivities } from './conversations.js';
 import { createTrainingActivities } from './training.js';
 import { createSimulationActivities } from './simulation.js';
+import { createContainerActivities } from './containers/index.js';
 
 export function createActivities(deps: ActivityDeps) {
   return {
@@ -16,6 +17,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createConversationActivities(deps),
     ...createTrainingActivities(deps),
     ...createSimulationActivities(deps),
+    ...createContainerActivities(deps),
   };
 }
 
