@@ -8,6 +8,9 @@ CREATE TABLE analysis_targets (
   model        text NOT NULL,
   app          text NOT NULL,
   workflow_id  text NOT NULL,
+  -- The analysisPipeline run that registered the row: only it marks the row skipped.
+  pipeline_run_id text NOT NULL,
+  -- The appAnalysis run that claimed the row: a different run can never claim it again.
   run_id       text,
   source_dir   text NOT NULL,
   status       text NOT NULL DEFAULT 'pending'
@@ -23,23 +26,43 @@ CREATE TABLE analysis_targets (
 );
 CREATE INDEX analysis_targets_status_idx ON analysis_targets (pipeline_id, status);
 
--- Normalised findings from every analyzer. The unique key makes a retried store idempotent; the
--- run_id/attempt columns let the writer replace rows only from the winning (newer) attempt.
-CREATE TABLE analysis_findings (
-  id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+-- One row per (target, analyzer): the attempt whose findings are current. storeFindings (ANALYZERS)
+-- replaces a target's findings only from a newer attempt, so a stale attempt never wins.
+CREATE TABLE analysis_analyzer_runs (
   pipeline_id  text NOT NULL,
   model        text NOT NULL,
   app          text NOT NULL,
-  analyzer     text NOT NULL CHECK (analyzer IN ('static', 'dynamic', 'performance', 'ai-review')),
-  rule         text NOT NULL,
-  severity     text NOT NULL,
-  location     text NOT NULL,
-  message      text NOT NULL,
-  run_id       text NOT NULL,
-  attempt      integer NOT NULL CHECK (attempt >= 1),
-  details      jsonb,
-  recorded_at  timestamptz NOT NULL DEFAULT now(),
-  CONSTRAINT analysis_findings_target_rule_location_key UNIQUE (pipeline_id, model, app, analyzer, rule, location)
+  analyzer     text NOT NULL,
+  run_id       text NOT NULL,          -- appAnalysis workflow run id
+  attempt      integer NOT NULL,       -- activity attempt that wrote the current rows
+  scheduled_ms bigint NOT NULL,        -- attempt's scheduled time (orders attempts of different runs)
+  status       text NOT NULL CHECK (status IN ('completed','failed','skipped')),
+  reason       text,
+  findings     integer NOT NULL DEFAULT 0,
+  by_severity  jsonb NOT NULL DEFAULT '{}'::jsonb,
+  metrics      jsonb,
+  report_ref   text,
+  duration_ms  integer NOT NULL DEFAULT 0,
+  updated_at   timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (pipeline_id, model, app, analyzer)
 );
-CREATE INDEX analysis_findings_target_idx ON analysis_findings (pipeline_id, model, app, analyzer);
-CREATE INDEX analysis_findings_severity_idx ON analysis_findings (pipeline_id, severity);
+
+-- Normalised findings (rule, severity, location, message). The unique key makes a retried store
+-- idempotent. No foreign key to analysis_targets: analyzers can be run (and tested) on their own.
+CREATE TABLE analysis_findings (
+  id          bigserial PRIMARY KEY,
+  pipeline_id text NOT NULL,
+  model       text NOT NULL,
+  app         text NOT NULL,
+  analyzer    text NOT NULL,
+  rule        text NOT NULL,
+  severity    text NOT NULL CHECK (severity IN ('critical','high','medium','low','info')),
+  location    text NOT NULL,           -- "file:line:col" (static/ai) or "/path?param" (dynamic/perf)
+  message     text NOT NULL,
+  run_id      text NOT NULL,
+  attempt     integer NOT NULL,
+  created_at  timestamptz NOT NULL DEFAULT now(),
+  UNIQUE (pipeline_id, model, app, analyzer, rule, location)
+);
+CREATE INDEX analysis_findings_target ON analysis_findings (pipeline_id, model, app, analyzer);
+CREATE INDEX analysis_findings_severity ON analysis_findings (pipeline_id, severity);

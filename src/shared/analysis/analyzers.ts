@@ -40,6 +40,8 @@ export interface AnalyzerOutcome {
   /** A path or db reference to the report, never the report itself (history stays small). */
   reportRef?: string;
   durationMs: number;
+  /** Small numbers only (performance: p50Ms, p99Ms, rps, errors, non2xx, requests; dynamic: requestsAnswered). */
+  metrics?: Record<string, number>;
 }
 
 export interface PreflightAnalysisInput {
