@@ -4,3 +4,4 @@ export { conversationRun, conversationBatch, conversationMetrics } from './conve
 export { trainingQueue } from './training-queue.js';
 export { simulationJob } from './simulation-job.js';
 export { parameterSweep } from './parameter-sweep.js';
+export { analysisPipeline, appAnalysis } from './analysis/index.js';
