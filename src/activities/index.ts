@@ -7,6 +7,7 @@ import { createConversationActivities } from './conversations.js';
 import { createTrainingActivities } from './training.js';
 import { createSimulationActivities } from './simulation.js';
 import { createContainerActivities } from './containers/index.js';
+import { createAnalysisTargetActivities } from '../db/analysis/target-activities.js';
 
 export function createActivities(deps: ActivityDeps) {
   return {
@@ -18,6 +19,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createTrainingActivities(deps),
     ...createSimulationActivities(deps),
     ...createContainerActivities(deps),
+    ...createAnalysisTargetActivities(deps),
   };
 }
 
