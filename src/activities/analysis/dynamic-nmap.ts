@@ -43,7 +43,7 @@ const asArray = <T>(x: T | T[] | undefined): T[] => (x === undefined ? [] : Arra
 
 /** The scanned port's state and script outputs from nmap's -oX report, or undefined when nmap saw no host. */
 export function parseNmapXml(xml: string): NmapPort | undefined {
-  const doc = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '' }).parse(xml) as {
+  const doc = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '', htmlEntities: true }).parse(xml) as {
     nmaprun?: { host?: { ports?: { port?: unknown } } | unknown[] };
   };
   const host = asArray(doc.nmaprun?.host as { ports?: { port?: unknown } } | undefined)[0];
