@@ -8,6 +8,7 @@ import { createTrainingActivities } from './training.js';
 import { createSimulationActivities } from './simulation.js';
 import { createContainerActivities } from './containers/index.js';
 import { createAnalysisTargetActivities } from '../db/analysis/target-activities.js';
+import { createAnalysisActivities } from './analysis/index.js';
 
 export function createActivities(deps: ActivityDeps) {
   return {
@@ -20,6 +21,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createSimulationActivities(deps),
     ...createContainerActivities(deps),
     ...createAnalysisTargetActivities(deps),
+    ...createAnalysisActivities(deps),
   };
 }
 
