@@ -13,7 +13,7 @@ export function createAnalysisActivities(deps: AnalysisDeps) {
     runAnalyzer: createRunAnalyzer(deps),
     async preflightAnalysis(input: PreflightAnalysisInput): Promise<PreflightAnalysisResult> {
       Context.current().heartbeat({ phase: 'preflight' });
-      return preflight(input, { registry: deps.registry });
+      return preflight(input, { registry: deps.registry, dockerHost: deps.dockerHost });
     },
   };
 }

@@ -44,8 +44,7 @@ export async function preflight(input: PreflightAnalysisInput, opts: { registry?
   }
   if (input.needsRuntime) {
     try {
-      const endpoint = dockerEndpoint();
-      await pingRuntime(dockerClient(), endpoint);
+      await pingRuntime(dockerClient(opts.dockerHost), dockerEndpoint(opts.dockerHost));
     } catch (err) {
       problems.push(`container runtime: ${(err as Error).message}`);
     }
