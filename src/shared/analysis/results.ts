@@ -24,7 +24,8 @@ export interface AnalysisProgress {
   breakers: { analyzers: AnalyzerBreaker[]; pipeline: PipelineBreaker };
 }
 
-export type AnalysisPipelineStatus = 'completed' | 'completed_with_failures' | 'failed' | 'cancelled';
+/** skipped: nothing ran and nothing failed (every target was a duplicate of another start). */
+export type AnalysisPipelineStatus = 'completed' | 'completed_with_failures' | 'failed' | 'skipped' | 'cancelled';
 
 export interface AnalysisPipelineResult {
   pipelineId: string;

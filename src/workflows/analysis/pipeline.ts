@@ -210,9 +210,11 @@ async function conclude(input: AnalysisPipeline, state: PipelineState, cancellat
     ? 'cancelled'
     : counts.completed === state.targets.length
       ? 'completed'
-      : counts.completed + counts.partial === 0
-        ? 'failed'
-        : 'completed_with_failures';
+      : counts.completed + counts.partial > 0
+        ? 'completed_with_failures'
+        : counts.failed > 0 || state.pipelineBreaker.state === 'open'
+          ? 'failed'
+          : 'skipped';
   setStage(status);
   // Skipped rows this run registered get their reason (a duplicate start's rows are never touched).
   const skips = state.targets.filter((t) => t.status === 'skipped' || t.status === 'cancelled').filter((t) => t.startedAt === undefined);
