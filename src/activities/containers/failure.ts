@@ -8,8 +8,13 @@ import { formatBytes } from '../process/failure.js';
 export interface ContainerFailureDetails extends StepFailureDetails {
   image: string;
   containerId: string;
-  /** The runtime's State.OOMKilled: the kernel killed the container for its memory limit. */
+  /**
+   * Killed for its memory limit: the runtime's State.OOMKilled, or (podman 4.3 with runc on
+   * cgroup v1 never sets it) exit 137 under a memory limit while the kernel's oom_kill counter rose.
+   */
   oomKilled: boolean;
+  /** State.OOMKilled as the runtime reported it. */
+  runtimeOomKilled: boolean;
   memoryLimitBytes: number | null;
   logFiles: { stdout: string; stderr: string };
 }
@@ -19,7 +24,10 @@ export interface ContainerEnd {
   cmd: string[];
   containerId: string;
   exitCode: number;
+  /** State.OOMKilled as the runtime reported it. */
   oomKilled: boolean;
+  /** Rise of the kernel's oom_kill counter (/proc/vmstat) while the container ran, when readable. */
+  oomKillsDuringStep: number | null;
   timedOut: boolean;
   durationMs: number;
   logTail: string[];
@@ -30,13 +38,23 @@ export interface ContainerEnd {
   nonRetryableExitCodes?: number[];
 }
 
-export function describeEnd(end: Pick<ContainerEnd, 'exitCode' | 'oomKilled' | 'timedOut' | 'memoryLimitBytes'>): string {
+type EndFacts = Pick<ContainerEnd, 'exitCode' | 'oomKilled' | 'oomKillsDuringStep' | 'timedOut' | 'memoryLimitBytes'>;
+
+/** Our verdict: the runtime says OOMKilled, or SIGKILL under a memory limit while the kernel OOM-killed. */
+export function wasOomKilled(end: EndFacts): boolean {
+  return end.oomKilled || (end.exitCode === 137 && end.memoryLimitBytes !== null && (end.oomKillsDuringStep ?? 0) > 0);
+}
+
+export function describeEnd(end: EndFacts): string {
   if (end.timedOut) return "was stopped at its deadline (the step's timeout or the activity's start-to-close timeout)";
+  const limit = end.memoryLimitBytes ? ` at the ${formatBytes(end.memoryLimitBytes)} limit` : '';
   const oom = end.oomKilled
-    ? ` (out-of-memory kill: the runtime reports OOMKilled${end.memoryLimitBytes ? ` at the ${formatBytes(end.memoryLimitBytes)} limit` : ''})`
-    : end.exitCode === 137
-      ? ' (killed by SIGKILL: possible out-of-memory kill)'
-      : '';
+    ? ` (out-of-memory kill: the runtime reports OOMKilled${limit})`
+    : wasOomKilled(end)
+      ? ` (out-of-memory kill${limit}: SIGKILL while the kernel's OOM-kill counter rose; the runtime did not flag it)`
+      : end.exitCode === 137
+        ? ' (killed by SIGKILL: possible out-of-memory kill)'
+        : '';
   return `exited with code ${end.exitCode}${oom}`;
 }
 
@@ -48,13 +66,14 @@ export function tailText(lines: string[], n = 10): string {
 /** Throws the classified failure unless the container exited 0 in time. */
 export function assertContainerSucceeded(end: ContainerEnd): void {
   if (end.exitCode === 0 && !end.timedOut) return;
-  const possibleOomKill = !end.timedOut && (end.oomKilled || end.exitCode === 137);
+  const oomKilled = !end.timedOut && wasOomKilled(end);
+  const possibleOomKill = !end.timedOut && (oomKilled || end.exitCode === 137);
   const details: ContainerFailureDetails = {
     command: [end.image, ...end.cmd],
     exitCode: end.exitCode,
     signal: null,
     possibleOomKill,
-    oomKillsDuringStep: end.oomKilled ? 1 : null,
+    oomKillsDuringStep: end.oomKillsDuringStep,
     timedOut: end.timedOut,
     durationMs: end.durationMs,
     peakRssBytes: 0,
@@ -63,7 +82,8 @@ export function assertContainerSucceeded(end: ContainerEnd): void {
     attempt: end.attempt,
     image: end.image,
     containerId: end.containerId,
-    oomKilled: end.oomKilled,
+    oomKilled,
+    runtimeOomKilled: end.oomKilled,
     memoryLimitBytes: end.memoryLimitBytes,
     logFiles: end.logFiles,
   };

@@ -8,7 +8,8 @@ import { durationToMs } from '../../config/conversation.js';
 import { appContainerSpecSchema, type AppAddress, type AppContainerSpecInput } from '../../shared/containers.js';
 import type { ActivityDeps } from '../deps.js';
 import { attemptDeadline } from '../command.js';
-import { describeEnd, tailText } from './failure.js';
+import { describeEnd, tailText, wasOomKilled } from './failure.js';
+import { oomKillCount } from '../process/proc-stats.js';
 import { probeHttp } from './health.js';
 import { createAndStart, ensureNetwork, exitState, publishedPort, removeNetworkIfUnused, stopAndRemove } from './lifecycle.js';
 import { captureLogs, type CapturedLogs } from './logs.js';
@@ -75,7 +76,7 @@ async function waitHealthy(s: ContainerSession, container: Docker.Container, log
     const state = await exitState(container);
     if (!state.running) {
       await Promise.race([logs.done, new Promise((r) => setTimeout(r, 1000))]);
-      throw unhealthy(`the container ${describeEnd({ ...state, timedOut: false, memoryLimitBytes: null })} before answering ${url}`, logs, { exitCode: state.exitCode, oomKilled: state.oomKilled, url });
+      throw unhealthy(`the container ${describeEnd({ ...state, oomKillsDuringStep: null, timedOut: false, memoryLimitBytes: null })} before answering ${url}`, logs, { exitCode: state.exitCode, oomKilled: state.oomKilled, url });
     }
     s.setBeat({ state: 'waiting-health', containerId: container.id, health: `unhealthy: ${last}`, url });
     if (Date.now() + delay >= until) {
@@ -104,6 +105,7 @@ export async function holdAppContainer(deps: ActivityDeps, input: HoldAppInput):
       if ((err as { code?: string }).code === 'ImageNotFound') throw ApplicationFailure.nonRetryable((err as Error).message, 'ImageNotFound');
       throw err;
     }
+    const oomBefore = oomKillCount();
     logs = await captureLogs(s.docker, container, s.workspace);
     const c = container;
     const l = logs;
@@ -123,10 +125,17 @@ export async function holdAppContainer(deps: ActivityDeps, input: HoldAppInput):
     }
     await Promise.race([l.done, new Promise((r) => setTimeout(r, 1000))]);
     const state = await exitState(c);
+    const oomAfter = oomKillCount();
+    const facts = {
+      ...state,
+      oomKillsDuringStep: oomBefore !== undefined && oomAfter !== undefined ? oomAfter - oomBefore : null,
+      timedOut: false,
+      memoryLimitBytes: spec.limits?.memoryMb ? spec.limits.memoryMb * 1024 * 1024 : null,
+    };
     throw ApplicationFailure.create({
-      message: `app container ${s.name} ${describeEnd({ ...state, timedOut: false, memoryLimitBytes: spec.limits?.memoryMb ? spec.limits.memoryMb * 1024 * 1024 : null })} while held${tailText(l.tail())}`,
+      message: `app container ${s.name} ${describeEnd(facts)} while held${tailText(l.tail())}`,
       type: 'AppContainerExited',
-      details: [{ exitCode: state.exitCode, oomKilled: state.oomKilled, logTail: l.tail(), containerId: c.id, logFiles: l.files }],
+      details: [{ exitCode: state.exitCode, oomKilled: wasOomKilled(facts), runtimeOomKilled: state.oomKilled, logTail: l.tail(), containerId: c.id, logFiles: l.files }],
     });
   } finally {
     deadline.cancel();

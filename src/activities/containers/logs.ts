@@ -45,13 +45,22 @@ export async function captureLogs(docker: Docker, container: Docker.Container, w
   err.on('data', (c: Buffer) => errLines.push(c));
   out.pipe(outFile);
   err.pipe(errFile);
-  const stream = (await container.logs({ follow: true, stdout: true, stderr: true })) as unknown as NodeJS.ReadableStream & { destroy(): void };
-  docker.modem.demuxStream(stream, out, err);
-  const ended = new Promise<void>((resolve) => {
-    stream.on('end', resolve);
-    stream.on('close', resolve);
-    stream.on('error', () => resolve());
-  });
+  // Not awaited: podman sends the response headers only with the first output, so a silent
+  // container would block the caller here; the request is aborted by close().
+  const abort = new AbortController();
+  const ended = container
+    .logs({ follow: true, stdout: true, stderr: true, abortSignal: abort.signal } as Parameters<Docker.Container['logs']>[0] & { follow: true })
+    .then(
+      (stream) =>
+        new Promise<void>((resolve) => {
+          docker.modem.demuxStream(stream, out, err);
+          stream.on('end', resolve);
+          stream.on('close', resolve);
+          stream.on('error', () => resolve());
+          abort.signal.addEventListener('abort', () => resolve(), { once: true });
+        }),
+      () => undefined,
+    );
   const done = ended.then(async () => {
     outLines.end();
     errLines.end();
@@ -64,6 +73,6 @@ export async function captureLogs(docker: Docker, container: Docker.Container, w
     tail: () => tail.toArray(),
     lastLine: () => last,
     files,
-    close: () => stream.destroy(),
+    close: () => abort.abort(),
   };
 }

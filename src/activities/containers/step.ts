@@ -8,6 +8,7 @@ import { attemptDeadline } from '../command.js';
 import { assertContainerSucceeded } from './failure.js';
 import { createAndStart, exitState, stopAndRemove } from './lifecycle.js';
 import { captureLogs } from './logs.js';
+import { oomKillCount } from '../process/proc-stats.js';
 import { openSession, untilAborted, untilDeadline } from './session.js';
 
 // runContainerStep: the container counterpart of runCommand. One container per attempt,
@@ -73,6 +74,7 @@ export async function runContainerStep(deps: ActivityDeps, input: ContainerStepI
       throw err;
     }
     const started = Date.now();
+    const oomBefore = oomKillCount();
     const logs = await captureLogs(s.docker, container, s.workspace);
     s.setBeat({ state: 'running', containerId: container.id });
     const beatTimer = setInterval(() => s.setBeat({ state: 'running', containerId: container!.id, lastOutputLine: logs.lastLine() }), 1000);
@@ -81,18 +83,20 @@ export async function runContainerStep(deps: ActivityDeps, input: ContainerStepI
     );
     if (outcome !== 'exited') {
       s.setBeat({ state: 'stopping', containerId: container.id, reason: outcome });
-      await stopAndRemove(container, outcome === 'deadline' ? Math.min(spec.graceSeconds, 2) : spec.graceSeconds);
+      await stopAndRemove(container, outcome === 'deadline' ? Math.min(spec.graceSeconds, 1) : spec.graceSeconds);
       container = undefined;
       if (outcome === 'aborted') throw s.signal.reason;
     }
     await Promise.race([logs.done, new Promise((r) => setTimeout(r, 2000))]);
     const state = container ? await exitState(container) : { exitCode: -1, oomKilled: false };
+    const oomAfter = oomKillCount();
     const end = {
       image: spec.image,
       cmd: spec.cmd,
       containerId: container?.id ?? '',
       exitCode: state.exitCode,
       oomKilled: state.oomKilled,
+      oomKillsDuringStep: oomBefore !== undefined && oomAfter !== undefined ? oomAfter - oomBefore : null,
       timedOut: outcome === 'deadline',
       durationMs: Date.now() - started,
       logTail: logs.tail(),
