@@ -72,7 +72,7 @@ describe('analysisPipeline', () => {
       expect(r.targets).toHaveLength(5);
       const dup = r.targets[4]!;
       expect(dup).toMatchObject({ status: 'skipped', reason: expect.stringMatching(/duplicate of targets\[1\]/) });
-      for (const t of r.targets.filter((x) => x.status === 'skipped')) expect(t.reason).toMatch(/already started as analysis-|duplicate of/);
+      for (const t of r.targets.filter((x: { status: string }) => x.status === 'skipped')) expect(t.reason).toMatch(/already started as analysis-|duplicate of/);
     }
     for (let i = 0; i < 4; i++) {
       const owners = all.filter((r) => r.targets[i]!.status === 'completed');
