@@ -34,8 +34,8 @@ export interface FakeControls {
   preflight: { ok: boolean; problems: string[] };
   /** Per-call behaviour; default: completes with one finding. Throw to fail the attempt. */
   analyzer: AnalyzerBehaviour;
-  /** Per target: 'healthy' (default) or 'unhealthy' (holder fails AppUnhealthy before ready). */
-  holder: (target: string) => 'healthy' | 'unhealthy';
+  /** Per target: 'healthy' (default), 'unhealthy' (fails AppUnhealthy before ready), 'dies' (exits 137 soon after ready). */
+  holder: (target: string) => 'healthy' | 'unhealthy' | 'dies';
   calls(event: string, target?: string, analyzer?: string): LogEntry[];
 }
 
@@ -90,8 +90,14 @@ export function fakeAnalysisActivities(client: () => Client, pool: pg.Pool, webh
       });
       note('hold:ready', target);
       try {
+        if (controls.holder(target) === 'dies') {
+          await busy(500);
+          note('hold:died', target);
+          throw ApplicationFailure.nonRetryable('app container exited with code 137 while held (OOMKilled: false); log tail: Killed', 'AppContainerExited');
+        }
         for (;;) await busy(60_000);
       } catch (err) {
+        if (controls.holder(target) === 'dies') throw err;
         note('hold:cancelled', target);
         // Stopping and removing a container takes a moment; the workflow must wait for it.
         await new Promise((r) => setTimeout(r, 150));

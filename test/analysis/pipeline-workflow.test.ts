@@ -157,6 +157,27 @@ describe('analysisPipeline', () => {
     expect(t.analyzers.filter((o) => o.status === 'completed').map((o) => o.analyzer).sort()).toEqual(['ai-review', 'static']);
     expect(w.controls.calls('analyzer:start', appAnalysisWorkflowId(id, t.model, t.app), 'dynamic')).toHaveLength(0);
   });
+
+  it('an app container that dies mid-analysis fails its app analyzers with the reason; the others and the pipeline go on', async () => {
+    w.controls.holder = (wf) => (wf.endsWith('claude-3-5-haiku-1') ? 'dies' : 'healthy');
+    w.controls.analyzer = async (input) => {
+      const { busy } = await import('./pipeline-fakes.js');
+      await busy(input.analyzer === 'dynamic' || input.analyzer === 'performance' ? 3000 : 100);
+    };
+    const id = uniquePipelineId('died');
+    const h = await startAnalysisPipeline(client, pipelineInput(id, 2), { taskQueue: w.taskQueue });
+    const result = await h.result();
+    expect(result.status).toBe('completed_with_failures');
+    const [died, ok] = result.targets;
+    expect(died!.status).toBe('partial');
+    for (const a of ['dynamic', 'performance']) {
+      expect(died!.analyzers.find((o) => o.analyzer === a)).toMatchObject({ status: 'failed', reason: expect.stringMatching(/app container failed during analysis: .*exited with code 137/) });
+    }
+    expect(ok!.status).toBe('completed');
+    // The analyzers against the dead container were stopped (cancelled), not left running.
+    const wf = appAnalysisWorkflowId(id, died!.model, died!.app);
+    expect(w.controls.calls('analyzer:end', wf)).toHaveLength(4);
+  });
 });
 
 function assertCleanupAfterAnalyzers(pipelineId: string, apps: string[]) {
