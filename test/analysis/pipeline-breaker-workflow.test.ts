@@ -139,6 +139,8 @@ describe('pipeline breaker in analysisPipeline', () => {
     expect(p.targets.map((t) => t.status)).toEqual(['failed', 'failed', 'skipped', 'skipped', 'skipped']);
     for (const t of p.targets.slice(2)) expect(t.reason).toBe(`pipeline breaker open: 2 consecutive failed targets (last: ${p.targets[1]!.model}:${p.targets[1]!.app})`);
     expect(p.breakers.pipeline).toMatchObject({ state: 'open', trips: 1 });
+    // The app never came up: the targets failed, the dynamic analyzer did not, so its breaker stays closed.
+    expect(p.breakers.analyzers.find((b) => b.analyzer === 'dynamic')).toMatchObject({ state: 'closed', consecutiveFailures: 0 });
     expect(w.controls.calls('hold:start')).toHaveLength(2);
     expect(await stage(h)).toBe('failed (breakers pipeline:open)');
     const { rows } = await pool.query('SELECT status, reason FROM analysis_targets WHERE pipeline_id = $1 ORDER BY model, app', [id]);

@@ -42,6 +42,9 @@ export interface AnalyzerOutcome {
   durationMs: number;
   /** Small numbers only (performance: p50Ms, p99Ms, rps, errors, non2xx, requests; dynamic: requestsAnswered). */
   metrics?: Record<string, number>;
+  /** Set by appAnalysis when the analyzer never ran because the app was not there (no image, not
+   *  healthy, container died): the target failed, the analyzer did not, so breakers ignore it. */
+  cause?: 'app';
 }
 
 export interface PreflightAnalysisInput {

@@ -30,6 +30,7 @@ const MAX_READDRESS = 2;
 
 const skippedOutcome = (analyzer: AnalyzerOutcome['analyzer'], reason: string): AnalyzerOutcome => ({ analyzer, status: 'skipped', reason, findings: 0, bySeverity: {}, durationMs: 0 });
 const failedOutcome = (analyzer: AnalyzerOutcome['analyzer'], reason: string, durationMs = 0): AnalyzerOutcome => ({ analyzer, status: 'failed', reason, findings: 0, bySeverity: {}, durationMs });
+const appFailedOutcome = (analyzer: AnalyzerOutcome['analyzer'], reason: string): AnalyzerOutcome => ({ ...failedOutcome(analyzer, reason), cause: 'app' });
 
 /**
  * One target: build or reuse the app image, hold the app container while the analyzers that need
@@ -176,7 +177,7 @@ async function analyse(
     }
     if (appProblem) {
       // Unreachable is failed with the reason, never completed (seed: "completed" with nothing scanned).
-      for (const a of appAnalyzers) outcomes.set(a.name, failedOutcome(a.name, appProblem));
+      for (const a of appAnalyzers) outcomes.set(a.name, appFailedOutcome(a.name, appProblem));
       publish();
       setStage('analysing source');
       await Promise.all(sourceRuns);
@@ -197,7 +198,7 @@ async function analyse(
         }).catch((err) => {
           // The app scope was cancelled because the container failed: the analyzer failed with that reason.
           if (!holderError || !isCancellation(err)) throw err;
-          outcomes.set(a.name, failedOutcome(a.name, `app container failed during analysis: ${rootMessage(holderError)}`));
+          outcomes.set(a.name, appFailedOutcome(a.name, `app container failed during analysis: ${rootMessage(holderError)}`));
           publish();
         }),
       ),

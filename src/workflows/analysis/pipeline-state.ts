@@ -85,7 +85,9 @@ export class PipelineState {
     const clock = { now, targetsFinished: this.finishedCount() };
     for (const o of outcomes) {
       const b = this.analyzerBreakers.get(o.analyzer);
-      if (b) this.analyzerBreakers.set(o.analyzer, recordAnalyzerOutcome(b, this.cfg, clock, targetKey(t), o.status, o.reason));
+      // A missing app is the target's failure, not the analyzer's: it neither trips nor resets the breaker.
+      const status = o.cause === 'app' ? 'skipped' : o.status;
+      if (b) this.analyzerBreakers.set(o.analyzer, recordAnalyzerOutcome(b, this.cfg, clock, targetKey(t), status, o.reason));
     }
     this.pipelineBreaker = recordTargetOutcome(this.pipelineBreaker, status, targetKey(t));
     this.version++;
