@@ -1,12 +1,13 @@
 import { readFileSync } from 'node:fs';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listAnalyzerRuns, listFindings } from '../../src/db/analysis/findings-query.js';
-import { analyzerHarness, closedAddress, closePool, pool, startExampleApp, type RunningApp } from './analyzer-support.js';
+import { ensureTools, analyzerHarness, closedAddress, closePool, pool, startExampleApp, type RunningApp } from './analyzer-support.js';
 
 // The dynamic analyzer is Debian's nmap with its NSE HTTP scripts, against the example apps
 // running as real processes on a loopback port. A scan that reached nothing is failed, never
 // completed (the seed's ZAP scans "completed" against connection-refused targets).
 
+beforeAll(ensureTools, 300_000);
 const apps: RunningApp[] = [];
 afterAll(async () => {
   await Promise.all(apps.map((a) => a.stop()));

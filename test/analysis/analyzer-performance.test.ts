@@ -1,10 +1,11 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listFindings } from '../../src/db/analysis/findings-query.js';
-import { analyzerHarness, closedAddress, closePool, pool, startExampleApp, type RunningApp } from './analyzer-support.js';
+import { ensureTools, analyzerHarness, closedAddress, closePool, pool, startExampleApp, type RunningApp } from './analyzer-support.js';
 
 // The performance analyzer is autocannon against the running app; the inventory API fails every
 // fourth request, which shows up as non-2xx answers under load whatever the machine's speed.
 
+beforeAll(ensureTools, 300_000);
 const apps: RunningApp[] = [];
 afterAll(async () => {
   await Promise.all(apps.map((a) => a.stop()));

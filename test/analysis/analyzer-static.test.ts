@@ -1,14 +1,15 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { countFindings, listAnalyzerRuns, listFindings } from '../../src/db/analysis/findings-query.js';
 import { tempDir } from '../support/harness.js';
-import { analyzerHarness, APPS, closePool, lineOf, pool, ROOT } from './analyzer-support.js';
+import { ensureTools, analyzerHarness, APPS, closePool, lineOf, pool, ROOT } from './analyzer-support.js';
 
 // The static analyzer is real ESLint + eslint-plugin-security, run as a step over a copy of the
 // example app's source; findings land in PostgreSQL and only counts come back.
 
+beforeAll(ensureTools, 300_000);
 afterAll(closePool);
 
 describe('static analyzer (ESLint + eslint-plugin-security)', () => {
@@ -46,17 +47,21 @@ describe('static analyzer (ESLint + eslint-plugin-security)', () => {
     expect(clean.bySeverity.high ?? 0).toBe(0);
   });
 
-  it('ignores the analysed tree\'s own ESLint config (a config there cannot switch the rules off)', async () => {
+  it('ignores the analysed tree\'s own ESLint config (a config there cannot switch the rules off) and its node_modules', async () => {
     const root = tempDir('static-own-config');
     const src = path.join(root, 'app');
     mkdirSync(src);
     writeFileSync(path.join(src, 'eslint.config.js'), 'module.exports = [{ rules: {} }];\n');
     writeFileSync(path.join(src, 'index.js'), 'module.exports = (s) => eval(s);\n');
+    mkdirSync(path.join(src, 'node_modules', 'dep'), { recursive: true });
+    writeFileSync(path.join(src, 'node_modules', 'dep', 'index.js'), 'module.exports = (s) => eval(s);\n');
     const h = analyzerHarness({ projectDir: root });
     const out = await h.run({ target: { model: 'm', app: 'a', sourceDir: 'app' }, analyzer: 'static' });
     const rules = (await listFindings(pool(), { pipelineId: h.pipelineId })).map((r) => r.rule);
     expect(rules).toContain('security/detect-eval-with-expression');
     expect(out.findings).toBeGreaterThan(0);
+    const locations = (await listFindings(pool(), { pipelineId: h.pipelineId })).map((r) => r.location);
+    expect(locations.every((l) => l.startsWith('index.js:'))).toBe(true);
   });
 
   it('stores a 300+-finding report and returns only counts and a reference', async () => {

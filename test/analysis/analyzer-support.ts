@@ -8,6 +8,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
 import type pg from 'pg';
 import { inject } from 'vitest';
+import { ensureAnalyzerTools } from '../../scripts/lib/analyzers.js';
 import { freePort } from '../../scripts/lib/free-port.js';
 import { createAnalysisActivities, type AnalysisDeps } from '../../src/activities/analysis/index.js';
 import { createLogger } from '../../src/config/logger.js';
@@ -22,6 +23,13 @@ import { tempDir } from '../support/harness.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const APPS = 'examples/analysis/apps';
+
+let tools: Promise<void> | undefined;
+/** The project's own set-up of the analyzer tools (installs nmap when missing; no-op when present). */
+export function ensureTools(): Promise<void> {
+  tools ??= ensureAnalyzerTools(() => undefined);
+  return tools;
+}
 
 let sharedPool: pg.Pool | undefined;
 export function pool(): pg.Pool {

@@ -5,14 +5,19 @@ import type Docker from 'dockerode';
 import { WORKFLOW_LABEL } from '../../src/activities/containers/labels.js';
 import type { AnalysisPipelineInput } from '../../src/shared/analysis/input.js';
 import type { AnalysisPipelineResult, TargetProgress } from '../../src/shared/analysis/results.js';
-import { ensureTestContainers, testDocker } from '../containers/support.js';
-import { ROOT } from './analyzer-support.js';
+import { ensureTestContainers as ensureRuntime, testDocker } from '../containers/support.js';
+import { ensureTools, ROOT } from './analyzer-support.js';
 
 // End-to-end helpers: the example pipeline as a user would start it (only the pipeline id made
 // unique, the load test shortened and the AI reviewer pointed at the local model server), and
 // the containers a pipeline owns, listed by the runtime's labels.
 
-export { ensureTestContainers, testDocker };
+export { testDocker };
+
+/** The container runtime and the analyzer tools, both by the project's own set-up. */
+export async function ensureTestContainers(): Promise<void> {
+  await Promise.all([ensureRuntime(), ensureTools()]);
+}
 
 export const REVIEW_MODEL = 'reviewer:e2e';
 

@@ -1,4 +1,4 @@
-import { stat } from 'node:fs/promises';
+import { cp, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
@@ -31,6 +31,7 @@ export interface AnalysisDeps extends ActivityDeps {
 
 const NEEDS_APP: readonly AnalyzerName[] = ['dynamic', 'performance'];
 const NEEDS_SOURCE: readonly AnalyzerName[] = ['static', 'ai-review'];
+const SKIPPED_DIRS = new Set(['node_modules', '.git']);
 
 const addressSchema = z.object({
   containerId: z.string(),
@@ -98,9 +99,16 @@ export function createRunAnalyzer(deps: AnalysisDeps) {
       attempt: info.attempt,
     });
     const sourceAbs = await resolveSource(deps.projectDir ?? process.cwd(), input.target.sourceDir);
+    await prepareWorkspace(workspace, { files: [], inputs: [] });
     // The analysed tree is copied in: tools read a snapshot, never write into the user's tree.
-    const inputs = NEEDS_SOURCE.includes(input.analyzer) ? [{ source: sourceAbs, path: SOURCE_DIR }] : [];
-    await prepareWorkspace(workspace, { files: [], inputs });
+    // Vendored dependencies and VCS data are not the app's code (and can be huge).
+    if (NEEDS_SOURCE.includes(input.analyzer)) {
+      await cp(sourceAbs, path.join(workspace, SOURCE_DIR), {
+        recursive: true,
+        dereference: true,
+        filter: (src) => !SKIPPED_DIRS.has(path.basename(src)),
+      });
+    }
     const env: AnalyzerEnv = {
       analyzer: input.analyzer,
       workspace,
