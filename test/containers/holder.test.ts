@@ -76,7 +76,7 @@ describe('holdAppContainer', () => {
       args: [{ step: { image: image.image, cmd: ['wget', '-qO-', `http://${address.network!.host}:${address.network!.port}/hello`], timeout: '30s', network: address.network!.name } }],
     });
     expect(peer.failure).toBeUndefined();
-    expect((peer.result as { logTail: string[] }).logTail.join('\n')).toContain('from the container');
+    expect((peer.result as { logTail: string[] }).logTail.join('\n'), JSON.stringify(peer)).toContain('from the container');
 
     await handle.signal('release');
     const end = await handle.result();

@@ -66,7 +66,7 @@ describe('runContainerStep', () => {
   });
 
   it("the activity's start-to-close timeout stops and removes the container (StepTimedOut)", async () => {
-    const { handle, workflowId } = await runStep({ cmd: ['sleep', '300'] }, { startToCloseTimeout: '6s' });
+    const { handle, workflowId } = await runStep({ cmd: ['sleep', '300'] }, { startToCloseTimeout: '20s' });
     await waitFor('the step container to run', async () => (await containersLabelled(WORKFLOW_LABEL, workflowId)).length === 1);
     const end = await handle.result();
     expect(end.failure?.type).toBe('StepTimedOut');

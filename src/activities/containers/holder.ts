@@ -7,13 +7,12 @@ import { describeIssues } from '../../config/shared.js';
 import { durationToMs } from '../../config/conversation.js';
 import { appContainerSpecSchema, type AppAddress, type AppContainerSpecInput } from '../../shared/containers.js';
 import type { ActivityDeps } from '../deps.js';
-import { attemptDeadline } from '../command.js';
 import { describeEnd, tailText, wasOomKilled } from './failure.js';
 import { oomKillCount } from '../process/proc-stats.js';
 import { probeHttp } from './health.js';
 import { createAndStart, ensureNetwork, exitState, publishedPort, removeNetworkIfUnused, stopAndRemove } from './lifecycle.js';
 import { captureLogs, type CapturedLogs } from './logs.js';
-import { openSession, untilAborted, untilDeadline, type ContainerSession } from './session.js';
+import { containerDeadline, openSession, untilAborted, untilDeadline, type ContainerSession } from './session.js';
 import { ownerLabels } from './labels.js';
 import type Docker from 'dockerode';
 
@@ -57,13 +56,20 @@ interface Healthy {
   health: string;
 }
 
-async function waitHealthy(s: ContainerSession, container: Docker.Container, logs: CapturedLogs, spec: z.infer<typeof appContainerSpecSchema>, network: string): Promise<Healthy> {
+async function waitHealthy(
+  s: ContainerSession,
+  container: Docker.Container,
+  logs: CapturedLogs,
+  spec: z.infer<typeof appContainerSpecSchema>,
+  network: string,
+  hasExited: () => boolean,
+): Promise<Healthy> {
   const hostPort = await publishedPort(container, spec.port);
   const timeoutMs = durationToMs(spec.healthTimeout);
   const until = Date.now() + timeoutMs;
   const url = `http://127.0.0.1:${hostPort}${spec.healthPath}`;
   let last = 'not probed yet';
-  for (let delay = 100; ; delay = Math.min(delay * 2, 1000)) {
+  for (let delay = 50; ; delay = Math.min(delay * 2, 250)) {
     s.signal.throwIfAborted();
     const probe = await probeHttp('127.0.0.1', hostPort, spec.healthPath, Math.min(2000, Math.max(200, until - Date.now())));
     if (probe.healthy) {
@@ -73,9 +79,10 @@ async function waitHealthy(s: ContainerSession, container: Docker.Container, log
       };
     }
     last = probe.detail;
-    const state = await exitState(container);
-    if (!state.running) {
-      await Promise.race([logs.done, new Promise((r) => setTimeout(r, 1000))]);
+    // One wait() call watches for the exit; inspecting after every failed probe slowed polling.
+    const state = hasExited() ? await exitState(container) : undefined;
+    if (state && !state.running) {
+      await logs.finalize(container);
       throw unhealthy(`the container ${describeEnd({ ...state, oomKillsDuringStep: null, timedOut: false, memoryLimitBytes: null })} before answering ${url}`, logs, { exitCode: state.exitCode, oomKilled: state.oomKilled, url });
     }
     s.setBeat({ state: 'waiting-health', containerId: container.id, health: `unhealthy: ${last}`, url });
@@ -91,7 +98,7 @@ export async function holdAppContainer(deps: ActivityDeps, input: HoldAppInput):
   if (!parsed.success) throw ApplicationFailure.nonRetryable(`invalid holdAppContainer input: ${describeIssues(parsed.error)}`, 'InvalidContainerSpec');
   const { spec, owner, readySignal, graceSeconds } = parsed.data;
   const client: Client = deps.temporalClient ?? Context.current().client;
-  const s = await openSession(deps, 'app', attemptDeadline);
+  const s = await openSession(deps, 'app', (startedAt, stc) => containerDeadline(startedAt, stc, graceSeconds * 1000));
   const network = analysisNetworkName(owner.workflowId);
   const deadline = untilDeadline(s.deadline);
   let container: Docker.Container | undefined;
@@ -109,8 +116,13 @@ export async function holdAppContainer(deps: ActivityDeps, input: HoldAppInput):
     logs = await captureLogs(s.docker, container, s.workspace);
     const c = container;
     const l = logs;
+    let exitedFlag = false;
+    const exited = c.wait().then(
+      () => void (exitedFlag = true),
+      () => void (exitedFlag = true),
+    );
     const healthy = await Promise.race([
-      waitHealthy(s, c, l, spec, network),
+      waitHealthy(s, c, l, spec, network, () => exitedFlag),
       deadline.promise.then(() => {
         throw ApplicationFailure.retryable(`app container did not become healthy before the activity's start-to-close timeout${tailText(l.tail())}`, 'StepTimedOut');
       }),
@@ -118,12 +130,12 @@ export async function holdAppContainer(deps: ActivityDeps, input: HoldAppInput):
     s.setBeat({ state: 'signalling', containerId: c.id, health: healthy.health, address: healthy.address });
     await client.workflow.getHandle(owner.workflowId, owner.runId || undefined).signal(readySignal, healthy.address);
     s.setBeat({ state: 'held', containerId: c.id, health: healthy.health, address: healthy.address });
-    const outcome = await Promise.race([c.wait().then(() => 'exited' as const), untilAborted(s.signal), deadline.promise]);
+    const outcome = await Promise.race([exited.then(() => 'exited' as const), untilAborted(s.signal), deadline.promise]);
     if (outcome === 'aborted') throw s.signal.reason;
     if (outcome === 'deadline') {
       throw ApplicationFailure.retryable(`app container held until the activity's start-to-close timeout; stopped and removed${tailText(l.tail())}`, 'StepTimedOut');
     }
-    await Promise.race([l.done, new Promise((r) => setTimeout(r, 1000))]);
+    await l.finalize(c);
     const state = await exitState(c);
     const oomAfter = oomKillCount();
     const facts = {

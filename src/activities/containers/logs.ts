@@ -1,4 +1,5 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { once } from 'node:events';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -20,6 +21,27 @@ export interface CapturedLogs {
   files: { stdout: string; stderr: string };
   /** Stops following (the container is being removed). */
   close(): void;
+  /**
+   * After the container exited: waits for the followed stream, then reads the complete log once
+   * more and keeps that when the stream got less (dockerd can end a follow of a container that is
+   * just exiting without its last output).
+   */
+  finalize(container: Docker.Container): Promise<void>;
+}
+
+/** Splits the Engine API's multiplexed log format (8-byte frame headers) into stdout and stderr. */
+export function demuxFrames(buf: Buffer): { stdout: Buffer; stderr: Buffer } | undefined {
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  for (let off = 0; off < buf.length; ) {
+    if (off + 8 > buf.length || buf[off + 1] !== 0 || buf[off + 2] !== 0 || buf[off + 3] !== 0) return undefined;
+    const size = buf.readUInt32BE(off + 4);
+    const chunk = buf.subarray(off + 8, off + 8 + size);
+    if (buf[off] === 2) err.push(chunk);
+    else out.push(chunk);
+    off += 8 + size;
+  }
+  return { stdout: Buffer.concat(out), stderr: Buffer.concat(err) };
 }
 
 async function openLog(file: string): Promise<WriteStream> {
@@ -31,8 +53,9 @@ async function openLog(file: string): Promise<WriteStream> {
 export async function captureLogs(docker: Docker, container: Docker.Container, workspace: string): Promise<CapturedLogs> {
   const files = { stdout: path.join(workspace, 'stdout.log'), stderr: path.join(workspace, 'stderr.log') };
   const [outFile, errFile] = await Promise.all([openLog(files.stdout), openLog(files.stderr)]);
-  const tail = new Tail(LOG_TAIL_LINES);
+  let tail = new Tail(LOG_TAIL_LINES);
   let last: string | null = null;
+  let captured = 0;
   const onLine = (line: string) => {
     tail.push(line);
     if (line.trim() !== '') last = line;
@@ -41,8 +64,14 @@ export async function captureLogs(docker: Docker, container: Docker.Container, w
   const err = new PassThrough();
   const outLines = new LineSplitter(onLine);
   const errLines = new LineSplitter(onLine);
-  out.on('data', (c: Buffer) => outLines.push(c));
-  err.on('data', (c: Buffer) => errLines.push(c));
+  out.on('data', (c: Buffer) => {
+    captured += c.length;
+    outLines.push(c);
+  });
+  err.on('data', (c: Buffer) => {
+    captured += c.length;
+    errLines.push(c);
+  });
   out.pipe(outFile);
   err.pipe(errFile);
   // Not awaited: podman sends the response headers only with the first output, so a silent
@@ -74,5 +103,25 @@ export async function captureLogs(docker: Docker, container: Docker.Container, w
     lastLine: () => last,
     files,
     close: () => abort.abort(),
+    async finalize(c) {
+      await Promise.race([done, new Promise((r) => setTimeout(r, 2000))]);
+      abort.abort();
+      await done;
+      let full: ReturnType<typeof demuxFrames>;
+      try {
+        full = demuxFrames((await c.logs({ follow: false, stdout: true, stderr: true })) as unknown as Buffer);
+      } catch {
+        return;
+      }
+      if (!full || full.stdout.length + full.stderr.length <= captured) return;
+      await Promise.all([writeFile(files.stdout, full.stdout), writeFile(files.stderr, full.stderr)]);
+      // Rebuilt from the complete log (stdout then stderr: the interleaving is lost, the lines are not).
+      tail = new Tail(LOG_TAIL_LINES);
+      for (const part of [full.stdout, full.stderr]) {
+        const lines = new LineSplitter(onLine);
+        lines.push(part);
+        lines.end();
+      }
+    },
   };
 }

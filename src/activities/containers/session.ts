@@ -4,7 +4,7 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type Docker from 'dockerode';
 import type { ActivityDeps } from '../deps.js';
-import { heartbeatIntervalMs } from '../command.js';
+import { attemptDeadline, heartbeatIntervalMs } from '../command.js';
 import { workspacePath } from '../process/workspace.js';
 import { dockerClient, dockerEndpoint, pingRuntime } from './client.js';
 import { stepLabels } from './labels.js';
@@ -70,6 +70,17 @@ export async function openSession(deps: ActivityDeps, kind: 'app' | 'step', dead
     clearInterval(timer);
     throw err;
   }
+}
+
+/**
+ * When to begin stopping so the container is gone before the server times the attempt out:
+ * runCommand's attempt deadline, less the stop's grace and a second for removal (never earlier
+ * than half the timeout).
+ */
+export function containerDeadline(startedAt: number, startToCloseMs: number | undefined, graceMs: number): number | undefined {
+  const d = attemptDeadline(startedAt, startToCloseMs);
+  if (d === undefined || !startToCloseMs) return undefined;
+  return Math.max(startedAt + startToCloseMs / 2, d - graceMs - 1000);
 }
 
 /** Resolves at `deadline` (never when undefined); the timer does not keep the process alive. */

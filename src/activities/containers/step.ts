@@ -4,12 +4,14 @@ import { durationSchema, describeIssues } from '../../config/shared.js';
 import { durationToMs } from '../../config/conversation.js';
 import { containerLimitsSchema } from '../../shared/containers.js';
 import type { ActivityDeps } from '../deps.js';
-import { attemptDeadline } from '../command.js';
 import { assertContainerSucceeded } from './failure.js';
 import { createAndStart, exitState, stopAndRemove } from './lifecycle.js';
-import { captureLogs } from './logs.js';
+import { captureLogs, type CapturedLogs } from './logs.js';
 import { oomKillCount } from '../process/proc-stats.js';
-import { openSession, untilAborted, untilDeadline } from './session.js';
+import { containerDeadline, openSession, untilAborted, untilDeadline } from './session.js';
+
+/** Grace when stopping at a deadline: there is no time left to be generous. */
+const DEADLINE_GRACE_S = 1;
 
 // runContainerStep: the container counterpart of runCommand. One container per attempt,
 // labelled with its owner, logs in the attempt's workspace, and stopped (grace, then kill) and
@@ -51,10 +53,11 @@ export async function runContainerStep(deps: ActivityDeps, input: ContainerStepI
   const spec = parseContainerStep(input);
   const timeoutMs = durationToMs(spec.timeout);
   const s = await openSession(deps, 'step', (startedAt, stc) => {
-    const fromActivity = attemptDeadline(startedAt, stc);
+    const fromActivity = containerDeadline(startedAt, stc, DEADLINE_GRACE_S * 1000);
     return Math.min(fromActivity ?? Infinity, startedAt + timeoutMs);
   });
   let container: Awaited<ReturnType<typeof createAndStart>> | undefined;
+  let logs: CapturedLogs | undefined;
   const deadline = untilDeadline(s.deadline);
   try {
     s.signal.throwIfAborted();
@@ -75,19 +78,24 @@ export async function runContainerStep(deps: ActivityDeps, input: ContainerStepI
     }
     const started = Date.now();
     const oomBefore = oomKillCount();
-    const logs = await captureLogs(s.docker, container, s.workspace);
+    logs = await captureLogs(s.docker, container, s.workspace);
+    const l = logs;
     s.setBeat({ state: 'running', containerId: container.id });
-    const beatTimer = setInterval(() => s.setBeat({ state: 'running', containerId: container!.id, lastOutputLine: logs.lastLine() }), 1000);
+    const beatTimer = setInterval(() => s.setBeat({ state: 'running', containerId: container!.id, lastOutputLine: l.lastLine() }), 1000);
     const outcome = await Promise.race([container.wait().then(() => 'exited' as const), untilAborted(s.signal), deadline.promise]).finally(() =>
       clearInterval(beatTimer),
     );
     if (outcome !== 'exited') {
       s.setBeat({ state: 'stopping', containerId: container.id, reason: outcome });
-      await stopAndRemove(container, outcome === 'deadline' ? Math.min(spec.graceSeconds, 1) : spec.graceSeconds);
+      await stopAndRemove(container, outcome === 'deadline' ? Math.min(spec.graceSeconds, DEADLINE_GRACE_S) : spec.graceSeconds);
       container = undefined;
+      // Removed: everything it will ever print has been printed (podman may not even have
+      // answered the follow request of a silent container).
+      logs.close();
       if (outcome === 'aborted') throw s.signal.reason;
     }
-    await Promise.race([logs.done, new Promise((r) => setTimeout(r, 2000))]);
+    if (container) await logs.finalize(container);
+    else await logs.done;
     const state = container ? await exitState(container) : { exitCode: -1, oomKilled: false };
     const oomAfter = oomKillCount();
     const end = {
@@ -111,6 +119,7 @@ export async function runContainerStep(deps: ActivityDeps, input: ContainerStepI
   } finally {
     deadline.cancel();
     if (container) await stopAndRemove(container, spec.graceSeconds).catch((err: Error) => deps.logger.error({ err, container: container!.id }, 'could not remove step container'));
+    logs?.close();
     s.end();
   }
 }
