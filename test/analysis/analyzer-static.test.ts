@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -47,7 +47,7 @@ describe('static analyzer (ESLint + eslint-plugin-security)', () => {
     expect(clean.bySeverity.high ?? 0).toBe(0);
   });
 
-  it('ignores the analysed tree\'s own ESLint config (a config there cannot switch the rules off) and its node_modules', async () => {
+  it('ignores the analysed tree\'s own ESLint config (a config there cannot switch the rules off), its node_modules and links out of it', async () => {
     const root = tempDir('static-own-config');
     const src = path.join(root, 'app');
     mkdirSync(src);
@@ -55,6 +55,9 @@ describe('static analyzer (ESLint + eslint-plugin-security)', () => {
     writeFileSync(path.join(src, 'index.js'), 'module.exports = (s) => eval(s);\n');
     mkdirSync(path.join(src, 'node_modules', 'dep'), { recursive: true });
     writeFileSync(path.join(src, 'node_modules', 'dep', 'index.js'), 'module.exports = (s) => eval(s);\n');
+    // A link out of the tree is not followed into the analysis.
+    writeFileSync(path.join(root, 'outside.js'), 'module.exports = (s) => eval(s);\n');
+    symlinkSync(path.join(root, 'outside.js'), path.join(src, 'linked.js'));
     const h = analyzerHarness({ projectDir: root });
     const out = await h.run({ target: { model: 'm', app: 'a', sourceDir: 'app' }, analyzer: 'static' });
     const rules = (await listFindings(pool(), { pipelineId: h.pipelineId })).map((r) => r.rule);

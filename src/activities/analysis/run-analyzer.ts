@@ -1,3 +1,4 @@
+import { lstatSync } from 'node:fs';
 import { cp, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Context } from '@temporalio/activity';
@@ -101,12 +102,12 @@ export function createRunAnalyzer(deps: AnalysisDeps) {
     const sourceAbs = await resolveSource(deps.projectDir ?? process.cwd(), input.target.sourceDir);
     await prepareWorkspace(workspace, { files: [], inputs: [] });
     // The analysed tree is copied in: tools read a snapshot, never write into the user's tree.
-    // Vendored dependencies and VCS data are not the app's code (and can be huge).
+    // Vendored dependencies and VCS data are not the app's code (and can be huge); symlinks are
+    // left out so a link in the tree cannot pull files from outside it into the analysis.
     if (NEEDS_SOURCE.includes(input.analyzer)) {
       await cp(sourceAbs, path.join(workspace, SOURCE_DIR), {
         recursive: true,
-        dereference: true,
-        filter: (src) => !SKIPPED_DIRS.has(path.basename(src)),
+        filter: (src) => src === sourceAbs || (!SKIPPED_DIRS.has(path.basename(src)) && !lstatSync(src).isSymbolicLink()),
       });
     }
     const env: AnalyzerEnv = {
@@ -121,6 +122,8 @@ export function createRunAnalyzer(deps: AnalysisDeps) {
       attempt: info.attempt,
     };
     const result = await dispatch(env, input, deps, info.heartbeatTimeoutMs);
+    // A cancelled attempt (pipeline cancelled, worker shutting down) stores nothing.
+    ctx.cancellationSignal.throwIfAborted();
     const findings = normalizeFindings(result.findings);
     const bySeverity = countBySeverity(findings);
     const reportRef = await writeSarif(path.join(workspace, 'report.sarif'), result.tool, findings);
