@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { ensureContainerRuntime } from './lib/containers/index.js';
 import { ensureDockerd } from './lib/containers/dockerd.js';
+import { ensureAnalyzerTools } from './lib/analyzers.js';
 
 // `npx tsx scripts/ensure-containers.ts`: a container runtime answering the Engine API (podman
 // installed and served here unless DOCKER_HOST names a daemon) and the base images built.
@@ -12,6 +13,8 @@ const log = (m: string) => console.error(`containers: ${m}`);
 try {
   const dockerHost = values.dockerd ? (await ensureDockerd({ dataRoot: values['dockerd-data-root']!, log })).dockerHost : undefined;
   const rt = await ensureContainerRuntime({ log, dockerHost });
+  // The analysis pipeline's tools that are not npm packages (nmap for the dynamic analyzer).
+  await ensureAnalyzerTools(log);
   log(`${values.dockerd ? 'dockerd' : rt.kind} at ${rt.dockerHost}, node image ${rt.nodeImage} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
   console.log(rt.dockerHost);
 } catch (err) {
