@@ -1,4 +1,4 @@
-import { Client, WorkflowExecutionAlreadyStartedError, type WorkflowHandle } from '@temporalio/client';
+import { Client, WorkflowExecutionAlreadyStartedError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { describeIssues } from '../config/shared.js';
 import { analysisPipelineWorkflowId } from '../shared/analysis/ids.js';
 import { analysisPipelineSchema, type AnalysisPipelineInput } from '../shared/analysis/input.js';
@@ -44,7 +44,12 @@ function wrap(raw: WorkflowHandle<typeof analysisPipeline>, firstExecutionRunId?
     ...(firstExecutionRunId ? { firstExecutionRunId } : {}),
     result: () => raw.result(),
     progress: () => raw.query(analysisProgressQuery),
-    resetBreaker: (breaker) => raw.executeUpdate(resetBreakerUpdate, { args: [{ breaker }] }),
+    resetBreaker: (breaker) =>
+      raw.executeUpdate(resetBreakerUpdate, { args: [{ breaker }] }).catch((err: unknown) => {
+        // The validator's words, not the SDK's generic "Workflow Update failed".
+        if (err instanceof WorkflowUpdateFailedError && err.cause) throw new Error(`resetBreaker rejected: ${err.cause.message}`, { cause: err.cause });
+        throw err;
+      }),
     signalResetBreaker: (breaker) => raw.signal(resetBreakerSignal, { breaker }),
     cancel: () => raw.cancel().then(() => undefined),
   };
