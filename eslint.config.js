@@ -31,6 +31,13 @@ export default tseslint.config(
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
+    // Example apps and test fixtures are standalone CommonJS programs run by plain node (and the
+    // analysis apps' flaws are deliberate: the analyzers must find them, not this lint).
+    files: ['examples/**/apps/**/*.js', 'test/**/fixtures/**/*.js', 'test/**/e2e-fixtures/**/*.js'],
+    languageOptions: { sourceType: 'commonjs' },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
+  {
     languageOptions: { globals: { ...globals.node } },
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],

@@ -7,4 +7,5 @@ export const CASES: [string, () => Promise<BenchCase>][] = [
   ['conversation', async () => (await import('./conversation.js')).benchConversation],
   ['recovery', async () => (await import('./recovery.js')).benchRecovery],
   ['sweep', async () => (await import('./sweep.js')).benchSweep],
+  ['analysis', async () => (await import('./analysis.js')).benchAnalysis],
 ];

@@ -8,7 +8,7 @@ import { startTestWorker, type TestWorker } from './support/harness.js';
 // Every workflow type other programs can start (DESIGN.md's names) must turn malformed input
 // from the temporal CLI into a failed workflow naming the problem, never a workflow-task retry
 // loop that shows as "Running" forever.
-const TYPES = ['experimentBatch', 'experimentRun', 'simulationJob', 'parameterSweep', 'trainingQueue', 'conversationRun', 'conversationBatch'];
+const TYPES = ['experimentBatch', 'experimentRun', 'simulationJob', 'parameterSweep', 'trainingQueue', 'conversationRun', 'conversationBatch', 'analysisPipeline', 'appAnalysis'];
 const INPUTS: [string, string[]][] = [
   ['no-input', []],
   ['a-string', ['--input', '"just a string"']],

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import type { Client } from '@temporalio/client';
 import type { Logger } from '../config/logger.js';
 
 /** What activities need from the outside world; injected so tests can point them anywhere real. */
@@ -13,4 +14,8 @@ export interface ActivityDeps {
   logger: Logger;
   /** Root that relative paths in pipeline inputs (datasets, programs) resolve against; default cwd. */
   projectDir?: string;
+  /** Engine API endpoint for container steps (unix:///path or tcp://host:port); default DOCKER_HOST, else Shepherd's podman socket. */
+  dockerHost?: string;
+  /** Client for activities that signal workflows (holdAppContainer); default the worker's own (activity Context.client). */
+  temporalClient?: Client;
 }

@@ -6,6 +6,9 @@ import { createExperimentActivities } from './experiments/activities.js';
 import { createConversationActivities } from './conversations/activities.js';
 import { createTrainingActivities } from './training/activities.js';
 import { createSimulationActivities } from './simulation/activities.js';
+import { createContainerActivities } from './containers/index.js';
+import { createAnalysisTargetActivities } from './analysis/targets.js';
+import { createAnalysisActivities } from './analysis/index.js';
 
 export function createActivities(deps: ActivityDeps) {
   return {
@@ -16,6 +19,9 @@ export function createActivities(deps: ActivityDeps) {
     ...createConversationActivities(deps),
     ...createTrainingActivities(deps),
     ...createSimulationActivities(deps),
+    ...createContainerActivities(deps),
+    ...createAnalysisTargetActivities(deps),
+    ...createAnalysisActivities(deps),
   };
 }
 

@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { type NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities/index.js';
 import { reapOrphans } from '../activities/step/registry.js';
+import { prepareContainerRuntime } from '../activities/containers/index.js';
 
 export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 
@@ -25,6 +26,7 @@ export interface ShepherdWorkerOptions {
  */
 export async function createShepherdWorker(opts: ShepherdWorkerOptions): Promise<Worker> {
   await reapOrphans(opts.deps.procDir, opts.deps.logger);
+  await prepareContainerRuntime(opts.deps);
   return Worker.create({
     connection: opts.connection,
     namespace: opts.namespace,

@@ -4,3 +4,4 @@ export { conversationRun, conversationBatch, conversationMetrics } from './conve
 export { trainingQueue } from './training/training-queue.js';
 export { simulationJob } from './simulation/simulation-job.js';
 export { parameterSweep } from './simulation/parameter-sweep.js';
+export { analysisPipeline, appAnalysis } from './analysis/index.js';

@@ -1,0 +1,2 @@
+export { analysisPipeline } from './pipeline.js';
+export { appAnalysis } from './app-analysis.js';
