@@ -23,6 +23,7 @@ import {
 import { aggregateResults } from '../../shared/simulation/aggregate.js';
 import { durationToMs, replicateSeed } from '../../shared/simulation/sweep-plan.js';
 import { attemptDeadline, heartbeatIntervalMs } from '../step/command.js';
+import { REPLICATE_FATAL } from '../../shared/failure-types.js';
 import type { ActivityDeps } from '../deps.js';
 import { createEnvironmentCache, groupCommandRunner } from './environments.js';
 import { resolveInsideProject } from '../step/project-paths.js';
@@ -39,7 +40,7 @@ import { prepareWorkspace, workspacePath } from '../step/workspace.js';
 // retried batch skips what already succeeded and aggregation reads the durable rows.
 
 /** Failures that no replicate of this job can get past: fail the batch (and the sweep) at once. */
-const FATAL_TYPES = new Set(['CommandNotFound', 'InvalidCommandSpec', 'InputMissing', 'ReplicateModuleInvalid']);
+const FATAL_TYPES = new Set<string>(REPLICATE_FATAL);
 
 export interface ReplicateBatchInput {
   jobId: string;
