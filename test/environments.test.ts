@@ -7,16 +7,10 @@ import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { environmentSpecSchema, type EnvironmentReport } from '../src/shared/simulation/schemas.js';
 import { computeEnvironmentKey, createEnvironmentCache, groupCommandRunner, prepareEnvironment, type EnvironmentCacheOptions } from '../src/activities/simulation/environments.js';
 import { acquireFileLock } from '../src/activities/simulation/file-lock.js';
+import { rejectionOf } from './support/failures.js';
 
 type Failure = Error & { type?: string; nonRetryable?: boolean };
-async function failureOf(p: Promise<unknown>): Promise<Failure> {
-  try {
-    await p;
-  } catch (err) {
-    return err as Failure;
-  }
-  throw new Error('expected a failure, got success');
-}
+const failureOf = (p: Promise<unknown>) => rejectionOf<Failure>(p);
 
 // Real files, real processes, real concurrency: several node processes race for one key.
 

@@ -8,6 +8,7 @@ import { sweepWorkflowId } from '../src/shared/simulation/workflow-ids.js';
 import { startTestWorker, tempDir, type TestWorker } from './support/harness.js';
 import { processesWithEnv, waitFor } from './support/procs.js';
 import { shJob, startSimulation, writeReplicateScript } from './support/simulation.js';
+import { rejectionOf } from './support/failures.js';
 
 // Cancelling a job, or its timeout, must stop every sweep and leave no replicate process behind.
 
@@ -22,14 +23,7 @@ afterAll(async () => {
   await w?.stop();
 });
 
-async function failureOf(p: Promise<unknown>): Promise<WorkflowFailedError> {
-  try {
-    await p;
-  } catch (err) {
-    return err as WorkflowFailedError;
-  }
-  throw new Error('expected the workflow to fail');
-}
+const failureOf = (p: Promise<unknown>) => rejectionOf<WorkflowFailedError>(p);
 
 function heldJob(jobId: string, marker: string, modes: string[], extra: Record<string, unknown> = {}) {
   return shJob(script, {

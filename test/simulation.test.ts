@@ -9,6 +9,7 @@ import { sweepWorkflowId } from '../src/shared/simulation/workflow-ids.js';
 import { startTestWorker, tempDir, type TestWorker } from './support/harness.js';
 import { waitFor } from './support/procs.js';
 import { runSimulation, shJob, startSimulation, writeReplicateScript } from './support/simulation.js';
+import { rejectionOf } from './support/failures.js';
 
 // simulationJob end to end against the real dev server, PostgreSQL and real replicate processes.
 
@@ -24,14 +25,7 @@ afterAll(async () => {
   await w?.stop();
 });
 
-async function failureOf(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected the workflow to fail');
-}
+const failureOf = (p: Promise<unknown>) => rejectionOf<Error>(p);
 
 function causeChain(err: unknown): string {
   const parts: string[] = [];

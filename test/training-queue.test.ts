@@ -14,6 +14,7 @@ import { startTestWorker, type TestWorker } from './support/harness.js';
 import { processesWithEnv, waitFor } from './support/procs.js';
 import { irisJob, longJob, startQueue, status, updateRefusal, waitStatus, type QueueHandle } from './support/training.js';
 import { startWebhookReceiver, type WebhookReceiver } from './support/webhook-receiver.js';
+import { trainingQueue } from '../src/workflows/index.js';
 
 const queueName = (p: string) => `${p}-${randomUUID().slice(0, 8)}`;
 
@@ -325,7 +326,7 @@ describe('trainingQueue', () => {
   });
 
   it('refuses to run under an ID not derived from the queue name', async () => {
-    const h = await w.client.workflow.start('trainingQueue', { taskQueue: w.taskQueue, workflowId: `wrong-${randomUUID()}`, args: [{ queue: 'named' }] });
+    const h = await w.client.workflow.start(trainingQueue, { taskQueue: w.taskQueue, workflowId: `wrong-${randomUUID()}`, args: [{ queue: 'named' }] });
     const err = await h.result().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(WorkflowFailedError);
     expect(String((err as WorkflowFailedError).cause?.message)).toContain(`workflowId: training queue "named" must run as workflow ID "${trainingQueueWorkflowId('named')}"`);

@@ -5,6 +5,9 @@ import { ApplicationFailure } from '@temporalio/activity';
 import type pg from 'pg';
 import { z } from 'zod';
 import { loadResults, toCsv, toJson, type ExportFormat } from '../../db/experiments/export.js';
+import { isDataError } from '../../db/errors.js';
+import { canonicalJson } from '../../shared/canonical-json.js';
+import { describeIssues } from '../../shared/schemas.js';
 import type { ActivityDeps } from '../deps.js';
 
 // Re-exported so the CLI and activities share one export implementation.
@@ -191,16 +194,7 @@ function jsonOrNull(v: unknown): string | null {
   return v === undefined || v === null ? null : JSON.stringify(v);
 }
 
-export function canonicalJson(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
-  if (v !== null && typeof v === 'object') {
-    const entries = Object.entries(v as Record<string, unknown>)
-      .filter(([, x]) => x !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, x]) => `${JSON.stringify(k)}:${canonicalJson(x)}`).join(',')}}`;
-  }
-  return JSON.stringify(v) ?? 'null';
-}
+export { canonicalJson };
 
 function sha256(s: string): string {
   return createHash('sha256').update(s).digest('hex');
@@ -222,8 +216,7 @@ async function writeAtomically(target: string, text: string): Promise<void> {
 function parseInput<S extends z.ZodType>(schema: S, value: unknown, root: string): z.output<S> {
   const parsed = schema.safeParse(value);
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${[root, ...i.path.map(String)].join('.')}: ${i.message}`).join('; ');
-    throw ApplicationFailure.nonRetryable(problems, 'InvalidInput');
+    throw ApplicationFailure.nonRetryable(describeIssues(parsed.error, root), 'InvalidInput');
   }
   return parsed.data;
 }
@@ -236,10 +229,7 @@ async function dbCall<T>(fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
-    const code = (err as { code?: unknown }).code;
-    if (typeof code === 'string' && (code.startsWith('22') || code.startsWith('23'))) {
-      throw ApplicationFailure.nonRetryable(`database rejected the write (${code}): ${(err as Error).message}`, 'InvalidResult');
-    }
+    if (isDataError(err)) throw ApplicationFailure.nonRetryable(`database rejected the write (${err.code}): ${err.message}`, 'InvalidResult');
     throw err;
   }
 }

@@ -21,8 +21,11 @@ import {
   type SimulationJob,
 } from '../../shared/simulation/schemas.js';
 import { aggregateResults } from '../../shared/simulation/aggregate.js';
-import { durationToMs, replicateSeed } from '../../shared/simulation/sweep-plan.js';
+import { replicateSeed } from '../../shared/simulation/sweep-plan.js';
 import { attemptDeadline, heartbeatIntervalMs } from '../step/command.js';
+import { REPLICATE_FATAL } from '../../shared/failure-types.js';
+import { canonicalJson } from '../../shared/canonical-json.js';
+import { backoffMs } from '../../shared/retry.js';
 import type { ActivityDeps } from '../deps.js';
 import { createEnvironmentCache, groupCommandRunner } from './environments.js';
 import { resolveInsideProject } from '../step/project-paths.js';
@@ -39,7 +42,7 @@ import { prepareWorkspace, workspacePath } from '../step/workspace.js';
 // retried batch skips what already succeeded and aggregation reads the durable rows.
 
 /** Failures that no replicate of this job can get past: fail the batch (and the sweep) at once. */
-const FATAL_TYPES = new Set(['CommandNotFound', 'InvalidCommandSpec', 'InputMissing', 'ReplicateModuleInvalid']);
+const FATAL_TYPES = new Set<string>(REPLICATE_FATAL);
 
 export interface ReplicateBatchInput {
   jobId: string;
@@ -100,18 +103,7 @@ interface ReplicateRow {
   peak_rss_bytes: number | null;
 }
 
-/** JSON with sorted keys: equal inputs hash equally whatever their key order. */
-export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value && typeof value === 'object') {
-    return `{${Object.keys(value)
-      .sort()
-      .filter((k) => (value as Record<string, unknown>)[k] !== undefined)
-      .map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`)
-      .join(',')}}`;
-  }
-  return JSON.stringify(value);
-}
+export { canonicalJson };
 
 /** Argv placeholders: the same values also arrive as SHEPHERD_* environment variables. */
 export function substitute(text: string, vars: { seed: number; replicate: number; values: ParameterValues; envDir?: string; projectDir: string }): string {
@@ -129,10 +121,6 @@ function truncate(s: string, n: number): string {
   return s.length > n ? `${s.slice(0, n)}…` : s;
 }
 
-function backoffMs(retry: RetryConfig, failedAttempt: number): number {
-  const base = durationToMs(retry.initialInterval) * retry.backoffCoefficient ** (failedAttempt - 1);
-  return Math.min(base, durationToMs(retry.maximumInterval));
-}
 
 /** Buffers replicate rows and writes them in one statement per chunk; a success is never overwritten. */
 class ReplicateWriter {

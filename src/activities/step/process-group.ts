@@ -119,7 +119,7 @@ export async function waitGroupGone(pgid: number, timeoutMs: number): Promise<bo
 }
 
 /** Waits until each process (pid + start time) has exited; zombies count as exited. */
-async function waitDead(procs: readonly ProcStat[], timeoutMs: number): Promise<boolean> {
+export async function waitDead(procs: readonly ProcStat[], timeoutMs: number): Promise<boolean> {
   const until = Date.now() + timeoutMs;
   for (let delay = 1; ; delay = Math.min(delay * 2, 50)) {
     const alive = procs.some((p) => {

@@ -2,7 +2,7 @@ import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../../config/logger.js';
-import { signalGroup, waitGroupGone } from './process-group.js';
+import { signalGroup, waitDead, waitGroupGone } from './process-group.js';
 import { readEnviron, readStat, scanProcesses, startTimeOf, type ProcStat } from './proc-stats.js';
 
 // Every running step is recorded in a file, so that a worker starting after a crash can find
@@ -65,13 +65,6 @@ function isAlive(pid: number, startTime: number): boolean {
 function tokenHolders(rec: StepRecord): ProcStat[] {
   const needle = `SHEPHERD_STEP_TOKEN=${rec.token}`;
   return scanProcesses().filter((p) => p.state !== 'Z' && p.startTime >= rec.startTime && readEnviron(p.pid)?.includes(needle));
-}
-
-async function waitDead(procs: ProcStat[], timeoutMs: number): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (procs.some((p) => readStat(p.pid)?.startTime === p.startTime && readStat(p.pid)?.state !== 'Z') && Date.now() < until) {
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 export interface ReapReport {

@@ -16,6 +16,7 @@ import {
 import { describeIssues } from '../../shared/schemas.js';
 import { attemptDeadline, heartbeatIntervalMs } from '../step/command.js';
 import { progressSignal } from '../../shared/training/messages.js';
+import { isDataError } from '../../db/errors.js';
 import type { ActivityDeps } from '../deps.js';
 import { resolveInsideProject } from '../step/project-paths.js';
 import { inheritedEnv } from '../step/env.js';
@@ -227,10 +228,7 @@ export function createTrainingActivities(deps: ActivityDeps) {
       try {
         return { written: await upsertTrainingJob(deps.pool, parsed.data) };
       } catch (err) {
-        const code = (err as { code?: unknown }).code;
-        if (typeof code === 'string' && (code.startsWith('22') || code.startsWith('23'))) {
-          throw ApplicationFailure.nonRetryable(`database rejected the training record (${code}): ${(err as Error).message}`, 'InvalidResult');
-        }
+        if (isDataError(err)) throw ApplicationFailure.nonRetryable(`database rejected the training record (${err.code}): ${err.message}`, 'InvalidResult');
         throw err;
       }
     },

@@ -272,22 +272,7 @@ export interface ConversationBatchResult {
   notified: boolean;
 }
 
-/** Milliseconds of a duration as accepted by durationSchema ("500ms", "30s", "10m", "2h", "1d" or ms). */
-export function durationToMs(d: string | number): number {
-  if (typeof d === 'number') return d;
-  const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)$/.exec(d);
-  if (!m) throw new Error(`not a duration: ${d}`);
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'ms' | 's' | 'm' | 'h' | 'd'];
-  return Math.round(Number(m[1]) * unit);
-}
-
-/** A readable duration, e.g. 90000 → "90s", 120000 → "2m". */
-export function formatDuration(ms: number): string {
-  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
-  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
-  if (ms % 1000 === 0) return `${ms / 1000}s`;
-  return `${ms}ms`;
-}
+export { durationToMs, formatDuration } from '../durations.js';
 
 export function joinText(t: string | string[] | undefined): string {
   return t === undefined ? '' : Array.isArray(t) ? t.join('\n') : t;

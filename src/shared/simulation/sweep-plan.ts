@@ -74,20 +74,4 @@ export function nextSignalThreshold(sent: number, budget: number, total: number)
   return Math.ceil(((sent + 1) * total) / (budget + 1));
 }
 
-export function formatDurationMs(ms: number): string {
-  if (ms < 1000) return `${ms}ms`;
-  const s = Math.round(ms / 1000);
-  if (s < 120) return `${s}s`;
-  const m = Math.round(s / 60);
-  return m < 120 ? `${m}m` : `${Math.round(m / 60)}h`;
-}
-
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
-/** "30s" / "10m" / 1500 → milliseconds (the same grammar as durationSchema). */
-export function durationToMs(d: string | number): number {
-  if (typeof d === 'number') return d;
-  const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)$/.exec(d);
-  if (!m) throw new Error(`not a duration: ${d}`);
-  return Math.round(Number(m[1]) * UNIT_MS[m[2]]);
-}
+export { durationToMs, formatDurationMs } from '../durations.js';

@@ -16,7 +16,6 @@ import type { Activities } from '../../activities/index.js';
 import type { AttemptRecord, AttemptStatus } from '../../activities/conversations/audit.js';
 import {
   conversationRunInputSchema,
-  durationToMs,
   effectiveOutput,
   joinText,
   modelTaskQueue,
@@ -32,6 +31,7 @@ import { formatIssues, validateDefinition } from '../../shared/conversations/def
 import { nextStep } from '../../shared/conversations/routing.js';
 import { renderMap, renderTemplate, type TemplateContext } from '../../shared/conversations/template.js';
 import { parseInput } from '../validate-input.js';
+import { backoffMs } from '../../shared/retry.js';
 
 // conversationRun: one item through a conversation definition. A generic, deterministic
 // interpreter: render the step's templates, run its actor, record the attempt, route on the output.
@@ -80,10 +80,6 @@ function classify(err: unknown, step: Step, timeout: string | number, heartbeatT
   return { status: 'failed', type: 'Error', message: (cause as Error)?.message ?? String(cause), retryable: true };
 }
 
-function backoffMs(retry: ReturnType<typeof stepPolicy>['retry'], attempt: number): number {
-  const ms = durationToMs(retry.initialInterval) * Math.pow(retry.backoffCoefficient, attempt - 1);
-  return Math.min(ms, durationToMs(retry.maximumInterval));
-}
 
 export async function conversationRun(rawInput: unknown): Promise<ConversationRunResult> {
   const input = parseInput(conversationRunInputSchema, rawInput);

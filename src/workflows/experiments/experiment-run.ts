@@ -2,6 +2,7 @@ import { ActivityCancellationType, ApplicationFailure, patched, proxyActivities,
 import type { Activities } from '../../activities/index.js';
 import { experimentRunInputSchema, type ExperimentRunInput } from '../../shared/experiments/schemas.js';
 import { parseInput } from '../validate-input.js';
+import { NON_RETRYABLE } from '../../shared/failure-types.js';
 import type { ExperimentRunResult } from '../../activities/experiments/activities.js';
 import { rootMessage } from '../../shared/failure-message.js';
 
@@ -30,7 +31,7 @@ export async function experimentRun(rawInput: ExperimentRunInput): Promise<Exper
   const { runExperiment } = proxyActivities<Activities>({
     startToCloseTimeout: input.timeout,
     heartbeatTimeout: input.heartbeatTimeout,
-    retry: { ...input.retry, nonRetryableErrorTypes: ['InvalidInput'] },
+    retry: { ...input.retry, nonRetryableErrorTypes: [...NON_RETRYABLE.experimentStep] },
     summary: `${experiment.command} ${experiment.name}`,
     // Wait for the worker to confirm: a cancelled experiment closes only once its process group is
     // gone, and the step's end is recorded as a cancellation. Patched: older runs did not wait.

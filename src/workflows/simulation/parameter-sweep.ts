@@ -25,17 +25,18 @@ import {
 import { sweepProgressQuery, sweepProgressSignal } from '../../shared/simulation/messages.js';
 import { batchCount, batchRange, durationToMs, nextSignalThreshold, windowShape, type BatchRange } from '../../shared/simulation/sweep-plan.js';
 import { parseInput } from '../validate-input.js';
+import { NON_RETRYABLE } from '../../shared/failure-types.js';
 import { rootMessage } from '../../shared/failure-message.js';
 
 export { sweepProgressQuery, sweepProgressSignal };
 
 const { aggregateParameter } = proxyActivities<Activities>({
   startToCloseTimeout: '2m',
-  retry: { maximumAttempts: 10, initialInterval: '1s', maximumInterval: '30s', nonRetryableErrorTypes: ['ReplicatesMissing'] },
+  retry: { maximumAttempts: 10, initialInterval: '1s', maximumInterval: '30s', nonRetryableErrorTypes: [...NON_RETRYABLE.sweepAggregation] },
 });
 
 /** Failures after which running more replicates of this parameter set cannot help. */
-const BATCH_NON_RETRYABLE = ['CommandNotFound', 'InvalidCommandSpec', 'InputMissing', 'ReplicateModuleInvalid', 'EnvironmentChanged', 'EnvironmentProbeFailed', 'InvalidInput'];
+const BATCH_NON_RETRYABLE = [...NON_RETRYABLE.replicateBatch];
 
 
 /** Worst case for one batch: every replicate of every round uses every attempt and its backoff. */

@@ -30,6 +30,7 @@ import { simulationProgressQuery, sweepProgressSignal, type SimulationJobProgres
 import { sweepWorkflowId } from '../../shared/simulation/workflow-ids.js';
 import { defaultReplicatesPerTask, durationToMs, formatDurationMs, progressSignalBudget, sweepConcurrency } from '../../shared/simulation/sweep-plan.js';
 import { parseInput } from '../validate-input.js';
+import { NON_RETRYABLE } from '../../shared/failure-types.js';
 import { rootMessage } from '../../shared/failure-message.js';
 
 export type { SimulationJobProgress };
@@ -37,7 +38,7 @@ export { simulationProgressQuery };
 
 const { registerSimulationJob, finishSimulationJob } = proxyActivities<Activities>({
   startToCloseTimeout: '1m',
-  retry: { maximumAttempts: 10, initialInterval: '1s', maximumInterval: '30s', nonRetryableErrorTypes: ['JobIdConflict'] },
+  retry: { maximumAttempts: 10, initialInterval: '1s', maximumInterval: '30s', nonRetryableErrorTypes: [...NON_RETRYABLE.simulationRegistration] },
 });
 
 export { sweepWorkflowId };
@@ -169,7 +170,7 @@ export async function simulationJob(raw: unknown): Promise<SimulationJobResult> 
           retry: {
             maximumAttempts: 3,
             initialInterval: '2s',
-            nonRetryableErrorTypes: ['InvalidInput', 'EnvironmentProbeFailed', 'EnvironmentRuntimeMissing'],
+            nonRetryableErrorTypes: [...NON_RETRYABLE.simulationEnvironment],
           },
           summary: `environment for ${jobId}`,
         });

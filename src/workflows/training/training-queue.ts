@@ -38,6 +38,7 @@ import {
 } from '../../shared/training/messages.js';
 import * as q from '../../shared/training/queue-state.js';
 import { parseInput } from '../validate-input.js';
+import { NON_RETRYABLE } from '../../shared/failure-types.js';
 import { rootMessage } from '../../shared/failure-message.js';
 
 // trainingQueue: the seed's training daemon, minus the daemon. One long-running workflow per
@@ -72,7 +73,7 @@ export interface TrainingQueueResult {
 
 const { recordTrainingJob } = proxyActivities<Activities>({
   startToCloseTimeout: '30s',
-  retry: { maximumAttempts: 10, initialInterval: '1s', maximumInterval: '30s', nonRetryableErrorTypes: ['InvalidInput', 'InvalidResult'] },
+  retry: { maximumAttempts: 10, initialInterval: '1s', maximumInterval: '30s', nonRetryableErrorTypes: [...NON_RETRYABLE.trainingRecord] },
 });
 // The webhook is best effort: a few tries, then the queue carries on.
 const { notifyWebhook } = proxyActivities<Activities>({
@@ -82,7 +83,7 @@ const { notifyWebhook } = proxyActivities<Activities>({
 // Filesystem checks the synchronous validator cannot do, on the worker running this queue.
 const { validateTrainingJob } = proxyLocalActivities<Activities>({
   startToCloseTimeout: '30s',
-  retry: { maximumAttempts: 3, initialInterval: '500ms', nonRetryableErrorTypes: ['InvalidInput'] },
+  retry: { maximumAttempts: 3, initialInterval: '500ms', nonRetryableErrorTypes: [...NON_RETRYABLE.trainingLocal] },
 });
 
 
@@ -261,7 +262,7 @@ export async function trainingQueue(rawInput: unknown): Promise<TrainingQueueRes
     const { trainModel } = proxyActivities<Activities>({
       startToCloseTimeout: job.timeout,
       heartbeatTimeout: job.heartbeatTimeout,
-      retry: { ...job.retry, nonRetryableErrorTypes: ['InvalidInput', 'CommandNotFound', 'ValidationMissing', 'ResultInvalid', 'ResultMissing'] },
+      retry: { ...job.retry, nonRetryableErrorTypes: [...NON_RETRYABLE.trainModel] },
       // A paused or cancelled job's trainer must be gone (and its last checkpoint known) before the next job starts.
       cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
       summary: `train ${job.jobId}`,
