@@ -1,5 +1,6 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { ExperimentOutcome } from '../config/experiments.js';
+import { decideOutcome, outcomeHeadline } from '../shared/outcome.js';
 import type { ActivityDeps } from './deps.js';
 
 // Slack-compatible incoming webhooks (also accepted by Mattermost, Rocket.Chat, and Discord's
@@ -68,7 +69,8 @@ export function createNotifyActivities(deps: ActivityDeps, opts: NotifyOptions =
         error: e.error,
       }));
       return notifyWebhook({
-        title: `Batch ${summary.batchId}: ${summary.status}`,
+        // The headline tells completed, partly failed and failed apart at a glance.
+        title: `Batch ${summary.batchId}: ${outcomeHeadline(summary.status === 'cancelled' ? 'cancelled' : decideOutcome(summary.succeeded, summary.failed), summary.succeeded, summary.failed, 'experiments')}`,
         text: `Batch ${summary.batchId} ${summary.status}: ${summary.succeeded} succeeded, ${summary.failed} failed of ${summary.experiments.length}`,
         table: { rows },
       });
