@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 import { Command } from 'commander';
 import { registerExperimentCommands } from './commands/experiments.js';
 import { registerConversationCommands } from './commands/conversations.js';

@@ -8,7 +8,8 @@ export function experimentBatchWorkflowId(batchId: string): string {
   return `experiment-batch-${batchId}`;
 }
 
-export class InvalidInputError extends Error {}
+import { InvalidInputError } from './errors.js';
+export { InvalidInputError };
 
 export interface StartBatchOptions {
   taskQueue?: string;
