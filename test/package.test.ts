@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
@@ -14,20 +14,38 @@ import { waitFor } from './support/procs.js';
 const REPO = process.cwd();
 const TSC = path.join(REPO, 'node_modules/typescript/bin/tsc');
 let scratch: string;
-let tarball: string;
 let packed: string[];
 let worker: ResultPromise | undefined;
 let workerOutput = '';
+
+/**
+ * A consumer project depending on the tarball, with a lockfile pinning Shepherd's runtime
+ * dependencies to the versions (and integrity hashes) the repository's lockfile resolved: npm then
+ * installs them from its content cache without asking the registry for package metadata.
+ */
+function writeConsumerProject(dir: string, tgz: string): void {
+  const own = JSON.parse(readFileSync(path.join(REPO, 'package.json'), 'utf8'));
+  const lock = JSON.parse(readFileSync(path.join(REPO, 'package-lock.json'), 'utf8'));
+  const runtime = Object.fromEntries(Object.entries(lock.packages as Record<string, { dev?: boolean }>).filter(([k, v]) => k.startsWith('node_modules/') && !v.dev));
+  const spec = `file:${tgz}`;
+  writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module', dependencies: { shepherd: spec } }, null, 2));
+  const packages = {
+    '': { name: 'consumer', dependencies: { shepherd: spec } },
+    'node_modules/shepherd': { version: own.version, resolved: spec, dependencies: own.dependencies, bin: own.bin, engines: own.engines },
+    ...runtime,
+  };
+  writeFileSync(path.join(dir, 'package-lock.json'), JSON.stringify({ name: 'consumer', lockfileVersion: 3, requires: true, packages }, null, 2));
+}
 
 beforeAll(async () => {
   await execa('npm', ['run', 'build'], { cwd: REPO });
   scratch = mkdtempSync(path.join(os.tmpdir(), 'shepherd-consumer-'));
   const { stdout } = await execa('npm', ['pack', '--json', '--pack-destination', scratch], { cwd: REPO });
   const info = JSON.parse(stdout)[0] as { filename: string; files: { path: string }[] };
-  tarball = path.join(scratch, info.filename);
+
   packed = info.files.map((f) => f.path);
-  writeFileSync(path.join(scratch, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }));
-  await execa('npm', ['install', '--offline', '--no-audit', '--no-fund', '--no-package-lock', tarball], { cwd: scratch });
+  writeConsumerProject(scratch, info.filename);
+  await execa('npm', ['install', '--offline', '--no-audit', '--no-fund'], { cwd: scratch });
 }, 900_000);
 
 afterAll(async () => {
