@@ -2,6 +2,9 @@ import { fileURLToPath } from 'node:url';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities/index.js';
 import { reapOrphans } from '../activities/process/registry.js';
+import { recordOrphansReaped } from '../activities/shepherd-metrics.js';
+import { stepMetricsInterceptor } from './step-metrics.js';
+import { tracingInterceptors } from './tracing.js';
 
 // The workflows entry beside this module: index.ts under tsx (source tree), index.js in dist/.
 export const workflowsPath = fileURLToPath(new URL(`../workflows/index.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`, import.meta.url));
@@ -25,7 +28,7 @@ export interface ShepherdWorkerOptions {
  * step processes that a dead predecessor left behind, so no orphan outlives a crash.
  */
 export async function createShepherdWorker(opts: ShepherdWorkerOptions): Promise<Worker> {
-  await reapOrphans(opts.deps.procDir, opts.deps.logger);
+  recordOrphansReaped(await reapOrphans(opts.deps.procDir, opts.deps.logger));
   return Worker.create({
     connection: opts.connection,
     namespace: opts.namespace,
@@ -33,6 +36,7 @@ export async function createShepherdWorker(opts: ShepherdWorkerOptions): Promise
     ...(opts.identity ? { identity: opts.identity } : {}),
     ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath }),
     activities: { ...createActivities(opts.deps), ...opts.extraActivities },
+    interceptors: { activity: [stepMetricsInterceptor, ...tracingInterceptors()] },
     shutdownGraceTime: opts.shutdownGraceTime ?? '30s',
     maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivityTaskExecutions ?? 20,
     // Cancellation reaches an activity only in a heartbeat response; the SDK default throttle
