@@ -26,7 +26,15 @@ async function finalOf(a: PipelineAdapter, handle: ReturnType<PipelineAdapter['g
 }
 
 export function registerPipeline(program: Command, a: PipelineAdapter, extra?: (cmd: Command) => void): Command {
-  const cmd = program.command(a.name).description(`${a.name} ${a.noun}es: validate, run, status, watch, cancel, results, logs`);
+  // A pipeline that already has a command group (conversations) keeps its verbs; the generic
+  // ones are added beside them.
+  const existing = program.commands.find((c) => c.name() === a.name);
+  const group = existing ?? program.command(a.name).description(`${a.name} ${a.noun}es: validate, run, status, watch, cancel, results, logs`);
+  const taken = new Set(group.commands.map((c) => c.name()));
+  const spare = group.command('__spare__');
+  const cmd = {
+    command: (name: string) => (taken.has(name) ? spare.command(name) : group.command(name)),
+  } as unknown as Command;
 
   cmd
     .command('validate')
@@ -133,8 +141,10 @@ export function registerPipeline(program: Command, a: PipelineAdapter, extra?: (
       emit(Boolean(o.json), tails, tails.flatMap((t) => [`== ${t.step} attempt ${t.attempt} ==`, '-- stdout --', ...t.stdout, '-- stderr --', ...t.stderr]));
     });
 
-  extra?.(cmd);
-  return cmd;
+  extra?.(group);
+  // Verbs a pipeline already had were built on a detached parent and are dropped with it.
+  (group as unknown as { commands: Command[] }).commands = group.commands.filter((c) => c !== spare);
+  return group;
 }
 
 interface StepTail {

@@ -20,7 +20,9 @@ export function registerPipelines(program: Command): void {
   program
     .command('completion')
     .description('print a bash/zsh completion script: eval "$(shepherd completion)"')
-    .action(() => process.stdout.write(completionScript(program)));
+    .action(() => {
+      process.stdout.write(completionScript(program));
+    });
 }
 
 /** The exit code and one-line message for an error escaping a command (see README, exit codes). */
