@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { WorkflowFailedError } from '@temporalio/client';
+import { batchResult } from '../src/client/outcome.js';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { batchProgress, startExperimentBatch, type ExperimentBatchResult } from '../src/client/experiments.js';
 import { startTestWorker, tempDir, uniqueQueue, type TestWorker } from './support/harness.js';
@@ -44,7 +45,8 @@ describe('runCommand through a real worker', () => {
       { taskQueue: w.taskQueue },
     );
     await waitFor(() => live(marker).length >= 2, 'step and grandchild running');
-    const result = (await handle.result()) as ExperimentBatchResult;
+    // Its only experiment failed, so the batch fails and carries its result (shared/outcome.ts).
+    const result = await batchResult<ExperimentBatchResult>(handle);
     expect(result.experiments[0].status).toBe('failed');
     expect(result.experiments[0].error).toMatch(/timeout|deadline/i);
     await waitFor(() => live(marker).length === 0, 'group killed after the timeout', 15_000);

@@ -1,5 +1,6 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { ExperimentOutcome } from '../shared/experiments/schemas.js';
+import { decideOutcome, outcomeHeadline } from '../shared/outcome.js';
 import type { ActivityDeps } from './deps.js';
 import { formatSummaryTable, truncate } from '../shared/summary-table.js';
 
@@ -71,7 +72,8 @@ export function createNotifyActivities(deps: ActivityDeps, opts: NotifyOptions =
         error: e.error,
       }));
       return notifyWebhook({
-        title: `Batch ${summary.batchId}: ${summary.status}`,
+        // The headline tells completed, partly failed and failed apart at a glance.
+        title: `Batch ${summary.batchId}: ${outcomeHeadline(summary.status === 'cancelled' ? 'cancelled' : decideOutcome(summary.succeeded, summary.failed), summary.succeeded, summary.failed, 'experiments')}`,
         text: `Batch ${summary.batchId} ${summary.status}: ${summary.succeeded} succeeded, ${summary.failed} failed of ${summary.experiments.length}`,
         table: { rows },
       });

@@ -1,7 +1,9 @@
+#!/usr/bin/env node
 import { Command } from 'commander';
 import { registerExperimentCommands } from './commands/experiments.js';
 import { registerConversationCommands } from './commands/conversations.js';
 import { registerAnalysisCommands } from './commands/analysis.js';
+import { exitFor, registerPipelines } from './register.js';
 
 const program = new Command()
   .name('shepherd')
@@ -14,10 +16,14 @@ const program = new Command()
 registerExperimentCommands(program);
 registerConversationCommands(program);
 registerAnalysisCommands(program);
+// `shepherd <pipeline> <verb>`; the top-level experiment verbs above are deprecated aliases.
+registerPipelines(program);
+for (const c of program.commands) if (['validate', 'run', 'status', 'watch', 'cancel', 'export'].includes(c.name())) c.description(`(deprecated: use "shepherd experiments ${c.name()}") ${c.description()}`);
 
 try {
   await program.parseAsync();
 } catch (err) {
-  console.error(`shepherd: ${(err as Error).message}`);
-  process.exitCode = 1;
+  const { code, message } = exitFor(err);
+  console.error(`shepherd: ${message}`);
+  process.exitCode = code;
 }

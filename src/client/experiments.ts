@@ -8,7 +8,8 @@ import type { experimentBatch } from '../workflows/experiments/experiment-batch.
 
 export { EXPERIMENT_BATCH, experimentBatchWorkflowId };
 
-export class InvalidInputError extends Error {}
+import { InvalidInputError } from './errors.js';
+export { InvalidInputError };
 
 export interface StartBatchOptions {
   taskQueue?: string;

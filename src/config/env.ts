@@ -15,6 +15,10 @@ const envSchema = z.object({
   SHEPHERD_WORKFLOW_BUNDLE: z.string().min(1).optional(),
   /** How long a dead worker's per-model slot leases block others. */
   SHEPHERD_MODEL_LEASE_TTL_MS: z.coerce.number().int().min(1000).optional(),
+  /** host:port of the Prometheus endpoint (/metrics); unset = no endpoint. Use 127.0.0.1 unless it must be reachable. */
+  SHEPHERD_METRICS_ADDRESS: z.string().regex(/^[^\s:]+:\d+$/, 'expected host:port, e.g. 127.0.0.1:9464').optional(),
+  /** OTLP/HTTP collector base URL (e.g. http://127.0.0.1:4318); set = traces are exported. */
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.url().optional(),
 });
 
 export type ShepherdEnv = z.infer<typeof envSchema> & { dataDir: string; runsDir: string };

@@ -48,7 +48,7 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database>
       const owner = await readLiveLock(opts.dataDir);
       if (!owner?.url) throw err;
       url = owner.url;
-      logger.info({ pid: owner.pid, url }, 'using the embedded database served by another process');
+      logger.info({ ownerPid: owner.pid, url }, 'using the embedded database served by another process');
     }
   }
 

@@ -3,8 +3,12 @@ import { type NativeConnection, Worker, type WorkerOptions } from '@temporalio/w
 import { createActivities, type ActivityDeps } from '../activities/index.js';
 import { reapOrphans } from '../activities/step/registry.js';
 import { prepareContainerRuntime } from '../activities/containers/index.js';
+import { recordOrphansReaped } from '../activities/shepherd-metrics.js';
+import { stepMetricsInterceptor } from './step-metrics.js';
+import { tracingInterceptors } from './tracing.js';
 
-export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+// The workflows entry beside this module: index.ts under tsx (source tree), index.js in dist/.
+export const workflowsPath = fileURLToPath(new URL(`../workflows/index.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`, import.meta.url));
 
 export interface ShepherdWorkerOptions {
   connection: NativeConnection;
@@ -25,7 +29,7 @@ export interface ShepherdWorkerOptions {
  * step processes that a dead predecessor left behind, so no orphan outlives a crash.
  */
 export async function createShepherdWorker(opts: ShepherdWorkerOptions): Promise<Worker> {
-  await reapOrphans(opts.deps.procDir, opts.deps.logger);
+  recordOrphansReaped(await reapOrphans(opts.deps.procDir, opts.deps.logger));
   await prepareContainerRuntime(opts.deps);
   return Worker.create({
     connection: opts.connection,
@@ -34,6 +38,7 @@ export async function createShepherdWorker(opts: ShepherdWorkerOptions): Promise
     ...(opts.identity ? { identity: opts.identity } : {}),
     ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath }),
     activities: { ...createActivities(opts.deps), ...opts.extraActivities },
+    interceptors: { activity: [stepMetricsInterceptor, ...tracingInterceptors()] },
     shutdownGraceTime: opts.shutdownGraceTime ?? '30s',
     maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivityTaskExecutions ?? 20,
     // Cancellation reaches an activity only in a heartbeat response; the SDK default throttle

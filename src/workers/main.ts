@@ -6,13 +6,15 @@ import { createLogger } from '../config/logger.js';
 import { openDatabase } from '../db/open.js';
 import { installSdkLogging } from './sdk-logging.js';
 import { createWorkerSet } from './worker-set.js';
+import { installTracing, shutdownTracing } from './tracing.js';
 
 // `npm run worker`: a worker alone, against TEMPORAL_ADDRESS / temporal.toml and DATABASE_URL.
 // SIGINT/SIGTERM are handled by the SDK runtime: stop polling, let activities finish within
 // SHEPHERD_SHUTDOWN_GRACE, then cancel them (runCommand kills their process groups).
 const env = loadEnv();
 const logger = createLogger(env.SHEPHERD_LOG_LEVEL, 'shepherd-worker');
-installSdkLogging(logger);
+installSdkLogging(logger, 'INFO', { metricsAddress: env.SHEPHERD_METRICS_ADDRESS });
+const tracing = installTracing(env.OTEL_EXPORTER_OTLP_ENDPOINT);
 const { connectionOptions, namespace } = resolveConnectOptions();
 const db = await openDatabase({ databaseUrl: env.DATABASE_URL, dataDir: env.dataDir, logger });
 const connection = await NativeConnection.connect(connectionOptions);
@@ -23,7 +25,7 @@ await ensureConversationMetricsSchedule(scheduler.client, { taskQueue: env.SHEPH
   .catch((err: Error) => logger.warn({ err }, 'could not create the conversation metrics schedule'))
   .finally(() => scheduler.connection.close());
 logger.info(
-  { address: connectionOptions.address, namespace, taskQueue: env.SHEPHERD_TASK_QUEUE, models: workers.models, database: db.embedded ? 'embedded' : 'DATABASE_URL' },
+  { address: connectionOptions.address, namespace, taskQueue: env.SHEPHERD_TASK_QUEUE, models: workers.models, metrics: env.SHEPHERD_METRICS_ADDRESS ?? 'off', tracing, database: db.embedded ? 'embedded' : 'DATABASE_URL' },
   'worker started',
 );
 try {
@@ -31,5 +33,6 @@ try {
 } finally {
   await connection.close();
   await db.close();
+  await shutdownTracing().catch((err: Error) => logger.warn({ err }, 'could not flush traces'));
   logger.info('worker stopped');
 }

@@ -6,6 +6,7 @@ import type { Logger } from '../config/logger.js';
 import { acquireSlot, ensureSlots, releaseSlotRow, renewSlot } from '../db/model-slots.js';
 
 export { acquireSlot, announceModels, ensureSlots, knownModels, leasedSlots } from '../db/model-slots.js';
+import { recordModelSlotsInUse } from '../activities/shepherd-metrics.js';
 
 // Per-model concurrency that holds across every worker process.
 //
@@ -129,12 +130,14 @@ export class ModelSlotSupplier implements CustomSlotSupplier<ActivitySlotInfo> {
     }, Math.max(50, Math.floor(this.ttlMs / 3)));
     timer.unref();
     this.renewals.set(permit.token, timer);
+    recordModelSlotsInUse(this.opts.model, this.held);
   }
 
   private release(permit: ModelPermit) {
     if (!permit?.token) return;
     clearInterval(this.renewals.get(permit.token));
     this.renewals.delete(permit.token);
+    recordModelSlotsInUse(this.opts.model, this.held);
     releaseSlotRow(this.opts.pool, permit)
       .catch((err) => this.opts.logger?.warn({ err: (err as Error).message, model: permit.model }, 'model slot release failed; it frees at lease expiry'))
       .finally(() => this.wake());

@@ -7,6 +7,8 @@ import { ModelSlotSupplier } from './model-limits.js';
 import { modelTaskQueue } from '../shared/conversations/schemas.js';
 import type { Logger } from '../config/logger.js';
 import type { ModelRegistry } from '../config/models.js';
+import { stepMetricsInterceptor } from './step-metrics.js';
+import { tracingInterceptors } from './tracing.js';
 
 // One activity-only Worker per configured model, polling that model's task queue. Its activity
 // slots are PostgreSQL leases (ModelSlotSupplier), so "mistral: 1, qwen: 2" holds across every
@@ -52,6 +54,7 @@ export async function createModelWorkers(opts: ModelWorkersOptions): Promise<Mod
         taskQueue: modelTaskQueue(opts.taskQueue, model),
         identity: `${identity}/${model}`,
         activities,
+        interceptors: { activity: [stepMetricsInterceptor, ...tracingInterceptors()] },
         shutdownGraceTime: opts.shutdownGraceTime ?? '30s',
         // Chunks heartbeat often; sending at most once a second keeps cancellation (and the
         // server learning of a timed-out attempt) prompt without a request per token.

@@ -2,6 +2,7 @@ import { chmodSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import type { SimulationJobInput, SimulationJobResult } from '../../src/shared/simulation/schemas.js';
+import { batchResult } from '../../src/client/outcome.js';
 import { tempDir } from './harness.js';
 import { simulationJob } from '../../src/workflows/index.js';
 
@@ -49,5 +50,6 @@ export async function startSimulation(client: Client, taskQueue: string, input: 
 
 export async function runSimulation(client: Client, taskQueue: string, input: SimulationJobInput): Promise<SimulationJobResult> {
   const handle = await startSimulation(client, taskQueue, input);
-  return (await handle.result()) as SimulationJobResult;
+  // A job whose every parameter set failed fails as a workflow, its result in the details.
+  return batchResult<SimulationJobResult>(handle);
 }

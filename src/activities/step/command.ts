@@ -74,6 +74,7 @@ export function createCommandActivities(deps: ActivityDeps) {
       const beat = (details: CommandHeartbeat) => ctx.heartbeat(details);
       beat({ elapsedMs: 0, rssBytes: 0, lastOutputLine: null });
       await prepareWorkspace(workspace, spec);
+      deps.logger.info({ command: spec.command, workspace }, 'step started');
 
       const outcome = await executeStep(spec, {
         workspace,
@@ -84,6 +85,8 @@ export function createCommandActivities(deps: ActivityDeps) {
         onProgress: ({ elapsedMs, rssBytes, lastOutputLine }) => beat({ elapsedMs, rssBytes, lastOutputLine }),
         logger: deps.logger,
       });
+      // The logger's mixin adds the workflow ID, activity and attempt to both lines.
+      deps.logger.info({ command: spec.command, exitCode: outcome.exitCode, signal: outcome.signal, durationMs: outcome.durationMs, peakRssBytes: outcome.peakRssBytes }, 'step finished');
       assertStepSucceeded(spec, outcome, info.attempt);
       const result = await readStepResult(outcome.resultFile, spec.resultRequired);
       const outputs = await collectOutputs(workspace, spec.outputs);

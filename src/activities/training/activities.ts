@@ -29,6 +29,7 @@ import { formatBytes } from '../step/failure.js';
 import { ProgressTracker } from './progress.js';
 import { parseProgressLine } from './protocol.js';
 import { bestByValLoss } from './retention.js';
+import { recordDiskFloorPause } from '../shepherd-metrics.js';
 
 // trainModel: the seed's daemon-managed train.py as a heartbeating activity. The trainer runs
 // under the foundation's process machinery (own process group, killed with the worker), reports
@@ -335,7 +336,10 @@ export function createTrainingActivities(deps: ActivityDeps) {
       };
 
       const lowDisk = await underFloor();
-      if (lowDisk) return result('paused', lowDisk);
+      if (lowDisk) {
+        recordDiskFloorPause();
+        return result('paused', lowDisk);
+      }
 
       const workspace = workspacePath(deps.runsDir, { workflowId, activityId: info.activityId, attempt: info.attempt });
       await prepareWorkspace(workspace, { files: [], inputs: [] });
@@ -443,6 +447,7 @@ export function createTrainingActivities(deps: ActivityDeps) {
         }
         const reason = stopper.signal.reason as Error | undefined;
         if (stopper.signal.aborted && reason instanceof DiskFloorReached) {
+          recordDiskFloorPause();
           beat();
           return result('paused', reason.message);
         }

@@ -270,6 +270,8 @@ export interface ConversationBatchResult {
   failedOmitted: number;
   pages: number;
   notified: boolean;
+  /** How the batch ended by the shared rule (src/shared/outcome.ts); absent in batches that predate it. */
+  outcome?: 'completed' | 'completed_with_failures' | 'failed';
 }
 
 export { durationToMs, formatDuration } from '../durations.js';

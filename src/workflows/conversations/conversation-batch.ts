@@ -35,6 +35,7 @@ import { forEachLimited } from '../../shared/concurrency.js';
 import { conversationRun } from './conversation-run.js';
 import { formatIssues, validateDefinition } from '../../shared/conversations/definition-validator.js';
 import { parseInput } from '../validate-input.js';
+import { ALL_FAILED_PATCH, allItemsFailed, decideOutcome, outcomeHeadline, type Outcome } from '../../shared/outcome.js';
 
 // conversationBatch: items from a source (JSONL file, read-only SQL query, inline list), each a
 // child conversationRun, at most `concurrency` at once; one page per run, then continue-as-new,
@@ -148,18 +149,29 @@ export async function conversationBatch(rawInput: unknown): Promise<Conversation
     if (state.pendingRetry.length > 0 && patched(RETRY_AT_DRY_PATCH)) {
       return continueAsNew<typeof conversationBatch>(nextInput(input, def, state));
     }
-    upsertSearchAttributes({ Stage: ['source_exhausted'] });
-    return {
+    const failedCount = state.failed.length + state.failedOmitted;
+    const outcome = decideOutcome(state.completed, failedCount) as Exclude<Outcome, 'cancelled'>;
+    // Patched: batches recorded before the shared outcome rule ended as source_exhausted, always.
+    const honest = patched(ALL_FAILED_PATCH);
+    upsertSearchAttributes({ Stage: [honest ? outcome : 'source_exhausted'] });
+    const result: ConversationBatchResult = {
       batchId,
       status: 'source_exhausted',
       message: dryMessage(def, state),
       completed: state.completed,
-      failed: state.failed.length + state.failedOmitted,
+      failed: failedCount,
       failedItems: state.failed,
       failedOmitted: state.failedOmitted,
       pages: state.page,
       notified,
+      ...(honest ? { outcome } : {}),
     };
+    if (honest) {
+      const headline = outcomeHeadline(outcome, state.completed, failedCount, 'items');
+      setCurrentDetails(`**Batch ${batchId}** (${def.name}) ${headline}; ${state.page} page(s)`);
+      if (outcome === 'failed') throw allItemsFailed(`conversation batch ${batchId}: ${headline}`, result);
+    }
+    return result;
   }
 
   state.page++;
@@ -213,7 +225,7 @@ async function announceDry(input: ConversationBatch, def: ConversationDefinition
   if (!input.notify) return false;
   try {
     const rows = state.failed.slice(0, 30).map((f) => ({ item: f.key, step: f.step ?? '-', error: f.error }));
-    const r = await notifyWebhook({ title: `Conversation batch ${input.batchId}: source ran dry`, text: dryMessage(def, state), table: rows.length > 0 ? { rows } : undefined });
+    const r = await notifyWebhook({ title: `Conversation batch ${input.batchId}: source ran dry, ${outcomeHeadline(decideOutcome(state.completed, state.failed.length + state.failedOmitted), state.completed, state.failed.length + state.failedOmitted, 'items')}`, text: dryMessage(def, state), table: rows.length > 0 ? { rows } : undefined });
     return r.sent;
   } catch (err) {
     // The webhook never fails the batch, but a cancelled batch ends cancelled, not "exhausted".

@@ -9,12 +9,14 @@ import {
   upsertSearchAttributes,
   workflowInfo,
   setCurrentDetails,
+  patched,
 } from '@temporalio/workflow';
 import type { Activities } from '../../activities/index.js';
 import { experimentBatchSchema, type ExperimentBatchResult, type ExperimentOutcome } from '../../shared/experiments/schemas.js';
 import { batchProgressQuery } from '../../shared/experiments/messages.js';
 import { experimentRunWorkflowId } from '../../shared/experiments/workflow-ids.js';
 import { forEachLimited } from '../../shared/concurrency.js';
+import { ALL_FAILED_PATCH, allItemsFailed, outcomeHeadline } from '../../shared/outcome.js';
 import { experimentRun } from './experiment-run.js';
 import { parseInput } from '../validate-input.js';
 import { rootMessage } from '../../shared/failure-message.js';
@@ -35,7 +37,7 @@ const { notifyBatchSummary } = proxyActivities<Activities>({
 export const experimentRunId = experimentRunWorkflowId;
 
 
-function renderDetails(batchId: string, outcomes: ExperimentOutcome[]): string {
+function renderDetails(batchId: string, outcomes: ExperimentOutcome[], headline?: string): string {
   const now = Date.now();
   const lines = outcomes.map((o) => {
     if (o.status === 'running') return `- ${o.name}: running ${Math.round((now - (o.startedAt ?? now)) / 1000)}s`;
@@ -43,7 +45,7 @@ function renderDetails(batchId: string, outcomes: ExperimentOutcome[]): string {
     if (o.status === 'failed') return `- ${o.name}: failed: ${o.error}`;
     return `- ${o.name}: ${o.status}`;
   });
-  return [`**Batch ${batchId}**`, ...lines].join('\n');
+  return [`**Batch ${batchId}**${headline ? ` ${headline}` : ''}`, ...lines].join('\n');
 }
 
 /** A batch of experiments, each a child workflow with a deterministic ID, at most N at once. */
@@ -104,6 +106,8 @@ export async function experimentBatch(rawInput: unknown): Promise<ExperimentBatc
   const result: ExperimentBatchResult = { batchId, status, succeeded, failed, experiments: outcomes, notified: false };
 
   // Bookkeeping and the notification must happen even when the batch was cancelled.
+  const headline = outcomeHeadline(status, succeeded, failed, 'experiments');
+  setCurrentDetails(renderDetails(batchId, outcomes, headline));
   await CancellationScope.nonCancellable(async () => {
     upsertSearchAttributes({ Stage: [status] });
     await recordBatch({ batchId, status, summary: { succeeded, failed, experiments: outcomes }, workflowId: workflowInfo().workflowId });
@@ -118,5 +122,8 @@ export async function experimentBatch(rawInput: unknown): Promise<ExperimentBatc
     }
   });
   if (cancelled) throw cancellation;
+  // Every experiment failed: the batch fails (red in the Web UI) with its summary as details.
+  // Patched: batches recorded before this rule completed with status "failed".
+  if (status === 'failed' && patched(ALL_FAILED_PATCH)) throw allItemsFailed(`batch ${batchId}: ${headline}`, result);
   return result;
 }

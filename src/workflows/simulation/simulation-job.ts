@@ -32,6 +32,7 @@ import { defaultReplicatesPerTask, durationToMs, formatDurationMs, progressSigna
 import { parseInput } from '../validate-input.js';
 import { NON_RETRYABLE } from '../../shared/failure-types.js';
 import { rootMessage } from '../../shared/failure-message.js';
+import { ALL_FAILED_PATCH, allItemsFailed, outcomeHeadline } from '../../shared/outcome.js';
 
 export type { SimulationJobProgress };
 export { simulationProgressQuery };
@@ -76,6 +77,7 @@ export async function simulationJob(raw: unknown): Promise<SimulationJobResult> 
   }));
   const byKey = new Map(outcomes.map((o) => [o.key, o]));
   let environment: EnvironmentReport | undefined;
+  let headline: string | undefined;
 
   const totals = () => ({
     parameters: outcomes.length,
@@ -100,7 +102,7 @@ export async function simulationJob(raw: unknown): Promise<SimulationJobResult> 
     if (outcomes.length > 25) lines.push(`- … and ${outcomes.length - 25} more parameter sets`);
     setCurrentDetails(
       [
-        `**Simulation ${jobId}**: ${stage}`,
+        `**Simulation ${jobId}**: ${headline ?? stage}`,
         `${t.succeeded + t.failed}/${t.replicates} replicates finished (${t.failed} failed, ${t.running} running); ${t.aggregated}/${t.parameters} parameter sets aggregated`,
         environment ? `environment ${environment.key} (${environment.action}, probe ${environment.probe.ok ? 'ok' : 'failed'})` : '',
         ...lines,
@@ -242,6 +244,7 @@ export async function simulationJob(raw: unknown): Promise<SimulationJobResult> 
   }
 
   // Bookkeeping must happen even when the job was cancelled.
+  if (!setupFailure && !stopped) headline = outcomeHeadline(status, outcomes.length - parametersFailed, parametersFailed, 'parameter sets');
   await CancellationScope.nonCancellable(async () => {
     setStage(finalStatus);
     // Keyed by this run's ID: a job refused for reusing another job's ID never touches that job's row.
@@ -260,5 +263,8 @@ export async function simulationJob(raw: unknown): Promise<SimulationJobResult> 
     );
   }
   if (stopped) throw new CancelledFailure(`simulation job ${jobId} cancelled`);
+  // Every parameter set failed: the job fails, its summary in the details (see shared/outcome.ts).
+  // Patched: jobs recorded before this rule completed with status "failed".
+  if (status === 'failed' && patched(ALL_FAILED_PATCH)) throw allItemsFailed(`simulation job ${jobId}: ${headline}`, result);
   return result;
 }
