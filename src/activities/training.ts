@@ -27,6 +27,7 @@ import { formatBytes } from './process/failure.js';
 import { ProgressTracker } from './training-progress.js';
 import { parseProgressLine } from './training-protocol.js';
 import { bestByValLoss } from './training-retention.js';
+import { isFinalCheckpoint, metricsFromFinalCheckpoint } from './training/final-checkpoint.js';
 
 // trainModel: the seed's daemon-managed train.py as a heartbeating activity. The trainer runs
 // under the foundation's process machinery (own process group, killed with the worker), reports
@@ -333,6 +334,17 @@ export function createTrainingActivities(deps: ActivityDeps) {
           effectiveConfig: job,
         };
       };
+
+      if (resumeFrom && isFinalCheckpoint(resumeFrom, job.steps)) {
+        // Killed after the last checkpoint: nothing left to train, the checkpoint holds the result.
+        const finalIssue = tracker.finalCheck(resumeFrom.valLoss);
+        if (finalIssue && job.validation.onMissing === 'fail') {
+          throw ApplicationFailure.nonRetryable(`job ${job.jobId}: ${finalIssue}`, 'ValidationMissing', tracker.snapshot());
+        }
+        if (finalIssue) tracker.warn(`validation missing: ${finalIssue}`);
+        beat();
+        return { ...result('completed', null, { metrics: metricsFromFinalCheckpoint(resumeFrom, job.steps) }), valLoss: resumeFrom.valLoss };
+      }
 
       const lowDisk = await underFloor();
       if (lowDisk) return result('paused', lowDisk);
