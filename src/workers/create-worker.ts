@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities/index.js';
 import { reapOrphans } from '../activities/process/registry.js';
+import { payloadConverterPath, workflowInterceptorModules } from './bundle-options.js';
 
 export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 
@@ -32,6 +33,9 @@ export async function createShepherdWorker(opts: ShepherdWorkerOptions): Promise
     ...(opts.identity ? { identity: opts.identity } : {}),
     ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath }),
     activities: { ...createActivities(opts.deps), ...opts.extraActivities },
+    // Ignored by the SDK for a prebuilt bundle, which must be built with the same modules.
+    interceptors: { workflowModules: workflowInterceptorModules },
+    dataConverter: { payloadConverterPath },
     shutdownGraceTime: opts.shutdownGraceTime ?? '30s',
     maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivityTaskExecutions ?? 20,
     // Cancellation reaches an activity only in a heartbeat response; the SDK default throttle

@@ -1,0 +1,31 @@
+import { ApplicationFailure, log, type WorkflowInboundCallsInterceptor, type WorkflowInterceptorsFactory } from '@temporalio/workflow';
+import { undecodableMessage } from '../shared/payloads/undecodable.js';
+
+// Every workflow type: an argument the payload converter could not decode fails the workflow at
+// once, non-retryably (not a workflow-task retry loop); an undecodable update is rejected, an
+// undecodable signal is dropped with a warning (one bad sender must not end a long-lived queue).
+
+class UndecodableInputInterceptor implements WorkflowInboundCallsInterceptor {
+  async execute(...[input, next]: Parameters<NonNullable<WorkflowInboundCallsInterceptor['execute']>>): Promise<unknown> {
+    const message = undecodableMessage(input.args, 'the workflow input');
+    if (message) throw ApplicationFailure.nonRetryable(message, 'UndecodableInput');
+    return next(input);
+  }
+
+  validateUpdate(...[input, next]: Parameters<NonNullable<WorkflowInboundCallsInterceptor['validateUpdate']>>): void {
+    const message = undecodableMessage(input.args, `the input of update ${input.name}`);
+    if (message) throw ApplicationFailure.nonRetryable(message, 'UndecodableInput');
+    next(input);
+  }
+
+  async handleSignal(...[input, next]: Parameters<NonNullable<WorkflowInboundCallsInterceptor['handleSignal']>>): Promise<void> {
+    const message = undecodableMessage(input.args, `the input of signal ${input.signalName}`);
+    if (message) {
+      log.warn(`signal dropped: ${message}`);
+      return;
+    }
+    return next(input);
+  }
+}
+
+export const interceptors: WorkflowInterceptorsFactory = () => ({ inbound: [new UndecodableInputInterceptor()] });
