@@ -6,6 +6,7 @@ import { createLogger } from '../config/logger.js';
 import { openDatabase } from '../db/open.js';
 import { installSdkLogging } from './sdk-logging.js';
 import { createWorkerSet } from './worker-set.js';
+import { abortOnSignals, connectWithRetry } from './connect-with-retry.js';
 
 // `npm run worker`: a worker alone, against TEMPORAL_ADDRESS / temporal.toml and DATABASE_URL.
 // SIGINT/SIGTERM are handled by the SDK runtime: stop polling, let activities finish within
@@ -15,7 +16,12 @@ const logger = createLogger(env.SHEPHERD_LOG_LEVEL, 'shepherd-worker');
 installSdkLogging(logger);
 const { connectionOptions, namespace } = resolveConnectOptions();
 const db = await openDatabase({ databaseUrl: env.DATABASE_URL, dataDir: env.dataDir, logger });
-const connection = await NativeConnection.connect(connectionOptions);
+const stopWaiting = abortOnSignals();
+const connection = await connectWithRetry(() => NativeConnection.connect(connectionOptions), {
+  address: connectionOptions.address ?? 'localhost:7233',
+  logger,
+  signal: stopWaiting.signal,
+}).finally(() => stopWaiting.dispose());
 const workers = await createWorkerSet({ env, connection, namespace, db, logger });
 // The daily metrics refresh exists wherever a worker does; creating it again is a no-op update.
 const scheduler = await connectClient();
