@@ -10,7 +10,7 @@ import { experimentBatchSchema } from '../../config/experiments.js';
 import { describeIssues } from '../../config/shared.js';
 import { loadEnv } from '../../config/env.js';
 import { createLogger } from '../../config/logger.js';
-import { openDatabase } from '../../db/open.js';
+import { openExistingDatabase } from '../../db/open-existing.js';
 import { exportResults } from '../../activities/results.js';
 import { withClient } from '../context.js';
 import { renderProgress, renderResultTable, watchProgress } from '../progress-view.js';
@@ -93,7 +93,7 @@ export function registerExperimentCommands(program: Command): void {
     .action(async (batchId: string, opts: { format: string; out?: string }) => {
       if (opts.format !== 'csv' && opts.format !== 'json') throw new Error(`--format must be csv or json, not "${opts.format}"`);
       const env = loadEnv();
-      const db = await openDatabase({ databaseUrl: env.DATABASE_URL, dataDir: env.dataDir, logger: createLogger('warn') });
+      const db = await openExistingDatabase({ databaseUrl: env.DATABASE_URL, dataDir: env.dataDir, logger: createLogger('warn') });
       try {
         const text = await exportResults(db.pool, batchId, opts.format);
         if (opts.out) writeFileSync(opts.out, text);
