@@ -7,6 +7,7 @@ import {
   proxyActivities,
   setHandler,
   upsertMemo,
+  patched,
   upsertSearchAttributes,
   workflowInfo,
   setCurrentDetails,
@@ -16,6 +17,9 @@ import { experimentBatchSchema, type ExperimentBatchResult, type ExperimentOutco
 import { forEachLimited } from './concurrency.js';
 import { experimentRun } from './experiment-run.js';
 import { parseInput } from './validate-input.js';
+import { boundedMemoValue } from '../shared/memo/bounded-memo.js';
+
+const BOUNDED_MEMO_PATCH = 'bounded-memo';
 import { rootMessage } from './failure-message.js';
 
 export const batchProgressQuery = defineQuery<ExperimentOutcome[]>('progress');
@@ -51,7 +55,7 @@ export async function experimentBatch(rawInput: unknown): Promise<ExperimentBatc
   const input = parseInput(experimentBatchSchema, rawInput);
   const { batchId } = input;
   upsertSearchAttributes({ PipelineKind: ['experimentBatch'], PipelineId: [batchId], Stage: ['running'] });
-  upsertMemo({ effectiveInput: input });
+  upsertMemo({ effectiveInput: patched(BOUNDED_MEMO_PATCH) ? boundedMemoValue(input) : input });
 
   const outcomes: ExperimentOutcome[] = input.experiments.map((e) => ({ name: e.name, status: 'queued' }));
   setHandler(batchProgressQuery, () => outcomes);

@@ -29,6 +29,9 @@ import {
 import { parameterSweep, sweepProgressSignal } from './parameter-sweep.js';
 import { defaultReplicatesPerTask, durationToMs, formatDurationMs, progressSignalBudget, sweepConcurrency } from './sweep-plan.js';
 import { parseInput } from './validate-input.js';
+import { boundedMemoValue } from '../shared/memo/bounded-memo.js';
+
+const BOUNDED_MEMO_PATCH = 'bounded-memo';
 import { rootMessage } from './failure-message.js';
 
 export interface SimulationJobProgress {
@@ -69,7 +72,7 @@ export async function simulationJob(raw: unknown): Promise<SimulationJobResult> 
   const started = Date.now();
   let stage = 'preparing';
   upsertSearchAttributes({ PipelineKind: ['simulationJob'], PipelineId: [jobId], Stage: [stage] });
-  upsertMemo({ effectiveInput: job });
+  upsertMemo({ effectiveInput: patched(BOUNDED_MEMO_PATCH) ? boundedMemoValue(job) : job });
 
   const params = job.parameters.map((p, index) => ({ index, key: p.key ?? deriveParameterKey(p.values), values: p.values }));
   const outcomes: ParameterOutcome[] = params.map((p) => ({
