@@ -349,7 +349,7 @@ export function createTrainingActivities(deps: ActivityDeps) {
       const lowDisk = await underFloor();
       if (lowDisk) return result('paused', lowDisk);
 
-      const workspace = workspacePath(deps.runsDir, { workflowId, activityId: info.activityId, attempt: info.attempt });
+      const workspace = workspacePath(deps.runsDir, { workflowId, runId: info.workflowExecution?.runId, activityId: info.activityId, attempt: info.attempt });
       await prepareWorkspace(workspace, { files: [], inputs: [] });
       const configFile = path.join(workspace, TRAINING_CONFIG_FILE);
       await writeFile(
