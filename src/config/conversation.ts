@@ -231,6 +231,8 @@ export const conversationBatchInputSchema = z
         failedOmitted: z.number().int().min(0),
         retried: z.number().int().min(0),
         pendingRetry: z.array(z.record(z.string(), z.unknown())),
+        /** Items an earlier start of this batch ID already completed: not run again. */
+        alreadyDone: z.number().int().min(0).default(0),
       })
       .optional(),
   })
@@ -270,6 +272,8 @@ export interface ConversationBatchResult {
   failedOmitted: number;
   pages: number;
   notified: boolean;
+  /** Items not run because an earlier start of the same batch ID completed them. */
+  alreadyDone?: number;
 }
 
 /** Milliseconds of a duration as accepted by durationSchema ("500ms", "30s", "10m", "2h", "1d" or ms). */
