@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ConversationBatchResult, ConversationDefinitionInput } from '../src/config/conversation.js';
+import type { ConversationBatchResult, ConversationDefinitionInput } from '../src/shared/conversations/schemas.js';
 import { startConversationStack, type ConversationStack } from './support/conversations.js';
 
 // Issue 12 item 9: starting the same conversation batch twice (the temporal CLI gives each start

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { WorkflowFailedError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startConversationBatch } from '../src/client/conversations.js';
-import type { ConversationDefinitionInput } from '../src/config/conversation.js';
+import type { ConversationDefinitionInput } from '../src/shared/conversations/schemas.js';
 import { startConversationStack, type ConversationStack } from './support/conversations.js';
 
 // Issue 12 item 4: a SQL item source that retrying cannot fix (a data-modifying CTE, a syntax

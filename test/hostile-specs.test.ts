@@ -3,7 +3,7 @@ import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/clie
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startExperimentBatch } from '../src/client/experiments.js';
 import { MAX_MEMO_VALUE_BYTES } from '../src/shared/memo/bounded-memo.js';
-import { enqueueUpdate, resumeUpdate } from '../src/workflows/training-queue.js';
+import { enqueueUpdate, resumeUpdate } from '../src/workflows/training/training-queue.js';
 import { startTestWorker, type TestWorker } from './support/harness.js';
 import { irisJob, startQueue, type QueueHandle } from './support/training.js';
 

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startExperimentBatch } from '../src/client/experiments.js';
-import { experimentRunId } from '../src/workflows/experiment-batch.js';
+import { experimentRunId } from '../src/workflows/experiments/experiment-batch.js';
 import { startTestWorker, type TestWorker } from './support/harness.js';
 import { nodeExperiment } from './support/experiments.js';
 

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
-import { enqueueUpdate } from '../src/workflows/training-queue.js';
+import { enqueueUpdate } from '../src/workflows/training/training-queue.js';
 import { startTestWorker, tempDir, type TestWorker } from './support/harness.js';
 import { waitFor } from './support/procs.js';
 import { irisJob, startQueue, waitStatus, type QueueHandle } from './support/training.js';

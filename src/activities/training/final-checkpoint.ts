@@ -1,4 +1,4 @@
-import type { CheckpointRef } from '../../config/training.js';
+import type { CheckpointRef } from '../../shared/training/schemas.js';
 
 // A worker can die after the trainer saved its last checkpoint (step N of N) but before the
 // activity reported. The retry then resumes at step N: the trainer runs no step and reports no
