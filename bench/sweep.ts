@@ -5,6 +5,7 @@ import { bundleWorkflowCode } from '@temporalio/worker';
 import { execa } from 'execa';
 import type { SimulationJobInput, SimulationJobResult } from '../src/shared/simulation/schemas.js';
 import { workflowsPath } from '../src/workers/create-worker.js';
+import { payloadConverterPath, workflowInterceptorModules } from '../src/workers/bundle-options.js';
 import { spawnWorkerProcess } from '../scripts/lib/worker-process.js';
 import type { BenchContext } from './context.js';
 import { ratio } from './stats.js';
@@ -46,7 +47,7 @@ export async function benchSweep(ctx: BenchContext): Promise<void> {
   const dataDir = path.join(ctx.workDir, 'sweep');
   const bundlePath = path.join(ctx.workDir, 'sweep-workflows.js');
   const quiet = () => undefined;
-  const bundle = await bundleWorkflowCode({ workflowsPath, logger: { trace: quiet, debug: quiet, info: quiet, warn: quiet, error: console.error, log: quiet } as never });
+  const bundle = await bundleWorkflowCode({ workflowsPath, workflowInterceptorModules, payloadConverterPath, logger: { trace: quiet, debug: quiet, info: quiet, warn: quiet, error: console.error, log: quiet } as never });
   writeFileSync(bundlePath, bundle.code);
   // The real worker entry point in its own process, from a pre-built bundle: no bundler in its
   // memory. A subprocess replicate costs the worker a fork(), and fork() time grows with the

@@ -77,7 +77,7 @@ function setup(info: Partial<Info> = {}) {
     run: (spec: CommandSpec) => env.run(runCommand, spec) as Promise<CommandResult>,
     /** Another attempt of the same activity (same workflow and activity id). */
     runAttempt: (attempt: number, spec: CommandSpec) => newEnv({ attempt }).run(runCommand, spec) as Promise<CommandResult>,
-    workspace: (attempt = 1) => path.join(deps.runsDir, workflowId, 'step-1', String(attempt)),
+    workspace: (attempt = 1) => path.join(deps.runsDir, workflowId, ({ ...baseInfo, ...info }.workflowExecution as { runId: string }).runId, 'step-1', String(attempt)),
   };
 }
 

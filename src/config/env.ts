@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { z } from 'zod';
+import { resolveDataPath } from './data-dir.js';
 
 // Process environment, validated once at the edge so a typo fails with the variable's name.
 const envSchema = z.object({
@@ -32,7 +33,8 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): ShepherdEnv {
     const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
     throw new Error(`invalid environment: ${problems}`);
   }
-  const dataDir = path.resolve(parsed.data.SHEPHERD_DATA_DIR);
-  const runsDir = path.resolve(parsed.data.SHEPHERD_RUNS_DIR ?? path.join(dataDir, 'runs'));
+  // Relative to the Shepherd checkout, not the current directory (see data-dir.ts).
+  const dataDir = resolveDataPath(parsed.data.SHEPHERD_DATA_DIR);
+  const runsDir = resolveDataPath(parsed.data.SHEPHERD_RUNS_DIR ?? path.join(dataDir, 'runs'));
   return { ...parsed.data, dataDir, runsDir };
 }

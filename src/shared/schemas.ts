@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { describeBoundedIssues } from '../shared/validation/bounded-issues.js';
 
 // Pure zod schemas shared by pipelines; no Node built-ins, because workflows import them.
 
@@ -32,7 +33,6 @@ export type RetryConfig = z.infer<typeof retrySchema>;
 
 /** Formats zod issues as "field.path: message" so an error names the field. */
 export function describeIssues(error: z.ZodError, root = 'input'): string {
-  return error.issues
-    .map((i) => `${[root, ...i.path.map(String)].join('.')}: ${i.message}`)
-    .join('; ');
+  // Bounded: the first issues and a count, whatever the input's size (issue 12 item 3).
+  return describeBoundedIssues(error, root);
 }

@@ -6,6 +6,7 @@ import { prepareContainerRuntime } from '../activities/containers/index.js';
 import { recordOrphansReaped } from '../activities/shepherd-metrics.js';
 import { stepMetricsInterceptor } from './step-metrics.js';
 import { tracingInterceptors } from './tracing.js';
+import { payloadConverterPath, workflowInterceptorModules } from './bundle-options.js';
 
 // The workflows entry beside this module: index.ts under tsx (source tree), index.js in dist/.
 export const workflowsPath = fileURLToPath(new URL(`../workflows/index.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`, import.meta.url));
@@ -38,7 +39,9 @@ export async function createShepherdWorker(opts: ShepherdWorkerOptions): Promise
     ...(opts.identity ? { identity: opts.identity } : {}),
     ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath }),
     activities: { ...createActivities(opts.deps), ...opts.extraActivities },
-    interceptors: { activity: [stepMetricsInterceptor, ...tracingInterceptors()] },
+    interceptors: { activity: [stepMetricsInterceptor, ...tracingInterceptors()], workflowModules: workflowInterceptorModules },
+    // workflowModules and the converter are ignored by the SDK for a prebuilt bundle, which must be built with the same modules.
+    dataConverter: { payloadConverterPath },
     shutdownGraceTime: opts.shutdownGraceTime ?? '30s',
     maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivityTaskExecutions ?? 20,
     // Cancellation reaches an activity only in a heartbeat response; the SDK default throttle

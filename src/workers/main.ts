@@ -7,6 +7,7 @@ import { openDatabase } from '../db/open.js';
 import { installSdkLogging } from './sdk-logging.js';
 import { createWorkerSet } from './worker-set.js';
 import { installTracing, shutdownTracing } from './tracing.js';
+import { abortOnSignals, connectWithRetry } from './connect-with-retry.js';
 
 // `npm run worker`: a worker alone, against TEMPORAL_ADDRESS / temporal.toml and DATABASE_URL.
 // SIGINT/SIGTERM are handled by the SDK runtime: stop polling, let activities finish within
@@ -17,7 +18,12 @@ installSdkLogging(logger, 'INFO', { metricsAddress: env.SHEPHERD_METRICS_ADDRESS
 const tracing = installTracing(env.OTEL_EXPORTER_OTLP_ENDPOINT);
 const { connectionOptions, namespace } = resolveConnectOptions();
 const db = await openDatabase({ databaseUrl: env.DATABASE_URL, dataDir: env.dataDir, logger });
-const connection = await NativeConnection.connect(connectionOptions);
+const stopWaiting = abortOnSignals();
+const connection = await connectWithRetry(() => NativeConnection.connect(connectionOptions), {
+  address: connectionOptions.address ?? 'localhost:7233',
+  logger,
+  signal: stopWaiting.signal,
+}).finally(() => stopWaiting.dispose());
 const workers = await createWorkerSet({ env, connection, namespace, db, logger });
 // The daily metrics refresh exists wherever a worker does; creating it again is a no-op update.
 const scheduler = await connectClient();

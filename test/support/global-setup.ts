@@ -7,6 +7,7 @@ import { startDevServer, type DevServer } from '../../scripts/lib/dev-server.js'
 import { createPool } from '../../src/db/pool.js';
 import { migrate } from '../../src/db/migrate.js';
 import { workflowsPath } from '../../src/workers/create-worker.js';
+import { payloadConverterPath, workflowInterceptorModules } from '../../src/workers/bundle-options.js';
 import { createTestDatabase } from './database.js';
 
 declare module 'vitest' {
@@ -24,7 +25,7 @@ export default async function setup(project: TestProject) {
   const [server, db, bundle] = await Promise.all([
     startDevServer({ logFile: path.join(tmpRoot, 'temporal.log') }) as Promise<DevServer>,
     createTestDatabase(),
-    bundleWorkflowCode({ workflowsPath, logger: quietLogger }),
+    bundleWorkflowCode({ workflowsPath, workflowInterceptorModules, payloadConverterPath, logger: quietLogger }),
   ]);
   const pool = createPool(db.url);
   await migrate(pool);

@@ -13,6 +13,7 @@ import { resolveInsideProject } from '../step/project-paths.js';
 import { createLlmActivities } from './llm.js';
 import { createMetricsActivities } from './metrics.js';
 import { knownModels } from '../../db/model-slots.js';
+import { classifySourceError } from './sql-errors.js';
 
 // Activities of the conversationRun / conversationBatch workflows, other than the model call
 // (llm.ts) and the audit row (audit.ts): definition and item sources, the script and db actors,
@@ -102,10 +103,8 @@ async function readSql(deps: ActivityDeps, query: string, keyColumn: string, cur
     return { items, invalid: [], nextCursor: last === undefined ? cursor : String(last instanceof Date ? last.toISOString() : last) };
   } catch (err) {
     await client.query('ROLLBACK').catch(() => undefined);
-    const e = err as Error & { code?: string };
-    // Syntax errors, unknown tables/columns, write attempts: the query is wrong, not the database.
-    if (e.code && /^(42|25|22)/.test(e.code)) throw ApplicationFailure.nonRetryable(`source.query failed: ${e.message}`, 'InvalidSourceQuery');
-    throw err;
+    // Syntax errors, unknown tables/columns, unsupported constructs, write attempts: the query is wrong, not the database.
+    throw classifySourceError(err, keyColumn);
   } finally {
     client.release();
   }

@@ -206,10 +206,10 @@ export function createSimulationActivities(deps: ActivityDeps) {
   async function runCommandReplicate(
     spec: ReplicateCommandSpec,
     input: ReplicateBatchInput,
-    r: { replicate: number; seed: number; attempt: number; env?: EnvironmentReport; signal: AbortSignal; deadline: number; workflowId: string },
+    r: { replicate: number; seed: number; attempt: number; env?: EnvironmentReport; signal: AbortSignal; deadline: number; workflowId: string; runId?: string },
   ): Promise<ReplicateOutcome & { workspace: string }> {
     const vars = { seed: r.seed, replicate: r.replicate, values: input.values, envDir: r.env?.dir, projectDir };
-    const workspace = workspacePath(deps.runsDir, { workflowId: r.workflowId, activityId: `replicate-${r.replicate}`, attempt: r.attempt });
+    const workspace = workspacePath(deps.runsDir, { workflowId: r.workflowId, runId: r.runId, activityId: `replicate-${r.replicate}`, attempt: r.attempt });
     await prepareWorkspace(workspace, { files: [], inputs: [] });
     const env: Record<string, string> = {
       ...spec.env,
@@ -362,7 +362,7 @@ export function createSimulationActivities(deps: ActivityDeps) {
             try {
               const out = isModuleReplicate(input.replicate)
                 ? await runModuleReplicate(input.replicate, input, { replicate, seed, env, signal, timeoutMs: deadline - Date.now() })
-                : await runCommandReplicate(input.replicate, input, { replicate, seed, attempt: workspaceAttempt, env, signal, deadline, workflowId });
+                : await runCommandReplicate(input.replicate, input, { replicate, seed, attempt: workspaceAttempt, env, signal, deadline, workflowId, runId: info.workflowExecution?.runId });
               workspace = 'workspace' in out ? (out.workspace as string) : undefined;
               if (out.result === null || typeof out.result !== 'object' || Array.isArray(out.result)) {
                 throw ApplicationFailure.nonRetryable(`replicate result must be a JSON object, got ${truncate(JSON.stringify(out.result) ?? 'undefined', 100)}`, 'ResultInvalid');

@@ -68,6 +68,7 @@ export function createCommandActivities(deps: ActivityDeps) {
       const startedAt = Date.now();
       const workspace = workspacePath(deps.runsDir, {
         workflowId: info.workflowExecution?.workflowId ?? `activity-${info.activityRunId ?? info.activityId}`,
+        runId: info.workflowExecution?.runId,
         activityId: info.activityId,
         attempt: info.attempt,
       });

@@ -9,6 +9,8 @@ import { RESERVED_WORKSPACE_DIR, type ResolvedCommandSpec } from '../../shared/s
 
 export interface WorkspaceKey {
   workflowId: string;
+  /** The workflow run: a rerun under the same workflow ID (a batch ID used again) gets its own tree and can never empty another run's. */
+  runId?: string;
   activityId: string;
   attempt: number;
 }
@@ -19,9 +21,10 @@ function segment(id: string): string {
   return s === '.' || s === '..' ? s.replaceAll('.', '%2E') : s;
 }
 
-/** `<runsDir>/<workflowId>/<activityId>/<attempt>` */
+/** `<runsDir>/<workflowId>/<runId>/<activityId>/<attempt>` (no runId segment when none is known) */
 export function workspacePath(runsDir: string, key: WorkspaceKey): string {
-  return path.join(path.resolve(runsDir), segment(key.workflowId), segment(key.activityId), String(key.attempt));
+  const run = key.runId ? [segment(key.runId)] : [];
+  return path.join(path.resolve(runsDir), segment(key.workflowId), ...run, segment(key.activityId), String(key.attempt));
 }
 
 /** Resolves a spec path inside the workspace, or fails non-retryably naming the field. */

@@ -30,6 +30,7 @@ import { ProgressTracker } from './progress.js';
 import { parseProgressLine } from './protocol.js';
 import { bestByValLoss } from './retention.js';
 import { recordDiskFloorPause } from '../shepherd-metrics.js';
+import { isFinalCheckpoint, metricsFromFinalCheckpoint } from './final-checkpoint.js';
 
 // trainModel: the seed's daemon-managed train.py as a heartbeating activity. The trainer runs
 // under the foundation's process machinery (own process group, killed with the worker), reports
@@ -335,13 +336,24 @@ export function createTrainingActivities(deps: ActivityDeps) {
         };
       };
 
+      if (resumeFrom && isFinalCheckpoint(resumeFrom, job.steps)) {
+        // Killed after the last checkpoint: nothing left to train, the checkpoint holds the result.
+        const finalIssue = tracker.finalCheck(resumeFrom.valLoss);
+        if (finalIssue && job.validation.onMissing === 'fail') {
+          throw ApplicationFailure.nonRetryable(`job ${job.jobId}: ${finalIssue}`, 'ValidationMissing', tracker.snapshot());
+        }
+        if (finalIssue) tracker.warn(`validation missing: ${finalIssue}`);
+        beat();
+        return { ...result('completed', null, { metrics: metricsFromFinalCheckpoint(resumeFrom, job.steps) }), valLoss: resumeFrom.valLoss };
+      }
+
       const lowDisk = await underFloor();
       if (lowDisk) {
         recordDiskFloorPause();
         return result('paused', lowDisk);
       }
 
-      const workspace = workspacePath(deps.runsDir, { workflowId, activityId: info.activityId, attempt: info.attempt });
+      const workspace = workspacePath(deps.runsDir, { workflowId, runId: info.workflowExecution?.runId, activityId: info.activityId, attempt: info.attempt });
       await prepareWorkspace(workspace, { files: [], inputs: [] });
       const configFile = path.join(workspace, TRAINING_CONFIG_FILE);
       await writeFile(

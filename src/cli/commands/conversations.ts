@@ -11,16 +11,16 @@ import { readDefinitionFile } from '../../config/input-file.js';
 import { loadEnv } from '../../config/env.js';
 import { createLogger } from '../../config/logger.js';
 import { loadModelRegistry } from '../../config/models.js';
-import { openDatabase } from '../../db/open.js';
 import { formatIssues, validateDefinition } from '../../shared/conversations/definition-validator.js';
+import { openExistingDatabase } from '../../db/open-existing.js';
 import { withClient } from '../context.js';
 
 // `shepherd conversations ...`: validate definitions, run and retry batches, read the audit log,
 // latency metrics and timeout recommendations.
 
-async function withDatabase<T>(fn: (pool: Awaited<ReturnType<typeof openDatabase>>['pool']) => Promise<T>): Promise<T> {
+async function withDatabase<T>(fn: (pool: Awaited<ReturnType<typeof openExistingDatabase>>['pool']) => Promise<T>): Promise<T> {
   const env = loadEnv();
-  const db = await openDatabase({ databaseUrl: env.DATABASE_URL, dataDir: env.dataDir, logger: createLogger('warn') });
+  const db = await openExistingDatabase({ databaseUrl: env.DATABASE_URL, dataDir: env.dataDir, logger: createLogger('warn') });
   try {
     return await fn(db.pool);
   } finally {

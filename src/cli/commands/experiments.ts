@@ -10,8 +10,8 @@ import { experimentBatchSchema } from '../../shared/experiments/schemas.js';
 import { describeIssues } from '../../shared/schemas.js';
 import { loadEnv } from '../../config/env.js';
 import { createLogger } from '../../config/logger.js';
-import { openDatabase } from '../../db/open.js';
 import { exportResults } from '../../db/experiments/export.js';
+import { openExistingDatabase } from '../../db/open-existing.js';
 import { withClient } from '../context.js';
 import { renderProgress, renderResultTable, watchProgress } from '../progress-view.js';
 import { readDefinitionFile as readInputFile } from '../../config/input-file.js';
@@ -93,7 +93,7 @@ export function registerExperimentCommands(program: Command): void {
     .action(async (batchId: string, opts: { format: string; out?: string }) => {
       if (opts.format !== 'csv' && opts.format !== 'json') throw new Error(`--format must be csv or json, not "${opts.format}"`);
       const env = loadEnv();
-      const db = await openDatabase({ databaseUrl: env.DATABASE_URL, dataDir: env.dataDir, logger: createLogger('warn') });
+      const db = await openExistingDatabase({ databaseUrl: env.DATABASE_URL, dataDir: env.dataDir, logger: createLogger('warn') });
       try {
         const text = await exportResults(db.pool, batchId, opts.format);
         if (opts.out) writeFileSync(opts.out, text);

@@ -231,6 +231,8 @@ export const conversationBatchInputSchema = z
         failedOmitted: z.number().int().min(0),
         retried: z.number().int().min(0),
         pendingRetry: z.array(z.record(z.string(), z.unknown())),
+        /** Items an earlier start of this batch ID already completed: not run again. */
+        alreadyDone: z.number().int().min(0).default(0),
       })
       .optional(),
   })
@@ -272,6 +274,8 @@ export interface ConversationBatchResult {
   notified: boolean;
   /** How the batch ended by the shared rule (src/shared/outcome.ts); absent in batches that predate it. */
   outcome?: 'completed' | 'completed_with_failures' | 'failed';
+  /** Items not run because an earlier start of the same batch ID completed them. */
+  alreadyDone?: number;
 }
 
 export { durationToMs, formatDuration } from '../durations.js';

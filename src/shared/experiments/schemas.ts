@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { durationSchema, idSchema, relativePathSchema, retrySchema } from '../schemas.js';
+import { checkStepSpec } from '../validation/step-spec.js';
 
 export const experimentSchema = z
   .object({
@@ -19,6 +20,7 @@ export const experimentSchema = z
   })
   .strict()
   .superRefine((e, ctx) => {
+    checkStepSpec(e, ctx);
     const ratio = e.params.trainRatio ?? e.params.train_ratio;
     if (ratio !== undefined && !(typeof ratio === 'number' && ratio > 0 && ratio < 1)) {
       // The seed's "train set will be empty" must surface here, before any step runs.

@@ -1,6 +1,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
 import { describeIssues } from '../schemas.js';
+import { commandPathProblem } from '../validation/step-spec.js';
 
 // The spec of one command step. Pure zod, no Node built-ins: workflows import it to validate
 // their input before scheduling anything; the runCommand activity validates it again at its edge.
@@ -56,6 +57,8 @@ export const commandSpecSchema = z
     resultRequired: z.boolean().default(true),
   })
   .superRefine((spec, ctx) => {
+    const climbing = commandPathProblem(spec.command);
+    if (climbing) ctx.addIssue({ code: 'custom', path: ['command'], message: climbing });
     for (const name of Object.keys(spec.env)) {
       if ((RESERVED_ENV as readonly string[]).includes(name)) {
         ctx.addIssue({ code: 'custom', path: ['env', name], message: 'is set by Shepherd and cannot be overridden' });

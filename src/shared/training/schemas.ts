@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { describeIssues, durationSchema, idSchema, relativePathSchema, retrySchema } from '../schemas.js';
+import { checkStepSpec } from '../validation/step-spec.js';
 
 // Training queue and job configuration. Pure zod and types, no Node built-ins: the trainingQueue
 // workflow validates jobs with it inside its update validators, and the trainModel activity
@@ -22,7 +23,7 @@ export const trainerSchema = z.strictObject({
   nonRetryableExitCodes: z.array(z.number().int().min(1).max(255)).default([2]),
   /** Time between SIGTERM (save a checkpoint and exit) and SIGKILL when the job is paused or cancelled. */
   graceMs: z.number().int().min(0).max(600_000).default(10_000),
-});
+}).superRefine((t, ctx) => checkStepSpec(t, ctx));
 
 const paramValue = z.union([z.number(), z.string(), z.boolean()]);
 

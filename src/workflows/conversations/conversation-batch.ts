@@ -12,6 +12,7 @@ import {
   upsertMemo,
   upsertSearchAttributes,
   workflowInfo,
+  WorkflowIdReusePolicy,
 } from '@temporalio/workflow';
 import type { Activities } from '../../activities/index.js';
 import {
@@ -54,6 +55,7 @@ const { loadConversationDefinition, readConversationItems, checkConversationMode
 const { notifyWebhook } = proxyActivities<Activities>({ startToCloseTimeout: '30s', retry: { maximumAttempts: 3, initialInterval: '2s' } });
 
 const RETRY_AT_DRY_PATCH = 'conversation-batch-retry-signal-at-dry';
+const ITEM_DEDUPE_PATCH = 'conversation-batch-item-dedupe';
 
 /** Failed items kept with their payload (for retries); beyond this they are only counted. */
 const MAX_FAILED_KEPT = 500;
@@ -76,7 +78,7 @@ export async function conversationBatch(rawInput: unknown): Promise<Conversation
   const input = parseInput(conversationBatchInputSchema, rawInput);
   const { batchId } = input;
   const firstRun = input.state === undefined;
-  const state: BatchState = input.state ?? { cursor: null, page: 0, completed: 0, failed: [], failedOmitted: 0, retried: 0, pendingRetry: [] };
+  const state: BatchState = input.state ?? { cursor: null, page: 0, completed: 0, failed: [], failedOmitted: 0, retried: 0, pendingRetry: [], alreadyDone: 0 };
 
   const rawDef = input.definition ?? (await loadConversationDefinition({ path: input.definitionFile! }));
   const v = validateDefinition(rawDef);
@@ -159,6 +161,7 @@ export async function conversationBatch(rawInput: unknown): Promise<Conversation
       status: 'source_exhausted',
       message: dryMessage(def, state),
       completed: state.completed,
+      ...(state.alreadyDone > 0 ? { alreadyDone: state.alreadyDone } : {}),
       failed: failedCount,
       failedItems: state.failed,
       failedOmitted: state.failedOmitted,
@@ -183,18 +186,25 @@ export async function conversationBatch(rawInput: unknown): Promise<Conversation
       return;
     }
     const key = String(rawKey);
+    const duplicateInSource = running.has(key);
     running.add(key);
     refresh();
+    // A batch ID started again must not run its items again: a completed item's workflow ID is
+    // not reused (a failed one is, so retries still work).
+    const dedupe = patched(ITEM_DEDUPE_PATCH);
     try {
       await executeChild(conversationRun, {
         workflowId: conversationItemWorkflowId(batchId, key),
         args: [{ definition: def, item, batchId }],
         staticSummary: `${def.name} · ${key}`,
+        ...(dedupe ? { workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY } : {}),
       });
       state.completed++;
     } catch (err) {
       if (isCancellation(err)) throw err;
-      if ((err as Error)?.name === 'WorkflowExecutionAlreadyStartedError') {
+      if (dedupe && !duplicateInSource && (err as Error)?.name === 'WorkflowExecutionAlreadyStartedError') {
+        state.alreadyDone++;
+      } else if ((err as Error)?.name === 'WorkflowExecutionAlreadyStartedError') {
         fail({ key, item, error: `an execution for item ${key} is already running (duplicate key in the source?)` });
       } else {
         const { message, step } = err instanceof ChildWorkflowFailure ? rootCause(err) : { message: String(err), step: undefined };

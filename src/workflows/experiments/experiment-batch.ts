@@ -6,10 +6,10 @@ import {
   proxyActivities,
   setHandler,
   upsertMemo,
+  patched,
   upsertSearchAttributes,
   workflowInfo,
   setCurrentDetails,
-  patched,
 } from '@temporalio/workflow';
 import type { Activities } from '../../activities/index.js';
 import { experimentBatchSchema, type ExperimentBatchResult, type ExperimentOutcome } from '../../shared/experiments/schemas.js';
@@ -20,6 +20,9 @@ import { ALL_FAILED_PATCH, allItemsFailed, outcomeHeadline } from '../../shared/
 import { experimentRun } from './experiment-run.js';
 import { parseInput } from '../validate-input.js';
 import { rootMessage } from '../../shared/failure-message.js';
+import { boundedMemoValue } from '../../shared/memo/bounded-memo.js';
+
+const BOUNDED_MEMO_PATCH = 'bounded-memo';
 
 export { batchProgressQuery };
 
@@ -53,7 +56,7 @@ export async function experimentBatch(rawInput: unknown): Promise<ExperimentBatc
   const input = parseInput(experimentBatchSchema, rawInput);
   const { batchId } = input;
   upsertSearchAttributes({ PipelineKind: ['experimentBatch'], PipelineId: [batchId], Stage: ['running'] });
-  upsertMemo({ effectiveInput: input });
+  upsertMemo({ effectiveInput: patched(BOUNDED_MEMO_PATCH) ? boundedMemoValue(input) : input });
 
   const outcomes: ExperimentOutcome[] = input.experiments.map((e) => ({ name: e.name, status: 'queued' }));
   setHandler(batchProgressQuery, () => outcomes);

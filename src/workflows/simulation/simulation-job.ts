@@ -33,6 +33,9 @@ import { parseInput } from '../validate-input.js';
 import { NON_RETRYABLE } from '../../shared/failure-types.js';
 import { rootMessage } from '../../shared/failure-message.js';
 import { ALL_FAILED_PATCH, allItemsFailed, outcomeHeadline } from '../../shared/outcome.js';
+import { boundedMemoValue } from '../../shared/memo/bounded-memo.js';
+
+const BOUNDED_MEMO_PATCH = 'bounded-memo';
 
 export type { SimulationJobProgress };
 export { simulationProgressQuery };
@@ -61,7 +64,7 @@ export async function simulationJob(raw: unknown): Promise<SimulationJobResult> 
   const started = Date.now();
   let stage = 'preparing';
   upsertSearchAttributes({ PipelineKind: ['simulationJob'], PipelineId: [jobId], Stage: [stage] });
-  upsertMemo({ effectiveInput: job });
+  upsertMemo({ effectiveInput: patched(BOUNDED_MEMO_PATCH) ? boundedMemoValue(job) : job });
 
   const params = job.parameters.map((p, index) => ({ index, key: p.key ?? deriveParameterKey(p.values), values: p.values }));
   const outcomes: ParameterOutcome[] = params.map((p) => ({

@@ -1,0 +1,4 @@
+import type { PayloadConverter } from '@temporalio/common';
+
+export declare const UNDECODABLE_KEY = '$shepherdUndecodablePayload';
+export declare const payloadConverter: PayloadConverter;

@@ -1,0 +1,8 @@
+import { fileURLToPath } from 'node:url';
+
+// What goes into the workflow bundle besides the workflows: the interceptor and payload
+// converter modules. Every bundler (worker start-up, tests, benchmarks) passes these, and the
+// worker passes the same paths, so a prebuilt bundle and a bundle built at start behave alike.
+
+export const workflowInterceptorModules = [fileURLToPath(new URL('../workflows/interceptors.ts', import.meta.url))];
+export const payloadConverterPath = fileURLToPath(new URL('../shared/payloads/payload-converter.js', import.meta.url));
