@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { registerExperimentCommands } from './commands/experiments.js';
 import { registerConversationCommands } from './commands/conversations.js';
+import { registerDashboardCommand } from './commands/dashboard.js';
 
 const program = new Command()
   .name('shepherd')
@@ -12,6 +13,7 @@ const program = new Command()
 
 registerExperimentCommands(program);
 registerConversationCommands(program);
+registerDashboardCommand(program);
 
 try {
   await program.parseAsync();
