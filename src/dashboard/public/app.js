@@ -116,7 +116,7 @@ function drawCharts() {
       continue;
     }
     existing?.u.destroy();
-    const width = Math.max(320, Math.min(900, el.clientWidth || 640));
+    const width = spec.width ?? 640;
     const opts = {
       width,
       height: 260,
@@ -148,13 +148,20 @@ function drawCharts() {
   }
 }
 
-/** Hourly buckets of rows ({hour, [groupKey], count}) as chart x + one series per group. */
+/**
+ * Hourly buckets of rows ({hour, ...}) over the last 24 hours (missing hours count 0), as chart x
+ * plus one series per group.
+ */
 function hourly(rows, group, count) {
-  const hours = [...new Set(rows.map((r) => r.hour))].sort();
+  const now = new Date();
+  now.setUTCMinutes(0, 0, 0);
+  const x = Array.from({ length: 24 }, (_, i) => now.getTime() / 1000 - (23 - i) * 3600);
   const groups = [...new Set(rows.map(group))].sort();
-  const x = hours.map((h) => Date.parse(h) / 1000);
-  const series = groups.map((g) => ({ label: g, values: hours.map((h) => rows.filter((r) => r.hour === h && group(r) === g).reduce((n, r) => n + count(r), 0)) }));
-  return { x, series };
+  const series = groups.map((g) => ({
+    label: g,
+    values: x.map((t) => rows.filter((r) => Date.parse(r.hour) / 1000 === t && group(r) === g).reduce((n, r) => n + count(r), 0)),
+  }));
+  return { x: rows.length ? x : [], series };
 }
 
 // ---------- views ----------
@@ -169,7 +176,7 @@ function overview(d) {
   <section><h2>Pipelines by kind and state</h2>
   ${table('pipeline-counts', [{ key: 'kind', label: 'kind', value: (r) => r.kind }, ...states.map((s) => ({ key: s, label: s, value: (r) => r[s] }))], countRows, 'no pipelines have run yet')}
   </section>
-  <section><h2>Throughput per hour</h2>${tp.x.length ? chart('throughput', { title: 'finished per hour (last 24 h)', time: true, x: tp.x, series: tp.series, yLabel: 'count' }) : '<p class="muted">nothing finished in the last 24 hours</p>'}</section>
+  <section><h2>Throughput per hour</h2>${tp.x.length ? chart('throughput', { title: 'finished per hour (last 24 h)', time: true, xLabel: 'hour', x: tp.x, series: tp.series, yLabel: 'count' }) : '<p class="muted">nothing finished in the last 24 hours</p>'}</section>
   <section><h2>Running steps: slow or stuck?</h2>
   <p class="muted">Heartbeat age against the step's heartbeat timeout: at half the timeout a step has missed heartbeats and is about to be declared stuck.</p>
   ${table('steps', [
@@ -369,7 +376,7 @@ function trainingJob(d) {
   const steps = d.samples.map((s) => s.step);
   const c = d.checkpoints;
   return `<h1>Training job ${esc(j.jobId)} ${badge(j.status)} ${ui(j.link)}</h1>
-  <p>queue <a href="/training?queue=${seg(j.queue)}">${esc(j.queue)}</a>${p ? ` · step <span data-key="step">${p.step}</span> / ${p.totalSteps} · ${fmt(p.stepsPerSecond)} steps/s · ETA ${duration(p.etaSeconds)}` : ''}${j.reason ? ` · <span class="warn">${esc(j.reason)}</span>` : ''}${j.error ? ` · <span class="error">${esc(j.error)}</span>` : ''}</p>
+  <p>queue <a href="/training?queue=${seg(j.queue)}">${esc(j.queue)}</a>${p ? ` · step <span data-key="step">${p.step}</span> / ${p.totalSteps} · ${p.stepsPerSecond === null ? '–' : p.stepsPerSecond.toFixed(1)} steps/s · ETA ${duration(p.etaSeconds)}` : ''}${j.reason ? ` · <span class="warn">${esc(j.reason)}</span>` : ''}${j.error ? ` · <span class="error">${esc(j.error)}</span>` : ''}</p>
   ${chart('loss', {
     title: 'loss',
     x: steps,
@@ -395,7 +402,7 @@ function trainingJob(d) {
 function conversationList(d) {
   const tp = hourly(d.throughput, (r) => r.definition, (r) => r.completed + r.failed);
   return `<h1>Conversations</h1>
-  ${tp.x.length ? chart('conv-throughput', { title: 'step attempts per hour', time: true, x: tp.x, series: tp.series, yLabel: 'attempts' }) : ''}
+  ${tp.x.length ? chart('conv-throughput', { title: 'step attempts per hour', time: true, xLabel: 'hour', x: tp.x, series: tp.series, yLabel: 'attempts' }) : ''}
   ${table('definitions', [
     { key: 'definition', label: 'definition', value: (r) => r.definition, html: (r) => `<a href="/conversations/${seg(r.definition)}">${esc(r.definition)}</a>` },
     { key: 'attempts', label: 'attempts', value: (r) => r.attempts },
@@ -411,21 +418,25 @@ function conversationDefinition(d) {
     .map((key) => {
       const [step, actor] = key.split('\u0000');
       const rows = d.latency.filter((l) => l.step === step && l.actor === actor);
+      const { x } = hourly([{ hour: '' }], () => '', () => 0);
+      const at = (t, f) => rows.find((r) => Date.parse(r.bucket) / 1000 === t)?.[f] ?? null;
       return chart(`lat-${step}-${actor}`, {
         title: `${step} · ${actor}`,
+        width: 440,
         time: true,
-        x: rows.map((r) => Date.parse(r.bucket) / 1000),
+        xLabel: 'hour',
+        x,
         yLabel: 'ms',
         series: [
-          { label: 'p50', values: rows.map((r) => r.p50Ms) },
-          { label: 'p95', values: rows.map((r) => r.p95Ms), color: '#ff7f0e' },
-          { label: 'p99', values: rows.map((r) => r.p99Ms), color: '#d62728' },
+          { label: 'p50', values: x.map((t) => at(t, 'p50Ms')) },
+          { label: 'p95', values: x.map((t) => at(t, 'p95Ms')), color: '#ff7f0e' },
+          { label: 'p99', values: x.map((t) => at(t, 'p99Ms')), color: '#d62728' },
         ],
       });
     })
     .join('');
   return `<h1>Conversations: ${esc(d.definition)}</h1>
-  ${tp.x.length ? chart('def-throughput', { title: 'step attempts per hour', time: true, x: tp.x, series: tp.series, yLabel: 'attempts' }) : ''}
+  ${tp.x.length ? chart('def-throughput', { title: 'step attempts per hour', time: true, xLabel: 'hour', x: tp.x, series: tp.series, yLabel: 'attempts' }) : ''}
   <section><h2>Latency per step and model (last 7 days)</h2>
   ${table('step-metrics', [
     { key: 'step', label: 'step', value: (r) => r.step },
@@ -476,6 +487,7 @@ function conversationItem(d) {
 }
 
 function analysis(d) {
+  if (!d.available) return '<h1>Analysis findings</h1><p class="muted" data-testid="analysis-unavailable">The analysis pipeline has no tables in this database yet.</p>';
   return `<h1>Analysis findings</h1>
   ${table('findings', [
     { key: 'target', label: 'target', value: (r) => `${r.pipelineId}/${r.model}/${r.app}` },

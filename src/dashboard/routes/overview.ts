@@ -12,7 +12,7 @@ import { listExecutions, pendingSteps, webUiLink, type PipelineExecution } from 
 export type PipelineState = 'running' | 'completed' | 'partly failed' | 'failed' | 'cancelled';
 
 export function stateOf(status: string, dbStatus: string | undefined): PipelineState {
-  if (status === 'RUNNING' || status === 'CONTINUED_AS_NEW') return 'running';
+  if (status === 'RUNNING') return 'running';
   if (status === 'CANCELLED') return 'cancelled';
   if (status !== 'COMPLETED') return 'failed';
   if (dbStatus === 'completed_with_failures') return 'partly failed';
@@ -45,7 +45,8 @@ export function pageOf(e: PipelineExecution): string | null {
 
 export function overviewRoutes(ctx: DashboardContext) {
   return new Hono().get('/', async (c) => {
-    const executions = await listExecutions(ctx.client, { limit: 500 });
+    // A run that continued as new is superseded by its successor, which is listed on its own.
+    const executions = (await listExecutions(ctx.client, { limit: 500 })).filter((e) => e.status !== 'CONTINUED_AS_NEW');
     const [states, throughput, pauses] = await Promise.all([
       pipelineStates(ctx.pool, executions.map((e) => e.workflowId)),
       throughputPerHour(ctx.pool, 24),

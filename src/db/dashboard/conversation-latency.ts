@@ -16,13 +16,13 @@ export interface LatencyBucket {
  */
 export async function conversationLatency(pool: pg.Pool, definition: string, hours = 24): Promise<LatencyBucket[]> {
   const { rows } = await pool.query(
-    `SELECT date_trunc('hour', finished_at) AS bucket, step, actor, count(*)::int AS count,
+    `SELECT date_trunc('hour', finished_at, 'UTC') AS bucket, step, actor, count(*)::int AS count,
             percentile_cont(0.50) WITHIN GROUP (ORDER BY latency_ms) AS p50,
             percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_ms) AS p95,
             percentile_cont(0.99) WITHIN GROUP (ORDER BY latency_ms) AS p99
        FROM conversation_attempts
       WHERE definition = $1 AND status = 'completed'
-        AND finished_at >= date_trunc('hour', now()) - make_interval(hours => $2::int - 1)
+        AND finished_at >= date_trunc('hour', now(), 'UTC') - make_interval(hours => $2::int - 1)
       GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`,
     [definition, hours],
   );

@@ -12,15 +12,15 @@ export interface ThroughputRow {
 
 export async function throughputPerHour(pool: pg.Pool, hours = 24): Promise<ThroughputRow[]> {
   const { rows } = await pool.query<{ hour: Date; pipeline: string; count: number }>(
-    `WITH since AS (SELECT date_trunc('hour', now()) - make_interval(hours => $1::int - 1) AS t)
+    `WITH since AS (SELECT date_trunc('hour', now(), 'UTC') - make_interval(hours => $1::int - 1) AS t)
      SELECT hour, pipeline, count::int FROM (
-       SELECT date_trunc('hour', finished_at) AS hour, 'experiments' AS pipeline, count(*) FROM experiment_results, since WHERE finished_at >= since.t GROUP BY 1
+       SELECT date_trunc('hour', finished_at, 'UTC') AS hour, 'experiments' AS pipeline, count(*) FROM experiment_results, since WHERE finished_at >= since.t GROUP BY 1
        UNION ALL
-       SELECT date_trunc('hour', finished_at), 'simulation replicates', count(*) FROM simulation_replicates, since WHERE finished_at >= since.t GROUP BY 1
+       SELECT date_trunc('hour', finished_at, 'UTC'), 'simulation replicates', count(*) FROM simulation_replicates, since WHERE finished_at >= since.t GROUP BY 1
        UNION ALL
-       SELECT date_trunc('hour', finished_at), 'training jobs', count(*) FROM training_jobs, since WHERE finished_at >= since.t GROUP BY 1
+       SELECT date_trunc('hour', finished_at, 'UTC'), 'training jobs', count(*) FROM training_jobs, since WHERE finished_at >= since.t GROUP BY 1
        UNION ALL
-       SELECT date_trunc('hour', finished_at), 'conversation steps', count(*) FROM conversation_attempts, since WHERE finished_at >= since.t GROUP BY 1
+       SELECT date_trunc('hour', finished_at, 'UTC'), 'conversation steps', count(*) FROM conversation_attempts, since WHERE finished_at >= since.t GROUP BY 1
      ) t ORDER BY hour, pipeline`,
     [hours],
   );

@@ -1,0 +1,113 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { Client, Connection } from '@temporalio/client';
+import type pg from 'pg';
+import { ProgressSamples, MAX_POINTS } from '../src/activities/training/progress-samples.js';
+import { createLogger } from '../src/config/logger.js';
+import { createPool } from '../src/db/pool.js';
+import { checkBind } from '../src/dashboard/auth.js';
+import { dashboardOptions } from '../src/dashboard/options.js';
+import { redact } from '../src/dashboard/redact.js';
+import { serveDashboard, type DashboardServer } from '../src/dashboard/server.js';
+import { connectTestClient } from './support/harness.js';
+
+// The dashboard's edges, against a real server, database and Temporal: token access, control
+// actions off by default, secrets redacted from JSON, and the loss-sample store's bound.
+
+const TOKEN = `t-${randomUUID()}`;
+let pool: pg.Pool;
+let client: Client;
+let connection: Connection;
+let open: DashboardServer;
+let guarded: DashboardServer;
+
+beforeAll(async () => {
+  pool = createPool(inject('databaseUrl'));
+  ({ client, connection } = await connectTestClient());
+  const ctx = { pool, client, namespace: 'default', projectDir: process.cwd(), controls: { training: false } };
+  open = await serveDashboard(ctx);
+  guarded = await serveDashboard(ctx, { token: TOKEN });
+});
+afterAll(async () => {
+  await open?.close();
+  await guarded?.close();
+  await connection?.close();
+  await pool?.end();
+});
+
+describe('dashboard server', () => {
+  it('binds 127.0.0.1 by default and refuses another address without a token', async () => {
+    expect(new URL(open.url).hostname).toBe('127.0.0.1');
+    expect(() => checkBind('0.0.0.0', undefined)).toThrow(/SHEPHERD_DASHBOARD_TOKEN/);
+    await expect(serveDashboard({ pool, client, namespace: 'default', projectDir: process.cwd(), controls: { training: false } }, { host: '0.0.0.0' })).rejects.toThrow(/requires SHEPHERD_DASHBOARD_TOKEN/);
+    expect(() => checkBind('0.0.0.0', 'short')).toThrow(/at least 16/);
+    expect(() => dashboardOptions({ port: 'eighty' })).toThrow(/--port \/ SHEPHERD_DASHBOARD_PORT/);
+    expect(() => dashboardOptions({ allowControl: ['delete-everything'] })).toThrow(/--allow-control/);
+    expect(dashboardOptions({}, { SHEPHERD_DASHBOARD_CONTROLS: 'training' }).controls).toEqual(['training']);
+  });
+
+  it('with a token, every request needs it: bearer, or the cookie set by ?token= once', async () => {
+    expect((await fetch(`${guarded.url}/api/experiments`)).status).toBe(401);
+    expect((await fetch(`${guarded.url}/`)).status).toBe(401);
+    expect((await fetch(`${guarded.url}/api/experiments`, { headers: { authorization: 'Bearer wrong-token-000000' } })).status).toBe(401);
+    const ok = await fetch(`${guarded.url}/api/experiments`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    expect(ok.status).toBe(200);
+    expect(await ok.json()).toHaveProperty('batches');
+    const first = await fetch(`${guarded.url}/experiments?token=${TOKEN}`, { redirect: 'manual' });
+    expect(first.status).toBe(303);
+    expect(first.headers.get('location')).toBe('/experiments');
+    const cookie = first.headers.get('set-cookie')!;
+    expect(cookie).toMatch(/HttpOnly/i);
+    const page = await fetch(`${guarded.url}/experiments`, { headers: { cookie: cookie.split(';')[0]! } });
+    expect(page.status).toBe(200);
+    expect(await page.text()).not.toContain(TOKEN);
+  });
+
+  it('control actions are refused unless enabled', async () => {
+    const res = await fetch(`${open.url}/api/training/queues/any/pause`, { method: 'POST', headers: { 'x-shepherd-control': '1' } });
+    expect(res.status).toBe(403);
+    expect(((await res.json()) as { error: string }).error).toMatch(/disabled/);
+  });
+
+  it('serves every asset itself, with a CSP that allows nothing but this origin', async () => {
+    const page = await fetch(`${open.url}/`);
+    expect(page.headers.get('content-security-policy')).toContain("default-src 'self'");
+    const html = await page.text();
+    const assets = [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]!).filter((u) => !u.startsWith('data:'));
+    for (const a of assets.filter((u) => u.startsWith('/assets/'))) expect((await fetch(`${open.url}${a}`)).status).toBe(200);
+    expect(assets.filter((u) => /^https?:/.test(u))).toEqual([]);
+  });
+
+  it('redacts secrets wherever they sit in a JSON body', () => {
+    const out = redact({
+      job: { trainer: { env: { HF_TOKEN: 'x1', PATH: '/bin' } } },
+      webhookUrl: 'https://hooks.example/abc',
+      apiKey: 'k',
+      note: 'see https://user:pw@host.example/path?token=abc&x=1',
+      prompt_tokens: 12,
+    });
+    expect(out).toEqual({
+      job: { trainer: { env: { HF_TOKEN: '[redacted]', PATH: '[redacted]' } } },
+      webhookUrl: '[redacted]',
+      apiKey: '[redacted]',
+      note: 'see https://[redacted]@host.example/path?token=[redacted]&x=1',
+      prompt_tokens: 12,
+    });
+  });
+
+  it('keeps at most MAX_POINTS loss samples per series however long the job', async () => {
+    const instance = `samples-${randomUUID()}`;
+    const steps = 200_000;
+    const samples = new ProgressSamples(pool, instance, 1, steps, createLogger('error', 'test'));
+    for (let step = 1; step <= steps; step++) {
+      samples.add({ event: 'step', step, loss: 1 / step });
+      if (step % 50 === 0) samples.add({ event: 'eval', step, val_loss: 2 / step, val_accuracy: null, reason: null });
+    }
+    await samples.flush();
+    const { rows } = await pool.query(`SELECT count(train_loss)::int AS train, count(val_loss)::int AS val, max(step) AS last FROM training_samples WHERE instance = $1`, [instance]);
+    expect(rows[0].train).toBeLessThanOrEqual(MAX_POINTS + 1);
+    expect(rows[0].train).toBeGreaterThanOrEqual(MAX_POINTS - 1);
+    expect(rows[0].val).toBeLessThanOrEqual(MAX_POINTS + 1);
+    expect(rows[0].last).toBeGreaterThan(steps - steps / MAX_POINTS - 1);
+  });
+});
