@@ -279,7 +279,7 @@ describe('dashboard in a real browser', () => {
   it('conversations: latency percentiles, timeouts beside recommendations, and one item\'s audit log equal the database', async () => {
     expect(convResult.completed).toBeGreaterThan(0);
     const g = await open(`/conversations/${encodeURIComponent(convDefinition)}`);
-    const metrics = await stepMetrics(stack.worker.pool, { definition: convDefinition });
+    const metrics = await stepMetrics(stack.worker.pool, { definition: convDefinition, days: 1 });
     const table = await rows(g.page, 'step-metrics');
     expect(table).toHaveLength(metrics.length);
     for (const m of metrics) {

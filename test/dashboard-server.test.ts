@@ -110,4 +110,27 @@ describe('dashboard server', () => {
     expect(rows[0].val).toBeLessThanOrEqual(MAX_POINTS + 1);
     expect(rows[0].last).toBeGreaterThan(steps - steps / MAX_POINTS - 1);
   });
+
+  it('counts replicates per job and per hour by trigger, a retried failure moving to succeeded', async () => {
+    const job = `counted-${randomUUID()}`;
+    // The shape of the replicate writer's statement (src/activities/simulation.ts).
+    const write = (rows: { replicate: number; status: string }[]) =>
+      pool.query(
+        `INSERT INTO simulation_replicates (job_id, parameter_key, replicate, seed, status)
+         SELECT $1, 'p', r.replicate, r.replicate, r.status FROM jsonb_to_recordset($2::jsonb) AS r(replicate int, status text)
+         ON CONFLICT (job_id, parameter_key, replicate) DO UPDATE SET status = EXCLUDED.status, finished_at = now()
+           WHERE simulation_replicates.status = 'failed'`,
+        [job, JSON.stringify(rows)],
+      );
+    const before = await pool.query(`SELECT coalesce(sum(count), 0)::int AS n FROM dashboard_hourly WHERE pipeline = 'simulation replicates'`);
+    await write([{ replicate: 0, status: 'succeeded' }, { replicate: 1, status: 'failed' }, { replicate: 2, status: 'failed' }]);
+    // Replicate 1 retried and now succeeds; replicate 0 re-sent (a retried write) changes nothing.
+    await write([{ replicate: 0, status: 'failed' }, { replicate: 1, status: 'succeeded' }]);
+    const { rows } = await pool.query(`SELECT succeeded, failed FROM simulation_progress WHERE job_id = $1`, [job]);
+    expect(rows).toEqual([{ succeeded: 2, failed: 1 }]);
+    const truth = await pool.query(`SELECT count(*) FILTER (WHERE status = 'succeeded')::int AS s, count(*) FILTER (WHERE status = 'failed')::int AS f FROM simulation_replicates WHERE job_id = $1`, [job]);
+    expect(truth.rows[0]).toEqual({ s: 2, f: 1 });
+    const after = await pool.query(`SELECT coalesce(sum(count), 0)::int AS n FROM dashboard_hourly WHERE pipeline = 'simulation replicates'`);
+    expect(after.rows[0].n - before.rows[0].n).toBe(4); // three finished, then one finished again
+  });
 });

@@ -400,19 +400,18 @@ function trainingJob(d) {
 }
 
 function conversationList(d) {
-  const tp = hourly(d.throughput, (r) => r.definition, (r) => r.completed + r.failed);
+  const tp = hourly(d.throughput, (r) => r.definition, (r) => r.count);
   return `<h1>Conversations</h1>
   ${tp.x.length ? chart('conv-throughput', { title: 'step attempts per hour', time: true, xLabel: 'hour', x: tp.x, series: tp.series, yLabel: 'attempts' }) : ''}
   ${table('definitions', [
     { key: 'definition', label: 'definition', value: (r) => r.definition, html: (r) => `<a href="/conversations/${seg(r.definition)}">${esc(r.definition)}</a>` },
     { key: 'attempts', label: 'attempts', value: (r) => r.attempts },
-    { key: 'items', label: 'items', value: (r) => r.items },
-    { key: 'lastAt', label: 'last', value: (r) => r.lastAt, html: (r) => time(r.lastAt) },
+    { key: 'lastHour', label: 'last active hour', value: (r) => r.lastHour, html: (r) => time(r.lastHour) },
   ], d.definitions, 'no conversation has run in the last 30 days')}`;
 }
 
 function conversationDefinition(d) {
-  const tp = hourly(d.throughput, () => 'attempts', (r) => r.completed + r.failed);
+  const tp = hourly(d.throughput, () => 'attempts', (r) => r.count);
   const pairs = [...new Set(d.latency.map((l) => `${l.step}\u0000${l.actor}`))].slice(0, 12);
   const latencyCharts = pairs
     .map((key) => {
@@ -437,7 +436,7 @@ function conversationDefinition(d) {
     .join('');
   return `<h1>Conversations: ${esc(d.definition)}</h1>
   ${tp.x.length ? chart('def-throughput', { title: 'step attempts per hour', time: true, xLabel: 'hour', x: tp.x, series: tp.series, yLabel: 'attempts' }) : ''}
-  <section><h2>Latency per step and model (last 7 days)</h2>
+  <section><h2>Latency per step and model (last 24 hours)</h2>
   ${table('step-metrics', [
     { key: 'step', label: 'step', value: (r) => r.step },
     { key: 'actor', label: 'model / actor', value: (r) => r.actor },
@@ -446,9 +445,9 @@ function conversationDefinition(d) {
     { key: 'p50Ms', label: 'p50 ms', value: (r) => r.p50Ms },
     { key: 'p95Ms', label: 'p95 ms', value: (r) => r.p95Ms },
     { key: 'p99Ms', label: 'p99 ms', value: (r) => r.p99Ms },
-  ], d.metrics, 'no attempts in the last 7 days')}
+  ], d.metrics, 'no attempts in the last 24 hours')}
   <div class="grid">${latencyCharts}</div></section>
-  <section><h2>Timeouts: configured and recommended</h2>
+  <section><h2>Timeouts: configured and recommended (last 7 days, as <code>shepherd conversations recommend</code>)</h2>
   ${d.recommendations ? table('recommendations', [
     { key: 'step', label: 'step', value: (r) => r.step },
     { key: 'configured', label: 'configured', value: (r) => r.configured },
@@ -462,7 +461,8 @@ function conversationDefinition(d) {
     { key: 'errorType', label: 'type', value: (r) => r.errorType },
     { key: 'step', label: 'step', value: (r) => r.step },
     { key: 'count', label: 'count', value: (r) => r.count },
-    { key: 'lastError', label: 'last error', value: (r) => r.lastError },
+    { key: 'lastAt', label: 'last', value: (r) => r.lastAt, html: (r) => time(r.lastAt) },
+    { key: 'lastError', label: 'example error', value: (r) => r.lastError },
   ], d.failures, 'no failures in the last 7 days')}</section>
   <section><h2>Items</h2>
   ${table('items', [

@@ -39,10 +39,11 @@ export function conversationRoutes(ctx: DashboardContext) {
       const name = c.req.param('definition');
       const [latency, metrics, failures, items, throughput] = await Promise.all([
         conversationLatency(ctx.pool, name),
-        stepMetrics(ctx.pool, { definition: name }),
+        // The last day: the live view. Recommendations below use the CLI's window (7 days).
+        stepMetrics(ctx.pool, { definition: name, days: 1 }),
         conversationFailures(ctx.pool, name),
         recentItems(ctx.pool, name),
-        conversationThroughput(ctx.pool),
+        conversationThroughput(ctx.pool, 24, name),
       ]);
       let recommendations = null;
       let recommendationError: string | null = null;
@@ -56,7 +57,7 @@ export function conversationRoutes(ctx: DashboardContext) {
       return c.json({
         live: false,
         definition: name,
-        throughput: throughput.filter((t) => t.definition === name),
+        throughput,
         latency,
         metrics,
         recommendations,

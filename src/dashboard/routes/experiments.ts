@@ -30,8 +30,7 @@ export function experimentRoutes(ctx: DashboardContext) {
     })
     .get('/:batch', async (c) => {
       const batchId = c.req.param('batch');
-      const [batches, results] = await Promise.all([listExperimentBatches(ctx.pool, 1000), loadResults(ctx.pool, batchId)]);
-      const batch = batches.find((b) => b.batchId === batchId) ?? null;
+      const [[batch = null], results] = await Promise.all([listExperimentBatches(ctx.pool, 1, batchId), loadResults(ctx.pool, batchId)]);
       if (!batch && results.length === 0) return c.json({ error: `no batch ${batchId}` }, 404);
       const metricNames = [...new Set(results.flatMap((r) => Object.entries(r.metrics).filter(([, v]) => typeof v === 'number').map(([k]) => k)))];
       metricNames.sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));

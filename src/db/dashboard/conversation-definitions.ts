@@ -1,12 +1,12 @@
 import type pg from 'pg';
 
-/** Definitions seen in the audit log in the last `days` days, with counts (metrics index scan). */
-export async function conversationDefinitions(pool: pg.Pool, days = 30): Promise<{ definition: string; attempts: number; items: number; lastAt: string }[]> {
+/** Definitions with attempts in the last `days` days, from the hourly counters (052). */
+export async function conversationDefinitions(pool: pg.Pool, days = 30): Promise<{ definition: string; attempts: number; lastHour: string }[]> {
   const { rows } = await pool.query(
-    `SELECT definition, count(*)::int AS attempts, count(DISTINCT item_key)::int AS items, max(finished_at) AS last_at
-       FROM conversation_attempts WHERE finished_at >= now() - make_interval(days => $1::int)
-      GROUP BY definition ORDER BY max(finished_at) DESC`,
+    `SELECT key AS definition, sum(count)::int AS attempts, max(hour) AS last_hour FROM dashboard_hourly
+      WHERE pipeline = 'conversation steps' AND hour >= now() - make_interval(days => $1::int)
+      GROUP BY key ORDER BY max(hour) DESC, key`,
     [days],
   );
-  return rows.map((r) => ({ definition: r.definition, attempts: r.attempts, items: r.items, lastAt: new Date(r.last_at).toISOString() }));
+  return rows.map((r) => ({ definition: r.definition, attempts: r.attempts, lastHour: new Date(r.last_hour).toISOString() }));
 }

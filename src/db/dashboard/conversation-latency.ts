@@ -12,17 +12,17 @@ export interface LatencyBucket {
 
 /**
  * p50/p95/p99 of completed attempts per step and model (actor), per hour over the last `hours`
- * hours, for one definition. Uses conversation_attempts_metrics_idx (definition, step, actor, finished_at).
+ * hours, for one definition (conversation_attempts_definition_finished_idx).
  */
 export async function conversationLatency(pool: pg.Pool, definition: string, hours = 24): Promise<LatencyBucket[]> {
   const { rows } = await pool.query(
-    `SELECT date_trunc('hour', finished_at, 'UTC') AS bucket, step, actor, count(*)::int AS count,
+    `SELECT dashboard_hour(finished_at) AS bucket, step, actor, count(*)::int AS count,
             percentile_cont(0.50) WITHIN GROUP (ORDER BY latency_ms) AS p50,
             percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_ms) AS p95,
             percentile_cont(0.99) WITHIN GROUP (ORDER BY latency_ms) AS p99
        FROM conversation_attempts
       WHERE definition = $1 AND status = 'completed'
-        AND finished_at >= date_trunc('hour', now(), 'UTC') - make_interval(hours => $2::int - 1)
+        AND finished_at >= dashboard_hour(now()) - make_interval(hours => $2::int - 1)
       GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`,
     [definition, hours],
   );

@@ -1,15 +1,13 @@
 import type pg from 'pg';
 
-/** Conversation step attempts finished per hour and definition, by outcome (finished_at index). */
-export async function conversationThroughput(pool: pg.Pool, hours = 24): Promise<{ hour: string; definition: string; completed: number; failed: number }[]> {
+/** Conversation step attempts finished per hour and definition (the 052 counters). */
+export async function conversationThroughput(pool: pg.Pool, hours = 24, definition?: string): Promise<{ hour: string; definition: string; count: number }[]> {
   const { rows } = await pool.query(
-    `SELECT date_trunc('hour', finished_at, 'UTC') AS hour, definition,
-            count(*) FILTER (WHERE status = 'completed')::int AS completed,
-            count(*) FILTER (WHERE status <> 'completed')::int AS failed
-       FROM conversation_attempts
-      WHERE finished_at >= date_trunc('hour', now(), 'UTC') - make_interval(hours => $1::int - 1)
+    `SELECT hour, key AS definition, sum(count)::int AS count FROM dashboard_hourly
+      WHERE pipeline = 'conversation steps' AND hour >= dashboard_hour(now()) - make_interval(hours => $1::int - 1)
+        AND ($2::text IS NULL OR key = $2)
       GROUP BY 1, 2 ORDER BY 1, 2`,
-    [hours],
+    [hours, definition ?? null],
   );
-  return rows.map((r) => ({ hour: new Date(r.hour).toISOString(), definition: r.definition, completed: r.completed, failed: r.failed }));
+  return rows.map((r) => ({ hour: new Date(r.hour).toISOString(), definition: r.definition, count: r.count }));
 }

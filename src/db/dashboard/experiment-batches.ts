@@ -13,15 +13,15 @@ export interface BatchRow {
 }
 
 /** Experiment batches, newest first, with their result counts. */
-export async function listExperimentBatches(pool: pg.Pool, limit = 100): Promise<BatchRow[]> {
+export async function listExperimentBatches(pool: pg.Pool, limit = 100, batchId?: string): Promise<BatchRow[]> {
   const { rows } = await pool.query(
     `SELECT b.batch_id, b.pipeline, b.status, b.summary, b.workflow_id, b.started_at, b.finished_at,
             coalesce(r.n, 0)::int AS experiments, coalesce(r.failed, 0)::int AS failed
-       FROM (SELECT * FROM batches WHERE pipeline = 'experimentBatch' ORDER BY started_at DESC LIMIT $1) b
+       FROM (SELECT * FROM batches WHERE pipeline = 'experimentBatch' AND ($2::text IS NULL OR batch_id = $2) ORDER BY started_at DESC LIMIT $1) b
        LEFT JOIN LATERAL (SELECT count(*) AS n, count(*) FILTER (WHERE status <> 'succeeded') AS failed
                             FROM experiment_results WHERE batch_id = b.batch_id) r ON true
       ORDER BY b.started_at DESC`,
-    [limit],
+    [limit, batchId ?? null],
   );
   return rows.map((r) => ({
     batchId: r.batch_id,

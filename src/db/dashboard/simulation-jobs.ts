@@ -16,21 +16,20 @@ export interface SimulationJobRow {
 }
 
 /**
- * Simulation jobs, newest first, with progress from their replicate rows: done/total, the rate
- * over the last minute and the ETA it implies. Counting rows per job is an index-only scan of
- * the primary key; the rate uses simulation_replicates_job_finished_idx.
+ * Simulation jobs, newest first, with progress: done / failed from the trigger-kept counters
+ * (052: never a count over the replicates), the rate from the replicates finished in the last
+ * minute (simulation_replicates_job_finished_idx), and the ETA it implies.
  */
 export async function listSimulationJobs(pool: pg.Pool, opts: { jobId?: string; limit?: number } = {}): Promise<SimulationJobRow[]> {
   const { rows } = await pool.query(
     `SELECT j.job_id, j.status, j.workflow_id, j.input ->> 'description' AS description, j.started_at, j.finished_at,
             jsonb_array_length(j.input -> 'parameters') * (j.input ->> 'replicates')::int AS total,
-            c.succeeded, c.failed, c.recent
+            coalesce(c.succeeded, 0)::int AS succeeded, coalesce(c.failed, 0)::int AS failed,
+            CASE WHEN j.status = 'running' THEN
+              (SELECT count(*)::int FROM simulation_replicates r WHERE r.job_id = j.job_id AND r.finished_at >= now() - interval '60 seconds')
+            ELSE 0 END AS recent
        FROM (SELECT * FROM simulation_jobs WHERE $1::text IS NULL OR job_id = $1 ORDER BY started_at DESC LIMIT $2) j
-       CROSS JOIN LATERAL (
-         SELECT count(*) FILTER (WHERE status = 'succeeded')::int AS succeeded,
-                count(*) FILTER (WHERE status = 'failed')::int AS failed,
-                count(*) FILTER (WHERE finished_at >= now() - interval '60 seconds')::int AS recent
-           FROM simulation_replicates WHERE job_id = j.job_id) c
+       LEFT JOIN LATERAL (SELECT sum(succeeded) AS succeeded, sum(failed) AS failed FROM simulation_progress p WHERE p.job_id = j.job_id) c ON true
       ORDER BY j.started_at DESC`,
     [opts.jobId ?? null, opts.limit ?? 50],
   );
