@@ -9,6 +9,7 @@ import { checkBind } from '../src/dashboard/auth.js';
 import { dashboardOptions } from '../src/dashboard/options.js';
 import { redact } from '../src/dashboard/redact.js';
 import { serveDashboard, type DashboardServer } from '../src/dashboard/server.js';
+import { verdictOf } from '../src/dashboard/temporal.js';
 import { connectTestClient } from './support/harness.js';
 
 // The dashboard's edges, against a real server, database and Temporal: token access, control
@@ -76,6 +77,15 @@ describe('dashboard server', () => {
     const assets = [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]!).filter((u) => !u.startsWith('data:'));
     for (const a of assets.filter((u) => u.startsWith('/assets/'))) expect((await fetch(`${open.url}${a}`)).status).toBe(200);
     expect(assets.filter((u) => /^https?:/.test(u))).toEqual([]);
+  });
+
+  it('tells slow from stuck by heartbeat age against the heartbeat timeout', () => {
+    expect(verdictOf(0.1, 1, 600_000, 3_600_000)).toBe('ok');
+    expect(verdictOf(0.4, 1, 1000, null)).toBe('slow');
+    expect(verdictOf(0.6, 1, 1000, null)).toBe('stuck');
+    expect(verdictOf(0.1, 3, 1000, null)).toBe('retrying');
+    expect(verdictOf(null, 1, 50_000, 60_000)).toBe('slow');
+    expect(verdictOf(null, 1, 10_000, 60_000)).toBe('ok');
   });
 
   it('redacts secrets wherever they sit in a JSON body', () => {

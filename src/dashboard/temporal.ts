@@ -80,6 +80,18 @@ const ms = (t: { seconds?: unknown; nanos?: number | null } | null | undefined):
 
 const STATE_NAMES: Record<number, string> = { 1: 'scheduled', 2: 'started', 3: 'cancel requested', 4: 'paused', 5: 'pause requested' };
 
+/**
+ * Heartbeats are due every timeout/3 (the project's convention): one missed beat is slow, half
+ * the timeout without one is about to be declared stuck. A step without a heartbeat timeout is
+ * slow once it has used 80% of its start-to-close timeout.
+ */
+export function verdictOf(ratio: number | null, attempt: number, runningForMs: number | null, startToCloseMs: number | null): PendingStep['verdict'] {
+  if (ratio !== null && ratio >= 0.5) return 'stuck';
+  if (ratio !== null && ratio >= 1 / 3) return 'slow';
+  if (ratio === null && runningForMs !== null && startToCloseMs && runningForMs > 0.8 * startToCloseMs) return 'slow';
+  return attempt > 1 ? 'retrying' : 'ok';
+}
+
 /** Pending activities of running executions (describe per workflow; bounded by `max`). */
 export async function pendingSteps(client: Client, running: PipelineExecution[], now = Date.now(), max = 40): Promise<PendingStep[]> {
   const out: PendingStep[] = [];
@@ -98,7 +110,9 @@ export async function pendingSteps(client: Client, running: PipelineExecution[],
         const age = last === null ? null : Math.max(0, now - last);
         const ratio = age !== null && timeout ? age / timeout : null;
         const attempt = a.attempt ?? 1;
-        const verdict = ratio !== null && ratio >= 0.5 ? 'stuck' : attempt > 1 ? 'retrying' : started && now - started > 60_000 ? 'slow' : 'ok';
+        const startToClose = ms(a.activityOptions?.startToCloseTimeout as never);
+        const runningFor = started === null ? null : Math.max(0, now - started);
+        const verdict = verdictOf(ratio, attempt, runningFor, startToClose);
         out.push({
           workflowId: w.workflowId,
           runId: w.runId,
@@ -109,7 +123,7 @@ export async function pendingSteps(client: Client, running: PipelineExecution[],
           attempt,
           heartbeatAgeMs: age,
           heartbeatTimeoutMs: timeout,
-          runningForMs: started === null ? null : Math.max(0, now - started),
+          runningForMs: runningFor,
           ratio,
           verdict,
           lastFailure: a.lastFailure?.message ?? null,

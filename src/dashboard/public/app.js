@@ -178,7 +178,7 @@ function overview(d) {
   </section>
   <section><h2>Throughput per hour</h2>${tp.x.length ? chart('throughput', { title: 'finished per hour (last 24 h)', time: true, xLabel: 'hour', x: tp.x, series: tp.series, yLabel: 'count' }) : '<p class="muted">nothing finished in the last 24 hours</p>'}</section>
   <section><h2>Running steps: slow or stuck?</h2>
-  <p class="muted">Heartbeat age against the step's heartbeat timeout: at half the timeout a step has missed heartbeats and is about to be declared stuck.</p>
+  <p class="muted">Heartbeat age against the step's heartbeat timeout: heartbeats are due every third of it, so a third without one is slow, half is about to be declared stuck (Temporal then retries it).</p>
   ${table('steps', [
     { key: 'workflowId', label: 'workflow', value: (r) => r.workflowId, html: (r) => `${esc(r.workflowId)} ${ui(r.link)}` },
     { key: 'activityType', label: 'step', value: (r) => r.activityType },
