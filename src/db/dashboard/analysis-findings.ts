@@ -12,7 +12,7 @@ export async function tableExists(pool: pg.Pool, table: string): Promise<boolean
  * migration); null when that pipeline's tables are not in this database.
  */
 export async function findingsSummary(pool: pg.Pool): Promise<{ pipelineId: string; model: string; app: string; analyzer: string; severity: string; count: number; targetStatus: string | null }[] | null> {
-  if (!(await tableExists(pool, 'analysis_findings'))) return null;
+  if (!(await tableExists(pool, 'analysis_findings')) || !(await tableExists(pool, 'analysis_targets'))) return null;
   const { rows } = await pool.query(
     `SELECT f.pipeline_id, f.model, f.app, f.analyzer, f.severity, count(*)::int AS count, t.status AS target_status
        FROM analysis_findings f
