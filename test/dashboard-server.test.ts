@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Client, Connection } from '@temporalio/client';
 import type pg from 'pg';
@@ -10,7 +11,8 @@ import { dashboardOptions } from '../src/dashboard/options.js';
 import { redact } from '../src/dashboard/redact.js';
 import { serveDashboard, type DashboardServer } from '../src/dashboard/server.js';
 import { verdictOf } from '../src/dashboard/temporal.js';
-import { connectTestClient } from './support/harness.js';
+import { connectTestClient, tempDir } from './support/harness.js';
+import { waitFor } from './support/procs.js';
 
 // The dashboard's edges, against a real server, database and Temporal: token access, control
 // actions off by default, secrets redacted from JSON, and the loss-sample store's bound.
@@ -142,5 +144,23 @@ describe('dashboard server', () => {
     expect(truth.rows[0]).toEqual({ s: 2, f: 1 });
     const after = await pool.query(`SELECT coalesce(sum(count), 0)::int AS n FROM dashboard_hourly WHERE pipeline = 'simulation replicates'`);
     expect(after.rows[0].n - before.rows[0].n).toBe(4); // three finished, then one finished again
+  });
+
+  it('`shepherd dashboard` serves on 127.0.0.1, stops on SIGINT, and refuses another address without a token', async () => {
+    const env = { DATABASE_URL: inject('databaseUrl'), SHEPHERD_DATA_DIR: tempDir('dash-cli'), SHEPHERD_LOG_LEVEL: 'error' };
+    const args = ['--import', 'tsx', 'src/cli/main.ts', '--address', inject('temporalAddress'), 'dashboard', '--port', '0'];
+    const child = execa(process.execPath, args, { env, reject: false });
+    let out = '';
+    child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+    const url = await waitFor(() => /Shepherd dashboard: (http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1], 'the dashboard link', 60_000);
+    const res = await fetch(`${url}/api/overview`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toHaveProperty('counts');
+    child.kill('SIGINT');
+    expect((await child).exitCode).toBe(0);
+
+    const refused = await execa(process.execPath, [...args, '--host', '0.0.0.0'], { env, reject: false });
+    expect(refused.exitCode).toBe(1);
+    expect(refused.stderr).toContain('requires SHEPHERD_DASHBOARD_TOKEN');
   });
 });

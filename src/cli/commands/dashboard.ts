@@ -3,6 +3,7 @@ import { connectClient } from '../../client/connection.js';
 import { loadEnv } from '../../config/env.js';
 import { createLogger } from '../../config/logger.js';
 import { openDatabase } from '../../db/open.js';
+import { checkBind } from '../../dashboard/auth.js';
 import { dashboardOptions } from '../../dashboard/options.js';
 import { serveDashboard } from '../../dashboard/server.js';
 import { globalOptions } from '../context.js';
@@ -20,6 +21,8 @@ export function registerDashboardCommand(program: Command): void {
     .option('--web-ui <url>', 'Temporal Web UI base URL for links (default SHEPHERD_WEB_UI_URL or http://127.0.0.1:8233)')
     .action(async (flags, cmd: Command) => {
       const opts = dashboardOptions(flags);
+      // Before anything is opened, so a refusal leaves nothing to close.
+      checkBind(opts.host, opts.token);
       const g = globalOptions(cmd);
       const env = loadEnv();
       const logger = createLogger(env.SHEPHERD_LOG_LEVEL, 'dashboard');

@@ -8,18 +8,19 @@ export interface MetricPoint {
 }
 
 /**
- * One metric of the given experiments in every batch that ran them: "how did knn's accuracy
+ * One metric of the given experiments in every batch that ran them (the newest `limit` results): "how did knn's accuracy
  * move across batches?". Uses experiment_results_experiment_idx.
  */
-export async function metricAcrossBatches(pool: pg.Pool, experiments: string[], metric: string, limit = 2000): Promise<MetricPoint[]> {
+export async function metricAcrossBatches(pool: pg.Pool, experiments: string[], metric: string, limit = 500): Promise<MetricPoint[]> {
   if (experiments.length === 0) return [];
   const { rows } = await pool.query(
     `SELECT batch_id, experiment, metrics -> $2 AS value, finished_at FROM experiment_results
       WHERE experiment = ANY($1) AND status = 'succeeded'
-      ORDER BY finished_at LIMIT $3`,
+      ORDER BY finished_at DESC LIMIT $3`,
     [experiments, metric, limit],
   );
-  return rows.map((r) => ({
+  // The newest `limit` points, oldest first.
+  return rows.reverse().map((r) => ({
     batchId: r.batch_id,
     experiment: r.experiment,
     value: typeof r.value === 'number' ? r.value : null,
