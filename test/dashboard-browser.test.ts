@@ -254,6 +254,12 @@ describe('dashboard in a real browser', () => {
     const kept = await rows(done.page, 'checkpoints');
     expect(kept.map((r) => r.file).sort()).toEqual(files.sort());
     expect(kept.length).toBeGreaterThanOrEqual(2);
+    // Which kept file is the latest and which the best (lowest val loss), as retention decided.
+    const latest = kept.filter((r) => r.role.includes('latest'));
+    expect(latest.map((r) => Number(r.step))).toEqual([Math.max(...kept.map((r) => Number(r.step)))]);
+    const best = kept.filter((r) => r.role.includes('best'));
+    expect(best).toHaveLength(1);
+    expect(Number(best[0]!.valLoss)).toBe(Math.min(...kept.filter((r) => r.valLoss !== '–').map((r) => Number(r.valLoss))));
     const { rows: samples } = await stack.worker.pool.query(`SELECT count(*)::int AS n FROM training_samples WHERE instance = $1`, [shortInstance]);
     expect(await done.page.innerText('[data-testid="sample-count"]')).toBe(`${samples[0].n} samples`);
     expect(await done.page.getAttribute('#live', 'data-live')).toBe('false');

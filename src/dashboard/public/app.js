@@ -394,6 +394,7 @@ function trainingJob(d) {
     { key: 'step', label: 'step', value: (r) => r.step },
     { key: 'valLoss', label: 'val loss', value: (r) => r.valLoss },
     { key: 'file', label: 'file', value: (r) => r.file },
+    { key: 'role', label: 'kept as', value: (r) => r.role },
     { key: 'bytes', label: 'size', value: (r) => r.bytes, html: (r) => bytes(r.bytes) },
   ], c?.kept ?? [], 'no checkpoint kept')}</section>
   ${j.metrics ? `<section><h2>Final metrics</h2>${table('final-metrics', [{ key: 'name', label: 'metric', value: (r) => r.name }, { key: 'value', label: 'value', value: (r) => r.value }], Object.entries(j.metrics).filter(([, v]) => typeof v !== 'object').map(([name, value]) => ({ name, value })))}</section>` : ''}`;

@@ -41,7 +41,12 @@ async function checkpointsOf(runsDir: string | undefined, job: TrainingJobRow) {
       return { step: c.step, valLoss: c.valLoss ?? null, file: path.basename(c.path), bytes };
     }),
   );
-  return { kept, totalBytes: kept.reduce((n, k) => n + (k.bytes ?? 0), 0) };
+  // Retention keeps the last K and the best by val loss; say which is which.
+  const latest = Math.max(...kept.map((k) => k.step));
+  const withVal = kept.filter((k) => k.valLoss !== null);
+  const best = withVal.length ? withVal.reduce((a, b) => (b.valLoss! < a.valLoss! ? b : a)).step : null;
+  const role = (step: number) => [step === latest ? 'latest' : null, step === best ? 'best' : null].filter(Boolean).join(', ') || 'last K';
+  return { kept: kept.map((k) => ({ ...k, role: role(k.step) })), totalBytes: kept.reduce((n, k) => n + (k.bytes ?? 0), 0) };
 }
 
 export function trainingRoutes(ctx: DashboardContext) {
