@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { Logger } from '../../config/logger.js';
-import type { ProgressEvent } from '../training-protocol.js';
+import type { ProgressEvent } from './protocol.js';
 
 // Loss curves for the dashboard, stored in training_samples. Bounded by construction: the job's
 // step range is cut into MAX_POINTS buckets and only the first train loss and the first val

@@ -1,15 +1,15 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Hono } from 'hono';
-import { recommendTimeouts, stepMetrics } from '../../activities/metrics.js';
+import { recommendTimeouts, stepMetrics } from '../../db/conversations/step-metrics.js';
 import { latestInput } from '../../client/conversations.js';
-import { parseDefinitionText } from '../../config/definition-file.js';
+import { parseDefinitionText } from '../../config/input-file.js';
 import { itemAuditLog, recentItems } from '../../db/dashboard/conversation-audit.js';
 import { conversationDefinitions } from '../../db/dashboard/conversation-definitions.js';
 import { conversationFailures } from '../../db/dashboard/conversation-failures.js';
 import { conversationLatency } from '../../db/dashboard/conversation-latency.js';
 import { conversationThroughput } from '../../db/dashboard/conversation-throughput.js';
-import { assertValidDefinition } from '../../workflows/definition-validator.js';
+import { assertValidDefinition } from '../../shared/conversations/definition-validator.js';
 import type { DashboardContext } from '../context.js';
 import { listExecutions, webUiLink } from '../temporal.js';
 

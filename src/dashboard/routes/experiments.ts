@@ -1,5 +1,5 @@
 import { Hono } from 'hono';
-import { exportResults, loadResults } from '../../db/export.js';
+import { exportResults, loadResults } from '../../db/experiments/export.js';
 import { listExperimentBatches } from '../../db/dashboard/experiment-batches.js';
 import { metricAcrossBatches } from '../../db/dashboard/experiment-history.js';
 import type { DashboardContext } from '../context.js';

@@ -2,12 +2,12 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import { Hono } from 'hono';
-import { jobDirs, readManifest, trainingRoot } from '../../activities/training-checkpoints.js';
+import { jobDirs, readManifest, trainingRoot } from '../../activities/training/checkpoints.js';
 import { listTrainingJobs, type TrainingJobRow } from '../../db/dashboard/training-jobs.js';
 import { trainingSamples } from '../../db/dashboard/training-samples.js';
-import { pauseUpdate, resumeUpdate, statusQuery } from '../../workflows/training-queue.js';
-import { trainingQueueWorkflowId } from '../../config/training.js';
-import type { QueueStatus } from '../../workflows/training-queue-state.js';
+import { pauseUpdate, resumeUpdate, statusQuery } from '../../workflows/training/training-queue.js';
+import { trainingQueueWorkflowId } from '../../shared/training/schemas.js';
+import type { QueueStatus } from '../../shared/training/queue-state.js';
 import type { DashboardContext } from '../context.js';
 import { listExecutions, webUiLink } from '../temporal.js';
 
