@@ -46,6 +46,11 @@ export default tseslint.config(
     },
   },
   {
+    // The dashboard's page script runs in the browser, with uPlot loaded by its own <script> tag.
+    files: ['src/dashboard/public/**/*.js'],
+    languageOptions: { sourceType: 'script', globals: { ...globals.browser, uPlot: 'readonly' } },
+  },
+  {
     // Type-aware rules for the TypeScript sources (tsconfig.json covers them all).
     files: ['**/*.ts'],
     languageOptions: {

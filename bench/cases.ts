@@ -5,6 +5,7 @@ export type BenchCase = (ctx: BenchContext) => Promise<void>;
 /** Pipeline bench cases, run after the baseline: name (also a CLI filter) → lazy loader. */
 export const CASES: [string, () => Promise<BenchCase>][] = [
   ['conversation', async () => (await import('./conversation.js')).benchConversation],
+  ['dashboard', async () => (await import('./dashboard.js')).benchDashboard],
   ['recovery', async () => (await import('./recovery.js')).benchRecovery],
   ['sweep', async () => (await import('./sweep.js')).benchSweep],
   ['analysis', async () => (await import('./analysis.js')).benchAnalysis],

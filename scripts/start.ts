@@ -11,6 +11,7 @@ import { openDatabase } from '../src/db/open.js';
 import { createWorkerSet } from '../src/workers/worker-set.js';
 import { installSdkLogging } from '../src/workers/sdk-logging.js';
 import { startDevServer } from './lib/dev-server.js';
+import { startStackDashboard } from './lib/stack-dashboard.js';
 
 // `npm start`: the embedded stack (dev server on a SQLite file, embedded or given PostgreSQL,
 // an in-process worker), the example batch with live progress, then the stack stays up.
@@ -45,12 +46,15 @@ const worker = await createWorkerSet({ env, connection, namespace: 'default', db
 const workerRun = worker.run();
 say(`Worker polling task queue "${env.SHEPHERD_TASK_QUEUE}" (logs: ${path.relative(process.cwd(), logFile)})`);
 
+// eslint-disable-next-line prefer-const -- assigned once the stack is up; shutdown() may run before that
+let dashboard: Awaited<ReturnType<typeof startStackDashboard>> | undefined;
 let stopping = false;
 async function shutdown(code: number) {
   if (stopping) return;
   stopping = true;
   say('\nStopping worker, database and Temporal server...');
   worker.shutdown();
+  await dashboard?.close().catch(() => undefined);
   await workerRun.catch(() => undefined);
   await connection.close().catch(() => undefined);
   await db.close().catch(() => undefined);
@@ -63,6 +67,8 @@ process.on('SIGTERM', () => void shutdown(0));
 
 const { client } = await connectClient({ address: server.address, namespace: 'default' });
 await ensureConversationMetricsSchedule(client, { taskQueue: env.SHEPHERD_TASK_QUEUE });
+dashboard = await startStackDashboard({ pool: db.pool, client, uiUrl: server.uiUrl, runsDir: env.runsDir, say });
+say(`Dashboard: ${dashboard.url}   (beside the Temporal Web UI: ${server.uiUrl})`);
 const input = JSON.parse(readFileSync(EXAMPLE, 'utf8'));
 const handle = await startExperimentBatch(client, input, { taskQueue: env.SHEPHERD_TASK_QUEUE, attachIfRunning: true });
 const link = `${server.uiUrl}/namespaces/default/workflows/${encodeURIComponent(handle.workflowId)}`;
@@ -79,6 +85,7 @@ try {
   say(`\nBatch failed: ${(err as Error).message}`);
 }
 say(`\nThe stack stays up for inspection: ${link}`);
+say(`Results dashboard: ${dashboard.url}`);
 say('Temporal CLI: temporal workflow list --address ' + server.address);
 say('Press Ctrl-C to stop everything.');
 await workerRun;

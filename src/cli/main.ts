@@ -4,6 +4,7 @@ import { registerExperimentCommands } from './commands/experiments.js';
 import { registerConversationCommands } from './commands/conversations.js';
 import { registerAnalysisCommands } from './commands/analysis.js';
 import { exitFor, registerPipelines } from './register.js';
+import { registerDashboardCommand } from './commands/dashboard.js';
 
 const program = new Command()
   .name('shepherd')
@@ -19,6 +20,7 @@ registerAnalysisCommands(program);
 // `shepherd <pipeline> <verb>`; the top-level experiment verbs above are deprecated aliases.
 registerPipelines(program);
 for (const c of program.commands) if (['validate', 'run', 'status', 'watch', 'cancel', 'export'].includes(c.name())) c.description(`(deprecated: use "shepherd experiments ${c.name()}") ${c.description()}`);
+registerDashboardCommand(program);
 
 try {
   await program.parseAsync();

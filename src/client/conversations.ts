@@ -59,7 +59,7 @@ export async function conversationProgress(handle: WorkflowHandle): Promise<Conv
 }
 
 /** The input the batch's latest run started with (after continue-as-new it carries the loaded definition). */
-async function latestInput(handle: WorkflowHandle): Promise<ConversationBatch> {
+export async function latestInput(handle: WorkflowHandle): Promise<ConversationBatch> {
   const history = await handle.fetchHistory();
   const started = history.events?.[0]?.workflowExecutionStartedEventAttributes;
   const payload = started?.input?.payloads?.[0];

@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import type { TestProject } from 'vitest/node';
+import { ensureChromium } from '../../scripts/lib/browser.js';
 import { startDevServer, type DevServer } from '../../scripts/lib/dev-server.js';
 import { createPool } from '../../src/db/pool.js';
 import { migrate } from '../../src/db/migrate.js';
@@ -26,6 +27,8 @@ export default async function setup(project: TestProject) {
     startDevServer({ logFile: path.join(tmpRoot, 'temporal.log') }) as Promise<DevServer>,
     createTestDatabase(),
     bundleWorkflowCode({ workflowsPath, workflowInterceptorModules, payloadConverterPath, logger: quietLogger }),
+    // Browser tests (dashboard) drive Debian's chromium; installed here when missing.
+    ensureChromium((m) => console.log(m)),
   ]);
   const pool = createPool(db.url);
   await migrate(pool);

@@ -31,6 +31,7 @@ import { parseProgressLine } from './protocol.js';
 import { bestByValLoss } from './retention.js';
 import { recordDiskFloorPause } from '../shepherd-metrics.js';
 import { isFinalCheckpoint, metricsFromFinalCheckpoint } from './final-checkpoint.js';
+import { ProgressSamples } from './progress-samples.js';
 
 // trainModel: the seed's daemon-managed train.py as a heartbeating activity. The trainer runs
 // under the foundation's process machinery (own process group, killed with the worker), reports
@@ -289,6 +290,8 @@ export function createTrainingActivities(deps: ActivityDeps) {
         now: Date.now,
       });
       for (const w of warnings) tracker.warn(w);
+      // Loss curves for the dashboard (bounded, downsampled, best effort).
+      const samples = new ProgressSamples(deps.pool, input.instance, info.attempt, job.steps, deps.logger);
       const beat = () => ctx.heartbeat(tracker.snapshot());
       beat();
 
@@ -417,6 +420,7 @@ export function createTrainingActivities(deps: ActivityDeps) {
         }
         const e = parsed.event;
         const gap = tracker.apply(e);
+        samples.add(e);
         if (e.event === 'checkpoint') {
           const valLoss = e.val_loss ?? (tracker.lastEval?.step === e.step ? tracker.lastEval.valLoss : null);
           afterCheckpoint({ step: e.step, path: path.resolve(dirs.checkpoints, e.path), valLoss });
@@ -451,6 +455,7 @@ export function createTrainingActivities(deps: ActivityDeps) {
         });
       } catch (err) {
         await chain;
+        await samples.flush();
         if (ctx.cancellationSignal.aborted) {
           // The trainer saved a checkpoint on SIGTERM; make sure the queue knows it before it
           // requeues the job (the manifest has it too, should this signal be lost).
@@ -472,6 +477,7 @@ export function createTrainingActivities(deps: ActivityDeps) {
         throw err;
       }
       await chain;
+      await samples.flush();
       beat();
       assertStepSucceeded(spec, outcome);
       const metrics = await readStepResult(outcome.resultFile, true);
