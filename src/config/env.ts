@@ -15,7 +15,20 @@ const envSchema = z.object({
   SHEPHERD_WORKFLOW_BUNDLE: z.string().min(1).optional(),
   /** How long a dead worker's per-model slot leases block others. */
   SHEPHERD_MODEL_LEASE_TTL_MS: z.coerce.number().int().min(1000).optional(),
+  /** host:port of the worker's own health endpoint (GET /healthz, /readyz); unset means none. */
+  SHEPHERD_HEALTH_ADDRESS: z.string().regex(/^[^:]+:\d+$/, 'must be host:port').optional(),
+  /** Where artifacts go: the local data dir (default) or an S3-compatible object store. */
+  SHEPHERD_ARTIFACT_STORE: z.enum(['local', 's3']).default('local'),
+  SHEPHERD_ARTIFACT_DIR: z.string().min(1).optional(),
+  SHEPHERD_S3_BUCKET: z.string().min(3).optional(),
+  SHEPHERD_S3_PREFIX: z.string().default(''),
+  /** For S3-compatible servers (MinIO, versitygw, Ceph...); unset means AWS itself. */
+  SHEPHERD_S3_ENDPOINT: z.string().url().optional(),
+  SHEPHERD_S3_REGION: z.string().min(1).default('us-east-1'),
 });
+
+/** Every variable the worker reads itself (others: TEMPORAL_* via envconfig, SHEPHERD_MODELS*, AWS_* via the AWS SDK). */
+export const SHEPHERD_ENV_VARIABLES = Object.keys(envSchema.shape);
 
 export type ShepherdEnv = z.infer<typeof envSchema> & { dataDir: string; runsDir: string };
 

@@ -4,6 +4,7 @@ import { ensureConversationMetricsSchedule } from '../client/schedules.js';
 import { loadEnv } from '../config/env.js';
 import { createLogger } from '../config/logger.js';
 import { openDatabase } from '../db/open.js';
+import { startHealthServer } from './health.js';
 import { installSdkLogging } from './sdk-logging.js';
 import { createWorkerSet } from './worker-set.js';
 
@@ -17,6 +18,7 @@ const { connectionOptions, namespace } = resolveConnectOptions();
 const db = await openDatabase({ databaseUrl: env.DATABASE_URL, dataDir: env.dataDir, logger });
 const connection = await NativeConnection.connect(connectionOptions);
 const workers = await createWorkerSet({ env, connection, namespace, db, logger });
+const health = env.SHEPHERD_HEALTH_ADDRESS ? await startHealthServer(env.SHEPHERD_HEALTH_ADDRESS, () => workers.ready(), logger) : undefined;
 // The daily metrics refresh exists wherever a worker does; creating it again is a no-op update.
 const scheduler = await connectClient();
 await ensureConversationMetricsSchedule(scheduler.client, { taskQueue: env.SHEPHERD_TASK_QUEUE })
@@ -29,6 +31,7 @@ logger.info(
 try {
   await workers.run();
 } finally {
+  await health?.close();
   await connection.close();
   await db.close();
   logger.info('worker stopped');

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort } from '../free-port.js';
 import { connectAdmin, type AdminClient } from './admin.js';
 import { allServices, writeClusterConfig, writeServiceConfig, type ClusterLayout, type ServiceKind, type ServiceSpec } from './config.js';
 import { createClusterDatabases, type ClusterDatabases } from './databases.js';
@@ -52,18 +52,32 @@ export interface TemporalCluster {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Distinct free loopback ports (freePort alone could hand the same one out twice). */
+/**
+ * Distinct free loopback ports below 32768. The membership table stores ports as SMALLINT, so a
+ * kernel-chosen ephemeral port (32768+) makes a service die at start-up; staying below the
+ * ephemeral range also keeps outgoing connections from taking a port a restart needs back.
+ */
 function portAllocator() {
   const taken = new Set<number>();
   return async (): Promise<number> => {
-    for (;;) {
-      const p = await freePort();
-      if (!taken.has(p)) {
+    for (let tries = 0; tries < 200; tries++) {
+      const p = 20000 + Math.floor(Math.random() * 12000);
+      if (!taken.has(p) && (await isFree(p))) {
         taken.add(p);
         return p;
       }
     }
+    throw new Error('no free loopback port found in 20000-31999');
   };
+}
+
+function isFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
 }
 
 /**

@@ -34,8 +34,9 @@ export async function setUpNamespace(address: string, namespace: string, retenti
   await retry(`search attributes in ${namespace}`, 60_000, async () => {
     // The namespace becomes visible to every frontend after its registry refresh; until then
     // this fails with "namespace not found", which the retry absorbs.
-    const args = ['operator', 'search-attribute', 'create', '--namespace', namespace, '--type', 'Keyword'];
-    for (const name of SEARCH_ATTRIBUTES) args.push('--name', name);
+    // One --type per --name: the CLI pairs them by position and drops names without a type.
+    const args = ['operator', 'search-attribute', 'create', '--namespace', namespace];
+    for (const name of SEARCH_ATTRIBUTES) args.push('--name', name, '--type', 'Keyword');
     const r = await cli(address, args);
     if (!r.ok && !/already exists/i.test(r.out)) throw new Error(r.out);
     const missing = await missingSearchAttributes(address, namespace);
