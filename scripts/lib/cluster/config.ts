@@ -50,7 +50,7 @@ function datastore(dbs: ClusterDatabases, database: string, maxConns: number) {
       user: t.user,
       password: t.password,
       maxConns,
-      maxIdleConns: maxConns,
+      maxIdleConns: Math.min(2, maxConns),
       maxConnLifetime: '1h',
     },
   };
@@ -72,7 +72,12 @@ export function serverConfig(layout: ClusterLayout, self: ServiceSpec, dbs: Clus
       defaultStore: 'postgres-default',
       visibilityStore: 'postgres-visibility',
       numHistoryShards: layout.shards,
-      datastores: { 'postgres-default': datastore(dbs, dbs.persistence, 20), 'postgres-visibility': datastore(dbs, dbs.visibility, 4) },
+      // Small pools: five or more processes share one PostgreSQL (max_connections 100 by default)
+      // with the workers and tests; history hosts do most of the persistence work.
+      datastores: {
+        'postgres-default': datastore(dbs, dbs.persistence, self.kind === 'history' ? 8 : 4),
+        'postgres-visibility': datastore(dbs, dbs.visibility, 2),
+      },
     },
     global: { membership: { maxJoinDuration: '30s', broadcastAddress: '127.0.0.1' } },
     services: Object.fromEntries(Object.entries(services).map(([kind, s]) => [kind, rpc(s)])),

@@ -62,14 +62,17 @@ export async function ensureTemporalServer(log: (msg: string) => void = (m) => c
   }
   // The schema ships as files in the module, not in the binary: copy it next to the binaries so
   // the cache stands alone even after `go clean -modcache`.
-  cpSync(await moduleSchemaDir(go), tools.schemaDir, { recursive: true });
+  cpSync(path.join(await temporalModuleDir(go), SCHEMA_SUBDIR), tools.schemaDir, { recursive: true });
   if (!complete(tools)) throw new Error(`building the Temporal server finished but ${serverCacheDir()} is incomplete`);
   return tools;
 }
 
-async function moduleSchemaDir(go: string): Promise<string> {
-  const { stdout } = await execa(go, ['mod', 'download', '-json', `${MODULE}@v${TEMPORAL_SERVER_VERSION}`], { cwd: os.tmpdir(), env: { GOFLAGS: '-mod=mod' } });
+/** The server's Go module source (schema, the Docker image's config template), downloaded if needed. */
+export async function temporalModuleDir(go?: string): Promise<string> {
+  const bin = go ?? (await goBinary());
+  if (!bin) throw new Error('Go is needed to locate the go.temporal.io/server module');
+  const { stdout } = await execa(bin, ['mod', 'download', '-json', `${MODULE}@v${TEMPORAL_SERVER_VERSION}`], { cwd: os.tmpdir(), env: { GOFLAGS: '-mod=mod' } });
   const dir = (JSON.parse(stdout) as { Dir?: string }).Dir;
   if (!dir || !existsSync(path.join(dir, SCHEMA_SUBDIR))) throw new Error(`the ${MODULE}@v${TEMPORAL_SERVER_VERSION} module has no ${SCHEMA_SUBDIR}`);
-  return path.join(dir, SCHEMA_SUBDIR);
+  return dir;
 }
