@@ -7,4 +7,6 @@ export const CASES: [string, () => Promise<BenchCase>][] = [
   ['conversation', async () => (await import('./conversation.js')).benchConversation],
   ['recovery', async () => (await import('./recovery.js')).benchRecovery],
   ['sweep', async () => (await import('./sweep.js')).benchSweep],
+  // Starts its own multi-process cluster (needs the server build: npm run cluster builds it).
+  ['scale', async () => (await import('./scale.js')).benchScale],
 ];

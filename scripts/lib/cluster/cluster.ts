@@ -192,7 +192,11 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TemporalC
 
   try {
     log(`starting ${services.size} server processes (${layout.history.length} history hosts, ${layout.shards} shards)...`);
-    for (const s of services.values()) s.start();
+    // Frontend first: on a fresh database the first process writes the cluster metadata, and
+    // processes racing to do it at once fail with "failed to initialize current cluster metadata".
+    service('frontend').start();
+    await waitListening(layout.frontend.grpcPort, 120_000, () => service('frontend').running());
+    for (const s of services.values()) if (!s.running()) s.start();
     await waitServing(address, 120_000, exited);
     await setUpNamespace(address, namespace);
     await spreadShards(cluster, async (name) => {
@@ -212,6 +216,19 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TemporalC
     throw new Error(`${(err as Error).message} (server logs: ${logs})`);
   }
   return cluster;
+}
+
+async function waitListening(port: number, timeoutMs: number, alive: () => boolean): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await new Promise<boolean>((resolve) => {
+    const sock = net.connect(port, '127.0.0.1');
+    sock.once('connect', () => (sock.destroy(), resolve(true)));
+    sock.once('error', () => (sock.destroy(), resolve(false)));
+  }))) {
+    if (!alive()) throw new Error('Temporal frontend exited during start-up (see its log)');
+    if (Date.now() > deadline) throw new Error(`Temporal frontend did not listen on ${port} within ${timeoutMs} ms`);
+    await sleep(200);
+  }
 }
 
 async function spreadShards(cluster: TemporalCluster, move: (host: string) => Promise<void>): Promise<void> {
