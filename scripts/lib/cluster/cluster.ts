@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { freePortInRange } from '../free-port.js';
 import { connectAdmin, type AdminClient } from './admin.js';
 import { allServices, writeClusterConfig, writeServiceConfig, type ClusterLayout, type ServiceKind, type ServiceSpec } from './config.js';
 import { createClusterDatabases, type ClusterDatabases } from './databases.js';
@@ -60,24 +61,10 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 function portAllocator() {
   const taken = new Set<number>();
   return async (): Promise<number> => {
-    for (let tries = 0; tries < 200; tries++) {
-      const p = 20000 + Math.floor(Math.random() * 12000);
-      if (!taken.has(p) && (await isFree(p))) {
-        taken.add(p);
-        return p;
-      }
-    }
-    throw new Error('no free loopback port found in 20000-31999');
+    const p = await freePortInRange(20000, 32000, '127.0.0.1', taken);
+    taken.add(p);
+    return p;
   };
-}
-
-function isFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.once('error', () => resolve(false));
-    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
-  });
 }
 
 /**
