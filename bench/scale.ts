@@ -38,6 +38,8 @@ function job(jobId: string): SimulationJobInput {
 }
 
 export async function benchScale(ctx: BenchContext): Promise<void> {
+  // Worker processes need a database they can share; the embedded PGlite socket is not one.
+  if (!process.env.DATABASE_URL) throw new Error('the scale case needs DATABASE_URL (a real PostgreSQL, which the cluster uses too)');
   const name = `scale: ${REPLICATES} CPU-bound replicates on a 4-shard cluster (${SLOTS} slot/worker, ${os.cpus().length} cores)`;
   const quiet = () => undefined;
   const bundle = await bundleWorkflowCode({ workflowsPath, logger: { trace: quiet, debug: quiet, info: quiet, warn: quiet, error: console.error, log: quiet } as never });
