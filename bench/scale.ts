@@ -64,7 +64,7 @@ export async function benchScale(ctx: BenchContext): Promise<void> {
               SHEPHERD_DATA_DIR: path.join(ctx.workDir, `scale-${n}-${i}`),
               SHEPHERD_WORKFLOW_BUNDLE: bundlePath,
               SHEPHERD_MAX_CONCURRENT_ACTIVITIES: String(SLOTS),
-              SHEPHERD_LOG_LEVEL: 'warn',
+              SHEPHERD_LOG_LEVEL: 'info', // readiness is the "worker started" info line
             }),
           );
         }
