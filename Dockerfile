@@ -3,9 +3,7 @@ FROM node:20-bookworm-slim
 RUN apt-get update && apt-get install -y --no-install-recommends util-linux procps && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY package.json package-lock.json ./
-# npm install, not npm ci: the lockfile lacks other platforms' optional packages (@swc/core-*),
-# which npm ci rejects as out of sync (see .ci/run).
-RUN npm install --omit=dev --no-audit --no-fund
+RUN npm ci --omit=dev --no-audit --no-fund
 COPY . .
 ENV NODE_ENV=production
 CMD ["node", "--import", "tsx", "src/workers/main.ts"]

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
-import type { ConversationBatchResult, ConversationDefinitionInput } from '../src/config/conversation.js';
+import type { ConversationBatchResult, ConversationDefinitionInput } from '../src/shared/conversations/schemas.js';
 import type { ModelRegistry } from '../src/config/models.js';
 import { createModelWorkers } from '../src/workers/model-workers.js';
 import { createShepherdWorker } from '../src/workers/create-worker.js';
@@ -8,6 +8,7 @@ import { startFakeModelServer } from '../test/support/fake-ollama.js';
 import type { BenchContext } from './context.js';
 import { activityLatencies } from './history-latency.js';
 import { fmt, ratio, summarize } from './stats.js';
+import { conversationBatch, conversationRun } from '../src/workflows/index.js';
 
 // Conversation case: 500 items × 7 llm steps against the local model server with zero model
 // latency, so what is measured is Shepherd's orchestration: per-model lease, model activity on its
@@ -50,7 +51,7 @@ export async function benchConversation(ctx: BenchContext): Promise<void> {
   const def = definition();
   try {
     const runOne = (id: string) =>
-      ctx.client.workflow.execute('conversationRun', { taskQueue, workflowId: `bench-conv-${id}`, args: [{ definition: def, item: { id, text: 'hello' } }] });
+      ctx.client.workflow.execute(conversationRun, { taskQueue, workflowId: `bench-conv-${id}`, args: [{ definition: def, item: { id, text: 'hello' } }] });
     for (let i = 0; i < 5; i++) await runOne(`warm-${randomUUID().slice(0, 6)}`);
 
     // Per-step latency, items one after another: whole workflow time / 7, and the model activity alone.
@@ -82,7 +83,7 @@ export async function benchConversation(ctx: BenchContext): Promise<void> {
     const items = Array.from({ length: ITEMS }, (_, i) => ({ id: `i${i}`, text: `item ${i}` }));
     const batchId = `bench-${randomUUID().slice(0, 6)}`;
     const t0 = performance.now();
-    const result = (await ctx.client.workflow.execute('conversationBatch', {
+    const result = (await ctx.client.workflow.execute(conversationBatch, {
       taskQueue,
       workflowId: `conversation-batch-${batchId}`,
       args: [{ batchId, definition: def, source: { kind: 'items', items }, concurrency: CONCURRENCY, pageSize: 100, notify: false }],

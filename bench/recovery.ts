@@ -1,11 +1,11 @@
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { bundleWorkflowCode } from '@temporalio/worker';
-import { trainingQueueWorkflowId, type TrainingJobInput } from '../src/config/training.js';
+import { trainingQueueWorkflowId, type TrainingJobInput } from '../src/shared/training/schemas.js';
 import { createShepherdWorker, workflowsPath } from '../src/workers/create-worker.js';
 import { spawnWorkerProcess } from '../scripts/lib/worker-process.js';
-import type { trainingQueue } from '../src/workflows/training-queue.js';
-import { enqueueUpdate, statusQuery } from '../src/workflows/training-queue.js';
+import type { trainingQueue } from '../src/workflows/training/training-queue.js';
+import { enqueueUpdate, statusQuery } from '../src/shared/training/messages.js';
 import { processesWithEnv, waitFor } from '../test/support/procs.js';
 import type { BenchContext } from './context.js';
 import { fmt, summarize } from './stats.js';

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode } from '@temporalio/worker';
-import type { SimulationJobInput, SimulationJobResult } from '../src/config/simulation.js';
+import type { SimulationJobInput, SimulationJobResult } from '../src/shared/simulation/schemas.js';
 import { workflowsPath } from '../src/workers/create-worker.js';
 import { startCluster } from '../scripts/lib/cluster/cluster.js';
 import { spawnWorkerProcess, type WorkerProcess } from '../scripts/lib/worker-process.js';

@@ -3,11 +3,12 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { execa } from 'execa';
-import type { SimulationJobInput, SimulationJobResult } from '../src/config/simulation.js';
+import type { SimulationJobInput, SimulationJobResult } from '../src/shared/simulation/schemas.js';
 import { workflowsPath } from '../src/workers/create-worker.js';
 import { spawnWorkerProcess } from '../scripts/lib/worker-process.js';
 import type { BenchContext } from './context.js';
 import { ratio } from './stats.js';
+import { simulationJob } from '../src/workflows/index.js';
 
 // Sweep case: the seed's job shape, 200 replicates × 20 parameter sets of a trivial replicate,
 // once with in-process replicates (a function in the worker) and once with subprocess replicates
@@ -66,7 +67,7 @@ export async function benchSweep(ctx: BenchContext): Promise<void> {
     const run = async (name: string, replicate: SimulationJobInput['replicate']) => {
       const jobId = `bench-${name}-${randomUUID().slice(0, 6)}`;
       const t0 = performance.now();
-      const result = (await ctx.client.workflow.execute('simulationJob', { taskQueue, workflowId: `simulation-${jobId}`, args: [job(jobId, replicate)] })) as SimulationJobResult;
+      const result = (await ctx.client.workflow.execute(simulationJob, { taskQueue, workflowId: `simulation-${jobId}`, args: [job(jobId, replicate)] })) as SimulationJobResult;
       const seconds = (performance.now() - t0) / 1000;
       if (result.status !== 'completed' || result.totals.succeeded !== REPLICATES * PARAMETERS) {
         throw new Error(`sweep ${name} did not complete cleanly: ${JSON.stringify(result.totals)}`);

@@ -6,8 +6,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { afterEach, describe, expect, it } from 'vitest';
-import { experimentBatchSchema } from '../src/config/experiments.js';
-import { describeIssues } from '../src/config/shared.js';
+import { experimentBatchSchema } from '../src/shared/experiments/schemas.js';
+import { describeIssues } from '../src/shared/schemas.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const examples = path.join(root, 'examples/experiments');

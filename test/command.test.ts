@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Info } from '@temporalio/activity';
-import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { type ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
 import type pg from 'pg';
@@ -20,15 +20,16 @@ import {
   type CommandResult,
   type CommandSpec,
   type StepFailureDetails,
-} from '../src/activities/command.js';
+} from '../src/activities/step/command.js';
 import type { ActivityDeps } from '../src/activities/deps.js';
-import { WATCHDOG_TAG } from '../src/activities/process/process-group.js';
-import { readCmdline, startTimeOf } from '../src/activities/process/proc-stats.js';
-import { ownerIdentity, recordStep } from '../src/activities/process/registry.js';
-import { parseCommandSpec } from '../src/config/command.js';
+import { WATCHDOG_TAG } from '../src/activities/step/process-group.js';
+import { readCmdline, startTimeOf } from '../src/activities/step/proc-stats.js';
+import { ownerIdentity, recordStep } from '../src/activities/step/registry.js';
+import { parseCommandSpec } from '../src/shared/step/command-spec.js';
 import { createLogger } from '../src/config/logger.js';
 import { processesWithEnv, waitFor } from './support/procs.js';
 import { spawnWorkerProcess } from './support/worker-process.js';
+import { applicationFailureOf } from './support/failures.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const PROGRAMS = fileURLToPath(new URL('./fixtures/programs/', import.meta.url));
@@ -80,14 +81,7 @@ function setup(info: Partial<Info> = {}) {
   };
 }
 
-async function failureOf(p: Promise<unknown>): Promise<ApplicationFailure> {
-  const err = await p.then(
-    () => new Error('expected the activity to fail'),
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(ApplicationFailure);
-  return err as ApplicationFailure;
-}
+const failureOf = applicationFailureOf;
 
 const detailsOf = (f: ApplicationFailure) => f.details?.[0] as StepFailureDetails;
 const marked = (marker: string) => processesWithEnv(MARK, marker);

@@ -3,13 +3,14 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Worker } from '@temporalio/worker';
 import { CancelledFailure, WorkflowFailedError } from '@temporalio/client';
-import { listAttempts } from '../src/activities/audit.js';
+import { listAttempts } from '../src/db/conversations/attempts.js';
 import { conversationProgress, retryFailedItems, startConversationBatch } from '../src/client/conversations.js';
-import type { ConversationBatchResult, ConversationDefinitionInput } from '../src/config/conversation.js';
+import type { ConversationBatchResult, ConversationDefinitionInput } from '../src/shared/conversations/schemas.js';
 import type { ModelRegistry } from '../src/config/models.js';
 import { loadExample, loadItems, startConversationStack, startModelWorkers, withModels, type ConversationStack } from './support/conversations.js';
 import { waitFor } from './support/procs.js';
 import { startWebhookReceiver, type WebhookReceiver } from './support/webhook-receiver.js';
+import { conversationBatch, conversationRun } from '../src/workflows/index.js';
 
 // conversationBatch end to end: pages, continue-as-new, per-model limits across two workers,
 // failed items that fail alone and are retried, and the run-dry notice.
@@ -240,7 +241,7 @@ describe('conversationBatch', () => {
   it('rejects a model that no worker serves before reading any item', async () => {
     const before = stack.fake.requests.length;
     const def = oneStep('llama-none:70b');
-    const handle = await stack.worker.client.workflow.start('conversationBatch', {
+    const handle = await stack.worker.client.workflow.start(conversationBatch, {
       taskQueue: stack.worker.taskQueue,
       workflowId: `conversation-batch-${batchId('nomodel')}`,
       args: [{ batchId: batchId('nomodel'), definition: def, source: { kind: 'jsonl', path: 'examples/conversations/skills.jsonl' } }],
@@ -258,7 +259,7 @@ describe('example inputs as shipped', () => {
     const extra = await startModelWorkers({ taskQueue: stack.worker.taskQueue, registry: models, pool: stack.worker.pool });
     try {
       const input = JSON.parse(readFileSync('examples/conversations/run-one.json', 'utf8'));
-      const result = (await stack.worker.client.workflow.execute('conversationRun', {
+      const result = (await stack.worker.client.workflow.execute(conversationRun, {
         taskQueue: stack.worker.taskQueue,
         workflowId: `conversation-example-${randomUUID().slice(0, 8)}`,
         args: [input],
@@ -281,7 +282,7 @@ describe('example inputs as shipped', () => {
 
   it('examples/conversations/batch-unwired.json fails at once, naming the unwired steps', async () => {
     const input = JSON.parse(readFileSync('examples/conversations/batch-unwired.json', 'utf8'));
-    const handle = await stack.worker.client.workflow.start('conversationBatch', {
+    const handle = await stack.worker.client.workflow.start(conversationBatch, {
       taskQueue: stack.worker.taskQueue,
       workflowId: `conversation-batch-${input.batchId}-${randomUUID().slice(0, 8)}`,
       args: [input],

@@ -1,15 +1,16 @@
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
-import { listAttempts } from '../src/activities/audit.js';
+import { listAttempts } from '../src/db/conversations/attempts.js';
 import { conversationProgress, startConversationBatch } from '../src/client/conversations.js';
-import type { ConversationBatchResult, ConversationDefinitionInput, ConversationRunResult } from '../src/config/conversation.js';
+import type { ConversationBatchResult, ConversationDefinitionInput, ConversationRunResult } from '../src/shared/conversations/schemas.js';
 import { startDevServer, type DevServer } from '../scripts/lib/dev-server.js';
 import { registryFor, startConversationStack, startModelWorkers, type ConversationStack } from './support/conversations.js';
 import { spawnConversationWorker } from './support/conversation-worker.js';
 import { startFakeModelServer } from './support/fake-ollama.js';
 import { connectTestClient, startTestWorker, tempDir, uniqueQueue } from './support/harness.js';
 import { waitFor } from './support/procs.js';
+import { conversationRun } from '../src/workflows/index.js';
 
 // Crashes and restarts: nothing here may need a manual step (the seed resumed 462 "interrupted"
 // workflows by SQL, twice, and hand-failed stuck interactions).
@@ -58,7 +59,7 @@ describe('conversation crashes and restarts', () => {
     await child.ready;
     const { client, connection } = await connectTestClient();
     cleanups.push(() => connection.close());
-    const handle = await client.workflow.start('conversationRun', {
+    const handle = await client.workflow.start(conversationRun, {
       taskQueue,
       workflowId: `conv-crash-${suffix}`,
       args: [{ definition: twoStep(model, `crash-${suffix}`), item: { id: 'c1', topic: 'crashes' } }],

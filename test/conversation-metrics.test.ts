@@ -2,11 +2,11 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { insertAttempt, type AttemptRecord } from '../src/activities/audit.js';
-import { applyTimeoutRecommendations, recommendTimeouts, stepMetrics } from '../src/activities/metrics.js';
+import { insertAttempt, type AttemptRecord } from '../src/db/conversations/attempts.js';
+import { applyTimeoutRecommendations, recommendTimeouts, stepMetrics } from '../src/db/conversations/step-metrics.js';
 import { ensureConversationMetricsSchedule } from '../src/client/schedules.js';
-import { conversationDefinitionSchema, type ConversationDefinitionInput } from '../src/config/conversation.js';
-import { assertValidDefinition } from '../src/workflows/definition-validator.js';
+import { conversationDefinitionSchema, type ConversationDefinitionInput } from '../src/shared/conversations/schemas.js';
+import { assertValidDefinition } from '../src/shared/conversations/definition-validator.js';
 import { startTestWorker, tempDir, type TestWorker } from './support/harness.js';
 import { waitFor } from './support/procs.js';
 

@@ -6,9 +6,10 @@ import { execa } from 'execa';
 import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startConversationBatch } from '../src/client/conversations.js';
-import type { ConversationDefinitionInput } from '../src/config/conversation.js';
+import type { ConversationDefinitionInput } from '../src/shared/conversations/schemas.js';
 import { ensureTemporalCli } from '../scripts/lib/temporal-cli.js';
 import { loadExample, startConversationStack, withModels, type ConversationStack } from './support/conversations.js';
+import { conversationRun } from '../src/workflows/index.js';
 
 // Replays conversation workflow histories (a full WF3005 item with a timed-out attempt and its
 // retry, and a batch run that continued as new) against the current workflow code. With
@@ -31,7 +32,7 @@ describe('conversation replay', () => {
     triage.retry = { maximumAttempts: 3, initialInterval: '200ms' };
     stack.fake.setBehaviour(stack.model('qwen2.5:7b'), { chunkSize: 4, hang: { afterChunks: 1, times: 1 } });
     const id = randomUUID().slice(0, 8);
-    const run = await stack.worker.client.workflow.start('conversationRun', {
+    const run = await stack.worker.client.workflow.start(conversationRun, {
       taskQueue: stack.worker.taskQueue,
       workflowId: `conversation-replay-${id}-run`,
       args: [{ definition: tight, item: { skill_id: 'sk-1001', skill_name: 'Kubernetes cluster administration', source_posting: 'Platform Engineer, Berlin' } }],

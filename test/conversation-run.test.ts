@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WorkflowFailedError } from '@temporalio/client';
-import { listAttempts } from '../src/activities/audit.js';
-import type { ConversationDefinitionInput, ConversationRunResult } from '../src/config/conversation.js';
+import { listAttempts } from '../src/db/conversations/attempts.js';
+import type { ConversationDefinitionInput, ConversationRunResult } from '../src/shared/conversations/schemas.js';
 import { loadExample, startConversationStack, withModels, type ConversationStack } from './support/conversations.js';
+import { conversationRun } from '../src/workflows/index.js';
 
 // conversationRun end to end: real dev server, real PostgreSQL, real worker and model workers,
 // and a local HTTP server speaking the Ollama / OpenAI streaming protocols.
@@ -30,7 +31,7 @@ function exampleDef(): ConversationDefinitionInput {
 }
 
 function run(definition: unknown, it: Record<string, unknown>, workflowId = `conv-${randomUUID().slice(0, 8)}`) {
-  return stack.worker.client.workflow.start('conversationRun', {
+  return stack.worker.client.workflow.start(conversationRun, {
     taskQueue: stack.worker.taskQueue,
     workflowId,
     args: [{ definition, item: it }],

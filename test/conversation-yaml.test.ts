@@ -1,9 +1,9 @@
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { applyTimeoutRecommendations, type TimeoutRecommendation } from '../src/activities/metrics.js';
-import { readDefinitionFile } from '../src/config/definition-file.js';
-import { assertValidDefinition, validateDefinition } from '../src/workflows/definition-validator.js';
+import { applyTimeoutRecommendations, type TimeoutRecommendation } from '../src/db/conversations/step-metrics.js';
+import { readDefinitionFile } from '../src/config/input-file.js';
+import { assertValidDefinition, validateDefinition } from '../src/shared/conversations/definition-validator.js';
 import { tempDir } from './support/harness.js';
 
 // Definitions are data in JSON or YAML. The YAML example is the JSON one, field for field; a run

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import type { ConversationDefinitionInput } from '../src/config/conversation.js';
-import { formatIssues, validateDefinition, type DefinitionIssue } from '../src/workflows/definition-validator.js';
-import { nextStep } from '../src/workflows/routing.js';
-import { renderTemplate, templateRefs } from '../src/workflows/template.js';
+import type { ConversationDefinitionInput } from '../src/shared/conversations/schemas.js';
+import { formatIssues, validateDefinition, type DefinitionIssue } from '../src/shared/conversations/definition-validator.js';
+import { nextStep } from '../src/shared/conversations/routing.js';
+import { renderTemplate, templateRefs } from '../src/shared/conversations/template.js';
 
 // Static validation is pure: these are plain unit tests over the shipped example definitions and
 // small hand-made broken ones.

@@ -10,7 +10,7 @@ import { EMBEDDED_POOL_MAX, startEmbeddedPostgres } from '../src/db/embedded.js'
 import { loadMigrations, migrate } from '../src/db/migrate.js';
 import { openDatabase, type Database } from '../src/db/open.js';
 import { createPool } from '../src/db/pool.js';
-import { createResultActivities, exportResults } from '../src/activities/results.js';
+import { createResultActivities, exportResults } from '../src/activities/experiments/results.js';
 
 const logger = createLogger('silent');
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -110,7 +110,7 @@ describe('embedded database (PGlite over the wire protocol)', () => {
     await writeFile(
       script,
       `import { openDatabase } from ${JSON.stringify(path.join(root, 'src/db/open.ts'))};
-import { exportResults } from ${JSON.stringify(path.join(root, 'src/activities/results.ts'))};
+import { exportResults } from ${JSON.stringify(path.join(root, 'src/activities/experiments/results.ts'))};
 import { createLogger } from ${JSON.stringify(path.join(root, 'src/config/logger.ts'))};
 const db = await openDatabase({ dataDir: process.argv[2], logger: createLogger('silent') });
 process.stdout.write(JSON.stringify({ url: db.url, csv: await exportResults(db.pool, 'emb', 'csv') }));

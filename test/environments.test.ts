@@ -4,19 +4,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
-import { environmentSpecSchema, type EnvironmentReport } from '../src/config/simulation.js';
-import { computeEnvironmentKey, createEnvironmentCache, groupCommandRunner, prepareEnvironment, type EnvironmentCacheOptions } from '../src/activities/environments.js';
-import { acquireFileLock } from '../src/activities/file-lock.js';
+import { environmentSpecSchema, type EnvironmentReport } from '../src/shared/simulation/schemas.js';
+import { computeEnvironmentKey, createEnvironmentCache, groupCommandRunner, prepareEnvironment, type EnvironmentCacheOptions } from '../src/activities/simulation/environments.js';
+import { acquireFileLock } from '../src/activities/simulation/file-lock.js';
+import { rejectionOf } from './support/failures.js';
 
 type Failure = Error & { type?: string; nonRetryable?: boolean };
-async function failureOf(p: Promise<unknown>): Promise<Failure> {
-  try {
-    await p;
-  } catch (err) {
-    return err as Failure;
-  }
-  throw new Error('expected a failure, got success');
-}
+const failureOf = (p: Promise<unknown>) => rejectionOf<Failure>(p);
 
 // Real files, real processes, real concurrency: several node processes race for one key.
 
@@ -150,7 +144,7 @@ describe('environment preparation', () => {
     const child = path.join(project, 'prepare-child.mts');
     writeFileSync(
       child,
-      `import { prepareEnvironment, groupCommandRunner } from ${JSON.stringify(path.resolve('src/activities/environments.ts'))};
+      `import { prepareEnvironment, groupCommandRunner } from ${JSON.stringify(path.resolve('src/activities/simulation/environments.ts'))};
 const spec = JSON.parse(process.argv[2]);
 const report = await prepareEnvironment(spec, { root: process.argv[3], projectDir: process.argv[4], run: groupCommandRunner });
 process.stdout.write(JSON.stringify(report));`,
@@ -169,7 +163,7 @@ process.stdout.write(JSON.stringify(report));`,
     const child = path.join(project, 'prepare-child.mts');
     writeFileSync(
       child,
-      `import { prepareEnvironment, groupCommandRunner } from ${JSON.stringify(path.resolve('src/activities/environments.ts'))};
+      `import { prepareEnvironment, groupCommandRunner } from ${JSON.stringify(path.resolve('src/activities/simulation/environments.ts'))};
 await prepareEnvironment(JSON.parse(process.argv[2]), { root: process.argv[3], projectDir: process.argv[4], run: groupCommandRunner });`,
     );
     writeFileSync(path.join(project, 'setup-delay-ms'), '60000');

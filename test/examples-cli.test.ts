@@ -3,8 +3,8 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { CancelledFailure } from '@temporalio/common';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { ExperimentBatchResult } from '../src/config/experiments.js';
-import type { SimulationJobProgress } from '../src/workflows/simulation-job.js';
+import type { ExperimentBatchResult } from '../src/shared/experiments/schemas.js';
+import type { SimulationJobProgress } from '../src/shared/simulation/messages.js';
 import { ensureTemporalCli } from '../scripts/lib/temporal-cli.js';
 import { startTestWorker, type TestWorker } from './support/harness.js';
 import { waitFor } from './support/procs.js';
@@ -76,6 +76,7 @@ describe('example inputs started from the temporal CLI', () => {
     expect(details).toContain('**Simulation sir-example**: running');
     expect(details).toMatch(/environment [0-9a-f]{32} \((built|reused|rebuilt), probe ok\)/);
     const described = await handle.describe();
+    // eslint-disable-next-line @typescript-eslint/no-deprecated -- the record view still shows what the workflows' record-form upserts wrote
     expect(described.searchAttributes).toMatchObject({ PipelineKind: ['simulationJob'], PipelineId: ['sir-example'], Stage: ['running'] });
 
     await handle.cancel();

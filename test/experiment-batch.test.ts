@@ -6,11 +6,12 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { experimentBatchWorkflowId, startExperimentBatch, type ExperimentBatchResult } from '../src/client/experiments.js';
-import { exportResults } from '../src/activities/results.js';
+import { exportResults } from '../src/activities/experiments/results.js';
 import { ensureTemporalCli } from '../scripts/lib/temporal-cli.js';
 import { startTestWorker, tempDir, type TestWorker } from './support/harness.js';
 import { iris, nodeExperiment } from './support/experiments.js';
 import { startWebhookReceiver, type WebhookReceiver } from './support/webhook-receiver.js';
+import { experimentBatch } from '../src/workflows/index.js';
 
 const batchId = (p: string) => `${p}-${randomUUID().slice(0, 8)}`;
 
@@ -79,7 +80,7 @@ describe('experimentBatch', () => {
     const broken = JSON.parse(readFileSync('examples/experiments/broken-batch.json', 'utf8'));
     broken.batchId = batchId('broken');
     // Bypass the client-side check to prove the workflow itself refuses the input.
-    const handle = await w.client.workflow.start('experimentBatch', { taskQueue: w.taskQueue, workflowId: experimentBatchWorkflowId(broken.batchId), args: [broken] });
+    const handle = await w.client.workflow.start(experimentBatch, { taskQueue: w.taskQueue, workflowId: experimentBatchWorkflowId(broken.batchId), args: [broken] });
     const err = await handle.result().catch((e) => e);
     expect(err).toBeInstanceOf(WorkflowFailedError);
     const message = String(err.cause?.message);

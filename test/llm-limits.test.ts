@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import type pg from 'pg';
-import { acquireSlot, leasedSlots, ModelSlotSupplier } from '../src/activities/model-limits.js';
+import { acquireSlot, leasedSlots } from '../src/db/model-slots.js';
+import { ModelSlotSupplier } from '../src/workers/model-limits.js';
 import { createPool } from '../src/db/pool.js';
 
 // The per-model slot supplier against the suite's real PostgreSQL. Each supplier stands for one

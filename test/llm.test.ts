@@ -1,10 +1,11 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { CancelledFailure } from '@temporalio/common';
 import { MockActivityEnvironment as SdkMockEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
-import { createLlmActivities, type ModelCallInput } from '../src/activities/llm.js';
+import { createLlmActivities, type ModelCallInput } from '../src/activities/conversations/llm.js';
 import type { ModelRegistry } from '../src/config/models.js';
 import { startFakeModelServer, type FakeModelServer } from './support/fake-ollama.js';
+import { applicationFailureOf } from './support/failures.js';
 
 // The LLM client against a real local HTTP server speaking Ollama NDJSON and OpenAI SSE. The
 // activity runs in the SDK's MockActivityEnvironment so heartbeats and cancellation are observed.
@@ -54,14 +55,7 @@ function envWithHeartbeats(heartbeatTimeoutMs?: number) {
   return { env, beats };
 }
 
-async function failureOf(p: Promise<unknown>): Promise<ApplicationFailure> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(ApplicationFailure);
-  return err as ApplicationFailure;
-}
+const failureOf = applicationFailureOf;
 
 describe('Ollama /api/chat streaming', () => {
   it('streams a text reply and heartbeats once per chunk', async () => {

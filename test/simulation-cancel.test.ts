@@ -1,13 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
-import { WorkflowFailedError } from '@temporalio/client';
+import { type WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { SimulationJobProgress } from '../src/workflows/simulation-job.js';
-import { sweepWorkflowId } from '../src/workflows/simulation-job.js';
+import type { SimulationJobProgress } from '../src/shared/simulation/messages.js';
+import { sweepWorkflowId } from '../src/shared/simulation/workflow-ids.js';
 import { startTestWorker, tempDir, type TestWorker } from './support/harness.js';
 import { processesWithEnv, waitFor } from './support/procs.js';
 import { shJob, startSimulation, writeReplicateScript } from './support/simulation.js';
+import { rejectionOf } from './support/failures.js';
 
 // Cancelling a job, or its timeout, must stop every sweep and leave no replicate process behind.
 
@@ -22,14 +23,7 @@ afterAll(async () => {
   await w?.stop();
 });
 
-async function failureOf(p: Promise<unknown>): Promise<WorkflowFailedError> {
-  try {
-    await p;
-  } catch (err) {
-    return err as WorkflowFailedError;
-  }
-  throw new Error('expected the workflow to fail');
-}
+const failureOf = (p: Promise<unknown>) => rejectionOf<WorkflowFailedError>(p);
 
 function heldJob(jobId: string, marker: string, modes: string[], extra: Record<string, unknown> = {}) {
   return shJob(script, {

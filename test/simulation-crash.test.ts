@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { createPool } from '../src/db/pool.js';
-import type { SimulationJobInput, SimulationJobResult } from '../src/config/simulation.js';
+import type { SimulationJobInput, SimulationJobResult } from '../src/shared/simulation/schemas.js';
 import { connectTestClient, startTestWorker, tempDir, uniqueQueue } from './support/harness.js';
 import { processesWithEnv, waitFor } from './support/procs.js';
 import { runSimulation, shJob, startSimulation, writeReplicateScript } from './support/simulation.js';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { deriveParameterKey, simulationJobSchema, type SimulationJobInput } from '../src/config/simulation.js';
-import { describeIssues } from '../src/config/shared.js';
-import { aggregateResults, fieldStats, percentile, readField } from '../src/workflows/aggregate.js';
+import { deriveParameterKey, simulationJobSchema, type SimulationJobInput } from '../src/shared/simulation/schemas.js';
+import { describeIssues } from '../src/shared/schemas.js';
+import { aggregateResults, fieldStats, percentile, readField } from '../src/shared/simulation/aggregate.js';
 import {
   batchCount,
   batchRange,
@@ -13,7 +13,7 @@ import {
   replicateSeed,
   sweepConcurrency,
   windowShape,
-} from '../src/workflows/sweep-plan.js';
+} from '../src/shared/simulation/sweep-plan.js';
 
 const baseJob: SimulationJobInput = {
   jobId: 'unit',
@@ -116,7 +116,10 @@ describe('sweep plan', () => {
     expect(replicateSeed({ base: 8, policy: 'hashed' }, 'a', 3)).not.toBe(replicateSeed(hashed, 'a', 3));
     expect(replicateSeed({ base: 100, policy: 'sequential' }, 'a', 5)).toBe(105);
     expect(replicateSeed({ base: 100, policy: 'sequential' }, 'b', 5)).toBe(105);
-    for (const s of seeds) expect(s).toBeGreaterThanOrEqual(0), expect(s).toBeLessThan(2 ** 31);
+    for (const s of seeds) {
+      expect(s).toBeGreaterThanOrEqual(0);
+      expect(s).toBeLessThan(2 ** 31);
+    }
   });
 
   it('covers every replicate exactly once with its batches', () => {

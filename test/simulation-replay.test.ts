@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { sweepWorkflowId } from '../src/workflows/simulation-job.js';
+import { sweepWorkflowId } from '../src/shared/simulation/workflow-ids.js';
 import { startTestWorker, type TestWorker } from './support/harness.js';
 import { runSimulation, shJob, writeReplicateScript } from './support/simulation.js';
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { SimulationJobInput } from '../src/config/simulation.js';
-import { sweepWorkflowId } from '../src/workflows/simulation-job.js';
+import type { SimulationJobInput } from '../src/shared/simulation/schemas.js';
+import { sweepWorkflowId } from '../src/shared/simulation/workflow-ids.js';
 import { startTestWorker, type TestWorker } from './support/harness.js';
 import { runSimulation } from './support/simulation.js';
 

@@ -3,12 +3,13 @@ import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { WorkflowFailedError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { SimulationJobInput, SimulationJobResult, SweepProgress } from '../src/config/simulation.js';
-import type { SimulationJobProgress } from '../src/workflows/simulation-job.js';
-import { sweepWorkflowId } from '../src/workflows/simulation-job.js';
+import type { SimulationJobInput, SimulationJobResult, SweepProgress } from '../src/shared/simulation/schemas.js';
+import type { SimulationJobProgress } from '../src/shared/simulation/messages.js';
+import { sweepWorkflowId } from '../src/shared/simulation/workflow-ids.js';
 import { startTestWorker, tempDir, type TestWorker } from './support/harness.js';
 import { waitFor } from './support/procs.js';
 import { runSimulation, shJob, startSimulation, writeReplicateScript } from './support/simulation.js';
+import { rejectionOf } from './support/failures.js';
 
 // simulationJob end to end against the real dev server, PostgreSQL and real replicate processes.
 
@@ -24,14 +25,7 @@ afterAll(async () => {
   await w?.stop();
 });
 
-async function failureOf(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected the workflow to fail');
-}
+const failureOf = (p: Promise<unknown>) => rejectionOf<Error>(p);
 
 function causeChain(err: unknown): string {
   const parts: string[] = [];
@@ -77,8 +71,10 @@ describe('simulationJob', () => {
     const progress = await handle.query<SimulationJobProgress>('progress');
     expect(progress.parameters.every((p) => p.aggregated && p.status === 'completed' && p.succeeded === 5)).toBe(true);
     const desc = await handle.describe();
+    // eslint-disable-next-line @typescript-eslint/no-deprecated -- the record view still shows what the workflows' record-form upserts wrote
     expect(desc.searchAttributes).toMatchObject({ PipelineKind: ['simulationJob'], PipelineId: [input.jobId], Stage: ['completed'] });
     const sweep = await w.client.workflow.getHandle(sweepWorkflowId(input.jobId, result.parameters[0].key)).describe();
+    // eslint-disable-next-line @typescript-eslint/no-deprecated -- the record view still shows what the workflows' record-form upserts wrote
     expect(sweep.searchAttributes).toMatchObject({ PipelineKind: ['parameterSweep'], PipelineId: [input.jobId], Stage: ['completed'] });
   });
 

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
-import { enqueueUpdate, stopUpdate } from '../src/workflows/training-queue.js';
+import { enqueueUpdate, stopUpdate } from '../src/shared/training/messages.js';
 import { connectTestClient, startTestWorker, tempDir, uniqueQueue, type TestWorker } from './support/harness.js';
 import { processesWithEnv, waitFor } from './support/procs.js';
 import { irisJob, startQueue, waitStatus } from './support/training.js';

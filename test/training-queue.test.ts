@@ -7,13 +7,14 @@ import { execa } from 'execa';
 import { inject } from 'vitest';
 import { ensureTemporalCli } from '../scripts/lib/temporal-cli.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freeBytes, trainingRoot } from '../src/activities/training-checkpoints.js';
-import { trainingQueueWorkflowId, type TrainingJob } from '../src/config/training.js';
-import { cancelCurrentUpdate, enqueueUpdate, pauseUpdate, removeUpdate, resumeUpdate, stopUpdate } from '../src/workflows/training-queue.js';
+import { freeBytes, trainingRoot } from '../src/activities/training/checkpoints.js';
+import { trainingQueueWorkflowId, type TrainingJob } from '../src/shared/training/schemas.js';
+import { cancelCurrentUpdate, enqueueUpdate, pauseUpdate, removeUpdate, resumeUpdate, stopUpdate } from '../src/shared/training/messages.js';
 import { startTestWorker, type TestWorker } from './support/harness.js';
 import { processesWithEnv, waitFor } from './support/procs.js';
 import { irisJob, longJob, startQueue, status, updateRefusal, waitStatus, type QueueHandle } from './support/training.js';
 import { startWebhookReceiver, type WebhookReceiver } from './support/webhook-receiver.js';
+import { trainingQueue } from '../src/workflows/index.js';
 
 const queueName = (p: string) => `${p}-${randomUUID().slice(0, 8)}`;
 
@@ -196,6 +197,7 @@ describe('trainingQueue', () => {
     expect(s.current).toBeNull();
     const d = await waitFor(async () => {
       const desc = await h.describe();
+      // eslint-disable-next-line @typescript-eslint/no-deprecated -- the record view still shows what the workflows' record-form upserts wrote
       return desc.searchAttributes.Stage?.[0] === 'paused' ? desc : undefined;
     }, 'Stage=paused');
     expect((await d.memo)?.pauseReason).toMatch(/under the floor/);
@@ -324,7 +326,7 @@ describe('trainingQueue', () => {
   });
 
   it('refuses to run under an ID not derived from the queue name', async () => {
-    const h = await w.client.workflow.start('trainingQueue', { taskQueue: w.taskQueue, workflowId: `wrong-${randomUUID()}`, args: [{ queue: 'named' }] });
+    const h = await w.client.workflow.start(trainingQueue, { taskQueue: w.taskQueue, workflowId: `wrong-${randomUUID()}`, args: [{ queue: 'named' }] });
     const err = await h.result().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(WorkflowFailedError);
     expect(String((err as WorkflowFailedError).cause?.message)).toContain(`workflowId: training queue "named" must run as workflow ID "${trainingQueueWorkflowId('named')}"`);

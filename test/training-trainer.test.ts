@@ -2,7 +2,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
-import { parseProgressLine, type ProgressEvent } from '../src/activities/training-protocol.js';
+import { parseProgressLine, type ProgressEvent } from '../src/activities/training/protocol.js';
 import { tempDir } from './support/harness.js';
 import { waitFor } from './support/procs.js';
 

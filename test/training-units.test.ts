@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { ProgressTracker } from '../src/activities/training-progress.js';
-import { parseProgressLine, type ProgressEvent } from '../src/activities/training-protocol.js';
-import { planRetention } from '../src/activities/training-retention.js';
-import { parseTrainingJob, trainingQueueInputSchema, type CheckpointRef, type PendingJob, type TrainingProgress } from '../src/config/training.js';
-import * as q from '../src/workflows/training-queue-state.js';
+import { ProgressTracker } from '../src/activities/training/progress.js';
+import { parseProgressLine, type ProgressEvent } from '../src/activities/training/protocol.js';
+import { planRetention } from '../src/activities/training/retention.js';
+import { parseTrainingJob, trainingQueueInputSchema, type CheckpointRef, type PendingJob, type TrainingProgress } from '../src/shared/training/schemas.js';
+import * as q from '../src/shared/training/queue-state.js';
 
 const baseJob = { jobId: 'j1', dataset: 'examples/experiments/data/iris.csv', steps: 300, evalInterval: 50, checkpointInterval: 100 };
 

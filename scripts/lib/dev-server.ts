@@ -61,7 +61,7 @@ async function waitForNamespace(address: string, namespace: string, timeoutMs: n
         await connection.workflowService.describeNamespace({ namespace });
         return;
       } catch (err) {
-        if (Date.now() > deadline) throw new Error(`Temporal namespace ${namespace} not ready: ${(err as Error).message}`);
+        if (Date.now() > deadline) throw new Error(`Temporal namespace ${namespace} not ready: ${(err as Error).message}`, { cause: err });
         await new Promise((r) => setTimeout(r, 100));
       }
     }

@@ -1,11 +1,11 @@
 import type { ActivityDeps } from './deps.js';
-import { createCommandActivities } from './command.js';
-import { createResultActivities } from './results.js';
+import { createCommandActivities } from './step/command.js';
+import { createResultActivities } from './experiments/results.js';
 import { createNotifyActivities } from './notify.js';
-import { createExperimentActivities } from './experiments.js';
-import { createConversationActivities } from './conversations.js';
-import { createTrainingActivities } from './training.js';
-import { createSimulationActivities } from './simulation.js';
+import { createExperimentActivities } from './experiments/activities.js';
+import { createConversationActivities } from './conversations/activities.js';
+import { createTrainingActivities } from './training/activities.js';
+import { createSimulationActivities } from './simulation/activities.js';
 
 export function createActivities(deps: ActivityDeps) {
   return {

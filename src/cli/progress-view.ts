@@ -1,4 +1,4 @@
-import type { ExperimentOutcome } from '../config/experiments.js';
+import type { ExperimentOutcome } from '../shared/experiments/schemas.js';
 
 const pct = (v: unknown) => (typeof v === 'number' ? `${(v * 100).toFixed(1)}%` : '-');
 

@@ -1,24 +1,23 @@
 import { readFile } from 'node:fs/promises';
-import { Client, WorkflowExecutionAlreadyStartedError, type WorkflowHandle, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
+import { type Client, WorkflowExecutionAlreadyStartedError, type WorkflowHandle, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import {
   conversationBatchInputSchema,
   type ConversationBatch,
   type ConversationBatchInput,
   type ConversationBatchResult,
-} from '../config/conversation.js';
-import { parseDefinitionText } from '../config/definition-file.js';
-import { describeIssues } from '../config/shared.js';
-import { assertValidDefinition } from '../workflows/definition-validator.js';
-import type { ConversationBatchProgress } from '../workflows/conversation-batch.js';
+} from '../shared/conversations/schemas.js';
+import { parseDefinitionText } from '../config/input-file.js';
+import { describeIssues } from '../shared/schemas.js';
+import { assertValidDefinition } from '../shared/conversations/definition-validator.js';
+import { conversationBatchProgressQuery, retryFailedSignal, type ConversationBatchProgress } from '../shared/conversations/messages.js';
+import { CONVERSATION_BATCH, conversationBatchWorkflowId } from '../shared/conversations/workflow-ids.js';
+import { PIPELINE_ID, PIPELINE_KIND, TARGET } from '../shared/search-attributes.js';
+import type { conversationBatch } from '../workflows/conversations/conversation-batch.js';
 
 // Typed starters for conversation batches, for the CLI and other services.
 
-export const CONVERSATION_BATCH = 'conversationBatch';
-
-export function conversationBatchWorkflowId(batchId: string): string {
-  return `conversation-batch-${batchId}`;
-}
+export { CONVERSATION_BATCH, conversationBatchWorkflowId };
 
 export interface StartConversationBatchOptions {
   taskQueue?: string;
@@ -30,7 +29,7 @@ export interface StartConversationBatchOptions {
  * Validates the input and the definition (statically, unwired steps and all) before starting, so
  * the caller sees the problem at once; the workflow validates again, for starts from elsewhere.
  */
-export async function startConversationBatch(client: Client, input: ConversationBatchInput, opts: StartConversationBatchOptions = {}): Promise<WorkflowHandleWithFirstExecutionRunId> {
+export async function startConversationBatch(client: Client, input: ConversationBatchInput, opts: StartConversationBatchOptions = {}): Promise<WorkflowHandleWithFirstExecutionRunId<typeof conversationBatch>> {
   const parsed = conversationBatchInputSchema.safeParse(input);
   if (!parsed.success) throw new Error(`invalid conversation batch: ${describeIssues(parsed.error)}`);
   const file = parsed.data.definitionFile;
@@ -38,21 +37,25 @@ export async function startConversationBatch(client: Client, input: Conversation
   const def = assertValidDefinition(raw);
   const workflowId = conversationBatchWorkflowId(parsed.data.batchId);
   try {
-    return await client.workflow.start(CONVERSATION_BATCH, {
+    return await client.workflow.start<typeof conversationBatch>(CONVERSATION_BATCH, {
       workflowId,
       taskQueue: opts.taskQueue ?? process.env.SHEPHERD_TASK_QUEUE ?? 'shepherd',
       args: [input],
-      searchAttributes: { PipelineKind: [CONVERSATION_BATCH], PipelineId: [parsed.data.batchId], Target: [def.name] },
+      typedSearchAttributes: [
+        { key: PIPELINE_KIND, value: CONVERSATION_BATCH },
+        { key: PIPELINE_ID, value: parsed.data.batchId },
+        { key: TARGET, value: def.name },
+      ],
       staticSummary: `conversation batch ${parsed.data.batchId} (${def.name}, ${parsed.data.source.kind} source)`,
     });
   } catch (err) {
-    if (err instanceof WorkflowExecutionAlreadyStartedError) throw new Error(`conversation batch ${parsed.data.batchId} is already running (workflow ${workflowId})`);
+    if (err instanceof WorkflowExecutionAlreadyStartedError) throw new Error(`conversation batch ${parsed.data.batchId} is already running (workflow ${workflowId})`, { cause: err });
     throw err;
   }
 }
 
 export async function conversationProgress(handle: WorkflowHandle): Promise<ConversationBatchProgress> {
-  return handle.query<ConversationBatchProgress>('conversationProgress');
+  return handle.query(conversationBatchProgressQuery);
 }
 
 /** The input the batch's latest run started with (after continue-as-new it carries the loaded definition). */
@@ -80,7 +83,7 @@ export async function retryFailedItems(client: Client, batchWorkflowId: string, 
   const handle = client.workflow.getHandle(batchWorkflowId);
   const desc = await handle.describe();
   if (desc.status.name === 'RUNNING') {
-    await handle.signal('retryFailed', { keys: opts.keys });
+    await handle.signal(retryFailedSignal, { keys: opts.keys });
     return { mode: 'signalled', workflowId: batchWorkflowId };
   }
   if (desc.status.name !== 'COMPLETED') throw new Error(`batch ${batchWorkflowId} is ${desc.status.name}; only open or completed batches can retry failed items`);

@@ -1,4 +1,4 @@
-import { Client, ScheduleAlreadyRunning, type ScheduleOptionsAction, type ScheduleSpec } from '@temporalio/client';
+import { type Client, ScheduleAlreadyRunning, type ScheduleOptionsAction, type ScheduleSpec } from '@temporalio/client';
 
 // Temporal Schedules that Shepherd keeps. Created idempotently: at every worker start or by a
 // command, any number of times, from any number of processes at once. The first creates it; the

@@ -4,8 +4,8 @@ import { z } from 'zod';
 // Process environment, validated once at the edge so a typo fails with the variable's name.
 const envSchema = z.object({
   SHEPHERD_TASK_QUEUE: z.string().min(1).default('shepherd'),
-  DATABASE_URL: z.string().url().optional(),
-  SHEPHERD_WEBHOOK_URL: z.string().url().optional(),
+  DATABASE_URL: z.url().optional(),
+  SHEPHERD_WEBHOOK_URL: z.url().optional(),
   SHEPHERD_DATA_DIR: z.string().min(1).default('.data'),
   SHEPHERD_RUNS_DIR: z.string().min(1).optional(),
   SHEPHERD_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),

@@ -11,7 +11,7 @@ export const modelConfigSchema = z
   .object({
     provider: z.enum(['ollama', 'openai']),
     /** Ollama: http://host:11434; OpenAI-compatible: the base including /v1, e.g. https://api.openai.com/v1. */
-    baseUrl: z.string().url(),
+    baseUrl: z.url(),
     /** Model name sent to the server when it differs from the registry key. */
     model: z.string().min(1).optional(),
     /** Name of the env variable holding the API key (OpenAI-compatible servers). */
@@ -69,6 +69,6 @@ function parseJson(text: string, from: string): unknown {
   try {
     return JSON.parse(text);
   } catch (err) {
-    throw new Error(`${from} is not valid JSON: ${(err as Error).message}`);
+    throw new Error(`${from} is not valid JSON: ${(err as Error).message}`, { cause: err });
   }
 }

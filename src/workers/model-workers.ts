@@ -1,9 +1,10 @@
 import os from 'node:os';
-import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { type NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import type pg from 'pg';
-import { createLlmActivities } from '../activities/llm.js';
-import { announceModels, ModelSlotSupplier } from '../activities/model-limits.js';
-import { modelTaskQueue } from '../config/conversation.js';
+import { createLlmActivities } from '../activities/conversations/llm.js';
+import { announceModels } from '../db/model-slots.js';
+import { ModelSlotSupplier } from './model-limits.js';
+import { modelTaskQueue } from '../shared/conversations/schemas.js';
 import type { Logger } from '../config/logger.js';
 import type { ModelRegistry } from '../config/models.js';
 

@@ -1,6 +1,6 @@
-export { experimentBatch } from './experiment-batch.js';
-export { experimentRun } from './experiment-run.js';
-export { conversationRun, conversationBatch, conversationMetrics } from './conversations.js';
-export { trainingQueue } from './training-queue.js';
-export { simulationJob } from './simulation-job.js';
-export { parameterSweep } from './parameter-sweep.js';
+export { experimentBatch } from './experiments/experiment-batch.js';
+export { experimentRun } from './experiments/experiment-run.js';
+export { conversationRun, conversationBatch, conversationMetrics } from './conversations/index.js';
+export { trainingQueue } from './training/training-queue.js';
+export { simulationJob } from './simulation/simulation-job.js';
+export { parameterSweep } from './simulation/parameter-sweep.js';

@@ -1,12 +1,12 @@
 import { ApplicationFailure } from '@temporalio/workflow';
 import type { z } from 'zod';
-import { describeIssues } from '../config/shared.js';
+import { describeIssues } from '../shared/schemas.js';
 
 /**
  * Parses workflow input at the top of a workflow. Any other throw would become a workflow-task
  * retry loop that shows as "Running" forever; a non-retryable failure ends it, naming the field.
  */
-export function parseInput<S extends z.ZodTypeAny>(schema: S, input: unknown, root = 'input'): z.infer<S> {
+export function parseInput<S extends z.ZodType>(schema: S, input: unknown, root = 'input'): z.infer<S> {
   if (input === undefined || input === null) {
     throw ApplicationFailure.nonRetryable(`${root}: missing workflow input (expected a JSON object)`, 'InvalidInput');
   }

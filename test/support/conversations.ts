@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { NativeConnection } from '@temporalio/worker';
 import { inject } from 'vitest';
-import type { ConversationDefinitionInput } from '../../src/config/conversation.js';
+import type { ConversationDefinitionInput } from '../../src/shared/conversations/schemas.js';
 import { createLogger } from '../../src/config/logger.js';
 import type { ModelConfig, ModelRegistry } from '../../src/config/models.js';
 import { createModelWorkers, type ModelWorkers } from '../../src/workers/model-workers.js';

@@ -1,4 +1,4 @@
-import type { ExperimentBatchInput } from '../../src/config/experiments.js';
+import type { ExperimentBatchInput } from '../../src/shared/experiments/schemas.js';
 
 /** An experiment running an inline Node program (argv, not a shell) that writes its result file. */
 export function nodeExperiment(name: string, body: string, extra: Partial<ExperimentBatchInput['experiments'][number]> = {}) {

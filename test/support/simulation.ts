@@ -1,8 +1,9 @@
 import { chmodSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
-import type { SimulationJobInput, SimulationJobResult } from '../../src/config/simulation.js';
+import type { SimulationJobInput, SimulationJobResult } from '../../src/shared/simulation/schemas.js';
 import { tempDir } from './harness.js';
+import { simulationJob } from '../../src/workflows/index.js';
 
 // A replicate program for tests: POSIX sh (cheap to start), behaviour chosen per parameter set
 // through `{param.mode}`, result written to $SHEPHERD_RESULT_FILE, noise on stdout.
@@ -43,7 +44,7 @@ export function shJob(script: string, overrides: Partial<SimulationJobInput> & P
 }
 
 export async function startSimulation(client: Client, taskQueue: string, input: SimulationJobInput) {
-  return client.workflow.start('simulationJob', { taskQueue, workflowId: `simulation-${input.jobId}`, args: [input] });
+  return client.workflow.start(simulationJob, { taskQueue, workflowId: `simulation-${input.jobId}`, args: [input] });
 }
 
 export async function runSimulation(client: Client, taskQueue: string, input: SimulationJobInput): Promise<SimulationJobResult> {

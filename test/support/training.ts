@@ -1,8 +1,8 @@
 import type { Client, WorkflowHandle } from '@temporalio/client';
-import { trainingQueueWorkflowId, type TrainingJobInput, type TrainingQueueInput } from '../../src/config/training.js';
-import type { trainingQueue } from '../../src/workflows/training-queue.js';
-import { statusQuery } from '../../src/workflows/training-queue.js';
-import type { QueueStatus } from '../../src/workflows/training-queue-state.js';
+import { trainingQueueWorkflowId, type TrainingJobInput, type TrainingQueueInput } from '../../src/shared/training/schemas.js';
+import type { trainingQueue } from '../../src/workflows/training/training-queue.js';
+import { statusQuery } from '../../src/shared/training/messages.js';
+import type { QueueStatus } from '../../src/shared/training/queue-state.js';
 import { waitFor } from './procs.js';
 
 // Helpers shared by the training queue suites: a job on the bundled Iris data with the example

@@ -45,7 +45,6 @@ export function simulate(params = {}, { seed = 1 } = {}) {
   const random = rng(seed);
   let s = population - initialInfected;
   let i = initialInfected;
-  let r = 0;
   let peakInfected = i;
   let peakDay = 0;
   let day = 0;
@@ -56,7 +55,6 @@ export function simulate(params = {}, { seed = 1 } = {}) {
     const recoveries = binomial(i, pRecover, random);
     s -= infections;
     i += infections - recoveries;
-    r += recoveries;
     day++;
     if (i > peakInfected) {
       peakInfected = i;

@@ -1,18 +1,18 @@
 import path from 'node:path';
 import type { Command } from 'commander';
-import { listAttempts } from '../../activities/audit.js';
-import { applyTimeoutRecommendations, recommendTimeouts, stepMetrics } from '../../activities/metrics.js';
-import { knownModels } from '../../activities/model-limits.js';
-import { formatSummaryTable } from '../../activities/notify.js';
+import { listAttempts } from '../../db/conversations/attempts.js';
+import { applyTimeoutRecommendations, recommendTimeouts, stepMetrics } from '../../db/conversations/step-metrics.js';
+import { knownModels } from '../../db/model-slots.js';
+import { formatSummaryTable } from '../../shared/summary-table.js';
 import { conversationBatchWorkflowId, conversationProgress, retryFailedItems, startConversationBatch } from '../../client/conversations.js';
 import { ensureConversationMetricsSchedule } from '../../client/schedules.js';
-import type { ConversationBatchInput, ConversationBatchResult } from '../../config/conversation.js';
-import { readDefinitionFile } from '../../config/definition-file.js';
+import type { ConversationBatchInput, ConversationBatchResult } from '../../shared/conversations/schemas.js';
+import { readDefinitionFile } from '../../config/input-file.js';
 import { loadEnv } from '../../config/env.js';
 import { createLogger } from '../../config/logger.js';
 import { loadModelRegistry } from '../../config/models.js';
 import { openDatabase } from '../../db/open.js';
-import { formatIssues, validateDefinition } from '../../workflows/definition-validator.js';
+import { formatIssues, validateDefinition } from '../../shared/conversations/definition-validator.js';
 import { withClient } from '../context.js';
 
 // `shepherd conversations ...`: validate definitions, run and retry batches, read the audit log,

@@ -6,15 +6,15 @@ import {
   startExperimentBatch,
   type ExperimentBatchResult,
 } from '../../client/experiments.js';
-import { experimentBatchSchema } from '../../config/experiments.js';
-import { describeIssues } from '../../config/shared.js';
+import { experimentBatchSchema } from '../../shared/experiments/schemas.js';
+import { describeIssues } from '../../shared/schemas.js';
 import { loadEnv } from '../../config/env.js';
 import { createLogger } from '../../config/logger.js';
 import { openDatabase } from '../../db/open.js';
-import { exportResults } from '../../activities/results.js';
+import { exportResults } from '../../db/experiments/export.js';
 import { withClient } from '../context.js';
 import { renderProgress, renderResultTable, watchProgress } from '../progress-view.js';
-import { readDefinitionFile as readInputFile } from '../../config/definition-file.js';
+import { readDefinitionFile as readInputFile } from '../../config/input-file.js';
 
 export function registerExperimentCommands(program: Command): void {
   program

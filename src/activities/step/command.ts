@@ -1,0 +1,101 @@
+import { Context } from '@temporalio/activity';
+import { parseCommandSpec, type CommandSpec } from '../../shared/step/command-spec.js';
+import type { ActivityDeps } from '../deps.js';
+import { executeStep } from './execute-step.js';
+import { assertStepSucceeded } from './failure.js';
+import { readStepResult } from './result-file.js';
+import { collectOutputs, prepareWorkspace, workspacePath } from './workspace.js';
+
+// The runCommand activity: one program, one fresh workspace, one process group that cannot
+// outlive the attempt (cancellation, deadline, worker shutdown or worker death), a result read
+// from $SHEPHERD_RESULT_FILE, and failures that say what happened.
+
+export type { CommandSpec, ResolvedCommandSpec } from '../../shared/step/command-spec.js';
+export { commandSpecSchema, parseCommandSpec } from '../../shared/step/command-spec.js';
+export { executeStep, resolveProgram, type ExecuteStepOptions, type StepOutcome, type StepProgress } from './execute-step.js';
+export { assertStepSucceeded, type StepFailureDetails } from './failure.js';
+export { readStepResult, resultFilePath, MAX_RESULT_BYTES } from './result-file.js';
+export { collectOutputs, prepareWorkspace, resolveInWorkspace, workspacePath, type WorkspaceKey } from './workspace.js';
+export { reapOrphans, type ReapReport } from './registry.js';
+
+export interface CommandResult {
+  /** Parsed JSON from $SHEPHERD_RESULT_FILE (null when absent and not required). */
+  result: unknown;
+  exitCode: 0;
+  durationMs: number;
+  peakRssBytes: number;
+  workspace: string;
+  outputs: { path: string; size: number }[];
+  /** Last lines of stdout, for the Web UI; the full log is stdout.log in the workspace. */
+  stdoutTail: string[];
+}
+
+/** What runCommand heartbeats. */
+export interface CommandHeartbeat {
+  elapsedMs: number;
+  rssBytes: number;
+  lastOutputLine: string | null;
+}
+
+/** Every second, or a third of the heartbeat timeout when that is shorter. */
+export function heartbeatIntervalMs(heartbeatTimeoutMs: number | undefined): number {
+  return heartbeatTimeoutMs ? Math.max(50, Math.min(1000, Math.floor(heartbeatTimeoutMs / 3))) : 1000;
+}
+
+/**
+ * When the step's group must be gone: just before the server times the attempt out, so a retry
+ * never runs next to a leftover of this attempt.
+ */
+export function attemptDeadline(startedAt: number, startToCloseTimeoutMs: number | undefined): number | undefined {
+  if (!startToCloseTimeoutMs || startToCloseTimeoutMs <= 0) return undefined;
+  return startedAt + startToCloseTimeoutMs - Math.min(1000, Math.floor(startToCloseTimeoutMs / 10));
+}
+
+export function createCommandActivities(deps: ActivityDeps) {
+  return {
+    /**
+     * Runs a program in `<runsDir>/<workflowId>/<activityId>/<attempt>/`. Cancellation (including
+     * worker shutdown) stops its process group and is rethrown as a CancelledFailure.
+     * Failures: InvalidCommandSpec, CommandNotFound, InputMissing (non-retryable); CommandFailed
+     * (retryable unless the exit code is in nonRetryableExitCodes); StepTimedOut (retryable);
+     * ResultMissing, ResultInvalid, ResultTooLarge, OutputMissing, OutputOutsideWorkspace
+     * (non-retryable: the program exited 0 without keeping its contract).
+     */
+    async runCommand(input: CommandSpec): Promise<CommandResult> {
+      const spec = parseCommandSpec(input);
+      const ctx = Context.current();
+      const { info } = ctx;
+      const startedAt = Date.now();
+      const workspace = workspacePath(deps.runsDir, {
+        workflowId: info.workflowExecution?.workflowId ?? `activity-${info.activityRunId ?? info.activityId}`,
+        activityId: info.activityId,
+        attempt: info.attempt,
+      });
+      const beat = (details: CommandHeartbeat) => ctx.heartbeat(details);
+      beat({ elapsedMs: 0, rssBytes: 0, lastOutputLine: null });
+      await prepareWorkspace(workspace, spec);
+
+      const outcome = await executeStep(spec, {
+        workspace,
+        signal: ctx.cancellationSignal,
+        deadline: attemptDeadline(startedAt, info.startToCloseTimeoutMs),
+        procDir: deps.procDir,
+        sampleIntervalMs: heartbeatIntervalMs(info.heartbeatTimeoutMs),
+        onProgress: ({ elapsedMs, rssBytes, lastOutputLine }) => beat({ elapsedMs, rssBytes, lastOutputLine }),
+        logger: deps.logger,
+      });
+      assertStepSucceeded(spec, outcome, info.attempt);
+      const result = await readStepResult(outcome.resultFile, spec.resultRequired);
+      const outputs = await collectOutputs(workspace, spec.outputs);
+      return {
+        result,
+        exitCode: 0,
+        durationMs: outcome.durationMs,
+        peakRssBytes: outcome.peakRssBytes,
+        workspace,
+        outputs,
+        stdoutTail: outcome.stdoutTail,
+      };
+    },
+  };
+}

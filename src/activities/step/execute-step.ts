@@ -1,0 +1,295 @@
+import { once } from 'node:events';
+import { randomUUID } from 'node:crypto';
+import { accessSync, constants, createWriteStream, statSync, type WriteStream } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { finished } from 'node:stream/promises';
+import { ApplicationFailure } from '@temporalio/common';
+import { parseCommandSpec, type CommandSpec } from '../../shared/step/command-spec.js';
+import type { Logger } from '../../config/logger.js';
+import { allocatePorts, inheritedEnv } from './env.js';
+import { LineSplitter, Tail } from './lines.js';
+import { liveGroupMembers, oomKillCount, startTimeOf } from './proc-stats.js';
+import { spawnGroup, stopGroup } from './process-group.js';
+import { ownerIdentity, recordStep, removeStepRecord } from './registry.js';
+import { resultFilePath } from './result-file.js';
+
+// The process machinery shared by every activity that runs a program (runCommand, training,
+// simulations): no Temporal context needed. The caller decides how to heartbeat (onProgress),
+// how to read a line protocol (onStdoutLine), and how to classify the outcome
+// (assertStepSucceeded, readStepResult, collectOutputs).
+
+export interface StepProgress {
+  elapsedMs: number;
+  /** Resident memory summed over every live process of the step's group. */
+  rssBytes: number;
+  peakRssBytes: number;
+  /** Last non-blank line the step printed on stdout or stderr. */
+  lastOutputLine: string | null;
+}
+
+export interface ExecuteStepOptions {
+  /** Existing directory: the step's cwd, holding stdout.log, stderr.log and the result file. */
+  workspace: string;
+  /** On abort the group is stopped (SIGTERM, graceMs, SIGKILL) and executeStep rejects with `signal.reason`. */
+  signal?: AbortSignal;
+  /**
+   * Epoch ms by which the group must be gone: SIGTERM at deadline - grace (grace = min(graceMs,
+   * a quarter of the time left)), SIGKILL at the deadline; the outcome then has timedOut = true.
+   */
+  deadline?: number;
+  /** Records the step for reapOrphans while it runs. */
+  procDir?: string;
+  /** How often to sample memory and call onProgress; default 1000 ms. */
+  sampleIntervalMs?: number;
+  onProgress?: (progress: StepProgress) => void;
+  /** Every stdout line, in order (for line protocols); stdout still goes to stdout.log. */
+  onStdoutLine?: (line: string) => void;
+  onStderrLine?: (line: string) => void;
+  logger?: Logger;
+}
+
+export interface StepOutcome {
+  /** The program as resolved on PATH, then its args. */
+  command: string[];
+  exitCode: number | null;
+  signal: NodeJS.Signals | null;
+  /** Stopped by Shepherd at `deadline`. */
+  timedOut: boolean;
+  durationMs: number;
+  peakRssBytes: number;
+  stdoutTail: string[];
+  stderrTail: string[];
+  lastOutputLine: string | null;
+  /** Rise of the kernel's oom_kill counter while the step ran (only measured on abnormal ends). */
+  oomKillsDuringStep: number | null;
+  /** Allocated ports by variable name. */
+  ports: Record<string, number>;
+  workspace: string;
+  resultFile: string;
+}
+
+export const STDOUT_TAIL_LINES = 20;
+export const STDERR_TAIL_LINES = 50;
+
+function isExecutableFile(p: string): boolean {
+  try {
+    accessSync(p, constants.X_OK);
+    return statSync(p).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Resolves the program before starting anything, so a missing one fails as "not found" (the
+ * launcher shell would otherwise turn it into an anonymous exit 127).
+ */
+export function resolveProgram(command: string, pathEnv: string, cwd: string): string {
+  if (command.includes('/')) {
+    const abs = path.resolve(cwd, command);
+    if (isExecutableFile(abs)) return abs;
+  } else {
+    for (const dir of pathEnv.split(':')) {
+      const candidate = path.resolve(cwd, dir || '.', command);
+      if (isExecutableFile(candidate)) return candidate;
+    }
+  }
+  throw ApplicationFailure.nonRetryable(
+    `command not found: ${JSON.stringify(command)} is not an executable file${command.includes('/') ? '' : ` on PATH (${pathEnv})`}`,
+    'CommandNotFound',
+  );
+}
+
+// Opened before the spawn, so the log files exist by the time the program looks at its workspace.
+async function createLog(file: string): Promise<WriteStream> {
+  const log = createWriteStream(file);
+  await once(log, 'open');
+  return log;
+}
+
+function pipeLog(log: WriteStream, file: string, source: Readable, logger: Logger | undefined): WriteStream {
+  log.on('error', (err) => {
+    // A full disk must not wedge the program on a blocked pipe: keep draining, lose the log.
+    logger?.warn({ err, file }, 'step log write failed');
+    source.unpipe(log);
+    source.resume();
+  });
+  source.pipe(log);
+  return log;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
+
+/** Runs one step in its own process group; see ExecuteStepOptions for stopping and progress. */
+export async function executeStep(input: CommandSpec, opts: ExecuteStepOptions): Promise<StepOutcome> {
+  const spec = parseCommandSpec(input);
+  const { signal, logger } = opts;
+  const workspace = path.resolve(opts.workspace);
+  signal?.throwIfAborted();
+
+  const baseEnv = { ...inheritedEnv(), ...spec.env };
+  const program = resolveProgram(spec.command, baseEnv.PATH ?? '', workspace);
+  const resultFile = resultFilePath(workspace);
+  await mkdir(path.dirname(resultFile), { recursive: true });
+  await rm(resultFile, { force: true });
+  const ports = await allocatePorts(spec.ports);
+  const token = randomUUID();
+  const env: Record<string, string> = {
+    ...baseEnv,
+    ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])),
+    SHEPHERD_RESULT_FILE: resultFile,
+    SHEPHERD_WORKSPACE: workspace,
+    SHEPHERD_STEP_TOKEN: token,
+  };
+  signal?.throwIfAborted();
+
+  const oomBefore = oomKillCount();
+  const started = performance.now();
+  const stdoutFile = path.join(workspace, 'stdout.log');
+  const stderrFile = path.join(workspace, 'stderr.log');
+  const [stdoutStream, stderrStream] = await Promise.all([createLog(stdoutFile), createLog(stderrFile)]);
+  const group = spawnGroup(program, spec.args, { cwd: workspace, env });
+  const { pgid } = group;
+  const stdoutLog = pipeLog(stdoutStream, stdoutFile, group.stdout, logger);
+  const stderrLog = pipeLog(stderrStream, stderrFile, group.stderr, logger);
+
+  let recorded: string | undefined;
+  const leaderStart = startTimeOf(group.pid);
+  if (opts.procDir && leaderStart !== undefined) {
+    try {
+      recorded = recordStep(opts.procDir, {
+        pid: group.pid,
+        pgid,
+        startTime: leaderStart,
+        token,
+        ...ownerIdentity(),
+        command: [program, ...spec.args].join(' ').slice(0, 500),
+        workspace,
+        startedAt: new Date().toISOString(),
+      });
+    } catch (err) {
+      logger?.warn({ err, procDir: opts.procDir }, 'could not record step for reaping; the watchdog still guards it');
+    }
+  }
+
+  let lastOutputLine: string | null = null;
+  const stdoutTail = new Tail(STDOUT_TAIL_LINES);
+  const stderrTail = new Tail(STDERR_TAIL_LINES);
+  const deliver = (cb: ((line: string) => void) | undefined, line: string) => {
+    if (!cb) return;
+    try {
+      cb(line);
+    } catch (err) {
+      logger?.warn({ err }, 'step output callback threw');
+    }
+  };
+  const outLines = new LineSplitter((line) => {
+    stdoutTail.push(line);
+    if (line.trim() !== '') lastOutputLine = line;
+    deliver(opts.onStdoutLine, line);
+  });
+  const errLines = new LineSplitter((line) => {
+    stderrTail.push(line);
+    if (line.trim() !== '') lastOutputLine = line;
+    deliver(opts.onStderrLine, line);
+  });
+  group.stdout.on('data', (c: Buffer) => outLines.push(c));
+  group.stderr.on('data', (c: Buffer) => errLines.push(c));
+  const streamsDone = Promise.all([finished(group.stdout), finished(group.stderr)]).then(
+    () => true,
+    () => true,
+  );
+
+  // Sampling (and so heartbeating) goes on until executeStep returns: stopping leftovers can
+  // take the whole grace period, longer than a heartbeat timeout.
+  let peakRssBytes = 0;
+  let stopped = false;
+  const interval = Math.max(50, opts.sampleIntervalMs ?? 1000);
+  const sample = () => {
+    if (stopped) return;
+    const rssBytes = liveGroupMembers(pgid).reduce((sum, p) => sum + p.rssBytes, 0);
+    peakRssBytes = Math.max(peakRssBytes, rssBytes);
+    try {
+      opts.onProgress?.({ elapsedMs: Math.round(performance.now() - started), rssBytes, peakRssBytes, lastOutputLine });
+    } catch (err) {
+      logger?.warn({ err }, 'step progress callback threw');
+    }
+  };
+  let sampleTimer = setTimeout(function tick() {
+    sample();
+    if (!stopped) sampleTimer = setTimeout(tick, interval);
+  }, Math.min(100, interval));
+
+  let stopping: Promise<boolean> | undefined;
+  const stop = (graceMs: number) =>
+    (stopping ??= stopGroup(pgid, graceMs, {
+      onKill: (survivors) => logger?.warn({ pgid, survivors, graceMs }, 'step processes outlived SIGTERM and the grace period: SIGKILL'),
+    }));
+  const onAbort = () => void stop(spec.graceMs);
+  signal?.addEventListener('abort', onAbort, { once: true });
+
+  let timedOut = false;
+  let deadlineTimer: NodeJS.Timeout | undefined;
+  if (opts.deadline !== undefined) {
+    const left = opts.deadline - Date.now();
+    const grace = Math.max(0, Math.min(spec.graceMs, Math.floor(left / 4)));
+    deadlineTimer = setTimeout(
+      () => {
+        timedOut = true;
+        void stop(grace);
+      },
+      Math.max(0, left - grace),
+    );
+  }
+
+  try {
+    const exit = await group.exited;
+    const durationMs = Math.round(performance.now() - started);
+    clearTimeout(deadlineTimer);
+    // Whatever the program left in its group (daemons, schedulers) goes with it.
+    const gone = await stop(spec.graceMs);
+    if (!gone) logger?.error({ pgid }, 'step process group still has live members after SIGKILL');
+    stopped = true;
+    clearTimeout(sampleTimer);
+    group.release();
+    // A process that escaped the group (setsid) could hold the pipes open forever; don't wait for it.
+    if (!(await Promise.race([streamsDone, sleep(2000).then(() => false)]))) {
+      logger?.warn({ pgid }, 'a process outside the step group still holds its stdout/stderr; detaching');
+      group.stdout.destroy();
+      group.stderr.destroy();
+    }
+    outLines.end();
+    errLines.end();
+    for (const log of [stdoutLog, stderrLog]) if (!log.writableEnded) log.end();
+    await Promise.race([group.settled, sleep(2000)]);
+    await Promise.all([finished(stdoutLog).catch(() => undefined), finished(stderrLog).catch(() => undefined)]);
+
+    if (exit.exitCode === null && exit.signal === null) throw new Error(`could not start ${program}`);
+    signal?.throwIfAborted();
+    const abnormal = exit.exitCode !== 0 || timedOut;
+    const oomAfter = abnormal ? oomKillCount() : undefined;
+    return {
+      command: [program, ...spec.args],
+      exitCode: exit.exitCode,
+      signal: exit.signal,
+      timedOut,
+      durationMs,
+      peakRssBytes,
+      stdoutTail: stdoutTail.toArray(),
+      stderrTail: stderrTail.toArray(),
+      lastOutputLine,
+      oomKillsDuringStep: oomBefore !== undefined && oomAfter !== undefined ? oomAfter - oomBefore : null,
+      ports,
+      workspace,
+      resultFile,
+    };
+  } finally {
+    stopped = true;
+    clearTimeout(sampleTimer);
+    clearTimeout(deadlineTimer);
+    signal?.removeEventListener('abort', onAbort);
+    if (recorded) removeStepRecord(recorded);
+  }
+}

@@ -1,0 +1,158 @@
+import { accessSync, constants } from 'node:fs';
+import type { Readable, Writable } from 'node:stream';
+import { execa } from 'execa';
+import { liveGroupMembers, readCmdline, readStat, type ProcStat } from './proc-stats.js';
+
+// One step = one process group (its own session, via detached: true), so everything the
+// program forks can be signalled at once with kill(-pgid).
+//
+// The group leader starts as a tiny sh that forks a watchdog and then execs the program (same
+// pid, so the worker still sees the program's own exit code and signal). The watchdog blocks
+// reading fd 3, a socket whose only other end is held by the worker. When the worker dies, even
+// by SIGKILL, the kernel closes that end, the read returns, and the watchdog SIGKILLs its whole
+// group: grandchildren included, whatever they do with SIGTERM. The watchdog ignores SIGTERM so
+// that it outlives a graceful stop and keeps the group id reserved until the group is gone.
+// On top, the program itself gets PR_SET_PDEATHSIG=SIGKILL from setpriv when available, which
+// covers the (tiny) window before the watchdog is forked.
+
+export const WATCHDOG_TAG = 'shepherd-step-watchdog';
+
+const LAUNCHER = [
+  '(trap "" TERM INT HUP QUIT; read -r _ <&3; kill -KILL 0) &',
+  'exec "$@" 3<&-',
+].join('\n');
+
+const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => {
+  try {
+    accessSync(p, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+});
+
+export interface SpawnedGroup {
+  /** Pid of the program (also the group id). */
+  pid: number;
+  pgid: number;
+  stdout: Readable;
+  stderr: Readable;
+  /** Resolves when the program itself exits (other group members may live on). */
+  exited: Promise<{ exitCode: number | null; signal: NodeJS.Signals | null }>;
+  /** Releases the watchdog's lifeline: the watchdog then SIGKILLs whatever is left in the group. */
+  release(): void;
+  /** Resolves when execa has closed every stream of the subprocess. */
+  settled: Promise<unknown>;
+}
+
+/** Starts `file args` as the leader of a new process group guarded by a watchdog. */
+export function spawnGroup(file: string, args: readonly string[], opts: { cwd: string; env: Record<string, string> }): SpawnedGroup {
+  const argv = ['-c', LAUNCHER, WATCHDOG_TAG, file, ...args];
+  const [cmd, cmdArgs] = SETPRIV ? [SETPRIV, ['--pdeathsig', 'KILL', '--', '/bin/sh', ...argv]] : ['/bin/sh', argv];
+  const subprocess = execa(cmd, cmdArgs, {
+    cwd: opts.cwd,
+    env: opts.env,
+    extendEnv: false,
+    detached: true,
+    cleanup: false,
+    reject: false,
+    buffer: false,
+    stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+    forceKillAfterDelay: false,
+    stripFinalNewline: false,
+  });
+  const exited = new Promise<{ exitCode: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    subprocess.once('exit', (exitCode, signal) => resolve({ exitCode, signal }));
+    subprocess.once('error', () => resolve({ exitCode: null, signal: null }));
+  });
+  const lifeline = subprocess.stdio[3] as unknown as Writable;
+  // The watchdog never writes; this only keeps an EPIPE/ECONNRESET on teardown from being unhandled.
+  lifeline.on('error', () => undefined);
+  if (subprocess.pid === undefined) {
+    throw new Error(`could not start ${cmd}`);
+  }
+  return {
+    pid: subprocess.pid,
+    pgid: subprocess.pid,
+    stdout: subprocess.stdout!,
+    stderr: subprocess.stderr!,
+    exited,
+    release: () => lifeline.destroy(),
+    settled: subprocess.then(
+      () => undefined,
+      () => undefined,
+    ),
+  };
+}
+
+export function signalGroup(pgid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pgid, signal);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+  }
+}
+
+function isWatchdog(pid: number): boolean {
+  return readCmdline(pid)?.includes(`\0${WATCHDOG_TAG}\0`) ?? false;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** True once no process of the group is alive (zombies count as dead: they only await reaping). */
+export function groupGone(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ESRCH') return true;
+  }
+  return liveGroupMembers(pgid).length === 0;
+}
+
+export async function waitGroupGone(pgid: number, timeoutMs: number): Promise<boolean> {
+  const until = Date.now() + timeoutMs;
+  for (let delay = 2; ; delay = Math.min(delay * 2, 50)) {
+    if (groupGone(pgid)) return true;
+    if (Date.now() >= until) return false;
+    await sleep(delay);
+  }
+}
+
+/** Waits until each process (pid + start time) has exited; zombies count as exited. */
+export async function waitDead(procs: readonly ProcStat[], timeoutMs: number): Promise<boolean> {
+  const until = Date.now() + timeoutMs;
+  for (let delay = 1; ; delay = Math.min(delay * 2, 50)) {
+    const alive = procs.some((p) => {
+      const now = readStat(p.pid);
+      return now !== undefined && now.startTime === p.startTime && now.state !== 'Z' && now.state !== 'X';
+    });
+    if (!alive) return true;
+    if (Date.now() >= until) return false;
+    await sleep(delay);
+  }
+}
+
+/**
+ * Stops the group: SIGTERM, up to `graceMs` for its processes to exit, SIGKILL to whatever is
+ * left, then waits until they are gone. The watchdog ignores SIGTERM and is not waited for
+ * during the grace period; the SIGKILL takes it too. When only the watchdog is left (the usual
+ * end of a step that exited by itself) this costs one /proc scan.
+ */
+export async function stopGroup(pgid: number, graceMs: number, hooks: { onKill?: (survivors: number[]) => void } = {}): Promise<boolean> {
+  let members = liveGroupMembers(pgid);
+  let survivors = members.filter((p) => !isWatchdog(p.pid));
+  if (survivors.length === 0) {
+    signalGroup(pgid, 'SIGKILL');
+    return waitDead(members, 10_000);
+  }
+  signalGroup(pgid, 'SIGTERM');
+  const until = Date.now() + graceMs;
+  for (let delay = 2; survivors.length > 0 && Date.now() < until; delay = Math.min(delay * 2, 50)) {
+    await sleep(Math.min(delay, Math.max(1, until - Date.now())));
+    members = liveGroupMembers(pgid);
+    survivors = members.filter((p) => !isWatchdog(p.pid));
+  }
+  if (survivors.length > 0) hooks.onKill?.(survivors.map((p) => p.pid));
+  signalGroup(pgid, 'SIGKILL');
+  return (await waitDead(members, 10_000)) && waitGroupGone(pgid, 10_000);
+}

@@ -1,0 +1,140 @@
+import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { readdir, readFile, rm } from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from '../../config/logger.js';
+import { signalGroup, waitDead, waitGroupGone } from './process-group.js';
+import { readEnviron, readStat, scanProcesses, startTimeOf, type ProcStat } from './proc-stats.js';
+
+// Every running step is recorded in a file, so that a worker starting after a crash can find
+// what its predecessor left behind. The watchdog already kills a dead worker's steps; this is
+// the second line of defence (watchdog killed too, say by the OOM killer). A record is only
+// ever acted on when its owner is provably dead, and a process is only ever killed when it is
+// provably the recorded one: same pid AND same start time (a reused pid has a later start), or
+// carrying the step's random token in its environment.
+
+export interface StepRecord {
+  pid: number;
+  pgid: number;
+  /** /proc/<pid>/stat field 22 of the step's leader. */
+  startTime: number;
+  /** Random value in the step's environment (SHEPHERD_STEP_TOKEN), inherited by its descendants. */
+  token: string;
+  ownerPid: number;
+  ownerStartTime: number;
+  command: string;
+  workspace: string;
+  startedAt: string;
+}
+
+let ownStartTime: number | undefined;
+
+/** Identity of this worker process: its pid and its start time. */
+export function ownerIdentity(): { ownerPid: number; ownerStartTime: number } {
+  ownStartTime ??= startTimeOf(process.pid) ?? 0;
+  return { ownerPid: process.pid, ownerStartTime: ownStartTime };
+}
+
+const recordFile = (procDir: string, rec: Pick<StepRecord, 'ownerPid' | 'ownerStartTime' | 'pid' | 'startTime'>) =>
+  path.join(procDir, `step-${rec.ownerPid}-${rec.ownerStartTime}-${rec.pid}-${rec.startTime}.json`);
+
+/**
+ * Writes the record atomically (a crash mid-write leaves a temp file, never half a record).
+ * Synchronous: a few hundred bytes on local disk cost less than a trip through the thread pool,
+ * and the record exists before the caller goes on.
+ */
+export function recordStep(procDir: string, rec: StepRecord): string {
+  mkdirSync(procDir, { recursive: true });
+  const file = recordFile(procDir, rec);
+  const tmp = `${file}.tmp`;
+  writeFileSync(tmp, JSON.stringify(rec));
+  renameSync(tmp, file);
+  return file;
+}
+
+export function removeStepRecord(file: string): void {
+  rmSync(file, { force: true });
+}
+
+/** The very process (pid and start time) is running; a zombie has already exited. */
+function isAlive(pid: number, startTime: number): boolean {
+  const stat = readStat(pid);
+  return stat !== undefined && stat.startTime === startTime && stat.state !== 'Z' && stat.state !== 'X';
+}
+
+/** Pids of live processes carrying the step's token in their environment (and started no earlier than it). */
+function tokenHolders(rec: StepRecord): ProcStat[] {
+  const needle = `SHEPHERD_STEP_TOKEN=${rec.token}`;
+  return scanProcesses().filter((p) => p.state !== 'Z' && p.startTime >= rec.startTime && readEnviron(p.pid)?.includes(needle));
+}
+
+export interface ReapReport {
+  /** Records whose owner was dead and which still had live processes, now killed. */
+  reaped: number;
+  /** Records whose owner was dead and whose processes were already gone. */
+  stale: number;
+  /** Records of live owners (another worker sharing the directory), left alone. */
+  kept: number;
+}
+
+/**
+ * Kills step processes whose owning worker is dead. Call at worker start-up, before polling.
+ * Safe with several workers sharing `procDir`: records of live owners are left alone.
+ */
+export async function reapOrphans(procDir: string, logger: Logger): Promise<ReapReport> {
+  const report: ReapReport = { reaped: 0, stale: 0, kept: 0 };
+  let entries: string[];
+  try {
+    entries = await readdir(procDir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return report;
+    throw err;
+  }
+  for (const name of entries) {
+    if (!name.startsWith('step-')) continue;
+    const file = path.join(procDir, name);
+    if (name.endsWith('.tmp')) {
+      // A write interrupted by a crash: its step was started just before, so its watchdog
+      // (which needs no record) took it down with the worker.
+      const [, ownerPid, ownerStartTime] = name.split('-').map(Number);
+      if (!isAlive(ownerPid!, ownerStartTime!)) await rm(file, { force: true });
+      continue;
+    }
+    let rec: StepRecord;
+    try {
+      rec = JSON.parse(await readFile(file, 'utf8')) as StepRecord;
+    } catch (err) {
+      logger.warn({ file, err }, 'unreadable step record removed');
+      await rm(file, { force: true });
+      continue;
+    }
+    if (isAlive(rec.ownerPid, rec.ownerStartTime)) {
+      report.kept++;
+      continue;
+    }
+    const verifiedLeader = isAlive(rec.pid, rec.startTime);
+    if (verifiedLeader) {
+      // The leader is the very process we recorded, so the group is the step's group.
+      signalGroup(rec.pgid, 'SIGKILL');
+    }
+    // Members that outlived their leader, or escaped the group, still carry the token.
+    const holders = tokenHolders(rec);
+    for (const p of holders) {
+      try {
+        process.kill(p.pid, 'SIGKILL');
+      } catch {
+        // exited meanwhile
+      }
+    }
+    if (verifiedLeader || holders.length > 0) {
+      if (verifiedLeader) await waitGroupGone(rec.pgid, 5000);
+      await waitDead(holders, 5000);
+      report.reaped++;
+      logger.warn({ pid: rec.pid, pgid: rec.pgid, owner: rec.ownerPid, command: rec.command, workspace: rec.workspace }, 'killed step processes left by a dead worker');
+    } else {
+      report.stale++;
+    }
+    await rm(file, { force: true });
+  }
+  if (report.reaped + report.stale > 0) logger.info(report, 'reaped orphaned step records');
+  return report;
+}

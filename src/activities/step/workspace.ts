@@ -1,0 +1,90 @@
+import { chmod, cp, lstat, mkdir, readdir, realpath, rm, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { ApplicationFailure } from '@temporalio/common';
+import { RESERVED_WORKSPACE_DIR, type ResolvedCommandSpec } from '../../shared/step/command-spec.js';
+
+// A fresh directory per run and attempt; the only place a step reads its inputs from and the
+// only place its outputs are collected from. Nothing from an earlier attempt or another run can
+// leak in (the seed's `cp Outputs/*.csv` copied stale and foreign results).
+
+export interface WorkspaceKey {
+  workflowId: string;
+  activityId: string;
+  attempt: number;
+}
+
+/** One path segment per id, injective and unable to climb out ("/" and "." are encoded). */
+function segment(id: string): string {
+  const s = encodeURIComponent(id);
+  return s === '.' || s === '..' ? s.replaceAll('.', '%2E') : s;
+}
+
+/** `<runsDir>/<workflowId>/<activityId>/<attempt>` */
+export function workspacePath(runsDir: string, key: WorkspaceKey): string {
+  return path.join(path.resolve(runsDir), segment(key.workflowId), segment(key.activityId), String(key.attempt));
+}
+
+/** Resolves a spec path inside the workspace, or fails non-retryably naming the field. */
+export function resolveInWorkspace(workspace: string, rel: string, field: string): string {
+  const root = path.resolve(workspace);
+  const abs = path.resolve(root, rel);
+  if (path.isAbsolute(rel) || !abs.startsWith(root + path.sep)) {
+    throw ApplicationFailure.nonRetryable(`${field}: ${rel} is outside the workspace`, 'InvalidCommandSpec');
+  }
+  return abs;
+}
+
+/** Empties (or creates) the workspace, then writes the spec's files and copies its inputs in. */
+export async function prepareWorkspace(workspace: string, spec: Pick<ResolvedCommandSpec, 'files' | 'inputs'>): Promise<string> {
+  await rm(workspace, { recursive: true, force: true });
+  await mkdir(path.join(workspace, RESERVED_WORKSPACE_DIR), { recursive: true });
+  for (const [i, file] of spec.files.entries()) {
+    const dest = resolveInWorkspace(workspace, file.path, `files[${i}].path`);
+    await mkdir(path.dirname(dest), { recursive: true });
+    await writeFile(dest, file.content, { flag: 'wx' });
+    if (file.executable) await chmod(dest, 0o755);
+  }
+  for (const [i, input] of spec.inputs.entries()) {
+    const dest = resolveInWorkspace(workspace, input.path, `inputs[${i}].path`);
+    try {
+      await stat(input.source);
+    } catch {
+      throw ApplicationFailure.nonRetryable(`inputs[${i}].source: ${input.source} does not exist`, 'InputMissing');
+    }
+    await mkdir(path.dirname(dest), { recursive: true });
+    // Copies content (symlinks followed), so the step never writes through to the source.
+    await cp(input.source, dest, { recursive: true, dereference: true, errorOnExist: true, force: false });
+  }
+  return workspace;
+}
+
+async function sizeOf(abs: string): Promise<number> {
+  const st = await lstat(abs);
+  if (!st.isDirectory()) return st.size;
+  let total = 0;
+  for (const entry of await readdir(abs)) total += await sizeOf(path.join(abs, entry));
+  return total;
+}
+
+/**
+ * Sizes of the declared outputs, which must exist inside the workspace. A symlink pointing out
+ * of the workspace is rejected: it would smuggle in a file this attempt did not produce.
+ */
+export async function collectOutputs(workspace: string, outputs: readonly string[]): Promise<{ path: string; size: number }[]> {
+  const root = await realpath(workspace);
+  const collected: { path: string; size: number }[] = [];
+  for (const [i, rel] of outputs.entries()) {
+    const abs = resolveInWorkspace(workspace, rel, `outputs[${i}]`);
+    let real: string;
+    try {
+      real = await realpath(abs);
+    } catch {
+      throw ApplicationFailure.nonRetryable(`output ${rel} was not produced in the workspace ${workspace}`, 'OutputMissing');
+    }
+    if (!real.startsWith(root + path.sep)) {
+      throw ApplicationFailure.nonRetryable(`output ${rel} resolves to ${real}, outside the workspace`, 'OutputOutsideWorkspace');
+    }
+    collected.push({ path: rel, size: await sizeOf(real) });
+  }
+  return collected;
+}

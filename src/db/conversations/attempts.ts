@@ -1,0 +1,118 @@
+import type pg from 'pg';
+
+// The conversation audit log: one append-only row per attempt of every step.
+//
+// Who writes: only the conversationRun workflow, through this (local) activity, after the
+// attempt's outcome is already in the workflow's history — success, failure, or a timeout that
+// Temporal declared. The model call itself never writes. So when a timed-out attempt's reply
+// arrives late, Temporal rejects its completion and there is no code path that could put it in
+// this table; the seed's reaper/executor race cannot happen. The unique key (run, step, attempt)
+// makes a retried write of the same row a no-op, and a trigger rejects UPDATE and DELETE.
+
+export type AttemptStatus = 'completed' | 'failed' | 'timed_out' | 'cancelled';
+
+export interface AttemptRecord {
+  workflowId: string;
+  runId: string;
+  batchId?: string;
+  definition: string;
+  itemKey: string;
+  step: string;
+  attempt: number;
+  actorKind: 'llm' | 'script' | 'db';
+  actor: string;
+  input: unknown;
+  output?: unknown;
+  status: AttemptStatus;
+  error?: string;
+  errorType?: string;
+  latencyMs?: number;
+  /** Epoch ms (workflow time). */
+  startedAt: number;
+  finishedAt: number;
+}
+
+export interface AttemptRow {
+  workflow_id: string;
+  run_id: string;
+  batch_id: string | null;
+  definition: string;
+  item_key: string;
+  step: string;
+  attempt: number;
+  actor_kind: string;
+  actor: string;
+  input: unknown;
+  output: unknown;
+  status: AttemptStatus;
+  error: string | null;
+  error_type: string | null;
+  latency_ms: number | null;
+  started_at: Date;
+  finished_at: Date;
+}
+
+/** Inserts one attempt row; false when that (run, step, attempt) was already recorded. */
+export async function insertAttempt(pool: pg.Pool, r: AttemptRecord): Promise<boolean> {
+  const res = await pool.query(
+    `INSERT INTO conversation_attempts
+       (workflow_id, run_id, batch_id, definition, item_key, step, attempt, actor_kind, actor, input, output,
+        status, error, error_type, latency_ms, started_at, finished_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, to_timestamp($16::double precision / 1000), to_timestamp($17::double precision / 1000))
+     ON CONFLICT ON CONSTRAINT conversation_attempts_run_step_attempt_key DO NOTHING`,
+    [
+      r.workflowId,
+      r.runId,
+      r.batchId ?? null,
+      r.definition,
+      r.itemKey,
+      r.step,
+      r.attempt,
+      r.actorKind,
+      r.actor,
+      JSON.stringify(r.input ?? null),
+      r.output === undefined ? null : JSON.stringify(r.output),
+      r.status,
+      r.error?.slice(0, 8000) ?? null,
+      r.errorType ?? null,
+      r.latencyMs === undefined ? null : Math.max(0, Math.round(r.latencyMs)),
+      r.startedAt,
+      Math.max(r.finishedAt, r.startedAt),
+    ],
+  );
+  return (res.rowCount ?? 0) > 0;
+}
+
+export interface AttemptQuery {
+  workflowId?: string;
+  runId?: string;
+  batchId?: string;
+  definition?: string;
+  itemKey?: string;
+}
+
+/** Audit rows in the order they happened, for the CLI and tests. */
+export async function listAttempts(pool: pg.Pool, q: AttemptQuery): Promise<AttemptRow[]> {
+  const where: string[] = [];
+  const args: unknown[] = [];
+  for (const [col, v] of [
+    ['workflow_id', q.workflowId],
+    ['run_id', q.runId],
+    ['batch_id', q.batchId],
+    ['definition', q.definition],
+    ['item_key', q.itemKey],
+  ] as const) {
+    if (v !== undefined) {
+      args.push(v);
+      where.push(`${col} = $${args.length}`);
+    }
+  }
+  const res = await pool.query<AttemptRow>(
+    `SELECT workflow_id, run_id, batch_id, definition, item_key, step, attempt, actor_kind, actor, input, output,
+            status, error, error_type, latency_ms, started_at, finished_at
+     FROM conversation_attempts ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+     ORDER BY id`,
+    args,
+  );
+  return res.rows;
+}

@@ -1,0 +1,18 @@
+import { defineConfig } from 'vitest/config';
+
+// Pure unit tests: no Temporal server, no PostgreSQL, no global set-up. `npm run test:unit` runs
+// them in seconds; `npm test` runs them again with everything else.
+export const unitTests = [
+  'test/definition-validator.test.ts',
+  'test/env.test.ts',
+  'test/failure-types.test.ts',
+  'test/simulation-plan.test.ts',
+  'test/training-units.test.ts',
+];
+
+export default defineConfig({
+  test: {
+    include: unitTests,
+    pool: 'threads',
+  },
+});
