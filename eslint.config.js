@@ -54,7 +54,7 @@ export default tseslint.config(
     // Type-aware rules for the TypeScript sources (tsconfig.json covers them all).
     files: ['**/*.ts'],
     languageOptions: {
-      parserOptions: { projectService: { allowDefaultProject: ['vitest.config.ts', 'vitest.unit.config.ts'] }, tsconfigRootDir: import.meta.dirname },
+      parserOptions: { projectService: { allowDefaultProject: ['vitest.config.ts', 'vitest.unit.config.ts', 'vitest.cluster.config.ts'] }, tsconfigRootDir: import.meta.dirname },
     },
     rules: {
       // A promise nobody awaits loses its error (and in a workflow, its ordering).

@@ -9,4 +9,6 @@ export const CASES: [string, () => Promise<BenchCase>][] = [
   ['recovery', async () => (await import('./recovery.js')).benchRecovery],
   ['sweep', async () => (await import('./sweep.js')).benchSweep],
   ['analysis', async () => (await import('./analysis.js')).benchAnalysis],
+  // Starts its own multi-process cluster (needs the server build: npm run cluster builds it).
+  ['scale', async () => (await import('./scale.js')).benchScale],
 ];

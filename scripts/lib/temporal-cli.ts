@@ -7,12 +7,16 @@ export const TEMPORAL_CLI_VERSION = '1.5.1';
 const MODULE = 'github.com/temporalio/cli/cmd/temporal';
 
 // Outside the repo so a fresh clone (and CI) reuses the multi-minute Go build.
-export function cacheDir(): string {
+export function cacheRoot(): string {
   const base = process.env.SHEPHERD_CACHE_DIR ?? process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache');
-  return path.join(base, 'shepherd', `temporal-${TEMPORAL_CLI_VERSION}`);
+  return path.join(base, 'shepherd');
 }
 
-function isExecutable(file: string): boolean {
+export function cacheDir(): string {
+  return path.join(cacheRoot(), `temporal-${TEMPORAL_CLI_VERSION}`);
+}
+
+export function isExecutable(file: string): boolean {
   try {
     accessSync(file, constants.X_OK);
     return true;
@@ -21,7 +25,7 @@ function isExecutable(file: string): boolean {
   }
 }
 
-async function onPath(cmd: string): Promise<string | undefined> {
+export async function onPath(cmd: string): Promise<string | undefined> {
   const dirs = (process.env.PATH ?? '').split(path.delimiter).filter(Boolean);
   for (const dir of dirs) {
     const file = path.join(dir, cmd);
@@ -30,7 +34,7 @@ async function onPath(cmd: string): Promise<string | undefined> {
   return undefined;
 }
 
-async function goBinary(): Promise<string | undefined> {
+export async function goBinary(): Promise<string | undefined> {
   return (await onPath('go')) ?? (isExecutable('/usr/local/go/bin/go') ? '/usr/local/go/bin/go' : undefined);
 }
 

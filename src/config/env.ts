@@ -20,7 +20,26 @@ const envSchema = z.object({
   SHEPHERD_METRICS_ADDRESS: z.string().regex(/^[^\s:]+:\d+$/, 'expected host:port, e.g. 127.0.0.1:9464').optional(),
   /** OTLP/HTTP collector base URL (e.g. http://127.0.0.1:4318); set = traces are exported. */
   OTEL_EXPORTER_OTLP_ENDPOINT: z.url().optional(),
+  /** host:port of the worker's own health endpoint (GET /healthz, /readyz); unset means none. */
+  SHEPHERD_HEALTH_ADDRESS: z.string().regex(/^[^:]+:\d+$/, 'must be host:port').optional(),
+  /**
+   * Where artifacts go. Only the local data dir exists so far; the S3 settings below are reserved
+   * for the object store (issue 13) and `s3` is refused rather than silently ignored.
+   */
+  SHEPHERD_ARTIFACT_STORE: z
+    .enum(['local', 's3'])
+    .default('local')
+    .refine((v) => v === 'local', 'the S3 artifact store is not built yet: unset it or use "local" (artifacts stay under SHEPHERD_DATA_DIR)'),
+  SHEPHERD_ARTIFACT_DIR: z.string().min(1).optional(),
+  SHEPHERD_S3_BUCKET: z.string().min(3).optional(),
+  SHEPHERD_S3_PREFIX: z.string().default(''),
+  /** For S3-compatible servers (MinIO, versitygw, Ceph...); unset means AWS itself. */
+  SHEPHERD_S3_ENDPOINT: z.url().optional(),
+  SHEPHERD_S3_REGION: z.string().min(1).default('us-east-1'),
 });
+
+/** Every variable the worker reads itself (others: TEMPORAL_* via envconfig, SHEPHERD_MODELS*, AWS_* via the AWS SDK). */
+export const SHEPHERD_ENV_VARIABLES = Object.keys(envSchema.shape);
 
 export type ShepherdEnv = z.infer<typeof envSchema> & { dataDir: string; runsDir: string };
 

@@ -4,6 +4,7 @@ import { ensureConversationMetricsSchedule } from '../client/schedules.js';
 import { loadEnv } from '../config/env.js';
 import { createLogger } from '../config/logger.js';
 import { openDatabase } from '../db/open.js';
+import { startHealthServer } from './health.js';
 import { installSdkLogging } from './sdk-logging.js';
 import { createWorkerSet } from './worker-set.js';
 import { installTracing, shutdownTracing } from './tracing.js';
@@ -25,6 +26,7 @@ const connection = await connectWithRetry(() => NativeConnection.connect(connect
   signal: stopWaiting.signal,
 }).finally(() => stopWaiting.dispose());
 const workers = await createWorkerSet({ env, connection, namespace, db, logger });
+const health = env.SHEPHERD_HEALTH_ADDRESS ? await startHealthServer(env.SHEPHERD_HEALTH_ADDRESS, () => workers.ready(), logger) : undefined;
 // The daily metrics refresh exists wherever a worker does; creating it again is a no-op update.
 const scheduler = await connectClient();
 await ensureConversationMetricsSchedule(scheduler.client, { taskQueue: env.SHEPHERD_TASK_QUEUE })
@@ -37,6 +39,7 @@ logger.info(
 try {
   await workers.run();
 } finally {
+  await health?.close();
   await connection.close();
   await db.close();
   await shutdownTracing().catch((err: Error) => logger.warn({ err }, 'could not flush traces'));

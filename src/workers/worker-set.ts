@@ -10,6 +10,8 @@ import { createModelWorkers, type ModelWorkers } from './model-workers.js';
 export interface WorkerSet {
   run(): Promise<void>;
   shutdown(): void;
+  /** Every worker of the set is polling (for the health endpoint's readiness). */
+  ready(): boolean;
   /** Models served by this process (their per-model limits hold across every worker process). */
   models: string[];
 }
@@ -61,6 +63,7 @@ export async function createWorkerSet(opts: {
     async run() {
       await Promise.all([main.run(), models?.run()]);
     },
+    ready: () => main.getState() === 'RUNNING' && (models?.workers.every((w) => w.getState() === 'RUNNING') ?? true),
     shutdown() {
       if (main.getState() === 'RUNNING') main.shutdown();
       models?.shutdown();

@@ -5,6 +5,7 @@ import { bundleWorkflowCode } from '@temporalio/worker';
 import type { TestProject } from 'vitest/node';
 import { ensureChromium } from '../../scripts/lib/browser.js';
 import { startDevServer, type DevServer } from '../../scripts/lib/dev-server.js';
+import { startCluster } from '../../scripts/lib/cluster/cluster.js';
 import { createPool } from '../../src/db/pool.js';
 import { migrate } from '../../src/db/migrate.js';
 import { workflowsPath } from '../../src/workers/create-worker.js';
@@ -20,11 +21,15 @@ declare module 'vitest' {
   }
 }
 
-/** One dev server, one fresh database and one workflow bundle for the whole suite. */
+/**
+ * One dev server, one fresh database and one workflow bundle for the whole suite.
+ * SHEPHERD_TEST_CLUSTER=1: a real multi-process cluster on PostgreSQL instead of the dev server.
+ */
 export default async function setup(project: TestProject) {
   const tmpRoot = mkdtempSync(path.join(os.tmpdir(), 'shepherd-test-'));
+  const onCluster = process.env.SHEPHERD_TEST_CLUSTER === '1';
   const [server, db, bundle] = await Promise.all([
-    startDevServer({ logFile: path.join(tmpRoot, 'temporal.log') }) as Promise<DevServer>,
+    onCluster ? startCluster({ root: path.join(tmpRoot, 'cluster') }) : (startDevServer({ logFile: path.join(tmpRoot, 'temporal.log') }) as Promise<DevServer>),
     createTestDatabase(),
     bundleWorkflowCode({ workflowsPath, workflowInterceptorModules, payloadConverterPath, logger: quietLogger }),
     // Browser tests (dashboard) drive Debian's chromium; installed here when missing.
