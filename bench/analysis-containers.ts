@@ -1,3 +1,4 @@
+import { payloadConverterPath, workflowInterceptorModules } from '../src/workers/bundle-options.js';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
@@ -49,7 +50,7 @@ export async function benchAnalysisContainers(ctx: BenchContext): Promise<void> 
   const rt = await ensureContainerRuntime({ log: () => undefined });
   const docker = dockerClient(rt.dockerHost);
   const image = (await ensureImageFromDirectory(docker, APP, 'node')).image;
-  const bundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS, logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} } as never });
+  const bundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS, workflowInterceptorModules, payloadConverterPath, logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} } as never });
   const taskQueue = `bench-containers-${randomUUID().slice(0, 6)}`;
   const worker = await createShepherdWorker({ connection: ctx.connection, namespace: 'default', taskQueue, deps: ctx.deps, workflowBundle: bundle });
   const running = worker.run();

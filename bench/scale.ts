@@ -1,3 +1,4 @@
+import { payloadConverterPath, workflowInterceptorModules } from '../src/workers/bundle-options.js';
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -42,7 +43,7 @@ export async function benchScale(ctx: BenchContext): Promise<void> {
   if (!process.env.DATABASE_URL) throw new Error('the scale case needs DATABASE_URL (a real PostgreSQL, which the cluster uses too)');
   const name = `scale: ${REPLICATES} CPU-bound replicates on a 4-shard cluster (${SLOTS} slot/worker, ${os.cpus().length} cores)`;
   const quiet = () => undefined;
-  const bundle = await bundleWorkflowCode({ workflowsPath, logger: { trace: quiet, debug: quiet, info: quiet, warn: quiet, error: console.error, log: quiet } as never });
+  const bundle = await bundleWorkflowCode({ workflowsPath, workflowInterceptorModules, payloadConverterPath, logger: { trace: quiet, debug: quiet, info: quiet, warn: quiet, error: console.error, log: quiet } as never });
   const bundlePath = path.join(ctx.workDir, 'scale-workflows.js');
   writeFileSync(bundlePath, bundle.code);
   const cluster = await startCluster({ shards: 4, historyHosts: 2, root: path.join(ctx.workDir, 'scale-cluster') });

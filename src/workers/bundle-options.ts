@@ -4,5 +4,7 @@ import { fileURLToPath } from 'node:url';
 // converter modules. Every bundler (worker start-up, tests, benchmarks) passes these, and the
 // worker passes the same paths, so a prebuilt bundle and a bundle built at start behave alike.
 
-export const workflowInterceptorModules = [fileURLToPath(new URL('../workflows/interceptors.ts', import.meta.url))];
+// interceptors.ts under tsx (source tree), interceptors.js in dist/ (the built package).
+const ext = import.meta.url.endsWith('.ts') ? 'ts' : 'js';
+export const workflowInterceptorModules = [fileURLToPath(new URL(`../workflows/interceptors.${ext}`, import.meta.url))];
 export const payloadConverterPath = fileURLToPath(new URL('../shared/payloads/payload-converter.js', import.meta.url));

@@ -1,3 +1,4 @@
+import { payloadConverterPath, workflowInterceptorModules } from '../../src/workers/bundle-options.js';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,6 +37,8 @@ export function probeBundle(): Promise<string> {
   bundlePath ??= (async () => {
     const { code } = await bundleWorkflowCode({
       workflowsPath: fileURLToPath(new URL('./workflows.ts', import.meta.url)),
+      workflowInterceptorModules,
+      payloadConverterPath,
       logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} } as never,
     });
     const file = path.join(tempDir('container-bundle'), 'bundle.js');

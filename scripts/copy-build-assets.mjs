@@ -1,0 +1,6 @@
+// `npm run build` step after tsc: the files tsc does not emit but the built package runs with
+// (SQL migrations, the plain-JS payload converter the SDK loads with require(), dashboard assets).
+import { cpSync } from 'node:fs';
+
+const assets = ['db/migrations', 'shared/payloads/payload-converter.js', 'shared/payloads/payload-converter.d.ts', 'dashboard/public'];
+for (const a of assets) cpSync(`src/${a}`, `dist/${a}`, { recursive: true });
