@@ -1,4 +1,4 @@
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { dockerClient, dockerEndpoint, pingRuntime } from '../../../src/activities/containers/client.js';
@@ -51,6 +51,7 @@ export async function ensureDaemon(spec: DaemonSpec, log: (m: string) => void): 
     if (exited !== undefined) break;
     if (await answers(spec.url, 1000)) {
       log(`${spec.command} serving the Engine API on ${spec.url} (pid ${child.pid}, log ${spec.logFile})`);
+      if (socketPath && child.pid) writeFileSync(pidFile(socketPath), String(child.pid));
       return { started: true, pid: child.pid };
     }
     await new Promise((r) => setTimeout(r, 200));
@@ -60,4 +61,35 @@ export async function ensureDaemon(spec: DaemonSpec, log: (m: string) => void): 
   throw new Error(
     `${spec.command} ${spec.args.join(' ')} ${exited === undefined ? 'did not answer' : `exited (code ${exited})`} on ${spec.url}; last lines of ${spec.logFile}:\n${tail}`,
   );
+}
+
+/** Where ensureDaemon records the daemon it started, so `--stop` ends only that one. */
+function pidFile(socketPath: string): string {
+  return `${socketPath}.pid`;
+}
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/**
+ * Stops a daemon this set-up started (TERM, then KILL after `graceMs`); one it did not start (no
+ * pid file: a system Docker, a user's podman) is left alone. Returns whether one was stopped.
+ */
+export async function stopDaemon(url: string, log: (m: string) => void, graceMs = 15_000): Promise<boolean> {
+  const { socketPath } = dockerEndpoint(url);
+  if (!socketPath || !existsSync(pidFile(socketPath))) return false;
+  const pid = Number(readFileSync(pidFile(socketPath), 'utf8'));
+  rmSync(pidFile(socketPath), { force: true });
+  if (!Number.isInteger(pid) || pid <= 1 || !alive(pid)) return false;
+  process.kill(pid, 'SIGTERM');
+  for (const until = Date.now() + graceMs; alive(pid) && Date.now() < until; ) await new Promise((r) => setTimeout(r, 100));
+  if (alive(pid)) process.kill(pid, 'SIGKILL');
+  log(`stopped the daemon on ${url} (pid ${pid})`);
+  return true;
 }
