@@ -313,9 +313,16 @@ describe('dashboard in a real browser', () => {
     expect(entries.length).toBeGreaterThan(0);
   });
 
-  it('analysis: says the pipeline has no tables yet instead of failing', async () => {
+  it('analysis: findings per target, analyzer and severity equal analysis_findings', async () => {
+    const { rows: db } = await stack.worker.pool.query(
+      `SELECT pipeline_id, model, app, analyzer, severity, count(*)::int AS n FROM analysis_findings GROUP BY 1, 2, 3, 4, 5`,
+    );
     const g = await open('/analysis');
-    expect(await g.page.innerText('main')).toContain('no tables in this database yet');
+    const text = await g.page.innerText('main');
+    expect(text).toContain('Analysis findings');
+    if (db.length === 0) expect(text).toContain('no findings');
+    for (const r of db) expect(text).toContain(`${r.pipeline_id}/${r.model}/${r.app}`);
+    expect(await g.page.locator('[data-testid="findings"] tbody tr').count()).toBe(db.length);
   });
 
   it('no page logged a console error, requested anything beyond 127.0.0.1, or showed a secret', async () => {
