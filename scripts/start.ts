@@ -12,6 +12,7 @@ import { createWorkerSet } from '../src/workers/worker-set.js';
 import { installSdkLogging } from '../src/workers/sdk-logging.js';
 import { startDevServer } from './lib/dev-server.js';
 import { startStackDashboard } from './lib/stack-dashboard.js';
+import { isAnalysisInput, prepareAnalysisRuntime, runAnalysisExample } from './lib/start-analysis.js';
 
 // `npm start`: the embedded stack (dev server on a SQLite file, embedded or given PostgreSQL,
 // an in-process worker), the example batch with live progress, then the stack stays up.
@@ -41,6 +42,9 @@ say(`Temporal Web UI: ${server.uiUrl}`);
 const db = await openDatabase({ databaseUrl: env.DATABASE_URL, dataDir: env.dataDir, logger });
 say(`Database: ${db.embedded ? `embedded PostgreSQL (PGlite) in ${path.relative(process.cwd(), env.dataDir)}/pglite` : 'DATABASE_URL'}`);
 
+const input: unknown = JSON.parse(readFileSync(EXAMPLE, 'utf8'));
+if (isAnalysisInput(input)) await prepareAnalysisRuntime(say);
+
 const connection = await NativeConnection.connect({ address: server.address });
 const worker = await createWorkerSet({ env, connection, namespace: 'default', db, logger, shutdownGraceTime: '10s' });
 const workerRun = worker.run();
@@ -69,7 +73,14 @@ const { client } = await connectClient({ address: server.address, namespace: 'de
 await ensureConversationMetricsSchedule(client, { taskQueue: env.SHEPHERD_TASK_QUEUE });
 dashboard = await startStackDashboard({ pool: db.pool, client, uiUrl: server.uiUrl, runsDir: env.runsDir, say });
 say(`Dashboard: ${dashboard.url}   (beside the Temporal Web UI: ${server.uiUrl})`);
-const input = JSON.parse(readFileSync(EXAMPLE, 'utf8'));
+if (isAnalysisInput(input)) {
+  await runAnalysisExample(client, input, { taskQueue: env.SHEPHERD_TASK_QUEUE ?? 'shepherd', uiUrl: server.uiUrl ?? 'http://127.0.0.1:8233', say });
+  say(`\nFindings are in PostgreSQL (table analysis_findings): npm run shepherd -- analysis findings ${input.pipelineId}`);
+  say(`Results dashboard: ${dashboard.url}/analysis`);
+  say('Press Ctrl-C to stop everything.');
+  await workerRun;
+  process.exit(0);
+}
 const handle = await startExperimentBatch(client, input, { taskQueue: env.SHEPHERD_TASK_QUEUE, attachIfRunning: true });
 const link = `${server.uiUrl}/namespaces/default/workflows/${encodeURIComponent(handle.workflowId)}`;
 say(`\nRunning ${EXAMPLE} as workflow ${handle.workflowId}\n  ${link}\n`);

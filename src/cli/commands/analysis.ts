@@ -43,7 +43,7 @@ function breakerLines(p: Pick<AnalysisProgress, 'breakers'>): string {
   ].join('\n');
 }
 
-function printResult(r: AnalysisPipelineResult): void {
+export function printResult(r: AnalysisPipelineResult): void {
   const c = r.counts;
   console.log(`\n${r.status}: ${c.completed} completed, ${c.partial} partial, ${c.failed} failed, ${c.skipped} skipped, ${c.cancelled} cancelled; ${r.findings} findings\n`);
   console.log(targetTable(r));
@@ -51,7 +51,7 @@ function printResult(r: AnalysisPipelineResult): void {
 }
 
 /** An all-failed pipeline fails its workflow; its result travels in the failure's details. */
-function resultOf(err: unknown): AnalysisPipelineResult | undefined {
+export function resultOf(err: unknown): AnalysisPipelineResult | undefined {
   const details = err instanceof WorkflowFailedError ? (err.cause as { details?: unknown[] } | undefined)?.details : undefined;
   const d = details?.[0] as AnalysisPipelineResult | undefined;
   return d && typeof d === 'object' && 'counts' in d ? d : undefined;
