@@ -149,7 +149,7 @@ describe('deploy/k8s', () => {
     // Secrets only by reference: no credential has a literal value in the Deployment.
     for (const name of ['DATABASE_URL', 'AWS_SECRET_ACCESS_KEY', 'SHEPHERD_WEBHOOK_URL']) expect(env.find((e) => e.name === name)?.valueFrom?.secretKeyRef).toBeDefined();
     expect(Object.keys(parseModelRegistry(JSON.parse(config.data['models.json']!)).models).length).toBeGreaterThan(0);
-    expect(loadEnv({ ...plain, ...Object.fromEntries(Object.entries(config.data).filter(([k]) => k.startsWith('SHEPHERD_'))) }).SHEPHERD_ARTIFACT_STORE).toBe('s3');
+    expect(loadEnv({ ...plain, ...Object.fromEntries(Object.entries(config.data).filter(([k]) => k.startsWith('SHEPHERD_'))) }).SHEPHERD_ARTIFACT_STORE).toBe('local');
     expect(clusterSection).toContain(c.image);
     expect(readFileSync('deploy/k8s/README.md', 'utf8')).toContain('https://github.com/temporalio/helm-charts');
   });
