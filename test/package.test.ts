@@ -62,7 +62,7 @@ describe('the shepherd package', { timeout: 600_000 }, () => {
     expect(packed).toContain('dist/workflows/index.js');
     expect(packed).toContain('dist/db/migrations/001_foundation.sql');
     expect(packed).toContain('package.json');
-    const unexpected = packed.filter((f) => !/^(dist\/.*\.(js|d\.ts|sql)|package\.json|README\.md)$/.test(f));
+    const unexpected = packed.filter((f) => !/^(dist\/.*\.(js|d\.ts|sql|css)|package\.json|README\.md)$/.test(f));
     expect(unexpected).toEqual([]);
   });
 

@@ -64,6 +64,18 @@ export const FailureType = {
   /** A newer attempt owns the training checkpoint directory; this one stops (retryable). */
   Superseded: 'Superseded',
   InternalError: 'InternalError',
+  // Inputs and messages that could not be decoded or were refused.
+  UndecodableInput: 'UndecodableInput',
+  UpdateRefused: 'UpdateRefused',
+  // Code analysis: containers and analyzers.
+  InvalidAnalyzerInput: 'InvalidAnalyzerInput',
+  AnalyzerToolMissing: 'AnalyzerToolMissing',
+  InvalidContainerSpec: 'InvalidContainerSpec',
+  ImageNotFound: 'ImageNotFound',
+  ImageBuildFailed: 'ImageBuildFailed',
+  ContainerRuntimeUnavailable: 'ContainerRuntimeUnavailable',
+  PreflightFailed: 'PreflightFailed',
+  AnalysisFailed: 'AnalysisFailed',
 } as const;
 
 export type FailureType = (typeof FailureType)[keyof typeof FailureType];
