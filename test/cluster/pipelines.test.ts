@@ -38,7 +38,7 @@ async function activityWorkers(workflowIds: string[]): Promise<Set<string>> {
 
 describe('pipelines on a multi-process cluster', () => {
   it('the cluster really is spread out: both history hosts own shards, all 4 are owned', async () => {
-    const owners = await s.cluster.shardOwners();
+    const owners = await s.cluster.waitShardsBalanced(30_000);
     expect(Object.keys(owners).sort()).toEqual(['history-0', 'history-1']);
     expect(Object.values(owners).every((shards) => shards.length > 0)).toBe(true);
     expect(Object.values(owners).flat().sort()).toEqual([1, 2, 3, 4]);

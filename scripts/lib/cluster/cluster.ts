@@ -46,8 +46,10 @@ export interface TemporalCluster {
   historyOwner(workflowId: string): Promise<{ host: string; shardId: number }>;
   /** Shards per running history host, as the hosts themselves report them. */
   shardOwners(): Promise<Record<string, number[]>>;
-  /** Until every running history host owns shards and every shard has an owner. */
+  /** Until every running history host owns shards and every shard has exactly one owner. */
   waitShardsBalanced(timeoutMs?: number): Promise<Record<string, number[]>>;
+  /** Until every shard has exactly one owner (a host may own none). */
+  waitShardsSettled(timeoutMs?: number): Promise<Record<string, number[]>>;
   stop(): Promise<void>;
 }
 
@@ -115,17 +117,25 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TemporalC
     }
     return owners;
   };
-  const waitShardsBalanced = async (timeoutMs = 90_000) => {
+  // During a hand-over the old and the new host both report a shard for a moment, so a single
+  // snapshot can show it twice: wait until ownership is a partition of the shards again.
+  const waitOwnership = async (timeoutMs: number, everyHostOwns: boolean) => {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const owners = await shardOwners();
-      const owned = new Set(Object.values(owners).flat());
+      const all = Object.values(owners).flat();
       const hosts = Object.values(owners);
-      if (owned.size === layout.shards && hosts.length > 0 && hosts.every((s) => s.length > 0)) return owners;
-      if (Date.now() > deadline) throw new Error(`shards not spread over the history hosts within ${timeoutMs} ms: ${JSON.stringify(owners)}`);
+      const partition = all.length === layout.shards && new Set(all).size === layout.shards;
+      if (partition && hosts.length > 0 && (!everyHostOwns || hosts.every((s) => s.length > 0))) return owners;
+      if (Date.now() > deadline) {
+        const want = everyHostOwns ? 'spread over the history hosts' : 'each owned by exactly one host';
+        throw new Error(`shards not ${want} within ${timeoutMs} ms: ${JSON.stringify(owners)}`);
+      }
       await sleep(500);
     }
   };
+  const waitShardsBalanced = (timeoutMs = 90_000) => waitOwnership(timeoutMs, true);
+  const waitShardsSettled = (timeoutMs = 90_000) => waitOwnership(timeoutMs, false);
 
   let stopped = false;
   let keepRoot = false;
@@ -163,6 +173,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TemporalC
     },
     shardOwners,
     waitShardsBalanced,
+    waitShardsSettled,
     async stop() {
       if (stopped) return;
       stopped = true;
