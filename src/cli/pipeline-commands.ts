@@ -29,7 +29,7 @@ export function registerPipeline(program: Command, a: PipelineAdapter, extra?: (
   // A pipeline that already has a command group (conversations) keeps its verbs; the generic
   // ones are added beside them.
   const existing = program.commands.find((c) => c.name() === a.name);
-  const group = existing ?? program.command(a.name).description(`${a.name} ${a.noun}es: validate, run, status, watch, cancel, results, logs`);
+  const group = existing ?? program.command(a.name).description(`${a.name}: ${plural(a.noun)}; validate, run, status, watch, cancel, results, logs`);
   const taken = new Set(group.commands.map((c) => c.name()));
   const spare = group.command('__spare__');
   const cmd = {
@@ -170,3 +170,6 @@ function stepTails(runsDir: string, workflowId: string, step: string | undefined
     return [{ step: s, attempt, stdout: tail(path.join(at, 'stdout.log')), stderr: tail(path.join(at, 'stderr.log')) }];
   });
 }
+
+/** 'batch' → 'batches', 'job' → 'jobs', 'queue' → 'queues'. */
+const plural = (noun: string) => (/(ch|sh|s|x)$/.test(noun) ? `${noun}es` : `${noun}s`);
