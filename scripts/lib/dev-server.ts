@@ -18,6 +18,8 @@ export interface DevServerOptions {
   headless?: boolean;
   logFile?: string;
   namespace?: string;
+  /** Extra `--dynamic-config-value KEY=VALUE` settings (values JSON-encoded by the server). */
+  dynamicConfig?: Record<string, string | number | boolean>;
 }
 
 export interface DevServer {
@@ -89,6 +91,7 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
   for (const name of SEARCH_ATTRIBUTES) args.push('--search-attribute', `${name}=Keyword`);
   // Without this, fast sweeps hit the dev server's default per-namespace RPS limits.
   args.push('--dynamic-config-value', 'frontend.namespaceRPS=10000', '--dynamic-config-value', 'frontend.rps=10000');
+  for (const [key, value] of Object.entries(opts.dynamicConfig ?? {})) args.push('--dynamic-config-value', `${key}=${JSON.stringify(value)}`);
 
   const out = opts.logFile ? { file: opts.logFile, append: true } : 'ignore';
   // A parent-death signal, so a killed `npm start` or test run never leaves a server holding ports.
