@@ -4,6 +4,7 @@ export type BenchCase = (ctx: BenchContext) => Promise<void>;
 
 /** Pipeline bench cases, run after the baseline: name (also a CLI filter) → lazy loader. */
 export const CASES: [string, () => Promise<BenchCase>][] = [
+  ['latency', async () => (await import('./latency.js')).benchLatency],
   ['conversation', async () => (await import('./conversation.js')).benchConversation],
   ['dashboard', async () => (await import('./dashboard.js')).benchDashboard],
   ['recovery', async () => (await import('./recovery.js')).benchRecovery],

@@ -16,6 +16,9 @@ export interface BenchContext {
   deps: ActivityDeps;
   /** Bare-SDK no-op activity baseline measured earlier in this same run. */
   baseline: { noopActivityP50Ms: number; noopActivityP99Ms: number; noopActivitiesPerSec: number };
+  /** The bench workflows (bench/workflows.ts), bundled once, and the task queues of the bare-SDK
+   * and Shepherd workers running them on this server (absent in a case's standalone runner). */
+  workers?: { workflowBundle: { code: string }; bareTaskQueue: string; shepherdTaskQueue: string };
   /** Records a figure for the final report. */
   report(caseName: string, metric: string, value: number | string, unit?: string): void;
 }

@@ -18,3 +18,13 @@ export async function activityLatencies(client: Client, workflowId: string): Pro
   }
   return out;
 }
+
+/**
+ * Per-step time of a sequential workflow from the server's history: completed → completed of
+ * consecutive activities, so each interval holds one workflow task and one activity.
+ */
+export async function stepIntervals(client: Client, workflowId: string): Promise<number[]> {
+  const history = await client.workflow.getHandle(workflowId).fetchHistory();
+  const done = (history.events ?? []).filter((e) => e.activityTaskCompletedEventAttributes).map((e) => ms(e.eventTime as Ts));
+  return done.slice(1).map((t, i) => t - done[i]!);
+}

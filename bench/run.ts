@@ -97,7 +97,10 @@ await Promise.race([
         report('(b) no-op runCommand step', 'p99 ratio vs bare execa', ratio(cmd.p99, bareCmd.p99), 'x');
         report('(b) no-op runCommand step', 'added per step (p50)', cmd.p50 - bareCmd.p50, 'ms');
       }
-      const ctx: BenchContext = { address: server.address, client, connection, pool: db.pool, databaseUrl: db.url, workDir, deps, baseline, report };
+      const ctx: BenchContext = {
+        ...{ address: server.address, client, connection, pool: db.pool, databaseUrl: db.url, workDir, deps, baseline, report },
+        workers: { workflowBundle: bundle, bareTaskQueue: 'bench-bare', shepherdTaskQueue: 'bench-shepherd' },
+      };
       for (const [name, load] of CASES) {
         if (!wants(name)) continue;
         const run = await load();

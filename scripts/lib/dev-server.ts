@@ -4,6 +4,7 @@ import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { execa } from 'execa';
 import { freePort } from './free-port.js';
+import { LOW_LATENCY_DYNAMIC_CONFIG } from './server-tuning.js';
 import { ensureTemporalCli } from './temporal-cli.js';
 
 const SETPRIV = '/usr/bin/setpriv';
@@ -20,6 +21,8 @@ export interface DevServerOptions {
   namespace?: string;
   /** Extra `--dynamic-config-value KEY=VALUE` settings (values JSON-encoded by the server). */
   dynamicConfig?: Record<string, string | number | boolean>;
+  /** false: the dev server's own defaults, without LOW_LATENCY_DYNAMIC_CONFIG (the bench's baseline). */
+  tuned?: boolean;
 }
 
 export interface DevServer {
@@ -91,7 +94,8 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
   for (const name of SEARCH_ATTRIBUTES) args.push('--search-attribute', `${name}=Keyword`);
   // Without this, fast sweeps hit the dev server's default per-namespace RPS limits.
   args.push('--dynamic-config-value', 'frontend.namespaceRPS=10000', '--dynamic-config-value', 'frontend.rps=10000');
-  for (const [key, value] of Object.entries(opts.dynamicConfig ?? {})) args.push('--dynamic-config-value', `${key}=${JSON.stringify(value)}`);
+  const dynamicConfig = { ...(opts.tuned === false ? {} : LOW_LATENCY_DYNAMIC_CONFIG), ...opts.dynamicConfig };
+  for (const [key, value] of Object.entries(dynamicConfig)) args.push('--dynamic-config-value', `${key}=${JSON.stringify(value)}`);
 
   const out = opts.logFile ? { file: opts.logFile, append: true } : 'ignore';
   // A parent-death signal, so a killed `npm start` or test run never leaves a server holding ports.

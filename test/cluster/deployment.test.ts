@@ -6,6 +6,7 @@ import { ConfigMap, Secret } from 'kubernetes-models/v1';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { temporalModuleDir, TEMPORAL_SERVER_VERSION } from '../../scripts/lib/cluster/server-build.js';
+import { LOW_LATENCY_DYNAMIC_CONFIG } from '../../scripts/lib/server-tuning.js';
 import { loadEnv, SHEPHERD_ENV_VARIABLES } from '../../src/config/env.js';
 import { parseModelRegistry } from '../../src/config/models.js';
 
@@ -94,6 +95,11 @@ describe('docker-compose.yml', () => {
     expect(setup).not.toContain('|| true');
     expect(setup).toContain('-eu');
     for (const sa of ['PipelineKind', 'PipelineId', 'Target', 'Stage']) expect(setup).toContain(`--name ${sa} --type Keyword`);
+  });
+
+  it('the server’s dynamic config carries the low-latency settings every Shepherd-started server uses', () => {
+    const dynamic = parse(readFileSync('docker/temporal-dynamicconfig.yaml', 'utf8')) as Record<string, { value: unknown }[]>;
+    for (const [key, value] of Object.entries(LOW_LATENCY_DYNAMIC_CONFIG)) expect(dynamic[key], key).toEqual([{ value }]);
   });
 
   it('workers: only variables the worker reads, values it accepts, a grace period longer than the shutdown grace, a scale profile', () => {

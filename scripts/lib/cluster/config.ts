@@ -2,6 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import type { ClusterDatabases } from './databases.js';
+import { LOW_LATENCY_DYNAMIC_CONFIG } from '../server-tuning.js';
 
 export type ServiceKind = 'frontend' | 'matching' | 'worker' | 'history';
 
@@ -32,6 +33,7 @@ const DYNAMIC_CONFIG: Record<string, unknown> = {
   'history.persistenceMaxQPS': 45000,
   'frontend.namespaceRPS': 10000,
   'frontend.rps': 10000,
+  ...LOW_LATENCY_DYNAMIC_CONFIG,
 };
 
 function rpc(s: ServiceSpec) {
