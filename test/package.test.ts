@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { waitFor } from './support/procs.js';
 
 // The published package as another project sees it: `npm run build`, `npm pack`, the tarball
-// installed (offline, from the npm cache) into a scratch project outside the repository, a worker
+// installed (from the npm cache where it can, the registry otherwise) into a scratch project outside the repository, a worker
 // started from the installed build (bundling its workflows from dist/), and a pipeline started
 // from plain Node — no tsx, no TypeScript sources — through `shepherd/client`.
 
@@ -45,7 +45,9 @@ beforeAll(async () => {
 
   packed = info.files.map((f) => f.path);
   writeConsumerProject(scratch, info.filename);
-  await execa('npm', ['install', '--offline', '--no-audit', '--no-fund'], { cwd: scratch });
+  // --prefer-offline, not --offline: a lockfile written without `resolved` URLs (this machine's
+  // npmrc omits them) makes npm look up metadata it may only hold in another format.
+  await execa('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund'], { cwd: scratch });
 }, 900_000);
 
 afterAll(async () => {
