@@ -1,5 +1,3 @@
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import path from 'node:path';
 import type { Command } from 'commander';
 import { readDefinitionFile } from '../config/input-file.js';
 import { loadEnv } from '../config/env.js';
@@ -8,6 +6,7 @@ import { PipelineFailedError } from '../client/errors.js';
 import type { PipelineAdapter } from './pipelines/adapter.js';
 import { connected, emit, type CliGlobals } from './cli-context.js';
 import { follow } from './watch-view.js';
+import { stepTails } from './step-logs.js';
 
 // `shepherd <pipeline> <verb>`: the verbs every pipeline has, built from its adapter.
 
@@ -130,45 +129,23 @@ export function registerPipeline(program: Command, a: PipelineAdapter, extra?: (
     .argument('<workflowId>', 'the workflow that ran the step (e.g. experiment-<batch>-<name>)')
     .argument('[step]', 'activity ID (default: every step of the workflow)')
     .option('-n, --lines <n>', 'lines from the end', '20')
+    .option('--run <runId>', 'the workflow run (default: the newest run with workspaces)')
     .option('--json', 'machine-readable output')
-    .action((workflowId: string, step: string | undefined, o: { lines: string; json?: boolean }) => {
-      const tails = stepTails(loadEnv().runsDir, workflowId, step, Number(o.lines) || 20);
+    .action((workflowId: string, step: string | undefined, o: { lines: string; run?: string; json?: boolean }) => {
+      const tails = stepTails(loadEnv().runsDir, workflowId, { step, runId: o.run, lines: Number(o.lines) || 20 });
       if (tails.length === 0) {
-        console.error(`no step workspaces for ${workflowId}${step ? ` step ${step}` : ''} under ${loadEnv().runsDir}`);
+        const what = `${workflowId}${o.run ? ` run ${o.run}` : ''}${step ? ` step ${step}` : ''}`;
+        console.error(`no step workspaces for ${what} under ${loadEnv().runsDir}`);
         process.exitCode = EXIT.notFound;
         return;
       }
-      emit(Boolean(o.json), tails, tails.flatMap((t) => [`== ${t.step} attempt ${t.attempt} ==`, '-- stdout --', ...t.stdout, '-- stderr --', ...t.stderr]));
+      emit(Boolean(o.json), tails, tails.flatMap((t) => [`== ${t.step} attempt ${t.attempt}${t.runId ? ` (run ${t.runId})` : ''} ==`, '-- stdout --', ...t.stdout, '-- stderr --', ...t.stderr]));
     });
 
   extra?.(group);
   // Verbs a pipeline already had were built on a detached parent and are dropped with it.
   (group as unknown as { commands: Command[] }).commands = group.commands.filter((c) => c !== spare);
   return group;
-}
-
-interface StepTail {
-  step: string;
-  attempt: number;
-  stdout: string[];
-  stderr: string[];
-}
-
-/** The latest attempt's stdout.log / stderr.log of each step under <runs>/<workflowId>/<step>/<attempt>/. */
-function stepTails(runsDir: string, workflowId: string, step: string | undefined, n: number): StepTail[] {
-  const root = path.join(runsDir, workflowId);
-  if (!existsSync(root) || path.relative(runsDir, root).startsWith('..')) return [];
-  const steps = step ? [step] : readdirSync(root).filter((s) => statSync(path.join(root, s)).isDirectory());
-  const tail = (f: string) => (existsSync(f) ? readFileSync(f, 'utf8').split('\n').filter(Boolean).slice(-n) : []);
-  return steps.flatMap((s) => {
-    const dir = path.join(root, s);
-    if (!existsSync(dir)) return [];
-    const attempts = readdirSync(dir).map(Number).filter(Number.isFinite).sort((x, y) => x - y);
-    const attempt = attempts.at(-1);
-    if (attempt === undefined) return [];
-    const at = path.join(dir, String(attempt));
-    return [{ step: s, attempt, stdout: tail(path.join(at, 'stdout.log')), stderr: tail(path.join(at, 'stderr.log')) }];
-  });
 }
 
 /** 'batch' → 'batches', 'job' → 'jobs', 'queue' → 'queues'. */
