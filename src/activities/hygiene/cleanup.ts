@@ -49,7 +49,7 @@ export function createHygieneActivities(deps: ActivityDeps) {
       const facts: RunFacts<RunTree & { status: string }>[] = [];
       for (const tree of trees) {
         beat('asking Temporal how runs ended');
-        const o = await outcomeOf(client, tree);
+        const o = await outcomeOf(client, tree, !input.dryRun);
         const protectedBy =
           o.class === 'running'
             ? 'running'

@@ -45,7 +45,8 @@ async function cache(dir: string, status: string, closedAtMs: number): Promise<v
   await rename(tmp, path.join(dir, OUTCOME_FILE));
 }
 
-export async function outcomeOf(client: Client, tree: RunTree): Promise<RunOutcome> {
+/** `writeCache` false (a dry run) leaves the disk untouched. */
+export async function outcomeOf(client: Client, tree: RunTree, writeCache: boolean): Promise<RunOutcome> {
   const runDir = tree.runId ? tree.paths[0]! : undefined;
   const hit = runDir ? await cached(runDir) : undefined;
   if (hit) return hit;
@@ -54,7 +55,7 @@ export async function outcomeOf(client: Client, tree: RunTree): Promise<RunOutco
     const d = await client.workflow.getHandle(tree.workflowId, tree.runId ?? undefined).describe();
     const status = d.status.name;
     const closedAtMs = d.closeTime?.getTime() ?? tree.newestMtimeMs;
-    if (runDir && status !== 'RUNNING') await cache(runDir, status, closedAtMs).catch(() => undefined);
+    if (writeCache && runDir && status !== 'RUNNING') await cache(runDir, status, closedAtMs).catch(() => undefined);
     return { class: classOf(status), status, endedAtMs: closedAtMs };
   } catch (err) {
     if (err instanceof WorkflowNotFoundError || (err as { code?: number }).code === 5)
