@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, utimesSync, w
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { execa } from 'execa';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { executeStep } from '../src/activities/step/execute-step.js';
 import { ensureWorkspaceCleanupSchedule } from '../src/client/schedules.js';
@@ -51,9 +52,18 @@ function tree(workflowId: string, runId: string, bytes = 64 * 1024, ageMs?: numb
   return runDir;
 }
 
+let lastCleanupId = '';
 async function clean(dryRun: boolean, policy: Record<string, unknown>): Promise<WorkspaceCleanupReport> {
   const input: WorkspaceCleanupInput = { dryRun, policy: retentionPolicySchema.parse(policy) };
-  return w.client.workflow.execute('workspaceCleanup', { workflowId: uid('cleanup'), taskQueue: w.taskQueue, args: [input] });
+  lastCleanupId = uid('cleanup');
+  return w.client.workflow.execute('workspaceCleanup', { workflowId: lastCleanupId, taskQueue: w.taskQueue, args: [input] });
+}
+
+/** SHEPHERD_RECORD_HISTORIES=1: the last cleanup's history becomes test/histories/<name>.json (replayed by replay.test.ts). */
+async function recordHistory(name: string): Promise<void> {
+  if (process.env.SHEPHERD_RECORD_HISTORIES !== '1') return;
+  const history = await w.client.workflow.getHandle(lastCleanupId).fetchHistory();
+  writeFileSync(path.join('test/histories', `${name}.json`), historyToJSON(history));
 }
 
 const BIG = { last: 1000, maxAge: '3650d' };
@@ -91,6 +101,9 @@ describe('workspace retention', () => {
     expect(report.removed.find((r) => r.class === 'failed')?.reason).toMatch(/beyond the last 3 failed/);
     expect(report.removed.every((r) => ['COMPLETED', 'FAILED'].includes(r.status))).toBe(true);
     expect(report.kept.find((r) => r.runId === otherRun)?.reason).toMatch(/last 2 succeeded/);
+    // The outcome is cached beside the kept runs: later cleanups need no lookup, even once Temporal's history is gone.
+    expect(JSON.parse(readFileSync(path.join(otherDir, '.shepherd-outcome.json'), 'utf8')).status).toBe('COMPLETED');
+    await recordHistory('workspace-cleanup-recorded');
   });
 
   it('honours the max age per class: old successes go, failures of the same age stay', async () => {
