@@ -9,7 +9,18 @@ export const WORKSPACE_CLEANUP_WORKFLOW_TYPE = 'workspaceCleanup';
 /** Workflow ID of an on-demand cleanup (the Schedule's runs use `<scheduleId>-run-<time>`). */
 export const workspaceCleanupWorkflowId = (stamp: string) => `workspace-cleanup-${stamp}`;
 
-const UNIT_BYTES: Record<string, number> = { '': 1, b: 1, kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12, kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30, tib: 2 ** 40 };
+const UNIT_BYTES: Record<string, number> = {
+  '': 1,
+  b: 1,
+  kb: 1e3,
+  mb: 1e6,
+  gb: 1e9,
+  tb: 1e12,
+  kib: 2 ** 10,
+  mib: 2 ** 20,
+  gib: 2 ** 30,
+  tib: 2 ** 40,
+};
 
 /** Bytes of "1048576", "500MiB", "20GB" (decimal and binary units); undefined when not a size. */
 export function parseByteSize(text: string): number | undefined {
