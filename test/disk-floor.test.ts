@@ -23,6 +23,18 @@ beforeAll(async () => {
 });
 afterAll(() => w?.stop());
 
+/** The `waiting` reason in the heartbeat details of the workflow's pending step, once there. */
+async function waitingReason(workflowId: string): Promise<string> {
+  const child = w.client.workflow.getHandle(workflowId);
+  return waitFor(async () => {
+    const d = await child.describe().catch(() => undefined);
+    const details = d?.raw.pendingActivities?.[0]?.heartbeatDetails;
+    if (!details?.payloads?.length) return undefined;
+    const beat = w.client.options.loadedDataConverter.payloadConverter.fromPayload(details.payloads[0]!) as { waiting?: string };
+    return beat.waiting;
+  }, 'the waiting heartbeat');
+}
+
 describe('disk floor', () => {
   it('parses bytes and percentages from the environment, naming the variable when wrong', async () => {
     expect(loadEnv({}).hygiene.diskFloor).toEqual({ bytes: 2 ** 30 });
@@ -47,14 +59,7 @@ describe('disk floor', () => {
       { batchId, experiments: [nodeExperiment('one', 'done({ accuracy: 1 })')], notify: false },
       { taskQueue: w.taskQueue },
     );
-    const child = w.client.workflow.getHandle(experimentRunWorkflowId(batchId, 'one'));
-    const waiting = await waitFor(async () => {
-      const d = await child.describe().catch(() => undefined);
-      const details = d?.raw.pendingActivities?.[0]?.heartbeatDetails;
-      if (!details?.payloads?.length) return undefined;
-      const beat = w.client.options.loadedDataConverter.payloadConverter.fromPayload(details.payloads[0]!) as { waiting?: string };
-      return beat.waiting;
-    }, 'the waiting heartbeat');
+    const waiting = await waitingReason(experimentRunWorkflowId(batchId, 'one'));
     expect(waiting).toMatch(/disk floor: .* free at .*, under the floor of .* \(SHEPHERD_DISK_FLOOR\)/);
     expect(waiting).toContain(w.deps.runsDir);
     expect(existsSync(w.deps.runsDir) && readdirSync(w.deps.runsDir).length > 0, 'no workspace prepared: the step has not started').toBe(
@@ -64,6 +69,24 @@ describe('disk floor', () => {
     w.deps.diskFloor = { bytes: 0 };
     const result = await handle.result();
     expect(result.succeeded).toBe(1);
+  });
+
+  it('a step waiting under the floor is cancelled at once when its workflow is, without a workspace', async () => {
+    w.deps.diskFloor = { percent: 99.99 };
+    const batchId = `floor-cancel-${randomUUID().slice(0, 8)}`;
+    const handle = await startExperimentBatch(
+      w.client,
+      { batchId, experiments: [nodeExperiment('c', 'done({ accuracy: 1 })')], notify: false },
+      { taskQueue: w.taskQueue },
+    );
+    const childId = experimentRunWorkflowId(batchId, 'c');
+    await waitingReason(childId);
+    await w.client.workflow.getHandle(childId).cancel();
+    await handle.result().catch(() => undefined);
+    const history = await w.client.workflow.getHandle(childId).fetchHistory();
+    expect(history.events?.some((e) => e.activityTaskCanceledEventAttributes)).toBe(true);
+    expect(existsSync(path.join(w.deps.runsDir, encodeURIComponent(childId)))).toBe(false);
+    w.deps.diskFloor = undefined;
   });
 
   it('a step still under the floor at its attempt deadline fails with the retryable type DiskFloor, saying free vs floor and where', async () => {
