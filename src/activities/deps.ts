@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { Client } from '@temporalio/client';
 import type { Logger } from '../config/logger.js';
+import type { DiskFloor } from '../shared/hygiene/schemas.js';
 
 /** What activities need from the outside world; injected so tests can point them anywhere real. */
 export interface ActivityDeps {
@@ -16,6 +17,8 @@ export interface ActivityDeps {
   projectDir?: string;
   /** Engine API endpoint for container steps (unix:///path or tcp://host:port); default DOCKER_HOST, else Shepherd's podman socket. */
   dockerHost?: string;
+  /** Free space under which command steps wait instead of starting (SHEPHERD_DISK_FLOOR); read at every check, unset = none. */
+  diskFloor?: DiskFloor;
   /** Client for activities that signal workflows (holdAppContainer); default the worker's own (activity Context.client). */
   temporalClient?: Client;
 }

@@ -9,6 +9,7 @@ import { createSimulationActivities } from './simulation/activities.js';
 import { createContainerActivities } from './containers/index.js';
 import { createAnalysisTargetActivities } from './analysis/targets.js';
 import { createAnalysisActivities } from './analysis/index.js';
+import { createHygieneActivities } from './hygiene/cleanup.js';
 
 export function createActivities(deps: ActivityDeps) {
   return {
@@ -22,6 +23,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createContainerActivities(deps),
     ...createAnalysisTargetActivities(deps),
     ...createAnalysisActivities(deps),
+    ...createHygieneActivities(deps),
   };
 }
 

@@ -1,6 +1,8 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { resolveDataPath } from './data-dir.js';
+import { durationSchema } from '../shared/schemas.js';
+import { DEFAULT_RETENTION as D, parseByteSize, parseDiskFloor, retentionPolicySchema, type DiskFloor, type RetentionPolicy } from '../shared/hygiene/schemas.js';
 
 // Process environment, validated once at the edge so a typo fails with the variable's name.
 const envSchema = z.object({
@@ -36,12 +38,39 @@ const envSchema = z.object({
   /** For S3-compatible servers (MinIO, versitygw, Ceph...); unset means AWS itself. */
   SHEPHERD_S3_ENDPOINT: z.url().optional(),
   SHEPHERD_S3_REGION: z.string().min(1).default('us-east-1'),
+  // Disk hygiene (README "Disk hygiene"): workspace retention per workflow ID, applied by the
+  // workspaceCleanup Schedule, and the floor of free space under which no new step starts.
+  SHEPHERD_WORKSPACE_KEEP_SUCCEEDED: z.coerce.number().int().min(0).optional(),
+  SHEPHERD_WORKSPACE_KEEP_FAILED: z.coerce.number().int().min(0).optional(),
+  SHEPHERD_WORKSPACE_MAX_AGE_SUCCEEDED: durationSchema.optional(),
+  SHEPHERD_WORKSPACE_MAX_AGE_FAILED: durationSchema.optional(),
+  SHEPHERD_WORKSPACE_MAX_TOTAL_SIZE: z.string().refine((s) => parseByteSize(s) !== undefined, 'must be a size like "20GiB", "500MB" or bytes').optional(),
+  /** How often the Schedule runs the cleanup; "0" = no Schedule (run it with `shepherd workspaces clean`). */
+  SHEPHERD_WORKSPACE_CLEANUP_EVERY: z.union([z.literal('0'), durationSchema]).default('1h'),
+  /** Free space under which steps wait instead of starting: bytes ("1GiB") or a percentage ("5%"); "0" = off. */
+  SHEPHERD_DISK_FLOOR: z.string().refine((s) => parseDiskFloor(s) !== undefined, 'must be a size like "1GiB", bytes, or a percentage like "5%"').default('1GiB'),
 });
 
 /** Every variable the worker reads itself (others: TEMPORAL_* via envconfig, SHEPHERD_MODELS*, AWS_* via the AWS SDK). */
 export const SHEPHERD_ENV_VARIABLES = Object.keys(envSchema.shape);
 
-export type ShepherdEnv = z.infer<typeof envSchema> & { dataDir: string; runsDir: string };
+export interface HygieneSettings {
+  retention: RetentionPolicy;
+  diskFloor: DiskFloor;
+  /** 0 = no cleanup Schedule. */
+  cleanupEvery: string;
+}
+
+export type ShepherdEnv = z.infer<typeof envSchema> & { dataDir: string; runsDir: string; hygiene: HygieneSettings };
+
+function hygieneOf(e: z.infer<typeof envSchema>): HygieneSettings {
+  const retention = retentionPolicySchema.parse({
+    succeeded: { last: e.SHEPHERD_WORKSPACE_KEEP_SUCCEEDED ?? D.succeeded.last, maxAge: e.SHEPHERD_WORKSPACE_MAX_AGE_SUCCEEDED ?? D.succeeded.maxAge },
+    failed: { last: e.SHEPHERD_WORKSPACE_KEEP_FAILED ?? D.failed.last, maxAge: e.SHEPHERD_WORKSPACE_MAX_AGE_FAILED ?? D.failed.maxAge },
+    ...(e.SHEPHERD_WORKSPACE_MAX_TOTAL_SIZE ? { maxTotalSize: e.SHEPHERD_WORKSPACE_MAX_TOTAL_SIZE } : {}),
+  });
+  return { retention, diskFloor: parseDiskFloor(e.SHEPHERD_DISK_FLOOR)!, cleanupEvery: String(e.SHEPHERD_WORKSPACE_CLEANUP_EVERY) };
+}
 
 export function loadEnv(source: NodeJS.ProcessEnv = process.env): ShepherdEnv {
   // An empty variable means unset: docker compose's `${SHEPHERD_WEBHOOK_URL:-}` and shells'
@@ -55,5 +84,5 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): ShepherdEnv {
   // Relative to the Shepherd checkout, not the current directory (see data-dir.ts).
   const dataDir = resolveDataPath(parsed.data.SHEPHERD_DATA_DIR);
   const runsDir = resolveDataPath(parsed.data.SHEPHERD_RUNS_DIR ?? path.join(dataDir, 'runs'));
-  return { ...parsed.data, dataDir, runsDir };
+  return { ...parsed.data, dataDir, runsDir, hygiene: hygieneOf(parsed.data) };
 }

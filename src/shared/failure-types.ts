@@ -18,6 +18,8 @@ export const FailureType = {
   CommandFailed: 'CommandFailed',
   StepFailed: 'StepFailed',
   StepTimedOut: 'StepTimedOut',
+  /** Free space under SHEPHERD_DISK_FLOOR for the whole attempt: the step never started (retryable). */
+  DiskFloor: 'DiskFloor',
   InputMissing: 'InputMissing',
   OutputMissing: 'OutputMissing',
   OutputOutsideWorkspace: 'OutputOutsideWorkspace',

@@ -1,6 +1,6 @@
 import { NativeConnection } from '@temporalio/worker';
 import { connectClient, resolveConnectOptions } from '../client/connection.js';
-import { ensureConversationMetricsSchedule } from '../client/schedules.js';
+import { ensureConversationMetricsSchedule, ensureWorkspaceCleanupSchedule } from '../client/schedules.js';
 import { loadEnv } from '../config/env.js';
 import { createLogger } from '../config/logger.js';
 import { openDatabase } from '../db/open.js';
@@ -30,7 +30,9 @@ const health = env.SHEPHERD_HEALTH_ADDRESS ? await startHealthServer(env.SHEPHER
 // The daily metrics refresh exists wherever a worker does; creating it again is a no-op update.
 const scheduler = await connectClient();
 await ensureConversationMetricsSchedule(scheduler.client, { taskQueue: env.SHEPHERD_TASK_QUEUE })
-  .catch((err: Error) => logger.warn({ err }, 'could not create the conversation metrics schedule'))
+  .catch((err: Error) => logger.warn({ err }, 'could not create the conversation metrics schedule'));
+await ensureWorkspaceCleanupSchedule(scheduler.client, { taskQueue: env.SHEPHERD_TASK_QUEUE, every: env.hygiene.cleanupEvery, policy: env.hygiene.retention })
+  .catch((err: Error) => logger.warn({ err }, 'could not create the workspace cleanup schedule'))
   .finally(() => scheduler.connection.close());
 logger.info(
   { address: connectionOptions.address, namespace, taskQueue: env.SHEPHERD_TASK_QUEUE, models: workers.models, metrics: env.SHEPHERD_METRICS_ADDRESS ?? 'off', tracing, database: db.embedded ? 'embedded' : 'DATABASE_URL' },

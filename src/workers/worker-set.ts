@@ -39,6 +39,7 @@ export async function createWorkerSet(opts: {
       runsDir: env.runsDir,
       procDir: path.join(env.dataDir, 'procs'),
       webhookUrl: env.SHEPHERD_WEBHOOK_URL,
+      diskFloor: env.hygiene.diskFloor,
       logger,
     },
     shutdownGraceTime,

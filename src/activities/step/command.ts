@@ -5,6 +5,7 @@ import { executeStep } from './execute-step.js';
 import { assertStepSucceeded } from './failure.js';
 import { readStepResult } from './result-file.js';
 import { collectOutputs, prepareWorkspace, workspacePath } from './workspace.js';
+import { waitForDiskFloor } from './disk-floor.js';
 
 // The runCommand activity: one program, one fresh workspace, one process group that cannot
 // outlive the attempt (cancellation, deadline, worker shutdown or worker death), a result read
@@ -35,6 +36,8 @@ export interface CommandHeartbeat {
   elapsedMs: number;
   rssBytes: number;
   lastOutputLine: string | null;
+  /** Why the step has not started yet (the disk floor), while it waits. */
+  waiting?: string;
 }
 
 /** Every second, or a third of the heartbeat timeout when that is shorter. */
@@ -74,6 +77,14 @@ export function createCommandActivities(deps: ActivityDeps) {
       });
       const beat = (details: CommandHeartbeat) => ctx.heartbeat(details);
       beat({ elapsedMs: 0, rssBytes: 0, lastOutputLine: null });
+      await waitForDiskFloor({
+        dir: deps.runsDir,
+        floor: () => deps.diskFloor,
+        deadline: attemptDeadline(startedAt, info.startToCloseTimeoutMs),
+        signal: ctx.cancellationSignal,
+        pollMs: heartbeatIntervalMs(info.heartbeatTimeoutMs),
+        onWaiting: (waiting) => beat({ elapsedMs: Date.now() - startedAt, rssBytes: 0, lastOutputLine: null, waiting }),
+      });
       await prepareWorkspace(workspace, spec);
       deps.logger.info({ command: spec.command, workspace }, 'step started');
 

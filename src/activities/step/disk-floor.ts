@@ -1,0 +1,90 @@
+import { access, statfs } from 'node:fs/promises';
+import path from 'node:path';
+import { ApplicationFailure } from '@temporalio/common';
+import { floorBytes, type DiskFloor } from '../../shared/hygiene/schemas.js';
+// One free-space helper for the whole worker: the training queue's disk floor uses it too.
+import { freeBytes } from '../training/checkpoints.js';
+import { formatBytes } from './failure.js';
+
+// The data-dir disk floor (SHEPHERD_DISK_FLOOR): below it a step does not start, so a full disk
+// stops new work with a stated reason instead of failing programs half-way with ENOSPC.
+//
+// A step under the floor WAITS, heartbeating the reason, rather than failing at once: a failed
+// attempt would burn one of the pipeline's retry attempts (experiments often have 2 or 3), while
+// a wait costs nothing but a worker slot and starts the step the moment space frees (a cleanup,
+// a deleted file, a lowered floor). Only when the attempt's own deadline comes does it fail,
+// with the retryable type DiskFloor, so the retry policy backs off and tries again later.
+
+export interface DiskState {
+  dir: string;
+  freeBytes: number;
+  floorBytes: number;
+  underFloor: boolean;
+}
+
+/** The directory itself, or its nearest existing ancestor (a runs dir not created yet). */
+async function existingDir(dir: string): Promise<string> {
+  for (let d = path.resolve(dir); ; d = path.dirname(d)) {
+    try {
+      await access(d);
+      return d;
+    } catch {
+      if (d === path.dirname(d)) return d;
+    }
+  }
+}
+
+export async function diskState(dir: string, floor: DiskFloor | undefined): Promise<DiskState> {
+  const at = await existingDir(dir);
+  const free = await freeBytes(at);
+  let limit = 0;
+  if (floor && 'percent' in floor) {
+    const s = await statfs(at);
+    limit = floorBytes(floor, Number(s.blocks) * Number(s.bsize));
+  } else if (floor) limit = floor.bytes;
+  return { dir, freeBytes: free, floorBytes: limit, underFloor: free < limit };
+}
+
+export function diskFloorMessage(s: DiskState): string {
+  return `disk floor: ${formatBytes(s.freeBytes)} free at ${s.dir}, under the floor of ${formatBytes(s.floorBytes)} (SHEPHERD_DISK_FLOOR); the step does not start until space frees`;
+}
+
+function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal!.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+export interface WaitForDiskOptions {
+  dir: string;
+  /** Read again on every check, so a lowered floor takes effect on a waiting step. */
+  floor: () => DiskFloor | undefined;
+  /** Epoch ms: still under the floor then fails the attempt with DiskFloor (retryable). */
+  deadline?: number;
+  signal?: AbortSignal;
+  /** Called with the reason on every check while under the floor (the caller heartbeats it). */
+  onWaiting: (reason: string, state: DiskState) => void;
+  pollMs?: number;
+}
+
+/** Returns once free space is at or above the floor; see the header for why it waits. */
+export async function waitForDiskFloor(opts: WaitForDiskOptions): Promise<void> {
+  for (;;) {
+    const state = await diskState(opts.dir, opts.floor());
+    if (!state.underFloor) return;
+    const reason = diskFloorMessage(state);
+    opts.onWaiting(reason, state);
+    const left = opts.deadline === undefined ? Infinity : opts.deadline - Date.now();
+    if (left <= 0) throw ApplicationFailure.retryable(reason, 'DiskFloor', state);
+    await pause(Math.min(opts.pollMs ?? 1000, left), opts.signal);
+  }
+}
