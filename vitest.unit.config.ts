@@ -8,6 +8,7 @@ export const unitTests = [
   'test/failure-types.test.ts',
   'test/simulation-plan.test.ts',
   'test/training-units.test.ts',
+  'test/step-logs.test.ts',
 ];
 
 export default defineConfig({
