@@ -5,6 +5,7 @@ import { registerConversationCommands } from './commands/conversations.js';
 import { registerAnalysisCommands } from './commands/analysis.js';
 import { exitFor, registerPipelines } from './register.js';
 import { registerDashboardCommand } from './commands/dashboard.js';
+import { registerCodecServerCommand } from './commands/codec-server.js';
 
 const program = new Command()
   .name('shepherd')
@@ -21,6 +22,7 @@ registerAnalysisCommands(program);
 registerPipelines(program);
 for (const c of program.commands) if (['validate', 'run', 'status', 'watch', 'cancel', 'export'].includes(c.name())) c.description(`(deprecated: use "shepherd experiments ${c.name()}") ${c.description()}`);
 registerDashboardCommand(program);
+registerCodecServerCommand(program);
 
 try {
   await program.parseAsync();
