@@ -1,6 +1,6 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import type { Payload, PayloadCodec } from '@temporalio/common';
-import { temporal } from '@temporalio/proto';
+import proto from '@temporalio/proto';
 import type { Keyring } from './keyring.js';
 
 // AES-256-GCM over the whole serialized payload (metadata and data), so the server stores only
@@ -13,6 +13,8 @@ export const KEY_ID_KEY = 'encryption-key-id';
 /** Set by a tolerant codec on a payload it could not decrypt, for the payload converter to report. */
 export const DECRYPT_ERROR_KEY = 'encryption-error';
 
+// A CommonJS module: Node's ESM loader offers only its default export.
+const { Payload: PayloadProto } = proto.temporal.api.common.v1;
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
 const enc = new TextEncoder();
@@ -60,7 +62,7 @@ export class EncryptionCodec implements PayloadCodec {
     const iv = randomBytes(IV_BYTES);
     const cipher = createCipheriv('aes-256-gcm', this.keyring.keys.get(keyId)!, iv);
     cipher.setAAD(enc.encode(keyId));
-    const plain = temporal.api.common.v1.Payload.encode(payload).finish();
+    const plain = PayloadProto.encode(payload).finish();
     const data = Buffer.concat([iv, cipher.update(plain), cipher.final(), cipher.getAuthTag()]);
     return { metadata: { encoding: enc.encode(ENCRYPTED_ENCODING), [KEY_ID_KEY]: enc.encode(keyId) }, data };
   }
@@ -87,6 +89,6 @@ export class EncryptionCodec implements PayloadCodec {
         `encrypted payload failed authentication with key id "${keyId}" (AES-GCM tag mismatch): it was altered, or the key listed under "${keyId}" is not the one it was encrypted with`,
       );
     }
-    return temporal.api.common.v1.Payload.decode(plain);
+    return PayloadProto.decode(plain);
   }
 }
