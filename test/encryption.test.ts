@@ -19,7 +19,8 @@ import { nodeExperiment } from './support/experiments.js';
 
 const key = () => randomBytes(32).toString('base64');
 const KEYS = { a: key(), b: key(), c: key() };
-const ring = (ids: (keyof typeof KEYS)[], encryptWith: keyof typeof KEYS) => parseKeyring(ids.map((id) => `${id}:${KEYS[id]}`).join(','), encryptWith);
+const ring = (ids: (keyof typeof KEYS)[], encryptWith: keyof typeof KEYS) =>
+  parseKeyring(ids.map((id) => `${id}:${KEYS[id]}`).join(','), encryptWith);
 function useEnvKeys(ids: (keyof typeof KEYS)[], encryptWith: keyof typeof KEYS) {
   process.env.SHEPHERD_ENCRYPTION_KEYS = ids.map((id) => `${id}:${KEYS[id]}`).join(',');
   process.env.SHEPHERD_ENCRYPTION_KEY_ID = encryptWith;
@@ -39,7 +40,8 @@ interface Found {
 function payloadsOf(node: unknown, path = ''): Found[] {
   if (!node || typeof node !== 'object' || /searchAttributes|header|details\.patch-data/i.test(path)) return [];
   const obj = node as Record<string, unknown>;
-  if (obj.data instanceof Uint8Array && obj.metadata && typeof obj.metadata === 'object') return [{ path, payload: obj as proto.api.common.v1.IPayload }];
+  if (obj.data instanceof Uint8Array && obj.metadata && typeof obj.metadata === 'object')
+    return [{ path, payload: obj as proto.api.common.v1.IPayload }];
   return Object.entries(obj).flatMap(([k, v]) => payloadsOf(v, `${path}.${k}`));
 }
 
@@ -47,7 +49,10 @@ async function rawHistory(client: Client, workflowId: string) {
   return (await client.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
 }
 
-const batch = (batchId: string, names: string[]) => ({ batchId, experiments: names.map((n) => nodeExperiment(n, `done({ accuracy: 0.9, label: ${JSON.stringify(`${n}-label`)} })`)) });
+const batch = (batchId: string, names: string[]) => ({
+  batchId,
+  experiments: names.map((n) => nodeExperiment(n, `done({ accuracy: 0.9, label: ${JSON.stringify(`${n}-label`)} })`)),
+});
 
 describe('encrypted payloads', () => {
   let w: TestWorker;
@@ -110,19 +115,44 @@ describe('encrypted payloads', () => {
     expect(codecUrl, out).not.toBe('');
 
     const show = (extra: string[]) =>
-      execa(temporal, ['workflow', 'show', '--address', inject('temporalAddress'), '--workflow-id', `experiment-batch-${batchId}`, '--output', 'json', ...extra], { reject: false });
+      execa(
+        temporal,
+        [
+          'workflow',
+          'show',
+          '--address',
+          inject('temporalAddress'),
+          '--workflow-id',
+          `experiment-batch-${batchId}`,
+          '--output',
+          'json',
+          ...extra,
+        ],
+        { reject: false },
+      );
     // The CLI's JSON is proto3 JSON (bytes in base64); workflow IDs (which name the batch and
     // experiments) are never payloads, so look at the result payload itself.
     const resultOf = (stdout: string) => {
-      const events = (JSON.parse(stdout) as { events: { workflowExecutionCompletedEventAttributes?: { result: { payloads: { metadata: Record<string, string>; data: string }[] } } }[] }).events;
-      const p = events.find((e) => e.workflowExecutionCompletedEventAttributes)!.workflowExecutionCompletedEventAttributes!.result.payloads[0]!;
+      const events = (
+        JSON.parse(stdout) as {
+          events: {
+            workflowExecutionCompletedEventAttributes?: { result: { payloads: { metadata: Record<string, string>; data: string }[] } };
+          }[];
+        }
+      ).events;
+      const p = events.find((e) => e.workflowExecutionCompletedEventAttributes)!.workflowExecutionCompletedEventAttributes!.result
+        .payloads[0]!;
       return { encoding: Buffer.from(p.metadata.encoding!, 'base64').toString(), data: Buffer.from(p.data, 'base64').toString() };
     };
     const decoded = await show(['--codec-endpoint', codecUrl, '--codec-auth', `Bearer ${TOKEN}`]);
     expect(decoded.exitCode, decoded.stderr).toBe(0);
     const clear = resultOf(decoded.stdout);
     expect(clear.encoding).toBe('json/plain');
-    expect(JSON.parse(clear.data)).toMatchObject({ batchId, status: 'completed', experiments: names.map((n) => ({ name: n, metrics: { label: `${n}-label` } })) });
+    expect(JSON.parse(clear.data)).toMatchObject({
+      batchId,
+      status: 'completed',
+      experiments: names.map((n) => ({ name: n, metrics: { label: `${n}-label` } })),
+    });
 
     const raw = await show([]);
     expect(raw.exitCode, raw.stderr).toBe(0);
@@ -134,18 +164,26 @@ describe('encrypted payloads', () => {
     expect(noToken.exitCode).not.toBe(0);
     expect(noToken.stdout).not.toContain('label');
     // (The CLI retries a refused codec call until its deadline, then gives up without the status.)
-    const direct = await fetch(`${codecUrl}/decode`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"payloads":[]}' });
+    const direct = await fetch(`${codecUrl}/decode`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"payloads":[]}',
+    });
     expect(direct.status).toBe(401);
 
     // Bound elsewhere than loopback without a token: refused at start.
-    const open = await execa(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'codec-server', '--host', '0.0.0.0', '--port', '0'], { env: { ...process.env, SHEPHERD_CODEC_TOKEN: '' }, reject: false });
+    const open = await execa(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'codec-server', '--host', '0.0.0.0', '--port', '0'], {
+      env: { ...process.env, SHEPHERD_CODEC_TOKEN: '' },
+      reject: false,
+    });
     expect(open.exitCode).toBe(1);
     expect(open.stderr).toContain('requires SHEPHERD_CODEC_TOKEN');
   });
 
-  it('rotation: a workflow started under key a completes under b (a kept for decoding); old results still read; a removed key fails the workflow naming it', async () => {
+  it('rotation: a workflow started under key a completes under b (a kept for decoding); old results still read', async () => {
     const queue = uniqueQueue('rotate');
-    const clientFor = (c: ReturnType<typeof ring>) => new Client({ connection: plain.connection, dataConverter: clientDataConverter({ keyring: c }) });
+    const clientFor = (c: ReturnType<typeof ring>) =>
+      new Client({ connection: plain.connection, dataConverter: clientDataConverter({ keyring: c }) });
     const underA = clientFor(ring(['a'], 'a'));
     const rotatedId = `enc-rot-${randomUUID().slice(0, 8)}`;
     // Started while no worker polls the queue: its input is stored under key a.
@@ -159,27 +197,44 @@ describe('encrypted payloads', () => {
       expect(result.status).toBe('completed');
       const events = await rawHistory(plain.client, h.workflowId);
       const keyOf = (p: Found[]) => p.map((f) => text(f.payload.metadata?.['encryption-key-id']));
-      expect(keyOf(payloadsOf(events.find((e) => e.workflowExecutionStartedEventAttributes)?.workflowExecutionStartedEventAttributes?.input))).toEqual(['a']);
-      expect(keyOf(payloadsOf(events.find((e) => e.workflowExecutionCompletedEventAttributes)?.workflowExecutionCompletedEventAttributes?.result))).toEqual(['b']);
+      expect(
+        keyOf(payloadsOf(events.find((e) => e.workflowExecutionStartedEventAttributes)?.workflowExecutionStartedEventAttributes?.input)),
+      ).toEqual(['a']);
+      expect(
+        keyOf(
+          payloadsOf(events.find((e) => e.workflowExecutionCompletedEventAttributes)?.workflowExecutionCompletedEventAttributes?.result),
+        ),
+      ).toEqual(['b']);
       // The first test's batch, all under a, still reads after the rotation.
       const old = (await rotated.workflow.getHandle(`experiment-batch-${batchId}`).result()) as ExperimentBatchResult;
       expect(old.experiments.map((e) => e.name)).toEqual(names);
-
-      // Key c is unknown to the worker (a removed key): one non-retryable failure naming it, no task-retry loop.
-      const underC = clientFor(ring(['c'], 'c'));
-      const lost = await startExperimentBatch(underC, batch(`enc-lost-${randomUUID().slice(0, 8)}`, ['never-runs']), { taskQueue: queue });
-      const outcome = await Promise.race([lost.result().then(() => 'completed', (e: unknown) => e), new Promise((r) => setTimeout(() => r('still running'), 30_000))]);
-      if (outcome === 'still running') await lost.terminate('encryption test');
-      const lostEvents = await rawHistory(plain.client, lost.workflowId);
-      expect(lostEvents.filter((e) => e.workflowTaskFailedEventAttributes).map((e) => e.workflowTaskFailedEventAttributes?.failure?.message)).toEqual([]);
-      expect(outcome).toBeInstanceOf(WorkflowFailedError);
-      const cause = (outcome as WorkflowFailedError).cause as { message?: string; nonRetryable?: boolean; type?: string };
-      expect(cause.nonRetryable).toBe(true);
-      expect(cause.type).toBe('UndecodableInput');
-      expect(cause.message).toContain('key id "c"');
-      expect(cause.message).toContain('SHEPHERD_ENCRYPTION_KEYS');
     } finally {
       await wB.stop();
     }
+  });
+
+  it('an input under a key the worker lacks (removed) fails the workflow once, non-retryably, naming the key id', async () => {
+    // Key c is unknown to the worker (keys: a): no workflow-task retry loop, one failure naming it.
+    const underC = new Client({ connection: plain.connection, dataConverter: clientDataConverter({ keyring: ring(['c'], 'c') }) });
+    const queue = w.taskQueue;
+    const lost = await startExperimentBatch(underC, batch(`enc-lost-${randomUUID().slice(0, 8)}`, ['never-runs']), { taskQueue: queue });
+    const outcome = await Promise.race([
+      lost.result().then(
+        () => 'completed',
+        (e: unknown) => e,
+      ),
+      new Promise((r) => setTimeout(() => r('still running'), 30_000)),
+    ]);
+    if (outcome === 'still running') await lost.terminate('encryption test');
+    const lostEvents = await rawHistory(plain.client, lost.workflowId);
+    expect(
+      lostEvents.filter((e) => e.workflowTaskFailedEventAttributes).map((e) => e.workflowTaskFailedEventAttributes?.failure?.message),
+    ).toEqual([]);
+    expect(outcome).toBeInstanceOf(WorkflowFailedError);
+    const cause = (outcome as WorkflowFailedError).cause as { message?: string; nonRetryable?: boolean; type?: string };
+    expect(cause.nonRetryable).toBe(true);
+    expect(cause.type).toBe('UndecodableInput');
+    expect(cause.message).toContain('key id "c"');
+    expect(cause.message).toContain('SHEPHERD_ENCRYPTION_KEYS');
   });
 });
