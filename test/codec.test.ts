@@ -1,11 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
+import { ApplicationFailure } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
 import { describe, expect, it } from 'vitest';
 import { DecryptionError, EncryptionCodec } from '../src/codec/encryption-codec.js';
 import { keyringFromEnv, parseKeyring } from '../src/codec/keyring.js';
 import { createCodecApp } from '../src/codec/server.js';
 import { payloadConverter } from '../src/shared/payloads/payload-converter.js';
 import { undecodableMessage } from '../src/shared/payloads/undecodable.js';
+import { undecodableActivityInterceptor } from '../src/workers/undecodable-activity.js';
 
 // The encryption codec, its keyring and the codec server's HTTP surface, without a server.
 
@@ -71,6 +74,29 @@ describe('EncryptionCodec', () => {
     expect(undecodableMessage([payloadConverter.fromPayload(underC!)], 'x')).toContain(
       'encrypted with key id "c", but this worker has no encryption keys',
     );
+  });
+});
+
+const noop = () => undefined;
+const quiet = { log: noop, trace: noop, debug: noop, info: noop, warn: noop, error: noop };
+
+describe('an activity argument the worker could not decrypt', () => {
+  it('fails the attempt non-retryably, naming the key id, without running the activity', async () => {
+    const [underC] = await new EncryptionCodec(parseKeyring(`c:${k()}`, 'c')).encode([plain(SECRET)]);
+    const [kept] = await new EncryptionCodec(parseKeyring(`a:${A}`, 'a'), { tolerant: true }).decode([underC!]);
+    const marker = payloadConverter.fromPayload(kept!);
+    let ran = false;
+    const env = new MockActivityEnvironment(
+      { activityType: 'runExperiment' },
+      { interceptors: [undecodableActivityInterceptor], logger: quiet },
+    );
+    const err = await env.run(async (_input: unknown) => (ran = true), marker).catch((e: unknown) => e);
+    expect(ran).toBe(false);
+    expect(err).toBeInstanceOf(ApplicationFailure);
+    expect((err as ApplicationFailure).nonRetryable).toBe(true);
+    expect((err as ApplicationFailure).type).toBe('UndecodableInput');
+    expect((err as ApplicationFailure).message).toMatch(/the input of activity runExperiment could not be decoded: .*key id "c"/);
+    expect(await env.run(async (input: unknown) => input, 'fine')).toBe('fine');
   });
 });
 

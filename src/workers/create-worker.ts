@@ -8,6 +8,7 @@ import { stepMetricsInterceptor } from './step-metrics.js';
 import { tracingInterceptors } from './tracing.js';
 import { workflowInterceptorModules } from './bundle-options.js';
 import { workerDataConverter } from './data-converter.js';
+import { undecodableActivityInterceptor } from './undecodable-activity.js';
 import type { Keyring } from '../codec/keyring.js';
 
 // The workflows entry beside this module: index.ts under tsx (source tree), index.js in dist/.
@@ -43,7 +44,7 @@ export async function createShepherdWorker(opts: ShepherdWorkerOptions): Promise
     ...(opts.identity ? { identity: opts.identity } : {}),
     ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath }),
     activities: { ...createActivities(opts.deps), ...opts.extraActivities },
-    interceptors: { activity: [stepMetricsInterceptor, ...tracingInterceptors()], workflowModules: workflowInterceptorModules },
+    interceptors: { activity: [stepMetricsInterceptor, ...tracingInterceptors(), undecodableActivityInterceptor], workflowModules: workflowInterceptorModules },
     // workflowModules and the converter are ignored by the SDK for a prebuilt bundle, which must
     // be built with the same modules; the codecs run outside the sandbox and always apply.
     dataConverter: workerDataConverter({ keyring: opts.keyring }),
