@@ -171,6 +171,39 @@ describe('encrypted payloads', () => {
     });
     expect(direct.status).toBe(401);
 
+    // The other direction: `temporal workflow start` encrypts its input through /encode.
+    const viaCli = `enc-cli-${randomUUID().slice(0, 8)}`;
+    const started = await execa(
+      temporal,
+      [
+        'workflow',
+        'start',
+        '--address',
+        inject('temporalAddress'),
+        '--type',
+        'experimentBatch',
+        '--task-queue',
+        w.taskQueue,
+        '--workflow-id',
+        `experiment-batch-${viaCli}`,
+        '--input',
+        JSON.stringify(batch(viaCli, ['classified-gamma'])),
+        '--codec-endpoint',
+        codecUrl,
+        '--codec-auth',
+        `Bearer ${TOKEN}`,
+      ],
+      { reject: false },
+    );
+    expect(started.exitCode, started.stderr).toBe(0);
+    const cliResult = (await conn.client.workflow.getHandle(`experiment-batch-${viaCli}`).result()) as ExperimentBatchResult;
+    expect(cliResult.experiments.map((e) => [e.name, e.status])).toEqual([['classified-gamma', 'succeeded']]);
+    const startedInput = payloadsOf(
+      (await rawHistory(plain.client, `experiment-batch-${viaCli}`))[0]?.workflowExecutionStartedEventAttributes?.input,
+    );
+    expect(startedInput.map((f) => text(f.payload.metadata?.encoding))).toEqual(['binary/encrypted']);
+    expect(text(startedInput[0]!.payload.data)).not.toContain('classified');
+
     // Bound elsewhere than loopback without a token: refused at start.
     const open = await execa(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'codec-server', '--host', '0.0.0.0', '--port', '0'], {
       env: { ...process.env, SHEPHERD_CODEC_TOKEN: '' },
