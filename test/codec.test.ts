@@ -108,7 +108,7 @@ describe('keyring from env', () => {
 
   it('names the variable, never the key', () => {
     expect(() => keyringFromEnv({ SHEPHERD_ENCRYPTION_KEYS: `a:${A}`, SHEPHERD_ENCRYPTION_KEY_ID: 'b' })).toThrow(
-      /^SHEPHERD_ENCRYPTION_KEY_ID: "b" is not one of the keys in SHEPHERD_ENCRYPTION_KEYS \(a\)$/,
+      /^invalid environment: SHEPHERD_ENCRYPTION_KEY_ID: "b" is not one of the keys in SHEPHERD_ENCRYPTION_KEYS \(a\)$/,
     );
     expect(() => keyringFromEnv({ SHEPHERD_ENCRYPTION_KEYS: `a:${A},b:${B}` })).toThrow(/SHEPHERD_ENCRYPTION_KEY_ID: required/);
     expect(() => keyringFromEnv({ SHEPHERD_ENCRYPTION_KEY_ID: 'a' })).toThrow(/SHEPHERD_ENCRYPTION_KEYS is not/);
