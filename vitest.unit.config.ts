@@ -3,6 +3,7 @@ import { defineConfig } from 'vitest/config';
 // Pure unit tests: no Temporal server, no PostgreSQL, no global set-up. `npm run test:unit` runs
 // them in seconds; `npm test` runs them again with everything else.
 export const unitTests = [
+  'test/codec.test.ts',
   'test/definition-validator.test.ts',
   'test/env.test.ts',
   'test/failure-types.test.ts',

@@ -9,6 +9,7 @@ import { loadEnv } from '../src/config/env.js';
 import { createLogger } from '../src/config/logger.js';
 import { openDatabase } from '../src/db/open.js';
 import { createWorkerSet } from '../src/workers/worker-set.js';
+import { keyringFromEnv } from '../src/codec/keyring.js';
 import { installSdkLogging } from '../src/workers/sdk-logging.js';
 import { startDevServer } from './lib/dev-server.js';
 import { startStackDashboard } from './lib/stack-dashboard.js';
@@ -18,6 +19,7 @@ import { isAnalysisInput, prepareAnalysisRuntime, runAnalysisExample } from './l
 // an in-process worker), the example batch with live progress, then the stack stays up.
 const EXAMPLE = process.argv[2] ?? 'examples/experiments/iris-batch.json';
 const env = loadEnv();
+const keyring = keyringFromEnv(); // a bad SHEPHERD_ENCRYPTION_* variable stops here, before any server starts
 const port = Number(process.env.SHEPHERD_TEMPORAL_PORT ?? 7233);
 const uiPort = Number(process.env.SHEPHERD_UI_PORT ?? 8233);
 const logFile = path.join(env.dataDir, 'worker.log');
@@ -46,9 +48,10 @@ const input: unknown = JSON.parse(readFileSync(EXAMPLE, 'utf8'));
 if (isAnalysisInput(input)) await prepareAnalysisRuntime(say);
 
 const connection = await NativeConnection.connect({ address: server.address });
-const worker = await createWorkerSet({ env, connection, namespace: 'default', db, logger, shutdownGraceTime: '10s' });
+const worker = await createWorkerSet({ env, connection, namespace: 'default', db, logger, shutdownGraceTime: '10s', keyring });
 const workerRun = worker.run();
 say(`Worker polling task queue "${env.SHEPHERD_TASK_QUEUE}" (logs: ${path.relative(process.cwd(), logFile)})`);
+if (keyring) say(`Payloads encrypted with key "${keyring.encryptWith}"; to read them in the Web UI, run \`shepherd codec-server\` and set it as the UI's codec server`);
 
 // eslint-disable-next-line prefer-const -- assigned once the stack is up; shutdown() may run before that
 let dashboard: Awaited<ReturnType<typeof startStackDashboard>> | undefined;

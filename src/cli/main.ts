@@ -6,6 +6,7 @@ import { registerAnalysisCommands } from './commands/analysis.js';
 import { exitFor, registerPipelines } from './register.js';
 import { registerDashboardCommand } from './commands/dashboard.js';
 import { registerWorkspaceCommands } from './commands/workspaces.js';
+import { registerCodecServerCommand } from './commands/codec-server.js';
 
 const program = new Command()
   .name('shepherd')
@@ -23,6 +24,7 @@ registerPipelines(program);
 for (const c of program.commands) if (['validate', 'run', 'status', 'watch', 'cancel', 'export'].includes(c.name())) c.description(`(deprecated: use "shepherd experiments ${c.name()}") ${c.description()}`);
 registerDashboardCommand(program);
 registerWorkspaceCommands(program);
+registerCodecServerCommand(program);
 
 try {
   await program.parseAsync();

@@ -1,6 +1,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { resolveConnectOptions, type TemporalTarget } from './connection.js';
 import { ServerUnreachableError } from './errors.js';
+import { clientDataConverter } from '../codec/data-converter.js';
 
 export interface ShepherdConnection {
   client: Client;
@@ -18,11 +19,14 @@ export interface ShepherdConnection {
 export async function connect(opts: TemporalTarget & { connectTimeout?: string | number } = {}): Promise<ShepherdConnection> {
   const { connectionOptions, namespace } = resolveConnectOptions(opts);
   const address = connectionOptions.address ?? 'localhost:7233';
+  // Encrypts and decrypts payloads when SHEPHERD_ENCRYPTION_KEYS is set (src/codec/); built
+  // before connecting so a bad key variable leaves nothing open.
+  const dataConverter = clientDataConverter();
   let connection: Connection;
   try {
     connection = await Connection.connect({ ...connectionOptions, address, connectTimeout: (opts.connectTimeout ?? '3s') as never });
   } catch (err) {
     throw new ServerUnreachableError(address, err);
   }
-  return { client: new Client({ connection, namespace }), address, namespace, close: () => connection.close() };
+  return { client: new Client({ connection, namespace, dataConverter }), address, namespace, close: () => connection.close() };
 }

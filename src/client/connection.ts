@@ -1,5 +1,6 @@
 import { Client, Connection } from '@temporalio/client';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
+import { clientDataConverter } from '../codec/data-converter.js';
 
 export interface TemporalTarget {
   address?: string;
@@ -18,6 +19,7 @@ export function resolveConnectOptions(override: TemporalTarget = {}) {
 
 export async function connectClient(override: TemporalTarget = {}): Promise<{ client: Client; connection: Connection }> {
   const { connectionOptions, namespace } = resolveConnectOptions(override);
+  const dataConverter = clientDataConverter(); // before connecting: a bad key variable leaves nothing open
   const connection = await Connection.connect(connectionOptions);
-  return { client: new Client({ connection, namespace }), connection };
+  return { client: new Client({ connection, namespace, dataConverter }), connection };
 }

@@ -8,6 +8,8 @@
 //   await close();
 
 export { connect, type ShepherdConnection } from './connect.js';
+// For a service that builds its own Client: payload encryption from SHEPHERD_ENCRYPTION_* (connect() applies it).
+export { clientDataConverter } from '../codec/data-converter.js';
 export {
   ShepherdError,
   InvalidInputError,

@@ -4,8 +4,33 @@ import { resolveDataPath } from './data-dir.js';
 import { durationSchema } from '../shared/schemas.js';
 import { DEFAULT_RETENTION as D, parseByteSize, parseDiskFloor, retentionPolicySchema, type DiskFloor, type RetentionPolicy } from '../shared/hygiene/schemas.js';
 
+// Payload encryption (src/codec/): the keys, the encrypting key and the codec server's settings.
+// Unset keys = payloads stay plain JSON. The key formats are checked where the keyring is built
+// (src/codec/keyring.ts), so every program, worker or client, names the same variable.
+const encryptionEnvShape = {
+  /** Every key that may decode: comma-separated `keyId:base64-of-32-bytes`. */
+  SHEPHERD_ENCRYPTION_KEYS: z.string().optional(),
+  /** The key that encrypts new payloads; one of SHEPHERD_ENCRYPTION_KEYS. */
+  SHEPHERD_ENCRYPTION_KEY_ID: z.string().optional(),
+  /** `shepherd codec-server`: bearer token every request must carry when set (required off loopback). */
+  SHEPHERD_CODEC_TOKEN: z.string().min(16, 'use at least 16 characters').optional(),
+  /** `shepherd codec-server`: comma-separated origins CORS allows (the Temporal Web UI's). */
+  SHEPHERD_CODEC_CORS_ORIGINS: z.string().optional(),
+};
+export type EncryptionEnv = z.infer<z.ZodObject<typeof encryptionEnvShape>>;
+
+/** The encryption block alone: a client must not fail on a worker-only variable. */
+export function loadEncryptionEnv(source: NodeJS.ProcessEnv = process.env): EncryptionEnv {
+  const set = Object.fromEntries(Object.entries(source).filter(([k, v]) => k in encryptionEnvShape && v !== undefined && v.trim() !== ''));
+  const parsed = z.object(encryptionEnvShape).safeParse(set);
+  if (parsed.success) return parsed.data;
+  // Never the value: these are secrets.
+  throw new Error(`invalid environment: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+}
+
 // Process environment, validated once at the edge so a typo fails with the variable's name.
 const envSchema = z.object({
+  ...encryptionEnvShape,
   SHEPHERD_TASK_QUEUE: z.string().min(1).default('shepherd'),
   DATABASE_URL: z.url().optional(),
   SHEPHERD_WEBHOOK_URL: z.url().optional(),

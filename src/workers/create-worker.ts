@@ -6,7 +6,10 @@ import { prepareContainerRuntime } from '../activities/containers/index.js';
 import { recordOrphansReaped } from '../activities/shepherd-metrics.js';
 import { stepMetricsInterceptor } from './step-metrics.js';
 import { tracingInterceptors } from './tracing.js';
-import { payloadConverterPath, workflowInterceptorModules } from './bundle-options.js';
+import { workflowInterceptorModules } from './bundle-options.js';
+import { workerDataConverter } from './data-converter.js';
+import { undecodableActivityInterceptor } from './undecodable-activity.js';
+import type { Keyring } from '../codec/keyring.js';
 
 // The workflows entry beside this module: index.ts under tsx (source tree), index.js in dist/.
 export const workflowsPath = fileURLToPath(new URL(`../workflows/index.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`, import.meta.url));
@@ -23,6 +26,8 @@ export interface ShepherdWorkerOptions {
   identity?: string;
   /** Activities registered beside Shepherd's (benchmarks' no-op baseline). */
   extraActivities?: Record<string, (...args: any[]) => Promise<unknown>>;
+  /** Payload encryption keys; default from SHEPHERD_ENCRYPTION_KEYS / _KEY_ID (unset = off). */
+  keyring?: Keyring | null;
 }
 
 /**
@@ -39,9 +44,10 @@ export async function createShepherdWorker(opts: ShepherdWorkerOptions): Promise
     ...(opts.identity ? { identity: opts.identity } : {}),
     ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath }),
     activities: { ...createActivities(opts.deps), ...opts.extraActivities },
-    interceptors: { activity: [stepMetricsInterceptor, ...tracingInterceptors()], workflowModules: workflowInterceptorModules },
-    // workflowModules and the converter are ignored by the SDK for a prebuilt bundle, which must be built with the same modules.
-    dataConverter: { payloadConverterPath },
+    interceptors: { activity: [stepMetricsInterceptor, ...tracingInterceptors(), undecodableActivityInterceptor], workflowModules: workflowInterceptorModules },
+    // workflowModules and the converter are ignored by the SDK for a prebuilt bundle, which must
+    // be built with the same modules; the codecs run outside the sandbox and always apply.
+    dataConverter: workerDataConverter({ keyring: opts.keyring }),
     shutdownGraceTime: opts.shutdownGraceTime ?? '30s',
     maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivityTaskExecutions ?? 20,
     // Cancellation reaches an activity only in a heartbeat response; the SDK default throttle

@@ -9,11 +9,14 @@ import { installSdkLogging } from './sdk-logging.js';
 import { createWorkerSet } from './worker-set.js';
 import { installTracing, shutdownTracing } from './tracing.js';
 import { abortOnSignals, connectWithRetry } from './connect-with-retry.js';
+import { keyringFromEnv } from '../codec/keyring.js';
 
 // `npm run worker`: a worker alone, against TEMPORAL_ADDRESS / temporal.toml and DATABASE_URL.
 // SIGINT/SIGTERM are handled by the SDK runtime: stop polling, let activities finish within
 // SHEPHERD_SHUTDOWN_GRACE, then cancel them (runCommand kills their process groups).
 const env = loadEnv();
+// Checked before anything is opened: a bad key variable stops the worker with its name.
+const keyring = keyringFromEnv();
 const logger = createLogger(env.SHEPHERD_LOG_LEVEL, 'shepherd-worker');
 installSdkLogging(logger, 'INFO', { metricsAddress: env.SHEPHERD_METRICS_ADDRESS });
 const tracing = installTracing(env.OTEL_EXPORTER_OTLP_ENDPOINT);
@@ -25,7 +28,7 @@ const connection = await connectWithRetry(() => NativeConnection.connect(connect
   logger,
   signal: stopWaiting.signal,
 }).finally(() => stopWaiting.dispose());
-const workers = await createWorkerSet({ env, connection, namespace, db, logger });
+const workers = await createWorkerSet({ env, connection, namespace, db, logger, keyring });
 const health = env.SHEPHERD_HEALTH_ADDRESS ? await startHealthServer(env.SHEPHERD_HEALTH_ADDRESS, () => workers.ready(), logger) : undefined;
 // The daily metrics refresh exists wherever a worker does; creating it again is a no-op update.
 const scheduler = await connectClient();
@@ -35,7 +38,7 @@ await ensureWorkspaceCleanupSchedule(scheduler.client, { taskQueue: env.SHEPHERD
   .catch((err: Error) => logger.warn({ err }, 'could not create the workspace cleanup schedule'))
   .finally(() => scheduler.connection.close());
 logger.info(
-  { address: connectionOptions.address, namespace, taskQueue: env.SHEPHERD_TASK_QUEUE, models: workers.models, metrics: env.SHEPHERD_METRICS_ADDRESS ?? 'off', tracing, database: db.embedded ? 'embedded' : 'DATABASE_URL' },
+  { address: connectionOptions.address, namespace, taskQueue: env.SHEPHERD_TASK_QUEUE, models: workers.models, metrics: env.SHEPHERD_METRICS_ADDRESS ?? 'off', tracing, database: db.embedded ? 'embedded' : 'DATABASE_URL', encryption: keyring ? `on (key ${keyring.encryptWith})` : 'off' },
   'worker started',
 );
 try {

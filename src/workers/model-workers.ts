@@ -9,6 +9,8 @@ import type { Logger } from '../config/logger.js';
 import type { ModelRegistry } from '../config/models.js';
 import { stepMetricsInterceptor } from './step-metrics.js';
 import { tracingInterceptors } from './tracing.js';
+import { payloadCodecs } from '../codec/data-converter.js';
+import type { Keyring } from '../codec/keyring.js';
 
 // One activity-only Worker per configured model, polling that model's task queue. Its activity
 // slots are PostgreSQL leases (ModelSlotSupplier), so "mistral: 1, qwen: 2" holds across every
@@ -28,6 +30,8 @@ export interface ModelWorkersOptions {
   identity?: string;
   leaseTtlMs?: number;
   shutdownGraceTime?: WorkerOptions['shutdownGraceTime'];
+  /** Payload encryption keys; default from env (see src/codec/keyring.ts). */
+  keyring?: Keyring | null;
 }
 
 export interface ModelWorkers {
@@ -42,6 +46,8 @@ export async function createModelWorkers(opts: ModelWorkersOptions): Promise<Mod
   const identity = opts.identity ?? `${process.pid}@${os.hostname()}`;
   await announceModels(opts.pool, opts.registry, identity);
   const activities = createLlmActivities(opts.registry, opts.logger);
+  // Activity-only workers: an undecryptable argument fails the attempt with the codec's error.
+  const dataConverter = { payloadCodecs: payloadCodecs({ keyring: opts.keyring }) };
   const workers: Worker[] = [];
   const suppliers: ModelSlotSupplier[] = [];
   for (const [model, cfg] of Object.entries(opts.registry.models)) {
@@ -54,6 +60,7 @@ export async function createModelWorkers(opts: ModelWorkersOptions): Promise<Mod
         taskQueue: modelTaskQueue(opts.taskQueue, model),
         identity: `${identity}/${model}`,
         activities,
+        dataConverter,
         interceptors: { activity: [stepMetricsInterceptor, ...tracingInterceptors()] },
         shutdownGraceTime: opts.shutdownGraceTime ?? '30s',
         // Chunks heartbeat often; sending at most once a second keeps cancellation (and the

@@ -4,6 +4,7 @@ import type { ShepherdEnv } from '../config/env.js';
 import type { Logger } from '../config/logger.js';
 import { loadModelRegistry } from '../config/models.js';
 import type { Database } from '../db/open.js';
+import type { Keyring } from '../codec/keyring.js';
 import { createShepherdWorker } from './create-worker.js';
 import { createModelWorkers, type ModelWorkers } from './model-workers.js';
 
@@ -27,8 +28,10 @@ export async function createWorkerSet(opts: {
   db: Database;
   logger: Logger;
   shutdownGraceTime?: WorkerOptions['shutdownGraceTime'];
+  /** Payload encryption keys (keyringFromEnv); default read from the environment. */
+  keyring?: Keyring | null;
 }): Promise<WorkerSet> {
-  const { env, connection, namespace, db, logger } = opts;
+  const { env, connection, namespace, db, logger, keyring } = opts;
   const shutdownGraceTime = opts.shutdownGraceTime ?? (env.SHEPHERD_SHUTDOWN_GRACE as WorkerOptions['shutdownGraceTime']);
   const main = await createShepherdWorker({
     connection,
@@ -45,6 +48,7 @@ export async function createWorkerSet(opts: {
     shutdownGraceTime,
     maxConcurrentActivityTaskExecutions: env.SHEPHERD_MAX_CONCURRENT_ACTIVITIES,
     workflowBundle: env.SHEPHERD_WORKFLOW_BUNDLE ? { codePath: env.SHEPHERD_WORKFLOW_BUNDLE } : undefined,
+    keyring,
   });
   const registry = loadModelRegistry();
   const models: ModelWorkers | undefined = Object.keys(registry.models).length
@@ -57,6 +61,7 @@ export async function createWorkerSet(opts: {
         logger,
         shutdownGraceTime,
         leaseTtlMs: env.SHEPHERD_MODEL_LEASE_TTL_MS,
+        keyring,
       })
     : undefined;
   return {

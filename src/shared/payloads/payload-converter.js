@@ -21,9 +21,20 @@ class TolerantPayloadConverter {
     } catch (err) {
       const raw = payload.metadata?.encoding;
       const encoding = raw ? str(raw) : '(none)';
-      return { [UNDECODABLE_KEY]: true, encoding, error: String(err?.message ?? err).slice(0, 300) };
+      const error = encryptedReason(payload, encoding) ?? String(err?.message ?? err);
+      return { [UNDECODABLE_KEY]: true, encoding, error: error.slice(0, 300) };
     }
   }
+}
+
+// A payload still encrypted here was not decrypted by the worker's codec (src/codec/): say which
+// key it needs; the codec records why it could not decrypt it (unknown key ID, altered bytes).
+function encryptedReason(payload, encoding) {
+  if (encoding !== 'binary/encrypted') return undefined;
+  const meta = payload.metadata ?? {};
+  if (meta['encryption-error']) return str(meta['encryption-error']);
+  const keyId = meta['encryption-key-id'] ? str(meta['encryption-key-id']) : '(none)';
+  return `encrypted with key id "${keyId}", but this worker has no encryption keys (SHEPHERD_ENCRYPTION_KEYS is unset)`;
 }
 
 export const payloadConverter = new TolerantPayloadConverter();

@@ -20,5 +20,9 @@ export function undecodableMessage(args: readonly unknown[], what: string): stri
   const i = args.findIndex(isUndecodable);
   if (i < 0) return null;
   const p = args[i] as UndecodablePayload;
-  return `${what} could not be decoded: argument ${i + 1} has payload encoding "${p.encoding}" (${p.error}); send JSON with encoding json/plain`;
+  const hint =
+    p.encoding === 'binary/encrypted'
+      ? 'give the worker that key in SHEPHERD_ENCRYPTION_KEYS (keep old keys listed after a rotation)'
+      : 'send JSON with encoding json/plain';
+  return `${what} could not be decoded: argument ${i + 1} has payload encoding "${p.encoding}" (${p.error}); ${hint}`;
 }
