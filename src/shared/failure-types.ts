@@ -18,6 +18,8 @@ export const FailureType = {
   CommandFailed: 'CommandFailed',
   StepFailed: 'StepFailed',
   StepTimedOut: 'StepTimedOut',
+  /** A step showed no sign of life (output, file growth, progress) for its progressTimeout; retryable. */
+  StepStalled: 'StepStalled',
   InputMissing: 'InputMissing',
   OutputMissing: 'OutputMissing',
   OutputOutsideWorkspace: 'OutputOutsideWorkspace',

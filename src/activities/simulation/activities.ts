@@ -233,6 +233,7 @@ export function createSimulationActivities(deps: ActivityDeps) {
       nonRetryableExitCodes: spec.nonRetryableExitCodes,
       resultRequired: true,
       graceMs: 2000,
+      ...(spec.progressTimeout === undefined ? {} : { progressTimeout: spec.progressTimeout }),
     };
     const outcome = await executeStep(stepSpec, {
       workspace,

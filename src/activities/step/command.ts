@@ -1,7 +1,8 @@
 import { Context } from '@temporalio/activity';
 import { parseCommandSpec, type CommandSpec } from '../../shared/step/command-spec.js';
+import { describeLiveness } from '../../shared/step/liveness.js';
 import type { ActivityDeps } from '../deps.js';
-import { executeStep } from './execute-step.js';
+import { executeStep, type StepProgress } from './execute-step.js';
 import { assertStepSucceeded } from './failure.js';
 import { readStepResult } from './result-file.js';
 import { collectOutputs, prepareWorkspace, workspacePath } from './workspace.js';
@@ -12,7 +13,8 @@ import { collectOutputs, prepareWorkspace, workspacePath } from './workspace.js'
 
 export type { CommandSpec, ResolvedCommandSpec } from '../../shared/step/command-spec.js';
 export { commandSpecSchema, parseCommandSpec } from '../../shared/step/command-spec.js';
-export { executeStep, resolveProgram, type ExecuteStepOptions, type StepOutcome, type StepProgress } from './execute-step.js';
+export { executeStep, resolveProgram, type ExecuteStepOptions, type StallInfo, type StepOutcome, type StepProgress } from './execute-step.js';
+export { StepLiveness } from './liveness.js';
 export { assertStepSucceeded, type StepFailureDetails } from './failure.js';
 export { readStepResult, resultFilePath, MAX_RESULT_BYTES } from './result-file.js';
 export { collectOutputs, prepareWorkspace, resolveInWorkspace, workspacePath, type WorkspaceKey } from './workspace.js';
@@ -28,13 +30,34 @@ export interface CommandResult {
   outputs: { path: string; size: number }[];
   /** Last lines of stdout, for the Web UI; the full log is stdout.log in the workspace. */
   stdoutTail: string[];
+  /** Longest time without output or file growth: the basis of progressTimeout recommendations. */
+  longestSilenceMs: number;
 }
 
-/** What runCommand heartbeats. */
+/** What runCommand heartbeats (the Web UI shows it as the activity's heartbeat details). */
 export interface CommandHeartbeat {
   elapsedMs: number;
   rssBytes: number;
   lastOutputLine: string | null;
+  /** Since the last output line or workspace file growth. */
+  silentMs: number;
+  longestSilenceMs: number;
+  progressTimeoutMs: number | null;
+  /** "running 4m", "running 9m, no output for 2m" or "stalled for 5m: ...". */
+  state: string;
+}
+
+/** The heartbeat of a step at the given progress. */
+export function commandHeartbeat(p: StepProgress): CommandHeartbeat {
+  return {
+    elapsedMs: p.elapsedMs,
+    rssBytes: p.rssBytes,
+    lastOutputLine: p.lastOutputLine,
+    silentMs: p.silentMs,
+    longestSilenceMs: p.longestSilenceMs,
+    progressTimeoutMs: p.progressTimeoutMs,
+    state: describeLiveness(p),
+  };
 }
 
 /** Every second, or a third of the heartbeat timeout when that is shorter. */
@@ -58,7 +81,8 @@ export function createCommandActivities(deps: ActivityDeps) {
      * worker shutdown) stops its process group and is rethrown as a CancelledFailure.
      * Failures: InvalidCommandSpec, CommandNotFound, InputMissing (non-retryable); CommandFailed
      * (retryable unless the exit code is in nonRetryableExitCodes); StepTimedOut (retryable);
-     * ResultMissing, ResultInvalid, ResultTooLarge, OutputMissing, OutputOutsideWorkspace
+     * StepStalled (retryable: no sign of life for
+     * its progressTimeout); ResultMissing, ResultInvalid, ResultTooLarge, OutputMissing, OutputOutsideWorkspace
      * (non-retryable: the program exited 0 without keeping its contract).
      */
     async runCommand(input: CommandSpec): Promise<CommandResult> {
@@ -73,7 +97,7 @@ export function createCommandActivities(deps: ActivityDeps) {
         attempt: info.attempt,
       });
       const beat = (details: CommandHeartbeat) => ctx.heartbeat(details);
-      beat({ elapsedMs: 0, rssBytes: 0, lastOutputLine: null });
+      beat({ elapsedMs: 0, rssBytes: 0, lastOutputLine: null, silentMs: 0, longestSilenceMs: 0, progressTimeoutMs: null, state: 'starting' });
       await prepareWorkspace(workspace, spec);
       deps.logger.info({ command: spec.command, workspace }, 'step started');
 
@@ -83,7 +107,7 @@ export function createCommandActivities(deps: ActivityDeps) {
         deadline: attemptDeadline(startedAt, info.startToCloseTimeoutMs),
         procDir: deps.procDir,
         sampleIntervalMs: heartbeatIntervalMs(info.heartbeatTimeoutMs),
-        onProgress: ({ elapsedMs, rssBytes, lastOutputLine }) => beat({ elapsedMs, rssBytes, lastOutputLine }),
+        onProgress: (p) => beat(commandHeartbeat(p)),
         logger: deps.logger,
       });
       // The logger's mixin adds the workflow ID, activity and attempt to both lines.
@@ -99,6 +123,7 @@ export function createCommandActivities(deps: ActivityDeps) {
         workspace,
         outputs,
         stdoutTail: outcome.stdoutTail,
+        longestSilenceMs: outcome.longestSilenceMs,
       };
     },
   };
