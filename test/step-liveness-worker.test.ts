@@ -1,0 +1,96 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { batchResult } from '../src/client/outcome.js';
+import { startExperimentBatch, type ExperimentBatchResult } from '../src/client/experiments.js';
+import { experiments } from '../src/client/index.js';
+import { experimentsCli } from '../src/cli/pipelines/experiments.js';
+import { trainingCli } from '../src/cli/pipelines/training.js';
+import { enqueueUpdate } from '../src/shared/training/messages.js';
+import { startTestWorker, type TestWorker } from './support/harness.js';
+import { nodeExperiment } from './support/experiments.js';
+import { processesWithEnv, waitFor } from './support/procs.js';
+import { irisJob, startQueue, status, waitStatus, type QueueHandle } from './support/training.js';
+
+// Progress-based liveness through a real worker and server: a hung step is stopped as
+// StepStalled and retried by its retry policy, and `shepherd <pipeline> status` says it is
+// silent or stalled while it happens, not merely "running".
+
+const MARK = 'SHEPHERD_TEST_MARKER';
+const live = (marker: string) => processesWithEnv(MARK, marker);
+
+describe('progressTimeout through a real worker', () => {
+  let w: TestWorker;
+  const queues: QueueHandle[] = [];
+  beforeAll(async () => {
+    w = await startTestWorker();
+  });
+  afterAll(async () => {
+    for (const h of queues) await h.terminate().catch(() => undefined);
+    await w?.stop();
+  });
+
+  it('an experiment that hangs after one line is stalled, retried, shown as silent then stalled, and leaves no process', async () => {
+    const marker = randomUUID();
+    const batchId = `stall-${marker.slice(0, 8)}`;
+    const hung = nodeExperiment('hung', `console.log('connecting to parameter server'); setInterval(() => {}, 1000);`, {
+      env: { [MARK]: marker },
+      progressTimeout: '6s',
+    });
+    const handle = await startExperimentBatch(
+      w.client,
+      { batchId, experiments: [hung], heartbeatTimeout: '3s', retry: { maximumAttempts: 2, initialInterval: '200ms' } },
+      { taskQueue: w.taskQueue },
+    );
+    const cliHandle = experiments.get(w.client, batchId);
+    const cliLines = async () =>
+      experimentsCli.progressLines(await experimentsCli.enrich!(w.client, cliHandle, await cliHandle.progress()), Date.now()).join('\n');
+    // What `shepherd experiments status` prints while the step is silent, then after the first stall.
+    const silent = await waitFor(async () => {
+      const text = await cliLines();
+      return /no output for \d+s \(progressTimeout 6s\)|stalled for/.test(text) && text;
+    }, 'the CLI showing the silence');
+    expect(silent).toMatch(/hung\s+(running \d+s, no output for|stalled for)/);
+    const retried = await waitFor(async () => {
+      const text = await cliLines();
+      return /attempt 2, after StepStalled/.test(text) && text;
+    }, 'the CLI showing the retry after the stall');
+    expect(retried).toContain('hung');
+
+    const result = await batchResult<ExperimentBatchResult>(handle);
+    expect(result.experiments[0]).toMatchObject({ status: 'failed' });
+    expect(result.experiments[0].error).toMatch(
+      /stalled: no output line and no growth of its workspace files for \d+s \(progressTimeout 6s\).*connecting to parameter server/,
+    );
+    const { rows } = await w.pool.query('SELECT attempt, failure FROM experiment_results WHERE batch_id = $1', [batchId]);
+    expect(rows[0]).toMatchObject({ attempt: 2, failure: { stalled: true, lastOutputLine: 'connecting to parameter server' } });
+    expect(live(marker)).toEqual([]);
+  });
+
+  it('a trainer that keeps printing but never advances its step is stalled, and the queue status says "no progress"', async () => {
+    const marker = randomUUID();
+    const trainer = `console.log(JSON.stringify({ event: 'start', step: 0, total_steps: 100 }));
+      setInterval(() => console.log('waiting for a free GPU'), 100);`;
+    const h = await startQueue(w.client, w.taskQueue, { queue: `stall-${marker.slice(0, 8)}` });
+    queues.push(h);
+    await h.executeUpdate(enqueueUpdate, {
+      args: [
+        irisJob('hung', {
+          trainer: { command: process.execPath, args: ['-e', trainer], env: { [MARK]: marker } },
+          progressTimeout: '6s',
+          retry: { maximumAttempts: 2, initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '1s' },
+        }),
+      ],
+    });
+    const s = await waitStatus(h, 'the queue reporting the missing progress', (x) =>
+      /no progress for|stalled for/.test(trainingCli.progressLines(x, Date.now()).join('\n')),
+    );
+    expect(trainingCli.progressLines(s, Date.now()).join('\n')).toMatch(
+      /running hung: step 0\/100.*(, no progress for \d+s \(progressTimeout 6s\)|; stalled for)/,
+    );
+    const done = await waitStatus(h, 'the job failed after its retries', (x) => x.recent.length === 1);
+    expect(done.recent[0]).toMatchObject({ jobId: 'hung', status: 'failed' });
+    expect(done.recent[0]!.error).toMatch(/no progress past step 0 for \d+ s \(progressTimeout 6s\).*waiting for a free GPU/);
+    expect(live(marker)).toEqual([]);
+    expect((await status(h)).counts.failed).toBe(1);
+  });
+});
