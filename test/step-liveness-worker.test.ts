@@ -9,6 +9,8 @@ import { enqueueUpdate } from '../src/shared/training/messages.js';
 import { startTestWorker, type TestWorker } from './support/harness.js';
 import { nodeExperiment } from './support/experiments.js';
 import { processesWithEnv, waitFor } from './support/procs.js';
+import { recommendationLines, recommendForBatch } from '../src/cli/pipelines/experiments-recommend.js';
+import { upsertExperimentResult, experimentResultSchema } from '../src/activities/experiments/results.js';
 import { irisJob, startQueue, status, waitStatus, type QueueHandle } from './support/training.js';
 
 // Progress-based liveness through a real worker and server: a hung step is stopped as
@@ -92,5 +94,47 @@ describe('progressTimeout through a real worker', () => {
     expect(done.recent[0]!.error).toMatch(/no progress past step 0 for \d+ s \(progressTimeout 6s\).*waiting for a free GPU/);
     expect(live(marker)).toEqual([]);
     expect((await status(h)).counts.failed).toBe(1);
+  });
+
+  it('a successful run records its longest silence, and `experiments recommend` turns enough of them into a progressTimeout', async () => {
+    const marker = randomUUID();
+    const name = `quiet-${marker.slice(0, 8)}`;
+    const batch = {
+      batchId: `silence-${marker.slice(0, 8)}`,
+      experiments: [nodeExperiment(name, `console.log('start'); setTimeout(() => { console.log('end'); done({ accuracy: 1 }); }, 1500);`)],
+    };
+    const result = await batchResult<ExperimentBatchResult>(await startExperimentBatch(w.client, batch, { taskQueue: w.taskQueue }));
+    expect(result.experiments[0]).toMatchObject({ status: 'succeeded' });
+    const { rows } = await w.pool.query<{ longest_silence_ms: number }>(
+      'SELECT longest_silence_ms FROM experiment_results WHERE batch_id = $1',
+      [batch.batchId],
+    );
+    const measured = rows[0]!.longest_silence_ms;
+    expect(measured).toBeGreaterThanOrEqual(1000);
+
+    // Too few runs: no recommendation, and the table says why.
+    const few = await recommendForBatch(w.pool, batch, { days: 1 });
+    expect(few[0]).toMatchObject({ experiment: name, samples: 1, recommended: null, configured: null });
+    expect(recommendationLines(few).join('\n')).toMatch(/needs at least 5 successful runs \(have 1\)/);
+
+    // Four more successful runs of the same experiment in other batches, one with a long silence; a failed run does not count.
+    for (const [i, silence] of [40_000, 2_000, 3_000, 1_000].entries()) {
+      await upsertExperimentResult(
+        w.pool,
+        experimentResultSchema.parse({
+          batchId: `${batch.batchId}-${i}`,
+          experiment: name,
+          status: 'succeeded',
+          longestSilenceMs: silence,
+        }),
+      );
+    }
+    await upsertExperimentResult(
+      w.pool,
+      experimentResultSchema.parse({ batchId: `${batch.batchId}-failed`, experiment: name, status: 'failed', longestSilenceMs: 900_000 }),
+    );
+    const recs = await recommendForBatch(w.pool, batch, { days: 1 });
+    expect(recs[0]).toMatchObject({ samples: 5, longestSilenceMs: 40_000, recommended: '2m' });
+    expect(recommendationLines(recs).join('\n')).toMatch(new RegExp(`${name}\\s.*5\\s.*40s\\s.*2m`));
   });
 });
