@@ -11,6 +11,7 @@ import { nodeExperiment } from './support/experiments.js';
 import { processesWithEnv, waitFor } from './support/procs.js';
 import { recommendationLines, recommendForBatch } from '../src/cli/pipelines/experiments-recommend.js';
 import { upsertExperimentResult, experimentResultSchema } from '../src/activities/experiments/results.js';
+import { runSimulation, shJob, writeReplicateScript } from './support/simulation.js';
 import { irisJob, startQueue, status, waitStatus, type QueueHandle } from './support/training.js';
 
 // Progress-based liveness through a real worker and server: a hung step is stopped as
@@ -136,5 +137,47 @@ describe('progressTimeout through a real worker', () => {
     const recs = await recommendForBatch(w.pool, batch, { days: 1 });
     expect(recs[0]).toMatchObject({ samples: 5, longestSilenceMs: 40_000, recommended: '2m' });
     expect(recommendationLines(recs).join('\n')).toMatch(new RegExp(`${name}\\s.*5\\s.*40s\\s.*2m`));
+  });
+
+  it('a simulation replicate that hangs is stalled and retried by the replicate retry policy; healthy ones record their silence', async () => {
+    const marker = randomUUID();
+    const jobId = `stall-${marker.slice(0, 8)}`;
+    const script = writeReplicateScript();
+    const result = await runSimulation(
+      w.client,
+      w.taskQueue,
+      shJob(script, {
+        jobId,
+        replicate: { command: 'sh', args: [script, '{param.mode}'], env: { [MARK]: marker }, progressTimeout: '2s' },
+        parameters: [
+          { key: 'ok', values: { mode: 'ok' } },
+          { key: 'hung', values: { mode: 'hang' } },
+        ],
+        replicates: 2,
+      }),
+    );
+    expect(result.parameters.find((p) => p.key === 'ok')).toMatchObject({ status: 'completed' });
+    expect(result.parameters.find((p) => p.key === 'hung')).toMatchObject({ status: 'failed' });
+    const { rows } = await w.pool.query<{
+      parameter_key: string;
+      status: string;
+      attempts: number;
+      error: string | null;
+      longest_silence_ms: number | null;
+    }>(
+      'SELECT parameter_key, status, attempts, error, longest_silence_ms FROM simulation_replicates WHERE job_id = $1 ORDER BY parameter_key, replicate',
+      [jobId],
+    );
+    expect(rows.filter((r) => r.parameter_key === 'hung')).toEqual([
+      expect.objectContaining({
+        status: 'failed',
+        attempts: 2,
+        error: expect.stringMatching(/stalled: .* \(progressTimeout 2s\).*loading model/),
+      }),
+      expect.objectContaining({ status: 'failed', attempts: 2, error: expect.stringMatching(/stalled/) }),
+    ]);
+    for (const r of rows.filter((x) => x.parameter_key === 'ok'))
+      expect(r).toMatchObject({ status: 'succeeded', longest_silence_ms: expect.any(Number) });
+    expect(live(marker)).toEqual([]);
   });
 });

@@ -101,6 +101,8 @@ interface ReplicateRow {
   attempts: number;
   duration_ms: number | null;
   peak_rss_bytes: number | null;
+  /** Longest time without output or file growth (command replicates; progressTimeout recommendations). */
+  longest_silence_ms?: number | null;
 }
 
 export { canonicalJson };
@@ -146,13 +148,14 @@ class ReplicateWriter {
     const write = prior.then(async () => {
       if (rows.length === 0) return;
       await this.pool.query(
-        `INSERT INTO simulation_replicates (job_id, parameter_key, replicate, seed, status, result, error, attempts, duration_ms, peak_rss_bytes)
-         SELECT $1, $2, r.replicate, r.seed, r.status, r.result, r.error, r.attempts, r.duration_ms, r.peak_rss_bytes
+        `INSERT INTO simulation_replicates (job_id, parameter_key, replicate, seed, status, result, error, attempts, duration_ms, peak_rss_bytes, longest_silence_ms)
+         SELECT $1, $2, r.replicate, r.seed, r.status, r.result, r.error, r.attempts, r.duration_ms, r.peak_rss_bytes, r.longest_silence_ms
            FROM jsonb_to_recordset($3::jsonb)
-             AS r(replicate int, seed bigint, status text, result jsonb, error text, attempts int, duration_ms int, peak_rss_bytes bigint)
+             AS r(replicate int, seed bigint, status text, result jsonb, error text, attempts int, duration_ms int, peak_rss_bytes bigint, longest_silence_ms int)
          ON CONFLICT (job_id, parameter_key, replicate) DO UPDATE
            SET seed = EXCLUDED.seed, status = EXCLUDED.status, result = EXCLUDED.result, error = EXCLUDED.error,
                attempts = EXCLUDED.attempts, duration_ms = EXCLUDED.duration_ms, peak_rss_bytes = EXCLUDED.peak_rss_bytes,
+               longest_silence_ms = EXCLUDED.longest_silence_ms,
                finished_at = now()
            WHERE simulation_replicates.status = 'failed'`,
         [this.jobId, this.parameterKey, JSON.stringify(rows)],
@@ -168,6 +171,7 @@ interface ReplicateOutcome {
   result: unknown;
   durationMs: number;
   peakRssBytes: number | null;
+  longestSilenceMs?: number;
 }
 
 export function createSimulationActivities(deps: ActivityDeps) {
@@ -246,7 +250,7 @@ export function createSimulationActivities(deps: ActivityDeps) {
     });
     assertStepSucceeded({ nonRetryableExitCodes: spec.nonRetryableExitCodes }, outcome);
     const result = await readStepResult(outcome.resultFile, true);
-    return { result, durationMs: outcome.durationMs, peakRssBytes: outcome.peakRssBytes, workspace };
+    return { result, durationMs: outcome.durationMs, peakRssBytes: outcome.peakRssBytes, longestSilenceMs: outcome.longestSilenceMs, workspace };
   }
 
   async function runModuleReplicate(
@@ -368,7 +372,7 @@ export function createSimulationActivities(deps: ActivityDeps) {
               if (out.result === null || typeof out.result !== 'object' || Array.isArray(out.result)) {
                 throw ApplicationFailure.nonRetryable(`replicate result must be a JSON object, got ${truncate(JSON.stringify(out.result) ?? 'undefined', 100)}`, 'ResultInvalid');
               }
-              writer.add({ replicate, seed, status: 'succeeded', result: out.result, error: null, attempts: attempt, duration_ms: out.durationMs, peak_rss_bytes: out.peakRssBytes });
+              writer.add({ replicate, seed, status: 'succeeded', result: out.result, error: null, attempts: attempt, duration_ms: out.durationMs, peak_rss_bytes: out.peakRssBytes, longest_silence_ms: out.longestSilenceMs ?? null });
               // Results are in PostgreSQL now; the workspace of a success is only clutter.
               if (workspace) await rm(workspace, { recursive: true, force: true });
               return;
