@@ -24,6 +24,8 @@ import { simulationJobSchema } from '../src/shared/simulation/schemas.js';
 import { trainingJobSchema } from '../src/shared/training/schemas.js';
 import { describeIssues } from '../src/shared/schemas.js';
 import { createLogger } from '../src/config/logger.js';
+import { livenessOfDetails } from '../src/client/step-liveness.js';
+import { runningText } from '../src/cli/pipelines/experiments.js';
 import { processesWithEnv } from './support/procs.js';
 import { applicationFailureOf } from './support/failures.js';
 
@@ -208,5 +210,57 @@ describe('describing silence and recommending a progressTimeout', () => {
     expect(recommendProgressTimeout(5, 100_000)).toMatchObject({ recommendedMs: 300_000, recommended: '5m' });
     expect(recommendProgressTimeout(12, 2_000)).toMatchObject({ recommended: '1m' });
     expect(recommendProgressTimeout(12, 130_001)).toMatchObject({ recommended: '7m' });
+  });
+});
+
+describe('reading liveness from heartbeat details', () => {
+  it("takes runCommand's fields from the top and trainModel's from `liveness`; anything else is no liveness", () => {
+    expect(
+      livenessOfDetails({
+        elapsedMs: 5000,
+        rssBytes: 1,
+        lastOutputLine: 'x',
+        silentMs: 4000,
+        longestSilenceMs: 4000,
+        progressTimeoutMs: null,
+        state: 'running 5s',
+      }),
+    ).toEqual({
+      elapsedMs: 5000,
+      silentMs: 4000,
+      progressTimeoutMs: null,
+      evidence: 'output',
+      lastOutputLine: 'x',
+    });
+    expect(
+      livenessOfDetails({ step: 3, liveness: { silentMs: 70_000, longestSilenceMs: 70_000, progressTimeoutMs: 600_000, state: '' } }),
+    ).toMatchObject({ silentMs: 70_000, progressTimeoutMs: 600_000, evidence: 'progress' });
+    expect(livenessOfDetails('preparing environment')).toBeNull();
+    expect(livenessOfDetails({ analyzer: 'eslint', phase: 'running', elapsedMs: 1 })).toBeNull();
+  });
+
+  it('the experiments CLI says running, silent or stalled, and names the failure a retry follows', () => {
+    const now = 1_000_000;
+    const o = { name: 'knn', status: 'running' as const, startedAt: now - 600_000 };
+    const step = (silentMs: number, extra = {}) => ({
+      activityId: '1',
+      activityType: 'runExperiment',
+      attempt: 1,
+      elapsedMs: 0,
+      silentMs,
+      progressTimeoutMs: 300_000,
+      evidence: 'output' as const,
+      lastOutputLine: null,
+      lastFailure: null,
+      lastFailureType: null,
+      ...extra,
+    });
+    expect(runningText(o, now)).toBe('running 600s');
+    expect(runningText({ ...o, step: step(1000) }, now)).toBe('running 600s');
+    expect(runningText({ ...o, step: step(120_000) }, now)).toBe('running 10m, no output for 2m (progressTimeout 5m)');
+    expect(runningText({ ...o, step: step(300_000) }, now)).toMatch(/^stalled for 5m: no output/);
+    expect(runningText({ ...o, step: step(0, { attempt: 2, lastFailureType: 'StepStalled' }) }, now)).toBe(
+      'running 600s (attempt 2, after StepStalled)',
+    );
   });
 });
