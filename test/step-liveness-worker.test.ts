@@ -180,4 +180,18 @@ describe('progressTimeout through a real worker', () => {
       expect(r).toMatchObject({ status: 'succeeded', longest_silence_ms: expect.any(Number) });
     expect(live(marker)).toEqual([]);
   });
+
+  it('a healthy trainer with a progressTimeout completes, and its longest gap between step advances is stored with the job', async () => {
+    const h = await startQueue(w.client, w.taskQueue, { queue: `fine-${randomUUID().slice(0, 8)}` });
+    queues.push(h);
+    await h.executeUpdate(enqueueUpdate, {
+      args: [irisJob('fine', { steps: 60, evalInterval: 20, checkpointInterval: 20, progressTimeout: '1m' })],
+    });
+    const done = await waitStatus(h, 'the job finished', (x) => x.recent.length === 1);
+    expect(done.recent[0]).toMatchObject({ jobId: 'fine', status: 'completed' });
+    const { rows } = await w.pool.query<{ metrics: { longestSilenceMs?: unknown } }>('SELECT metrics FROM training_jobs WHERE queue = $1', [
+      done.queue,
+    ]);
+    expect(rows[0]!.metrics.longestSilenceMs).toEqual(expect.any(Number));
+  });
 });

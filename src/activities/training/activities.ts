@@ -336,6 +336,7 @@ export function createTrainingActivities(deps: ActivityDeps) {
           metrics: extra.metrics ?? null,
           durationMs: Date.now() - started,
           peakRssBytes: extra.outcome?.peakRssBytes ?? 0,
+          ...(extra.outcome ? { longestSilenceMs: extra.outcome.longestSilenceMs } : {}),
           checkpointDir: dirs.checkpoints,
           effectiveConfig: job,
         };

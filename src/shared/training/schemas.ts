@@ -206,6 +206,8 @@ export interface TrainModelResult
   metrics: Record<string, unknown> | null;
   durationMs: number;
   peakRssBytes: number;
+  /** Longest time this attempt's trainer went without advancing its step (absent when it did not run). */
+  longestSilenceMs?: number;
   checkpointDir: string;
   effectiveConfig: TrainingJob;
 }
