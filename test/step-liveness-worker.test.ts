@@ -168,14 +168,16 @@ describe('progressTimeout through a real worker', () => {
       'SELECT parameter_key, status, attempts, error, longest_silence_ms FROM simulation_replicates WHERE job_id = $1 ORDER BY parameter_key, replicate',
       [jobId],
     );
-    expect(rows.filter((r) => r.parameter_key === 'hung')).toEqual([
-      expect.objectContaining({
+    // A parameter that lost a replicate for good stops starting more (failure budget): one or both ran.
+    const hung = rows.filter((r) => r.parameter_key === 'hung');
+    expect(hung.length).toBeGreaterThanOrEqual(1);
+    for (const r of hung) {
+      expect(r).toMatchObject({
         status: 'failed',
         attempts: 2,
         error: expect.stringMatching(/stalled: .* \(progressTimeout 2s\).*loading model/),
-      }),
-      expect.objectContaining({ status: 'failed', attempts: 2, error: expect.stringMatching(/stalled/) }),
-    ]);
+      });
+    }
     for (const r of rows.filter((x) => x.parameter_key === 'ok'))
       expect(r).toMatchObject({ status: 'succeeded', longest_silence_ms: expect.any(Number) });
     expect(live(marker)).toEqual([]);
