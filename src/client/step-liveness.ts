@@ -1,5 +1,5 @@
 import type { Client } from '@temporalio/client';
-import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow/index.js';
+import type { Payload } from '@temporalio/common';
 import type { LivenessEvidence } from '../shared/step/liveness.js';
 
 // What a workflow's running steps last said about their liveness, read from the heartbeat
@@ -44,6 +44,14 @@ export function livenessOfDetails(
   };
 }
 
+/** The first heartbeat detail, decoded like the SDK does: codecs last to first, then the payload converter. */
+async function firstDetail(client: Client, encoded: Payload[]): Promise<unknown> {
+  const { payloadCodecs, payloadConverter } = client.options.loadedDataConverter;
+  let payloads = encoded;
+  for (let i = payloadCodecs.length - 1; i >= 0; i--) payloads = await payloadCodecs[i]!.decode(payloads);
+  return payloads[0] ? payloadConverter.fromPayload(payloads[0]) : undefined;
+}
+
 /** The pending steps of one execution that report liveness; [] when it is closed or unknown. */
 export async function pendingStepLiveness(client: Client, workflowId: string): Promise<PendingStepLiveness[]> {
   let desc;
@@ -56,7 +64,7 @@ export async function pendingStepLiveness(client: Client, workflowId: string): P
   for (const a of desc.raw.pendingActivities ?? []) {
     let details: unknown;
     try {
-      details = await decodeFromPayloadsAtIndex(client.options.loadedDataConverter, 0, a.heartbeatDetails?.payloads);
+      details = await firstDetail(client, (a.heartbeatDetails?.payloads ?? []) as Payload[]);
     } catch {
       continue;
     }
