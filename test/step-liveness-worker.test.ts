@@ -11,7 +11,10 @@ import { nodeExperiment } from './support/experiments.js';
 import { processesWithEnv, waitFor } from './support/procs.js';
 import { recommendationLines, recommendForBatch } from '../src/cli/pipelines/experiments-recommend.js';
 import { upsertExperimentResult, experimentResultSchema } from '../src/activities/experiments/results.js';
-import { runSimulation, shJob, writeReplicateScript } from './support/simulation.js';
+import { shJob, startSimulation, writeReplicateScript } from './support/simulation.js';
+import type { Payload } from '@temporalio/common';
+import { sweepWorkflowId } from '../src/shared/simulation/workflow-ids.js';
+import type { SimulationJobResult } from '../src/shared/simulation/schemas.js';
 import { irisJob, startQueue, status, waitStatus, type QueueHandle } from './support/training.js';
 
 // Progress-based liveness through a real worker and server: a hung step is stopped as
@@ -143,19 +146,40 @@ describe('progressTimeout through a real worker', () => {
     const marker = randomUUID();
     const jobId = `stall-${marker.slice(0, 8)}`;
     const script = writeReplicateScript();
-    const result = await runSimulation(
+    const handle = await startSimulation(
       w.client,
       w.taskQueue,
       shJob(script, {
         jobId,
-        replicate: { command: 'sh', args: [script, '{param.mode}'], env: { [MARK]: marker }, progressTimeout: '2s' },
+        replicate: { command: 'sh', args: [script, '{param.mode}'], env: { [MARK]: marker }, progressTimeout: '4s' },
         parameters: [
           { key: 'ok', values: { mode: 'ok' } },
           { key: 'hung', values: { mode: 'hang' } },
         ],
         replicates: 2,
+        heartbeatTimeout: '3s',
       }),
     );
+    // The replicate batch's heartbeat (Web UI: pending activity details) names its silentest replicate.
+    const quietest = await waitFor(async () => {
+      const d = await w.client.workflow
+        .getHandle(sweepWorkflowId(jobId, 'hung'))
+        .describe()
+        .catch(() => undefined);
+      for (const a of d?.raw.pendingActivities ?? []) {
+        const p = a.heartbeatDetails?.payloads?.[0];
+        const details = p
+          ? (w.client.options.loadedDataConverter.payloadConverter.fromPayload(p as Payload) as { quietest?: { state: string } })
+          : undefined;
+        if (details?.quietest && /no output for|stalled for/.test(details.quietest.state)) return details.quietest;
+      }
+      return undefined;
+    }, 'the replicate batch heartbeat naming its silent replicate');
+    expect(quietest).toMatchObject({
+      progressTimeoutMs: 4000,
+      state: expect.stringMatching(/no output for \d+s \(progressTimeout 4s\)|stalled for/),
+    });
+    const result = await batchResult<SimulationJobResult>(handle);
     expect(result.parameters.find((p) => p.key === 'ok')).toMatchObject({ status: 'completed' });
     expect(result.parameters.find((p) => p.key === 'hung')).toMatchObject({ status: 'failed' });
     const { rows } = await w.pool.query<{
@@ -175,7 +199,7 @@ describe('progressTimeout through a real worker', () => {
       expect(r).toMatchObject({
         status: 'failed',
         attempts: 2,
-        error: expect.stringMatching(/stalled: .* \(progressTimeout 2s\).*loading model/),
+        error: expect.stringMatching(/stalled: .* \(progressTimeout 4s\).*loading model/),
       });
     }
     for (const r of rows.filter((x) => x.parameter_key === 'ok'))

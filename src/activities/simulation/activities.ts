@@ -29,7 +29,8 @@ import { backoffMs } from '../../shared/retry.js';
 import type { ActivityDeps } from '../deps.js';
 import { createEnvironmentCache, groupCommandRunner } from './environments.js';
 import { resolveInsideProject } from '../step/project-paths.js';
-import { executeStep } from '../step/execute-step.js';
+import { executeStep, type StepProgress } from '../step/execute-step.js';
+import { describeLiveness } from '../../shared/step/liveness.js';
 import { assertStepSucceeded } from '../step/failure.js';
 import { readStepResult } from '../step/result-file.js';
 import { prepareWorkspace, workspacePath } from '../step/workspace.js';
@@ -210,7 +211,7 @@ export function createSimulationActivities(deps: ActivityDeps) {
   async function runCommandReplicate(
     spec: ReplicateCommandSpec,
     input: ReplicateBatchInput,
-    r: { replicate: number; seed: number; attempt: number; env?: EnvironmentReport; signal: AbortSignal; deadline: number; workflowId: string; runId?: string },
+    r: { replicate: number; seed: number; attempt: number; env?: EnvironmentReport; signal: AbortSignal; deadline: number; workflowId: string; runId?: string; onProgress?: (p: StepProgress) => void },
   ): Promise<ReplicateOutcome & { workspace: string }> {
     const vars = { seed: r.seed, replicate: r.replicate, values: input.values, envDir: r.env?.dir, projectDir };
     const workspace = workspacePath(deps.runsDir, { workflowId: r.workflowId, runId: r.runId, activityId: `replicate-${r.replicate}`, attempt: r.attempt });
@@ -247,6 +248,7 @@ export function createSimulationActivities(deps: ActivityDeps) {
       logger: deps.logger,
       // Memory sampling only for replicates that run long enough to matter.
       sampleIntervalMs: 1000,
+      onProgress: r.onProgress,
     });
     assertStepSucceeded({ nonRetryableExitCodes: spec.nonRetryableExitCodes }, outcome);
     const result = await readStepResult(outcome.resultFile, true);
@@ -333,8 +335,15 @@ export function createSimulationActivities(deps: ActivityDeps) {
       const activityDeadline = attemptDeadline(startedAt, info.startToCloseTimeoutMs);
       const workflowId = info.workflowExecution?.workflowId ?? `sweep-${input.jobId}-${input.parameterKey}`;
       const progress = { done: 0, failed: 0, running: 0, reused: 0 };
+      // The silentest running command replicate, so the Web UI tells a hung one from a slow batch.
+      const running = new Map<number, StepProgress>();
+      const details = () => {
+        let q: [number, StepProgress] | undefined;
+        for (const e of running) if (!q || e[1].silentMs > q[1].silentMs) q = e;
+        return q ? { ...progress, quietest: { replicate: q[0], silentMs: q[1].silentMs, progressTimeoutMs: q[1].progressTimeoutMs, state: describeLiveness(q[1]) } } : progress;
+      };
       ctx.heartbeat(progress);
-      const beat = setInterval(() => ctx.heartbeat(progress), heartbeatIntervalMs(info.heartbeatTimeoutMs));
+      const beat = setInterval(() => ctx.heartbeat(details()), heartbeatIntervalMs(info.heartbeatTimeoutMs));
       const writer = new ReplicateWriter(deps.pool, input.jobId, input.parameterKey);
       const flushTimer = setInterval(() => void writer.flush().catch(() => undefined), 1000);
       const samples: FailureSample[] = [];
@@ -367,7 +376,17 @@ export function createSimulationActivities(deps: ActivityDeps) {
             try {
               const out = isModuleReplicate(input.replicate)
                 ? await runModuleReplicate(input.replicate, input, { replicate, seed, env, signal, timeoutMs: deadline - Date.now() })
-                : await runCommandReplicate(input.replicate, input, { replicate, seed, attempt: workspaceAttempt, env, signal, deadline, workflowId, runId: info.workflowExecution?.runId });
+                : await runCommandReplicate(input.replicate, input, {
+                    replicate,
+                    seed,
+                    attempt: workspaceAttempt,
+                    env,
+                    signal,
+                    deadline,
+                    workflowId,
+                    runId: info.workflowExecution?.runId,
+                    onProgress: (p) => running.set(replicate, p),
+                  }).finally(() => running.delete(replicate));
               workspace = 'workspace' in out ? (out.workspace as string) : undefined;
               if (out.result === null || typeof out.result !== 'object' || Array.isArray(out.result)) {
                 throw ApplicationFailure.nonRetryable(`replicate result must be a JSON object, got ${truncate(JSON.stringify(out.result) ?? 'undefined', 100)}`, 'ResultInvalid');
