@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import type { Client } from '@temporalio/client';
 import { readDefinitionFile } from '../config/input-file.js';
 import { loadEnv } from '../config/env.js';
 import { EXIT, exitCodeForOutcome, outcomeOfWorkflow } from '../shared/exit-codes.js';
@@ -9,6 +10,11 @@ import { follow } from './watch-view.js';
 import { stepTails } from './step-logs.js';
 
 // `shepherd <pipeline> <verb>`: the verbs every pipeline has, built from its adapter.
+
+/** The pipeline's progress, with its running steps' liveness when the adapter can add it. */
+function progressOf(a: PipelineAdapter, client: Client, handle: ReturnType<PipelineAdapter['get']>): Promise<unknown> {
+  return handle.progress().then((p) => (a.enrich ? a.enrich(client, handle, p).catch(() => p) : p));
+}
 
 async function finalOf(a: PipelineAdapter, handle: ReturnType<PipelineAdapter['get']>, json: boolean): Promise<number> {
   try {
@@ -57,7 +63,7 @@ export function registerPipeline(program: Command, a: PipelineAdapter, extra?: (
         const handle = await a.start(client, v.input, g.taskQueue);
         if (o.detach || !o.json) emit(Boolean(o.json), { workflowId: handle.workflowId }, [`started ${handle.workflowId}`]);
         if (o.detach) return EXIT.ok;
-        if (!o.json) await follow({ poll: () => handle.progress(), counts: a.counts, lines: a.progressLines }, handle.result().catch(() => undefined), process.stderr);
+        if (!o.json) await follow({ poll: () => progressOf(a, client, handle), counts: a.counts, lines: a.progressLines }, handle.result().catch(() => undefined), process.stderr);
         return finalOf(a, handle, Boolean(o.json));
       });
     });
@@ -72,7 +78,7 @@ export function registerPipeline(program: Command, a: PipelineAdapter, extra?: (
         const handle = a.get(client, id);
         const d = await handle.describe();
         const outcome = outcomeOfWorkflow(d.status, d.stage);
-        const progress = await handle.progress().catch(() => undefined);
+        const progress = await progressOf(a, client, handle).catch(() => undefined);
         emit(Boolean(o.json), { ...d, outcome, progress }, [`${d.workflowId}: ${d.status}${d.stage ? ` (Stage ${d.stage})` : ''}`, ...(progress ? a.progressLines(progress, d.closeTime?.getTime() ?? Date.now()) : [])]);
         return outcome === 'running' ? EXIT.ok : exitCodeForOutcome(outcome);
       });
@@ -87,7 +93,7 @@ export function registerPipeline(program: Command, a: PipelineAdapter, extra?: (
       process.exitCode = await connected(c, async (client) => {
         const handle = a.get(client, id);
         await handle.describe();
-        if (!o.json) await follow({ poll: () => handle.progress(), counts: a.counts, lines: a.progressLines }, handle.result().catch(() => undefined));
+        if (!o.json) await follow({ poll: () => progressOf(a, client, handle), counts: a.counts, lines: a.progressLines }, handle.result().catch(() => undefined));
         return finalOf(a, handle, Boolean(o.json));
       });
     });

@@ -6,6 +6,7 @@ import { EXIT } from '../shared/exit-codes.js';
 import { registerPipeline } from './pipeline-commands.js';
 import { conversationsCli } from './pipelines/conversations.js';
 import { experimentsCli } from './pipelines/experiments.js';
+import { registerExperimentVerbs } from './pipelines/experiments-recommend.js';
 import { simulationCli } from './pipelines/simulation.js';
 import { registerTrainingVerbs, trainingCli } from './pipelines/training.js';
 
@@ -13,7 +14,7 @@ import { registerTrainingVerbs, trainingCli } from './pipelines/training.js';
 export function registerPipelines(program: Command): void {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
   program.version(pkg.version, '-V, --version');
-  registerPipeline(program, experimentsCli);
+  registerPipeline(program, experimentsCli, registerExperimentVerbs);
   registerPipeline(program, simulationCli);
   registerPipeline(program, trainingCli, registerTrainingVerbs);
   registerPipeline(program, conversationsCli);

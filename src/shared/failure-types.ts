@@ -20,6 +20,8 @@ export const FailureType = {
   StepTimedOut: 'StepTimedOut',
   /** Free space under SHEPHERD_DISK_FLOOR for the whole attempt: the step never started (retryable). */
   DiskFloor: 'DiskFloor',
+  /** A step showed no sign of life (output, file growth, progress) for its progressTimeout; retryable. */
+  StepStalled: 'StepStalled',
   InputMissing: 'InputMissing',
   OutputMissing: 'OutputMissing',
   OutputOutsideWorkspace: 'OutputOutsideWorkspace',

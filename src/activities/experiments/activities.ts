@@ -12,6 +12,8 @@ export interface ExperimentRunResult {
   peakRssBytes: number;
   outputs: { path: string; size: number }[];
   workspace: string;
+  /** Longest time the program went without output or file growth (progressTimeout recommendations). */
+  longestSilenceMs?: number;
 }
 
 const DATASET_DIR = 'input';
@@ -35,6 +37,7 @@ export function createExperimentActivities(deps: ActivityDeps) {
         inputs,
         outputs: experiment.outputs,
         nonRetryableExitCodes: experiment.nonRetryableExitCodes,
+        ...(experiment.progressTimeout === undefined ? {} : { progressTimeout: experiment.progressTimeout }),
       });
       const metrics = run.result;
       if (typeof metrics !== 'object' || metrics === null || Array.isArray(metrics)) {
@@ -47,6 +50,7 @@ export function createExperimentActivities(deps: ActivityDeps) {
         peakRssBytes: run.peakRssBytes,
         outputs: run.outputs,
         workspace: run.workspace,
+        longestSilenceMs: run.longestSilenceMs,
       };
     },
   };

@@ -34,6 +34,8 @@ export const experimentResultSchema = z.object({
   exitCode: z.number().int().nullish(),
   outputs: z.unknown().optional(),
   durationMs: z.number().nonnegative().nullish(),
+  /** Longest time the step went without output or file growth (progressTimeout recommendations). */
+  longestSilenceMs: z.number().nonnegative().nullish(),
   startedAt: isoDate.nullish(),
   /** Defaults to now; with `attempt` it decides which of two writes for one key is newer. */
   finishedAt: isoDate.optional(),
@@ -105,14 +107,14 @@ export async function upsertExperimentResult(pool: pg.Pool, r: z.output<typeof e
   const res = await pool.query(
     `INSERT INTO experiment_results AS cur
        (batch_id, experiment, status, metrics, params, dataset, command, config_hash, attempt,
-        workflow_id, run_id, error, failure, exit_code, outputs, duration_ms, started_at, finished_at)
-     VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6, $7::jsonb, $8, $9, $10, $11, $12, $13::jsonb, $14, $15::jsonb, $16, $17, $18)
+        workflow_id, run_id, error, failure, exit_code, outputs, duration_ms, started_at, finished_at, longest_silence_ms)
+     VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6, $7::jsonb, $8, $9, $10, $11, $12, $13::jsonb, $14, $15::jsonb, $16, $17, $18, $19)
      ON CONFLICT (batch_id, experiment) DO UPDATE SET
        status = EXCLUDED.status, metrics = EXCLUDED.metrics, params = EXCLUDED.params,
        dataset = EXCLUDED.dataset, command = EXCLUDED.command, config_hash = EXCLUDED.config_hash,
        attempt = EXCLUDED.attempt, workflow_id = EXCLUDED.workflow_id, run_id = EXCLUDED.run_id,
        error = EXCLUDED.error, failure = EXCLUDED.failure, exit_code = EXCLUDED.exit_code,
-       outputs = EXCLUDED.outputs, duration_ms = EXCLUDED.duration_ms,
+       outputs = EXCLUDED.outputs, duration_ms = EXCLUDED.duration_ms, longest_silence_ms = EXCLUDED.longest_silence_ms,
        started_at = EXCLUDED.started_at, finished_at = EXCLUDED.finished_at, updated_at = now()
      -- Never let an older run or attempt, or a stale retry of an earlier write, replace a newer
      -- result. A later run of the same logical experiment (started later) wins over every attempt
@@ -139,6 +141,7 @@ export async function upsertExperimentResult(pool: pg.Pool, r: z.output<typeof e
       r.durationMs == null ? null : Math.round(r.durationMs),
       r.startedAt ?? null,
       r.finishedAt ?? new Date(),
+      r.longestSilenceMs == null ? null : Math.round(r.longestSilenceMs),
     ],
   );
   return res.rowCount === 1;

@@ -29,7 +29,8 @@ import { backoffMs } from '../../shared/retry.js';
 import type { ActivityDeps } from '../deps.js';
 import { createEnvironmentCache, groupCommandRunner } from './environments.js';
 import { resolveInsideProject } from '../step/project-paths.js';
-import { executeStep } from '../step/execute-step.js';
+import { executeStep, type StepProgress } from '../step/execute-step.js';
+import { describeLiveness } from '../../shared/step/liveness.js';
 import { assertStepSucceeded } from '../step/failure.js';
 import { readStepResult } from '../step/result-file.js';
 import { prepareWorkspace, workspacePath } from '../step/workspace.js';
@@ -101,6 +102,8 @@ interface ReplicateRow {
   attempts: number;
   duration_ms: number | null;
   peak_rss_bytes: number | null;
+  /** Longest time without output or file growth (command replicates; progressTimeout recommendations). */
+  longest_silence_ms?: number | null;
 }
 
 export { canonicalJson };
@@ -146,13 +149,14 @@ class ReplicateWriter {
     const write = prior.then(async () => {
       if (rows.length === 0) return;
       await this.pool.query(
-        `INSERT INTO simulation_replicates (job_id, parameter_key, replicate, seed, status, result, error, attempts, duration_ms, peak_rss_bytes)
-         SELECT $1, $2, r.replicate, r.seed, r.status, r.result, r.error, r.attempts, r.duration_ms, r.peak_rss_bytes
+        `INSERT INTO simulation_replicates (job_id, parameter_key, replicate, seed, status, result, error, attempts, duration_ms, peak_rss_bytes, longest_silence_ms)
+         SELECT $1, $2, r.replicate, r.seed, r.status, r.result, r.error, r.attempts, r.duration_ms, r.peak_rss_bytes, r.longest_silence_ms
            FROM jsonb_to_recordset($3::jsonb)
-             AS r(replicate int, seed bigint, status text, result jsonb, error text, attempts int, duration_ms int, peak_rss_bytes bigint)
+             AS r(replicate int, seed bigint, status text, result jsonb, error text, attempts int, duration_ms int, peak_rss_bytes bigint, longest_silence_ms int)
          ON CONFLICT (job_id, parameter_key, replicate) DO UPDATE
            SET seed = EXCLUDED.seed, status = EXCLUDED.status, result = EXCLUDED.result, error = EXCLUDED.error,
                attempts = EXCLUDED.attempts, duration_ms = EXCLUDED.duration_ms, peak_rss_bytes = EXCLUDED.peak_rss_bytes,
+               longest_silence_ms = EXCLUDED.longest_silence_ms,
                finished_at = now()
            WHERE simulation_replicates.status = 'failed'`,
         [this.jobId, this.parameterKey, JSON.stringify(rows)],
@@ -168,6 +172,7 @@ interface ReplicateOutcome {
   result: unknown;
   durationMs: number;
   peakRssBytes: number | null;
+  longestSilenceMs?: number;
 }
 
 export function createSimulationActivities(deps: ActivityDeps) {
@@ -206,7 +211,7 @@ export function createSimulationActivities(deps: ActivityDeps) {
   async function runCommandReplicate(
     spec: ReplicateCommandSpec,
     input: ReplicateBatchInput,
-    r: { replicate: number; seed: number; attempt: number; env?: EnvironmentReport; signal: AbortSignal; deadline: number; workflowId: string; runId?: string },
+    r: { replicate: number; seed: number; attempt: number; env?: EnvironmentReport; signal: AbortSignal; deadline: number; workflowId: string; runId?: string; onProgress?: (p: StepProgress) => void },
   ): Promise<ReplicateOutcome & { workspace: string }> {
     const vars = { seed: r.seed, replicate: r.replicate, values: input.values, envDir: r.env?.dir, projectDir };
     const workspace = workspacePath(deps.runsDir, { workflowId: r.workflowId, runId: r.runId, activityId: `replicate-${r.replicate}`, attempt: r.attempt });
@@ -233,6 +238,7 @@ export function createSimulationActivities(deps: ActivityDeps) {
       nonRetryableExitCodes: spec.nonRetryableExitCodes,
       resultRequired: true,
       graceMs: 2000,
+      ...(spec.progressTimeout === undefined ? {} : { progressTimeout: spec.progressTimeout }),
     };
     const outcome = await executeStep(stepSpec, {
       workspace,
@@ -242,10 +248,11 @@ export function createSimulationActivities(deps: ActivityDeps) {
       logger: deps.logger,
       // Memory sampling only for replicates that run long enough to matter.
       sampleIntervalMs: 1000,
+      onProgress: r.onProgress,
     });
     assertStepSucceeded({ nonRetryableExitCodes: spec.nonRetryableExitCodes }, outcome);
     const result = await readStepResult(outcome.resultFile, true);
-    return { result, durationMs: outcome.durationMs, peakRssBytes: outcome.peakRssBytes, workspace };
+    return { result, durationMs: outcome.durationMs, peakRssBytes: outcome.peakRssBytes, longestSilenceMs: outcome.longestSilenceMs, workspace };
   }
 
   async function runModuleReplicate(
@@ -328,8 +335,15 @@ export function createSimulationActivities(deps: ActivityDeps) {
       const activityDeadline = attemptDeadline(startedAt, info.startToCloseTimeoutMs);
       const workflowId = info.workflowExecution?.workflowId ?? `sweep-${input.jobId}-${input.parameterKey}`;
       const progress = { done: 0, failed: 0, running: 0, reused: 0 };
+      // The silentest running command replicate, so the Web UI tells a hung one from a slow batch.
+      const running = new Map<number, StepProgress>();
+      const details = () => {
+        let q: [number, StepProgress] | undefined;
+        for (const e of running) if (!q || e[1].silentMs > q[1].silentMs) q = e;
+        return q ? { ...progress, quietest: { replicate: q[0], silentMs: q[1].silentMs, progressTimeoutMs: q[1].progressTimeoutMs, state: describeLiveness(q[1]) } } : progress;
+      };
       ctx.heartbeat(progress);
-      const beat = setInterval(() => ctx.heartbeat(progress), heartbeatIntervalMs(info.heartbeatTimeoutMs));
+      const beat = setInterval(() => ctx.heartbeat(details()), heartbeatIntervalMs(info.heartbeatTimeoutMs));
       const writer = new ReplicateWriter(deps.pool, input.jobId, input.parameterKey);
       const flushTimer = setInterval(() => void writer.flush().catch(() => undefined), 1000);
       const samples: FailureSample[] = [];
@@ -362,12 +376,22 @@ export function createSimulationActivities(deps: ActivityDeps) {
             try {
               const out = isModuleReplicate(input.replicate)
                 ? await runModuleReplicate(input.replicate, input, { replicate, seed, env, signal, timeoutMs: deadline - Date.now() })
-                : await runCommandReplicate(input.replicate, input, { replicate, seed, attempt: workspaceAttempt, env, signal, deadline, workflowId, runId: info.workflowExecution?.runId });
+                : await runCommandReplicate(input.replicate, input, {
+                    replicate,
+                    seed,
+                    attempt: workspaceAttempt,
+                    env,
+                    signal,
+                    deadline,
+                    workflowId,
+                    runId: info.workflowExecution?.runId,
+                    onProgress: (p) => running.set(replicate, p),
+                  }).finally(() => running.delete(replicate));
               workspace = 'workspace' in out ? (out.workspace as string) : undefined;
               if (out.result === null || typeof out.result !== 'object' || Array.isArray(out.result)) {
                 throw ApplicationFailure.nonRetryable(`replicate result must be a JSON object, got ${truncate(JSON.stringify(out.result) ?? 'undefined', 100)}`, 'ResultInvalid');
               }
-              writer.add({ replicate, seed, status: 'succeeded', result: out.result, error: null, attempts: attempt, duration_ms: out.durationMs, peak_rss_bytes: out.peakRssBytes });
+              writer.add({ replicate, seed, status: 'succeeded', result: out.result, error: null, attempts: attempt, duration_ms: out.durationMs, peak_rss_bytes: out.peakRssBytes, longest_silence_ms: out.longestSilenceMs ?? null });
               // Results are in PostgreSQL now; the workspace of a success is only clutter.
               if (workspace) await rm(workspace, { recursive: true, force: true });
               return;

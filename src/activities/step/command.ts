@@ -1,7 +1,8 @@
 import { Context } from '@temporalio/activity';
 import { parseCommandSpec, type CommandSpec } from '../../shared/step/command-spec.js';
+import { describeLiveness } from '../../shared/step/liveness.js';
 import type { ActivityDeps } from '../deps.js';
-import { executeStep } from './execute-step.js';
+import { executeStep, type StepProgress } from './execute-step.js';
 import { assertStepSucceeded } from './failure.js';
 import { readStepResult } from './result-file.js';
 import { collectOutputs, prepareWorkspace, workspacePath } from './workspace.js';
@@ -13,7 +14,8 @@ import { waitForDiskFloor } from './disk-floor.js';
 
 export type { CommandSpec, ResolvedCommandSpec } from '../../shared/step/command-spec.js';
 export { commandSpecSchema, parseCommandSpec } from '../../shared/step/command-spec.js';
-export { executeStep, resolveProgram, type ExecuteStepOptions, type StepOutcome, type StepProgress } from './execute-step.js';
+export { executeStep, resolveProgram, type ExecuteStepOptions, type StallInfo, type StepOutcome, type StepProgress } from './execute-step.js';
+export { StepLiveness } from './liveness.js';
 export { assertStepSucceeded, type StepFailureDetails } from './failure.js';
 export { readStepResult, resultFilePath, MAX_RESULT_BYTES } from './result-file.js';
 export { collectOutputs, prepareWorkspace, resolveInWorkspace, workspacePath, type WorkspaceKey } from './workspace.js';
@@ -29,15 +31,39 @@ export interface CommandResult {
   outputs: { path: string; size: number }[];
   /** Last lines of stdout, for the Web UI; the full log is stdout.log in the workspace. */
   stdoutTail: string[];
+  /** Longest time without output or file growth: the basis of progressTimeout recommendations. */
+  longestSilenceMs: number;
 }
 
-/** What runCommand heartbeats. */
+/** What runCommand heartbeats (the Web UI shows it as the activity's heartbeat details). */
 export interface CommandHeartbeat {
   elapsedMs: number;
   rssBytes: number;
   lastOutputLine: string | null;
+  /** Since the last output line or workspace file growth. */
+  silentMs: number;
+  longestSilenceMs: number;
+  progressTimeoutMs: number | null;
   /** Why the step has not started yet (the disk floor), while it waits. */
   waiting?: string;
+  /** "running 4m", "running 9m, no output for 2m" or "stalled for 5m: ...". */
+  state: string;
+}
+
+/** A heartbeat before the program runs (workspace not ready, or waiting for the disk floor). */
+const NOT_STARTED = { elapsedMs: 0, rssBytes: 0, lastOutputLine: null, silentMs: 0, longestSilenceMs: 0, progressTimeoutMs: null } as const;
+
+/** The heartbeat of a step at the given progress. */
+export function commandHeartbeat(p: StepProgress): CommandHeartbeat {
+  return {
+    elapsedMs: p.elapsedMs,
+    rssBytes: p.rssBytes,
+    lastOutputLine: p.lastOutputLine,
+    silentMs: p.silentMs,
+    longestSilenceMs: p.longestSilenceMs,
+    progressTimeoutMs: p.progressTimeoutMs,
+    state: describeLiveness(p),
+  };
 }
 
 /** Every second, or a third of the heartbeat timeout when that is shorter. */
@@ -61,7 +87,8 @@ export function createCommandActivities(deps: ActivityDeps) {
      * worker shutdown) stops its process group and is rethrown as a CancelledFailure.
      * Failures: InvalidCommandSpec, CommandNotFound, InputMissing (non-retryable); CommandFailed
      * (retryable unless the exit code is in nonRetryableExitCodes); StepTimedOut (retryable);
-     * ResultMissing, ResultInvalid, ResultTooLarge, OutputMissing, OutputOutsideWorkspace
+     * StepStalled (retryable: no sign of life for
+     * its progressTimeout); ResultMissing, ResultInvalid, ResultTooLarge, OutputMissing, OutputOutsideWorkspace
      * (non-retryable: the program exited 0 without keeping its contract).
      */
     async runCommand(input: CommandSpec): Promise<CommandResult> {
@@ -76,14 +103,14 @@ export function createCommandActivities(deps: ActivityDeps) {
         attempt: info.attempt,
       });
       const beat = (details: CommandHeartbeat) => ctx.heartbeat(details);
-      beat({ elapsedMs: 0, rssBytes: 0, lastOutputLine: null });
+      beat({ ...NOT_STARTED, state: 'starting' });
       await waitForDiskFloor({
         dir: deps.runsDir,
         floor: () => deps.diskFloor,
         deadline: attemptDeadline(startedAt, info.startToCloseTimeoutMs),
         signal: ctx.cancellationSignal,
         pollMs: heartbeatIntervalMs(info.heartbeatTimeoutMs),
-        onWaiting: (waiting) => beat({ elapsedMs: Date.now() - startedAt, rssBytes: 0, lastOutputLine: null, waiting }),
+        onWaiting: (waiting) => beat({ ...NOT_STARTED, elapsedMs: Date.now() - startedAt, state: `waiting: ${waiting}`, waiting }),
       });
       await prepareWorkspace(workspace, spec);
       deps.logger.info({ command: spec.command, workspace }, 'step started');
@@ -94,7 +121,7 @@ export function createCommandActivities(deps: ActivityDeps) {
         deadline: attemptDeadline(startedAt, info.startToCloseTimeoutMs),
         procDir: deps.procDir,
         sampleIntervalMs: heartbeatIntervalMs(info.heartbeatTimeoutMs),
-        onProgress: ({ elapsedMs, rssBytes, lastOutputLine }) => beat({ elapsedMs, rssBytes, lastOutputLine }),
+        onProgress: (p) => beat(commandHeartbeat(p)),
         logger: deps.logger,
       });
       // The logger's mixin adds the workflow ID, activity and attempt to both lines.
@@ -110,6 +137,7 @@ export function createCommandActivities(deps: ActivityDeps) {
         workspace,
         outputs,
         stdoutTail: outcome.stdoutTail,
+        longestSilenceMs: outcome.longestSilenceMs,
       };
     },
   };

@@ -14,6 +14,9 @@ import { liveGroupMembers, oomKillCount, startTimeOf } from './proc-stats.js';
 import { spawnGroup, stopGroup } from './process-group.js';
 import { ownerIdentity, recordStep, removeStepRecord } from './registry.js';
 import { resultFilePath } from './result-file.js';
+import { durationToMs } from '../../shared/durations.js';
+import type { LivenessEvidence } from '../../shared/step/liveness.js';
+import { StepLiveness, TreeWatcher } from './liveness.js';
 
 // The process machinery shared by every activity that runs a program (runCommand, training,
 // simulations): no Temporal context needed. The caller decides how to heartbeat (onProgress),
@@ -27,6 +30,19 @@ export interface StepProgress {
   peakRssBytes: number;
   /** Last non-blank line the step printed on stdout or stderr. */
   lastOutputLine: string | null;
+  /** Time since the step's last sign of life (see StepLiveness). */
+  silentMs: number;
+  longestSilenceMs: number;
+  /** The spec's progressTimeout in ms, or null when it has none. */
+  progressTimeoutMs: number | null;
+  evidence: LivenessEvidence;
+}
+
+/** Why Shepherd stopped a step that showed no sign of life for its progressTimeout. */
+export interface StallInfo {
+  silentMs: number;
+  progressTimeoutMs: number;
+  evidence: LivenessEvidence;
 }
 
 export interface ExecuteStepOptions {
@@ -47,6 +63,11 @@ export interface ExecuteStepOptions {
   /** Every stdout line, in order (for line protocols); stdout still goes to stdout.log. */
   onStdoutLine?: (line: string) => void;
   onStderrLine?: (line: string) => void;
+  /**
+   * The step's sign-of-life clock, for callers that report progress records themselves
+   * (liveness.progress()); default: any output line or workspace file growth counts.
+   */
+  liveness?: StepLiveness;
   logger?: Logger;
 }
 
@@ -57,6 +78,10 @@ export interface StepOutcome {
   signal: NodeJS.Signals | null;
   /** Stopped by Shepherd at `deadline`. */
   timedOut: boolean;
+  /** Stopped by Shepherd because it showed no sign of life for its progressTimeout. */
+  stalled: StallInfo | null;
+  /** Longest time without a sign of life, the silence before the exit included. */
+  longestSilenceMs: number;
   durationMs: number;
   peakRssBytes: number;
   stdoutTail: string[];
@@ -175,6 +200,8 @@ export async function executeStep(input: CommandSpec, opts: ExecuteStepOptions):
   }
 
   let lastOutputLine: string | null = null;
+  const liveness = opts.liveness ?? new StepLiveness('output');
+  liveness.restart();
   const stdoutTail = new Tail(STDOUT_TAIL_LINES);
   const stderrTail = new Tail(STDERR_TAIL_LINES);
   const deliver = (cb: ((line: string) => void) | undefined, line: string) => {
@@ -187,11 +214,13 @@ export async function executeStep(input: CommandSpec, opts: ExecuteStepOptions):
   };
   const outLines = new LineSplitter((line) => {
     stdoutTail.push(line);
+    liveness.output();
     if (line.trim() !== '') lastOutputLine = line;
     deliver(opts.onStdoutLine, line);
   });
   const errLines = new LineSplitter((line) => {
     stderrTail.push(line);
+    liveness.output();
     if (line.trim() !== '') lastOutputLine = line;
     deliver(opts.onStderrLine, line);
   });
@@ -207,15 +236,24 @@ export async function executeStep(input: CommandSpec, opts: ExecuteStepOptions):
   let peakRssBytes = 0;
   let stopped = false;
   const interval = Math.max(50, opts.sampleIntervalMs ?? 1000);
+  const progressTimeoutMs = spec.progressTimeout === undefined ? null : durationToMs(spec.progressTimeout);
+  let stalled: StallInfo | null = null;
+  const watchStall = stallWatch(liveness, workspace, progressTimeoutMs, (info) => {
+    stalled = info;
+    logger?.warn({ pgid, ...info, lastOutputLine }, 'step stalled: no sign of life for its progressTimeout; stopping it');
+    void stop(spec.graceMs);
+  });
   const sample = () => {
     if (stopped) return;
     const rssBytes = liveGroupMembers(pgid).reduce((sum, p) => sum + p.rssBytes, 0);
     peakRssBytes = Math.max(peakRssBytes, rssBytes);
+    const { silentMs, longestSilenceMs, evidence } = liveness.snapshot();
     try {
-      opts.onProgress?.({ elapsedMs: Math.round(performance.now() - started), rssBytes, peakRssBytes, lastOutputLine });
+      opts.onProgress?.({ elapsedMs: Math.round(performance.now() - started), rssBytes, peakRssBytes, lastOutputLine, silentMs, longestSilenceMs, progressTimeoutMs, evidence });
     } catch (err) {
       logger?.warn({ err }, 'step progress callback threw');
     }
+    watchStall();
   };
   let sampleTimer = setTimeout(function tick() {
     sample();
@@ -268,13 +306,15 @@ export async function executeStep(input: CommandSpec, opts: ExecuteStepOptions):
 
     if (exit.exitCode === null && exit.signal === null) throw new Error(`could not start ${program}`);
     signal?.throwIfAborted();
-    const abnormal = exit.exitCode !== 0 || timedOut;
+    const abnormal = exit.exitCode !== 0 || timedOut || stalled !== null;
     const oomAfter = abnormal ? oomKillCount() : undefined;
     return {
       command: [program, ...spec.args],
       exitCode: exit.exitCode,
       signal: exit.signal,
       timedOut,
+      stalled,
+      longestSilenceMs: liveness.snapshot().longestSilenceMs,
       durationMs,
       peakRssBytes,
       stdoutTail: stdoutTail.toArray(),
@@ -292,4 +332,38 @@ export async function executeStep(input: CommandSpec, opts: ExecuteStepOptions):
     signal?.removeEventListener('abort', onAbort);
     if (recorded) removeStepRecord(recorded);
   }
+}
+
+/**
+ * Called on every sample: scans the workspace for growth now and then (only when nothing else
+ * shows life: output lines are cheaper evidence), and reports a stall once the silence reaches
+ * progressTimeoutMs, after a last scan so a program that just wrote a file is not killed.
+ */
+function stallWatch(liveness: StepLiveness, workspace: string, progressTimeoutMs: number | null, onStall: (info: StallInfo) => void): () => void {
+  const files = liveness.evidence === 'output' ? new TreeWatcher(workspace) : undefined;
+  const scanEveryMs = progressTimeoutMs ? Math.min(5000, Math.max(250, progressTimeoutMs / 4)) : 5000;
+  let lastScan = -Infinity;
+  let done = false;
+  let deciding = false;
+  void files?.check();
+  const scan = async () => {
+    lastScan = performance.now();
+    if (await files!.check()) liveness.files();
+  };
+  return () => {
+    if (done || deciding) return;
+    const { silentMs } = liveness.snapshot();
+    if (files && silentMs >= scanEveryMs && performance.now() - lastScan >= scanEveryMs) void scan().catch(() => undefined);
+    if (progressTimeoutMs === null || silentMs < progressTimeoutMs) return;
+    deciding = true;
+    void (files ? scan() : Promise.resolve())
+      .catch(() => undefined)
+      .then(() => {
+        deciding = false;
+        const now = liveness.snapshot();
+        if (done || now.silentMs < progressTimeoutMs) return;
+        done = true;
+        onStall({ silentMs: now.silentMs, progressTimeoutMs, evidence: liveness.evidence });
+      });
+  };
 }

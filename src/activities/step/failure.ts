@@ -1,5 +1,6 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { ResolvedCommandSpec } from '../../shared/step/command-spec.js';
+import { formatDurationMs } from '../../shared/durations.js';
 import type { StepOutcome } from './execute-step.js';
 
 // Turns a finished step into a failure a person can act on from the Web UI alone: what ran,
@@ -14,6 +15,11 @@ export interface StepFailureDetails {
   /** Rise of the kernel's oom_kill counter during the step (system-wide), when readable. */
   oomKillsDuringStep: number | null;
   timedOut: boolean;
+  /** Stopped for showing no sign of life for its progressTimeout (absent: no). */
+  stalled?: boolean;
+  /** How long it had been silent when it was stopped (stalled steps only). */
+  silentMs?: number;
+  lastOutputLine?: string | null;
   durationMs: number;
   peakRssBytes: number;
   stderrTail: string[];
@@ -40,7 +46,9 @@ function describeCommand(argv: string[]): string {
 
 /** Throws the classified failure for an unsuccessful outcome; returns for exit code 0. */
 export function assertStepSucceeded(spec: Pick<ResolvedCommandSpec, 'nonRetryableExitCodes'>, outcome: StepOutcome, attempt?: number): void {
-  if (outcome.exitCode === 0 && !outcome.timedOut) return;
+  // A stalled step fails even when it exits 0 on SIGTERM (a trainer saving a checkpoint).
+  if (outcome.exitCode === 0 && !outcome.timedOut && !outcome.stalled) return;
+  if (outcome.stalled) throwStalled(outcome, attempt);
   const possibleOomKill = !outcome.timedOut && (outcome.signal === 'SIGKILL' || outcome.exitCode === 137);
   const details: StepFailureDetails = {
     command: outcome.command,
@@ -49,6 +57,7 @@ export function assertStepSucceeded(spec: Pick<ResolvedCommandSpec, 'nonRetryabl
     possibleOomKill,
     oomKillsDuringStep: outcome.oomKillsDuringStep,
     timedOut: outcome.timedOut,
+    stalled: false,
     durationMs: outcome.durationMs,
     peakRssBytes: outcome.peakRssBytes,
     stderrTail: outcome.stderrTail,
@@ -76,4 +85,31 @@ export function assertStepSucceeded(spec: Pick<ResolvedCommandSpec, 'nonRetryabl
     nonRetryable,
     details: [details],
   });
+}
+
+/** StepStalled: retryable, whatever the exit code (the retry policy decides how often). */
+function throwStalled(outcome: StepOutcome, attempt: number | undefined): never {
+  const stall = outcome.stalled!;
+  const what = stall.evidence === 'progress' ? 'no progress record' : 'no output line and no growth of its workspace files';
+  const last = outcome.lastOutputLine === null ? 'it printed nothing' : `last output line: ${JSON.stringify(outcome.lastOutputLine.slice(0, 300))}`;
+  const message =
+    `command ${describeCommand(outcome.command)} stalled: ${what} for ${formatDurationMs(stall.silentMs)} ` +
+    `(progressTimeout ${formatDurationMs(stall.progressTimeoutMs)}); stopped after ${(outcome.durationMs / 1000).toFixed(1)} s; ${last}`;
+  const details: StepFailureDetails = {
+    command: outcome.command,
+    exitCode: outcome.exitCode,
+    signal: outcome.signal,
+    possibleOomKill: false,
+    oomKillsDuringStep: outcome.oomKillsDuringStep,
+    timedOut: false,
+    stalled: true,
+    silentMs: stall.silentMs,
+    lastOutputLine: outcome.lastOutputLine,
+    durationMs: outcome.durationMs,
+    peakRssBytes: outcome.peakRssBytes,
+    stderrTail: outcome.stderrTail,
+    workspace: outcome.workspace,
+    ...(attempt === undefined ? {} : { attempt }),
+  };
+  throw ApplicationFailure.create({ message, type: 'StepStalled', nonRetryable: false, details: [details] });
 }

@@ -21,6 +21,8 @@ import type { ActivityDeps } from '../deps.js';
 import { resolveInsideProject } from '../step/project-paths.js';
 import { inheritedEnv } from '../step/env.js';
 import { executeStep, resolveProgram, type StepOutcome } from '../step/execute-step.js';
+import { StepLiveness } from '../step/liveness.js';
+import { describeLiveness } from '../../shared/step/liveness.js';
 import { assertStepSucceeded } from '../step/failure.js';
 import { readStepResult } from '../step/result-file.js';
 import { prepareWorkspace, workspacePath } from '../step/workspace.js';
@@ -334,6 +336,7 @@ export function createTrainingActivities(deps: ActivityDeps) {
           metrics: extra.metrics ?? null,
           durationMs: Date.now() - started,
           peakRssBytes: extra.outcome?.peakRssBytes ?? 0,
+          ...(extra.outcome ? { longestSilenceMs: extra.outcome.longestSilenceMs } : {}),
           checkpointDir: dirs.checkpoints,
           effectiveConfig: job,
         };
@@ -411,6 +414,9 @@ export function createTrainingActivities(deps: ActivityDeps) {
         });
       };
 
+      // Only a step advance (or the start record) is a sign of life: a trainer that keeps
+      // logging but never advances is stalled all the same.
+      const liveness = new StepLiveness('progress');
       const onLine = (line: string) => {
         const parsed = parseProgressLine(line);
         if (parsed.kind === 'text') return;
@@ -419,7 +425,9 @@ export function createTrainingActivities(deps: ActivityDeps) {
           return;
         }
         const e = parsed.event;
+        const before = tracker.currentStep;
         const gap = tracker.apply(e);
+        if (e.event === 'start' || tracker.currentStep > before) liveness.progress();
         samples.add(e);
         if (e.event === 'checkpoint') {
           const valLoss = e.val_loss ?? (tracker.lastEval?.step === e.step ? tracker.lastEval.valLoss : null);
@@ -437,6 +445,7 @@ export function createTrainingActivities(deps: ActivityDeps) {
         graceMs: job.trainer.graceMs,
         nonRetryableExitCodes: job.trainer.nonRetryableExitCodes,
         resultRequired: true,
+        ...(job.progressTimeout === undefined ? {} : { progressTimeout: job.progressTimeout }),
       };
       let outcome: StepOutcome;
       try {
@@ -446,7 +455,9 @@ export function createTrainingActivities(deps: ActivityDeps) {
           deadline: attemptDeadline(started, info.startToCloseTimeoutMs),
           procDir: deps.procDir,
           sampleIntervalMs: heartbeatIntervalMs(info.heartbeatTimeoutMs),
-          onProgress: () => {
+          liveness,
+          onProgress: (p) => {
+            tracker.liveness = { silentMs: p.silentMs, longestSilenceMs: p.longestSilenceMs, progressTimeoutMs: p.progressTimeoutMs, state: describeLiveness({ ...p, evidence: 'progress' }) };
             beat();
             reporter.report(tracker.snapshot());
           },
@@ -478,7 +489,16 @@ export function createTrainingActivities(deps: ActivityDeps) {
       }
       await chain;
       await samples.flush();
+      tracker.liveness = null;
       beat();
+      if (outcome.stalled) {
+        // Retryable: the next attempt resumes from the newest checkpoint.
+        throw ApplicationFailure.retryable(
+          `job ${job.jobId}: the trainer made no progress past step ${tracker.currentStep} for ${Math.round(outcome.stalled.silentMs / 1000)} s (progressTimeout ${job.progressTimeout}); stopped. Last output line: ${JSON.stringify(outcome.lastOutputLine?.slice(0, 300) ?? null)}`,
+          'StepStalled',
+          { ...tracker.snapshot(), longestSilenceMs: outcome.longestSilenceMs },
+        );
+      }
       assertStepSucceeded(spec, outcome);
       const metrics = await readStepResult(outcome.resultFile, true);
       if (typeof metrics !== 'object' || metrics === null || Array.isArray(metrics)) {

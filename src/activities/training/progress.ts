@@ -1,4 +1,4 @@
-import type { CheckpointRef, TrainingProgress } from '../../shared/training/schemas.js';
+import type { CheckpointRef, TrainingLiveness, TrainingProgress } from '../../shared/training/schemas.js';
 import type { ProgressEvent } from './protocol.js';
 
 // Folds the trainer's events into the progress a job reports (heartbeat details, progress
@@ -37,6 +37,8 @@ export class ProgressTracker {
   bestCheckpoint: CheckpointRef | null;
   /** Step of the last eval event (with or without a value) and its value, for checkpoints that do not carry one. */
   lastEval: { step: number; valLoss: number | null } | null = null;
+  /** Set by the activity from the step machinery's samples while the trainer runs. */
+  liveness: TrainingLiveness | null = null;
 
   constructor(private readonly opts: TrackerOptions) {
     this.step = opts.startStep;
@@ -127,6 +129,7 @@ export class ProgressTracker {
       resumedFrom: this.opts.resumedFrom,
       heartbeatAt: new Date(now).toISOString(),
       warnings: [...this.warnings],
+      ...(this.liveness ? { liveness: this.liveness } : {}),
     };
   }
 }

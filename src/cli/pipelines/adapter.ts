@@ -21,6 +21,8 @@ export interface PipelineAdapter<Input = any, Result = any, Progress = any> {
   start(client: Client, input: Input, taskQueue: string): Promise<PipelineHandle<Result, Progress>>;
   get(client: Client, id: string): PipelineHandle<Result, Progress>;
   progressLines(p: Progress, now: number): string[];
+  /** Adds what only the running steps' heartbeats know (silence, stalls) to a progress snapshot. */
+  enrich?(client: Client, handle: PipelineHandle<Result, Progress>, p: Progress): Promise<Progress>;
   counts(p: Progress): ProgressCounts | undefined;
   resultLines(r: Result): string[];
   outcome(r: Result): Outcome;

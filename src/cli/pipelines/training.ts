@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { trainingQueueInputSchema } from '../../shared/training/schemas.js';
+import { trainingQueueInputSchema, type TrainingLiveness } from '../../shared/training/schemas.js';
+import { describeLiveness } from '../../shared/step/liveness.js';
 import { describeIssues } from '../../shared/schemas.js';
 import { readDefinitionFile } from '../../config/input-file.js';
 import { training, type QueueStatus, type TrainingQueueResult } from '../../client/index.js';
@@ -10,12 +11,19 @@ import type { PipelineAdapter } from './adapter.js';
 
 const num = (v: number | null | undefined, d = 4) => (v === null || v === undefined ? 'n/a' : v.toFixed(d));
 
+/** ", no progress for 2m" / ", stalled for 5m: ..." when the trainer's steps stopped advancing; else nothing. */
+function silence(l: TrainingLiveness | undefined): string {
+  if (!l) return '';
+  const state = describeLiveness({ elapsedMs: 0, silentMs: l.silentMs, progressTimeoutMs: l.progressTimeoutMs, evidence: 'progress' });
+  return state.startsWith('running') ? state.replace(/^running [^,]*/, '') : `; ${state}`;
+}
+
 function statusLines(s: QueueStatus): string[] {
   const cur = s.current;
   const p = cur?.progress;
   return [
     `  queue ${s.queue}: ${s.stage}${s.paused ? ` (paused: ${s.pauseReason})` : ''}; ${s.counts.completed} completed, ${s.counts.failed} failed, ${s.counts.cancelled} cancelled`,
-    cur ? `  running ${cur.jobId}: step ${p?.step ?? 0}/${p?.totalSteps ?? cur.config.steps}, train loss ${num(p?.trainLoss)}, val loss ${num(p?.valLoss)}, ETA ${p?.etaSeconds == null ? 'n/a' : `${Math.round(p.etaSeconds)}s`}` : '  nothing running',
+    cur ? `  running ${cur.jobId}: step ${p?.step ?? 0}/${p?.totalSteps ?? cur.config.steps}, train loss ${num(p?.trainLoss)}, val loss ${num(p?.valLoss)}, ETA ${p?.etaSeconds == null ? 'n/a' : `${Math.round(p.etaSeconds)}s`}${silence(p?.liveness)}` : '  nothing running',
     ...s.pending.map((j) => `  queued ${j.jobId} (${j.steps} steps${j.resumeFrom ? `, resumes at ${j.resumeFrom.step}` : ''})`),
   ];
 }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { durationSchema, idSchema, relativePathSchema, retrySchema } from '../schemas.js';
 import { checkStepSpec } from '../validation/step-spec.js';
+import { checkProgressTimeout, progressTimeoutSchema } from '../step/liveness.js';
 
 export const experimentSchema = z
   .object({
@@ -13,6 +14,8 @@ export const experimentSchema = z
     params: z.record(z.string(), z.unknown()).default({}),
     env: z.record(z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'env names must be UPPER_SNAKE_CASE'), z.string()).default({}),
     timeout: durationSchema.optional(),
+    /** No output line and no workspace file growth for this long: the run is stalled, killed and retried (StepStalled). */
+    progressTimeout: progressTimeoutSchema.optional(),
     /** Exit codes that mean "bad configuration": failing again will not help. 2 is the usage-error convention. */
     nonRetryableExitCodes: z.array(z.number().int().min(1).max(255)).default([2]),
     /** Files in the workspace to keep and report (e.g. predictions.csv). */
@@ -21,6 +24,7 @@ export const experimentSchema = z
   .strict()
   .superRefine((e, ctx) => {
     checkStepSpec(e, ctx);
+    checkProgressTimeout(e.progressTimeout, e.timeout, ctx, ['progressTimeout'], 'timeout');
     const ratio = e.params.trainRatio ?? e.params.train_ratio;
     if (ratio !== undefined && !(typeof ratio === 'number' && ratio > 0 && ratio < 1)) {
       // The seed's "train set will be empty" must surface here, before any step runs.
@@ -48,6 +52,7 @@ export const experimentBatchSchema = z
     b.experiments.forEach((e, i) => {
       if (seen.has(e.name)) ctx.addIssue({ code: 'custom', path: ['experiments', i, 'name'], message: `duplicate experiment name "${e.name}"` });
       seen.add(e.name);
+      if (e.timeout === undefined) checkProgressTimeout(e.progressTimeout, b.experimentTimeout, ctx, ['experiments', i, 'progressTimeout'], 'experimentTimeout');
     });
   });
 

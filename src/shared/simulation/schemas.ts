@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { durationSchema, idSchema, relativePathSchema, retrySchema } from '../schemas.js';
+import { checkProgressTimeout, progressTimeoutSchema } from '../step/liveness.js';
 
 // Pure zod schemas for simulationJob / parameterSweep; no Node built-ins, because workflows import them.
 
@@ -26,6 +27,8 @@ export const replicateCommandSchema = z
     env: z.record(envNameSchema, z.string()).default({}),
     /** Exit codes meaning "this configuration cannot work": no retry. 2 is the usage-error convention. */
     nonRetryableExitCodes: z.array(z.number().int().min(1).max(255)).default([2]),
+    /** No output line and no workspace file growth for this long: the replicate is stalled, killed and retried (StepStalled). */
+    progressTimeout: progressTimeoutSchema.optional(),
   })
   .strict();
 
@@ -162,6 +165,9 @@ export const simulationJobSchema = z
         });
       } else seen.set(key, i);
     });
+    if (!isModuleReplicate(job.replicate)) {
+      checkProgressTimeout(job.replicate.progressTimeout, job.replicateTimeout, ctx, ['replicate', 'progressTimeout'], 'replicateTimeout');
+    }
   });
 
 export type SimulationJobInput = z.input<typeof simulationJobSchema>;

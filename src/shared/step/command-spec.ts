@@ -2,6 +2,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
 import { describeIssues } from '../schemas.js';
 import { commandPathProblem } from '../validation/step-spec.js';
+import { progressTimeoutSchema } from './liveness.js';
 
 // The spec of one command step. Pure zod, no Node built-ins: workflows import it to validate
 // their input before scheduling anything; the runCommand activity validates it again at its edge.
@@ -55,6 +56,8 @@ export const commandSpecSchema = z
     nonRetryableExitCodes: z.array(z.number().int().min(0).max(255)).default([]),
     /** Whether the program must write JSON to $SHEPHERD_RESULT_FILE. */
     resultRequired: z.boolean().default(true),
+    /** No output line, progress record or workspace file growth for this long: stalled, killed, StepStalled (retryable). */
+    progressTimeout: progressTimeoutSchema.optional(),
   })
   .superRefine((spec, ctx) => {
     const climbing = commandPathProblem(spec.command);

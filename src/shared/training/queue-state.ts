@@ -251,6 +251,7 @@ export function statusOf(state: QueueState): QueueStatus {
                 startStep: p.startStep,
                 resumedFrom: p.resumedFrom,
                 warnings: p.warnings,
+                ...(p.liveness ? { liveness: p.liveness } : {}),
               }
             : null,
         }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { describeIssues, durationSchema, idSchema, relativePathSchema, retrySchema } from '../schemas.js';
 import { checkStepSpec } from '../validation/step-spec.js';
+import { checkProgressTimeout, progressTimeoutSchema } from '../step/liveness.js';
 
 // Training queue and job configuration. Pure zod and types, no Node built-ins: the trainingQueue
 // workflow validates jobs with it inside its update validators, and the trainModel activity
@@ -63,9 +64,15 @@ export const trainingJobSchema = z
     heartbeatTimeout: durationSchema.default('30s'),
     /** Start-to-close timeout of one attempt. */
     timeout: durationSchema.default('24h'),
+    /**
+     * No step advance in the trainer's progress protocol for this long (whatever else it prints):
+     * the attempt is stalled, the trainer stopped and the job retried from its last checkpoint.
+     */
+    progressTimeout: progressTimeoutSchema.optional(),
     retry: retrySchema.default({ maximumAttempts: 5, initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m' }),
   })
   .superRefine((job, ctx) => {
+    checkProgressTimeout(job.progressTimeout, job.timeout, ctx, ['progressTimeout'], 'timeout');
     const every = job.validation.requiredEvery;
     if (every !== undefined && every < job.evalInterval) {
       ctx.addIssue({
@@ -164,6 +171,16 @@ export interface TrainingProgress {
   resumedFrom: string | null;
   heartbeatAt: string;
   warnings: string[];
+  /** Time since the last step advance, when the trainer is running (progress-based liveness). */
+  liveness?: TrainingLiveness;
+}
+
+export interface TrainingLiveness {
+  silentMs: number;
+  longestSilenceMs: number;
+  progressTimeoutMs: number | null;
+  /** "running 4m", "running 9m, no progress for 2m" or "stalled for 5m: ...". */
+  state: string;
 }
 
 export interface TrainModelInput {
@@ -189,6 +206,8 @@ export interface TrainModelResult
   metrics: Record<string, unknown> | null;
   durationMs: number;
   peakRssBytes: number;
+  /** Longest time this attempt's trainer went without advancing its step (absent when it did not run). */
+  longestSilenceMs?: number;
   checkpointDir: string;
   effectiveConfig: TrainingJob;
 }

@@ -52,6 +52,7 @@ export async function experimentRun(rawInput: ExperimentRunInput): Promise<Exper
       workflowId: workflowInfo().workflowId,
       runId: workflowInfo().runId,
       durationMs: result.durationMs,
+      ...(result.longestSilenceMs === undefined ? {} : { longestSilenceMs: result.longestSilenceMs }),
       startedAt: new Date(startedAt).toISOString(),
       finishedAt: new Date(Date.now()).toISOString(),
     });

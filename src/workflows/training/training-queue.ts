@@ -343,7 +343,7 @@ export async function trainingQueue(rawInput: unknown): Promise<TrainingQueueRes
       refresh();
       await record(cur, done.status, {
         metrics: result
-          ? { ...result.metrics, step: result.step, trainLoss: result.trainLoss, valLoss: result.valLoss, gap: result.gap, durationMs: result.durationMs, retained: result.retained }
+          ? { ...result.metrics, step: result.step, trainLoss: result.trainLoss, valLoss: result.valLoss, gap: result.gap, durationMs: result.durationMs, retained: result.retained, ...(result.longestSilenceMs === undefined ? {} : { longestSilenceMs: result.longestSilenceMs }) }
           : p
             ? { step: p.step, trainLoss: p.trainLoss, valLoss: p.valLoss, gap: p.gap }
             : null,

@@ -1,0 +1,83 @@
+import type { Client } from '@temporalio/client';
+import type { Payload } from '@temporalio/common';
+import type { LivenessEvidence } from '../shared/step/liveness.js';
+
+// What a workflow's running steps last said about their liveness, read from the heartbeat
+// details of its pending activities (runCommand's CommandHeartbeat, trainModel's progress).
+// Through the client's data converter, so a payload codec does not hide them.
+
+export interface PendingStepLiveness {
+  activityId: string;
+  activityType: string;
+  attempt: number;
+  /** Step time of the current attempt, as of its last heartbeat. */
+  elapsedMs: number | null;
+  silentMs: number;
+  progressTimeoutMs: number | null;
+  evidence: LivenessEvidence;
+  lastOutputLine: string | null;
+  /** The previous attempt's failure message and type (e.g. StepStalled), when this is a retry. */
+  lastFailure: string | null;
+  lastFailureType: string | null;
+}
+
+function num(v: unknown): number | null {
+  return typeof v === 'number' && Number.isFinite(v) ? v : null;
+}
+
+/** Liveness fields of a heartbeat: runCommand puts them at the top, trainModel under `liveness`. */
+export function livenessOfDetails(
+  d: unknown,
+): Omit<PendingStepLiveness, 'activityId' | 'activityType' | 'attempt' | 'lastFailure' | 'lastFailureType'> | null {
+  if (typeof d !== 'object' || d === null) return null;
+  const top = d as Record<string, unknown>;
+  const nested = typeof top.liveness === 'object' && top.liveness !== null ? (top.liveness as Record<string, unknown>) : null;
+  const src = nested ?? top;
+  const silentMs = num(src.silentMs);
+  if (silentMs === null) return null;
+  return {
+    elapsedMs: num(top.elapsedMs),
+    silentMs,
+    progressTimeoutMs: num(src.progressTimeoutMs),
+    evidence: nested ? 'progress' : 'output',
+    lastOutputLine: typeof top.lastOutputLine === 'string' ? top.lastOutputLine : null,
+  };
+}
+
+/** The first heartbeat detail, decoded like the SDK does: codecs last to first, then the payload converter. */
+async function firstDetail(client: Client, encoded: Payload[]): Promise<unknown> {
+  const { payloadCodecs, payloadConverter } = client.options.loadedDataConverter;
+  let payloads = encoded;
+  for (let i = payloadCodecs.length - 1; i >= 0; i--) payloads = await payloadCodecs[i]!.decode(payloads);
+  return payloads[0] ? payloadConverter.fromPayload(payloads[0]) : undefined;
+}
+
+/** The pending steps of one execution that report liveness; [] when it is closed or unknown. */
+export async function pendingStepLiveness(client: Client, workflowId: string): Promise<PendingStepLiveness[]> {
+  let desc;
+  try {
+    desc = await client.workflow.getHandle(workflowId).describe();
+  } catch {
+    return [];
+  }
+  const out: PendingStepLiveness[] = [];
+  for (const a of desc.raw.pendingActivities ?? []) {
+    let details: unknown;
+    try {
+      details = await firstDetail(client, (a.heartbeatDetails?.payloads ?? []) as Payload[]);
+    } catch {
+      continue;
+    }
+    const l = livenessOfDetails(details);
+    if (!l) continue;
+    out.push({
+      activityId: a.activityId ?? '?',
+      activityType: a.activityType?.name ?? '?',
+      attempt: a.attempt ?? 1,
+      ...l,
+      lastFailure: a.lastFailure?.message ?? null,
+      lastFailureType: a.lastFailure?.applicationFailureInfo?.type ?? null,
+    });
+  }
+  return out;
+}
