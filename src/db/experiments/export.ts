@@ -1,3 +1,4 @@
+import { stringify } from 'csv-stringify/sync';
 import type pg from 'pg';
 
 // Exports are generated from experiment_results on demand, never appended to: however often a
@@ -100,12 +101,15 @@ export function toCsv(results: ExportedResult[]): string {
   ];
   // A metric named like a fixed column must not produce two columns with the same header.
   const metricHeader = metricKeys.map((k) => (FIXED_COLUMNS.includes(k) ? `metrics.${k}` : k));
-  const lines = [['experiment', 'status', ...metricHeader, 'duration_ms', 'error'].map(csvCell).join(',')];
-  results.forEach((r, i) => {
-    const cells = [r.experiment, r.status, ...metricKeys.map((k) => flat[i]![k]), r.durationMs, r.error];
-    lines.push(cells.map(csvCell).join(','));
+  const header = ['experiment', 'status', ...metricHeader, 'duration_ms', 'error'];
+  const rows = results.map((r, i) => [r.experiment, r.status, ...metricKeys.map((k) => flat[i]![k]), r.durationMs, r.error]);
+  // RFC 4180 with CRLF; nested values as JSON; cells with edge spaces quoted so readers keep them.
+  return stringify([header, ...rows], {
+    record_delimiter: 'windows',
+    // A bare LF is a line break to most readers even with CRLF records, so it is quoted too.
+    quoted_match: [/^\s|\s$/, /[\r\n]/],
+    cast: { object: (v) => JSON.stringify(v), boolean: (v) => String(v) },
   });
-  return lines.join('\r\n') + '\r\n';
 }
 
 function flatten(obj: Record<string, unknown>, prefix = '', out: Record<string, unknown> = {}): Record<string, unknown> {
@@ -116,10 +120,3 @@ function flatten(obj: Record<string, unknown>, prefix = '', out: Record<string, 
   }
   return out;
 }
-
-function csvCell(value: unknown): string {
-  if (value === null || value === undefined) return '';
-  const s = typeof value === 'object' ? JSON.stringify(value) : String(value);
-  return /[",\r\n]|^\s|\s$/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
-}
-
