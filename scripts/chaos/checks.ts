@@ -1,5 +1,6 @@
 import { WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import pg from 'pg';
+import { dockerClient } from '../../src/activities/containers/client.js';
 import { processesWithEnv } from '../../test/support/procs.js';
 import type { MalformedInput } from './inputs.js';
 
@@ -72,4 +73,20 @@ export async function checkMalformed(
   if (!cause?.nonRetryable) return fail(`retryable failure: ${cause?.message}`);
   if (!cause.message?.includes(m.field)) return fail(`message does not name ${m.field}: ${cause.message?.slice(0, 200)}`);
   return { ...m, ok: true };
+}
+
+/**
+ * Containers labelled by Shepherd (shepherd.workflow) for one of this run's workflows. Returns
+ * undefined when no container runtime answers (DOCKER_HOST, else Shepherd's podman socket) (nothing of ours can exist there).
+ */
+export async function strayContainers(runTag: string): Promise<string[] | undefined> {
+  const docker = dockerClient();
+  try {
+    const list = await docker.listContainers({ all: true, filters: { label: ['shepherd.workflow'] } });
+    return list
+      .filter((c) => c.Labels['shepherd.workflow']?.includes(runTag))
+      .map((c) => `${c.Id.slice(0, 12)} ${c.Labels['shepherd.workflow']}`);
+  } catch {
+    return undefined;
+  }
 }

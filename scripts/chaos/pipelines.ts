@@ -1,6 +1,8 @@
 import { chmodSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
+import { enqueueUpdate, statusQuery } from '../../src/shared/training/messages.js';
+import { trainingQueueWorkflowId } from '../../src/shared/training/workflow-ids.js';
 import type { ChaosStack } from './stack.js';
 
 // The pipeline mix: small real pipelines whose steps are real processes that run long enough
@@ -10,6 +12,8 @@ export interface Pipeline {
   kind: string;
   workflowId: string;
   handle: WorkflowHandle;
+  /** How this pipeline ends; default: its workflow's result. */
+  settle?: () => Promise<'completed' | 'failed'>;
 }
 
 export interface PipelineKind {
@@ -70,4 +74,39 @@ const simulation: PipelineKind = {
   },
 };
 
-export const MIX: PipelineKind[] = [experiments, simulation];
+// A queue never completes by itself: one queue per pipeline, one job in it; the pipeline is over
+// when the queue lists the job as finished.
+const training: PipelineKind = {
+  kind: 'trainingQueue',
+  async start(stack, n) {
+    const queue = `chaos-${stack.marker.slice(0, 6)}-${n}`;
+    const workflowId = trainingQueueWorkflowId(queue);
+    const handle = await stack.client.workflow.start('trainingQueue', {
+      taskQueue: stack.taskQueue,
+      workflowId,
+      args: [{ queue, progressIntervalMs: 500, notify: false }],
+    });
+    const jobId = `job-${n}`;
+    const job = {
+      jobId,
+      dataset: 'examples/experiments/data/iris.csv',
+      steps: 600,
+      evalInterval: 50,
+      checkpointInterval: 100,
+      heartbeatTimeout: '3s',
+      retry,
+      params: { stepDelayMs: 5 },
+    };
+    await handle.executeUpdate(enqueueUpdate, { args: [job] });
+    const settle = async (): Promise<'completed' | 'failed'> => {
+      for (;;) {
+        const done = (await handle.query(statusQuery)).recent.find((r) => r.jobId === jobId);
+        if (done) return done.status === 'completed' ? 'completed' : 'failed';
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    };
+    return { kind: this.kind, workflowId, handle, settle };
+  },
+};
+
+export const MIX: PipelineKind[] = [experiments, simulation, training];

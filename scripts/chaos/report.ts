@@ -18,6 +18,8 @@ export interface ChaosReport {
   duplicates: Record<string, string[]>;
   strayProcesses: number[];
   strayContainers: string[];
+  /** False when no container runtime answered, so containers were not scanned. */
+  containerScan: boolean;
   inputs: { total: number; ok: number; bad: InputOutcome[] };
   workflowTaskFailures: Record<string, string[]>;
   /** Why the run did not pass; empty means it passed. */
@@ -52,7 +54,9 @@ export function formatReport(r: ChaosReport): string {
       .map(([t, k]) => `${t} ${k.length}`)
       .join(', ')}`,
   );
-  lines.push(`stray processes: ${r.strayProcesses.length}   stray containers: ${r.strayContainers.length}`);
+  lines.push(
+    `stray processes: ${r.strayProcesses.length}   stray containers: ${r.containerScan ? r.strayContainers.length : 'not scanned (no container runtime at DOCKER_HOST)'}`,
+  );
   lines.push(`malformed inputs failed fast naming the field: ${r.inputs.ok}/${r.inputs.total}`);
   for (const b of r.inputs.bad.slice(0, 20)) lines.push(`  ${b.type} ${JSON.stringify(b.input).slice(0, 120)}: ${b.problem}`);
   lines.push(`workflow-task failures: ${Object.keys(r.workflowTaskFailures).length}`);
