@@ -68,6 +68,13 @@ export async function checkMalformed(
   if (outcome === 'still running') await handle.terminate('chaos: malformed input did not fail fast').catch(() => undefined);
   const fail = (problem: string): InputOutcome => ({ ...m, ok: false, problem });
   if (loops.length) return fail(`workflow-task failure: ${loops[0]}`);
+  if (outcome === 'still running') {
+    // Tell a workflow that never got a task (server restart, killed worker) from one that did.
+    const events = (await handle.fetchHistory()).events ?? [];
+    const tasks = events.filter((e) => e.workflowTaskStartedEventAttributes).length;
+    const timeouts = events.filter((e) => e.workflowTaskTimedOutEventAttributes).length;
+    return fail(`did not fail within ${waitMs / 1000} s (${events.length} events, ${tasks} workflow tasks started, ${timeouts} timed out)`);
+  }
   if (!(outcome instanceof WorkflowFailedError)) return fail(`did not fail (${String(outcome)})`);
   const cause = outcome.cause as { message?: string; nonRetryable?: boolean } | undefined;
   if (!cause?.nonRetryable) return fail(`retryable failure: ${cause?.message}`);

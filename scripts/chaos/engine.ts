@@ -42,7 +42,7 @@ async function runInputs(stack: ChaosStack, opts: ChaosOptions): Promise<InputOu
       const m = inputs[i]!;
       const id = `chaos-malformed-${stack.marker.slice(0, 6)}-${m.type}-${i}`;
       results.push(
-        await withRetry(() => checkMalformed(stack.client, stack.taskQueue, m, id, 30_000)).catch((e: Error) => ({
+        await withRetry(() => checkMalformed(stack.client, stack.taskQueue, m, id, 60_000)).catch((e: Error) => ({
           ...m,
           ok: false,
           problem: `check failed: ${e.message}`,

@@ -58,7 +58,7 @@ export function formatReport(r: ChaosReport): string {
     `stray processes: ${r.strayProcesses.length}   stray containers: ${r.containerScan ? r.strayContainers.length : 'not scanned (no container runtime at DOCKER_HOST)'}`,
   );
   lines.push(`malformed inputs failed fast naming the field: ${r.inputs.ok}/${r.inputs.total}`);
-  for (const b of r.inputs.bad.slice(0, 20)) lines.push(`  ${b.type} ${JSON.stringify(b.input).slice(0, 120)}: ${b.problem}`);
+  for (const b of r.inputs.bad.slice(0, 20)) lines.push(`  ${b.type} ${JSON.stringify(b.input).slice(0, 400)}: ${b.problem}`);
   lines.push(`workflow-task failures: ${Object.keys(r.workflowTaskFailures).length}`);
   lines.push(
     '',
