@@ -1,0 +1,112 @@
+import { chmodSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { WorkflowHandle } from '@temporalio/client';
+import { enqueueUpdate, statusQuery } from '../../src/shared/training/messages.js';
+import { trainingQueueWorkflowId } from '../../src/shared/training/workflow-ids.js';
+import type { ChaosStack } from './stack.js';
+
+// The pipeline mix: small real pipelines whose steps are real processes that run long enough
+// (a few seconds) for a scheduled SIGKILL of their worker to land in the middle of them.
+
+export interface Pipeline {
+  kind: string;
+  workflowId: string;
+  handle: WorkflowHandle;
+  /** How this pipeline ends; default: its workflow's result. */
+  settle?: () => Promise<'completed' | 'failed'>;
+}
+
+export interface PipelineKind {
+  kind: string;
+  start(stack: ChaosStack, n: number): Promise<Pipeline>;
+}
+
+const retry = { maximumAttempts: 20, initialInterval: '200ms', maximumInterval: '2s' };
+
+function nodeStep(name: string, ms: number) {
+  const program = `const fs = require('node:fs');
+    let left = ${ms}; const t = setInterval(() => { left -= 250; console.log('working', left);
+      if (left <= 0) { clearInterval(t); fs.writeFileSync(process.env.SHEPHERD_RESULT_FILE, JSON.stringify({ accuracy: 0.9 })); process.exit(0); } }, 250);`;
+  return { name, command: process.execPath, args: ['-e', program] };
+}
+
+const experiments: PipelineKind = {
+  kind: 'experimentBatch',
+  async start(stack, n) {
+    const batchId = `chaos-${stack.marker.slice(0, 6)}-${n}`;
+    const workflowId = `experiment-batch-${batchId}`;
+    const input = {
+      batchId,
+      maxConcurrency: 2,
+      heartbeatTimeout: '3s',
+      retry,
+      experiments: [nodeStep('a', 2000 + (n % 3) * 1000), nodeStep('b', 1500)],
+    };
+    const handle = await stack.client.workflow.start('experimentBatch', { taskQueue: stack.taskQueue, workflowId, args: [input] });
+    return { kind: this.kind, workflowId, handle };
+  },
+};
+
+const REPLICATE = `#!/bin/sh
+sleep 0.$((SHEPHERD_REPLICATE % 9 + 1))
+printf '{"value": %s}' "$SHEPHERD_REPLICATE" > "$SHEPHERD_RESULT_FILE"
+`;
+
+const simulation: PipelineKind = {
+  kind: 'simulationJob',
+  async start(stack, n) {
+    const script = path.join(stack.root, 'replicate.sh');
+    writeFileSync(script, REPLICATE);
+    chmodSync(script, 0o755);
+    const jobId = `chaos-${stack.marker.slice(0, 6)}-${n}`;
+    const workflowId = `simulation-${jobId}`;
+    const input = {
+      jobId,
+      replicate: { command: 'sh', args: [script] },
+      parameters: [{ values: { k: 1 } }, { values: { k: 2 } }],
+      replicates: 4,
+      maxConcurrentReplicates: 2,
+      replicateRetry: retry,
+      aggregate: { fields: ['value'], percentiles: [50] },
+    };
+    const handle = await stack.client.workflow.start('simulationJob', { taskQueue: stack.taskQueue, workflowId, args: [input] });
+    return { kind: this.kind, workflowId, handle };
+  },
+};
+
+// A queue never completes by itself: one queue per pipeline, one job in it; the pipeline is over
+// when the queue lists the job as finished.
+const training: PipelineKind = {
+  kind: 'trainingQueue',
+  async start(stack, n) {
+    const queue = `chaos-${stack.marker.slice(0, 6)}-${n}`;
+    const workflowId = trainingQueueWorkflowId(queue);
+    const handle = await stack.client.workflow.start('trainingQueue', {
+      taskQueue: stack.taskQueue,
+      workflowId,
+      args: [{ queue, progressIntervalMs: 500, notify: false }],
+    });
+    const jobId = `job-${n}`;
+    const job = {
+      jobId,
+      dataset: 'examples/experiments/data/iris.csv',
+      steps: 600,
+      evalInterval: 50,
+      checkpointInterval: 100,
+      heartbeatTimeout: '3s',
+      retry,
+      params: { stepDelayMs: 5 },
+    };
+    await handle.executeUpdate(enqueueUpdate, { args: [job] });
+    const settle = async (): Promise<'completed' | 'failed'> => {
+      for (;;) {
+        const done = (await handle.query(statusQuery)).recent.find((r) => r.jobId === jobId);
+        if (done) return done.status === 'completed' ? 'completed' : 'failed';
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    };
+    return { kind: this.kind, workflowId, handle, settle };
+  },
+};
+
+export const MIX: PipelineKind[] = [experiments, simulation, training];
