@@ -6,6 +6,7 @@ import { simulationJobSchema, parameterSweepSchema } from '../../src/shared/simu
 import { trainingQueueInputSchema } from '../../src/shared/training/schemas.js';
 import { conversationBatchInputSchema, conversationRunInputSchema } from '../../src/shared/conversations/schemas.js';
 import { analysisPipelineSchema, appAnalysisInputSchema } from '../../src/shared/analysis/input.js';
+import { workspaceCleanupInputSchema } from '../../src/shared/hygiene/schemas.js';
 
 // Malformed and hostile inputs per workflow type, generated with fast-check. The zod schema the
 // workflow validates with tells which field each input gets wrong, so the check can demand that
@@ -21,6 +22,7 @@ const SCHEMAS: Record<string, z.ZodType> = {
   conversationRun: conversationRunInputSchema,
   analysisPipeline: analysisPipelineSchema,
   appAnalysis: appAnalysisInputSchema,
+  workspaceCleanup: workspaceCleanupInputSchema,
 };
 
 /** Workflow types from src/workflows/index.ts, as test/malformed-input.test.ts derives them. */
