@@ -11,11 +11,23 @@ const nodeBuiltins = [...builtinModules, ...builtinModules.map((m) => `node:${m}
 /** What deterministic code (workflows, shared) must not import at run time. */
 const sandboxRestrictions = (allowedLocal) => ({
   paths: [
-    ...nodeBuiltins.map((name) => ({ name, message: 'Node built-ins are not available in the workflow sandbox; move this to an activity.' })),
-    { name: '@temporalio/activity', message: 'Activity APIs do not work in workflow or shared code; use @temporalio/workflow or @temporalio/common.' },
+    ...nodeBuiltins.map((name) => ({
+      name,
+      message: 'Node built-ins are not available in the workflow sandbox; move this to an activity.',
+    })),
+    {
+      name: '@temporalio/activity',
+      message: 'Activity APIs do not work in workflow or shared code; use @temporalio/workflow or @temporalio/common.',
+    },
     { name: '@temporalio/worker', message: 'The worker package is Node-only.' },
-    { name: '@temporalio/client', message: 'The client package is Node-only; workflows talk to other workflows through @temporalio/workflow.' },
-    ...['pg', 'pino', 'execa', 'yaml', 'commander', 'tsx'].map((name) => ({ name, message: 'I/O libraries belong in activities, db, config or the CLI.' })),
+    {
+      name: '@temporalio/client',
+      message: 'The client package is Node-only; workflows talk to other workflows through @temporalio/workflow.',
+    },
+    ...['pg', 'pino', 'execa', 'yaml', 'commander', 'tsx'].map((name) => ({
+      name,
+      message: 'I/O libraries belong in activities, db, config or the CLI.',
+    })),
   ],
   patterns: [
     {
@@ -54,7 +66,10 @@ export default tseslint.config(
     // Type-aware rules for the TypeScript sources (tsconfig.json covers them all).
     files: ['**/*.ts'],
     languageOptions: {
-      parserOptions: { projectService: { allowDefaultProject: ['vitest.config.ts', 'vitest.unit.config.ts', 'vitest.cluster.config.ts'] }, tsconfigRootDir: import.meta.dirname },
+      parserOptions: {
+        projectService: { allowDefaultProject: ['vitest.config.ts', 'vitest.unit.config.ts', 'vitest.cluster.config.ts'] },
+        tsconfigRootDir: import.meta.dirname,
+      },
     },
     rules: {
       // A promise nobody awaits loses its error (and in a workflow, its ordering).
@@ -75,7 +90,11 @@ export default tseslint.config(
         'error',
         (() => {
           const r = sandboxRestrictions('Shared code');
-          r.patterns.push({ group: ['**/workflows/**'], allowTypeImports: false, message: 'Shared code is imported by workflows, not the other way round.' });
+          r.patterns.push({
+            group: ['**/workflows/**'],
+            allowTypeImports: false,
+            message: 'Shared code is imported by workflows, not the other way round.',
+          });
           return r;
         })(),
       ],
@@ -89,8 +108,15 @@ export default tseslint.config(
         'error',
         {
           patterns: [
-            { group: ['**/activities/**', '**/workers/**'], message: 'Only the worker and tests import activities; share code through src/db or src/shared.' },
-            { group: ['**/workflows/**'], allowTypeImports: true, message: 'Import workflow definitions from src/shared; workflows themselves only as `import type`.' },
+            {
+              group: ['**/activities/**', '**/workers/**'],
+              message: 'Only the worker and tests import activities; share code through src/db or src/shared.',
+            },
+            {
+              group: ['**/workflows/**'],
+              allowTypeImports: true,
+              message: 'Import workflow definitions from src/shared; workflows themselves only as `import type`.',
+            },
           ],
         },
       ],
@@ -103,7 +129,11 @@ export default tseslint.config(
         'error',
         {
           patterns: [
-            { group: ['**/workflows/**'], allowTypeImports: true, message: 'Activities use src/shared, never workflow modules (only `import type`).' },
+            {
+              group: ['**/workflows/**'],
+              allowTypeImports: true,
+              message: 'Activities use src/shared, never workflow modules (only `import type`).',
+            },
             { group: ['**/workers/**', '**/cli/**'], message: 'Activities are imported by workers, not the other way round.' },
           ],
         },

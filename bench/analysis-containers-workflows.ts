@@ -1,4 +1,12 @@
-import { ActivityCancellationType, CancellationScope, condition, defineSignal, isCancellation, proxyActivities, setHandler } from '@temporalio/workflow';
+import {
+  ActivityCancellationType,
+  CancellationScope,
+  condition,
+  defineSignal,
+  isCancellation,
+  proxyActivities,
+  setHandler,
+} from '@temporalio/workflow';
 import type { createContainerActivities } from '../src/activities/containers/index.js';
 import type { AppAddress, AppContainerSpecInput } from '../src/shared/containers.js';
 
@@ -13,7 +21,11 @@ const { holdAppContainer } = proxyActivities<ReturnType<typeof createContainerAc
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
 });
 
-export async function benchHoldToReady(input: { spec: AppContainerSpecInput; workflowId: string; runId: string }): Promise<{ readyAfterMs: number }> {
+export async function benchHoldToReady(input: {
+  spec: AppContainerSpecInput;
+  workflowId: string;
+  runId: string;
+}): Promise<{ readyAfterMs: number }> {
   const t0 = Date.now();
   let readyAt: number | undefined;
   setHandler(defineSignal<[AppAddress]>('benchReady'), () => void (readyAt = Date.now()));
@@ -21,7 +33,9 @@ export async function benchHoldToReady(input: { spec: AppContainerSpecInput; wor
   let failure: unknown;
   let done = false;
   const holder = scope
-    .run(() => holdAppContainer({ spec: input.spec, owner: { workflowId: input.workflowId, runId: input.runId }, readySignal: 'benchReady' }))
+    .run(() =>
+      holdAppContainer({ spec: input.spec, owner: { workflowId: input.workflowId, runId: input.runId }, readySignal: 'benchReady' }),
+    )
     .catch((err: unknown) => void (failure = isCancellation(err) ? undefined : err))
     .finally(() => (done = true));
   await condition(() => readyAt !== undefined || done);

@@ -42,7 +42,10 @@ async function bareStartToHealthy(docker: Docker, image: string): Promise<number
     return performance.now() - t0;
   } finally {
     await c.remove({ force: true });
-    await docker.getNetwork(network).remove().catch(() => undefined);
+    await docker
+      .getNetwork(network)
+      .remove()
+      .catch(() => undefined);
   }
 }
 
@@ -50,16 +53,31 @@ export async function benchAnalysisContainers(ctx: BenchContext): Promise<void> 
   const rt = await ensureContainerRuntime({ log: () => undefined });
   const docker = dockerClient(rt.dockerHost);
   const image = (await ensureImageFromDirectory(docker, APP, 'node')).image;
-  const bundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS, workflowInterceptorModules, payloadConverterPath, logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} } as never });
+  const bundle = await bundleWorkflowCode({
+    workflowsPath: WORKFLOWS,
+    workflowInterceptorModules,
+    payloadConverterPath,
+    logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} } as never,
+  });
   const taskQueue = `bench-containers-${randomUUID().slice(0, 6)}`;
-  const worker = await createShepherdWorker({ connection: ctx.connection, namespace: 'default', taskQueue, deps: ctx.deps, workflowBundle: bundle });
+  const worker = await createShepherdWorker({
+    connection: ctx.connection,
+    namespace: 'default',
+    taskQueue,
+    deps: ctx.deps,
+    workflowBundle: bundle,
+  });
   const running = worker.run();
   const shepherd: number[] = [];
   const bare: number[] = [];
   try {
     const once = async () => {
       const workflowId = `bench-hold-${randomUUID().slice(0, 8)}`;
-      const h = await ctx.client.workflow.start('benchHoldToReady', { taskQueue, workflowId, args: [{ spec: { image, port: 8080, healthPath: '/health' }, workflowId, runId: '' }] });
+      const h = await ctx.client.workflow.start('benchHoldToReady', {
+        taskQueue,
+        workflowId,
+        args: [{ spec: { image, port: 8080, healthPath: '/health' }, workflowId, runId: '' }],
+      });
       return (await h.result()).readyAfterMs;
     };
     await once(); // warm-up: worker caches, image layers, network code paths

@@ -24,10 +24,20 @@ const STEPS = 7;
 function definition(): ConversationDefinitionInput {
   const steps = Array.from({ length: STEPS }, (_, i) => ({
     id: `s${i + 1}`,
-    actor: { kind: 'llm' as const, model: MODELS[i % MODELS.length]!, prompt: i === 0 ? 'Start from {{item.text}}.' : `Continue from {{steps.s${i}.text}}.` },
+    actor: {
+      kind: 'llm' as const,
+      model: MODELS[i % MODELS.length]!,
+      prompt: i === 0 ? 'Start from {{item.text}}.' : `Continue from {{steps.s${i}.text}}.`,
+    },
     ...(i === STEPS - 1 ? { end: true as const } : { next: `s${i + 2}` }),
   }));
-  return { name: 'bench-seven-steps', item: { key: 'id', fields: ['id', 'text'] }, start: 's1', defaults: { timeout: '1m', heartbeatTimeout: '20s' }, steps };
+  return {
+    name: 'bench-seven-steps',
+    item: { key: 'id', fields: ['id', 'text'] },
+    start: 's1',
+    defaults: { timeout: '1m', heartbeatTimeout: '20s' },
+    steps,
+  };
 }
 
 export async function benchConversation(ctx: BenchContext): Promise<void> {
@@ -36,7 +46,9 @@ export async function benchConversation(ctx: BenchContext): Promise<void> {
   fake.setDefault({ reply: 'ok', chunkSize: 64 });
   const taskQueue = `bench-conv-${randomUUID().slice(0, 6)}`;
   const registry: ModelRegistry = {
-    models: Object.fromEntries(MODELS.map((m) => [m, { provider: 'ollama' as const, baseUrl: fake.url, maxConcurrency: 32, jsonMode: 'schema' as const }])),
+    models: Object.fromEntries(
+      MODELS.map((m) => [m, { provider: 'ollama' as const, baseUrl: fake.url, maxConcurrency: 32, jsonMode: 'schema' as const }]),
+    ),
   };
   const worker = await createShepherdWorker({
     connection: ctx.connection,
@@ -45,13 +57,25 @@ export async function benchConversation(ctx: BenchContext): Promise<void> {
     deps: { ...ctx.deps, runsDir: path.join(ctx.workDir, 'conv-runs'), procDir: path.join(ctx.workDir, 'conv-procs') },
     maxConcurrentActivityTaskExecutions: 100,
   });
-  const models = await createModelWorkers({ connection: ctx.connection, namespace: 'default', taskQueue, pool: ctx.pool, registry, logger: ctx.deps.logger, shutdownGraceTime: '2s' });
+  const models = await createModelWorkers({
+    connection: ctx.connection,
+    namespace: 'default',
+    taskQueue,
+    pool: ctx.pool,
+    registry,
+    logger: ctx.deps.logger,
+    shutdownGraceTime: '2s',
+  });
   // allSettled: every worker must be fully stopped before the caller closes the shared connection.
   const running = Promise.allSettled([worker.run(), models.run()]);
   const def = definition();
   try {
     const runOne = (id: string) =>
-      ctx.client.workflow.execute(conversationRun, { taskQueue, workflowId: `bench-conv-${id}`, args: [{ definition: def, item: { id, text: 'hello' } }] });
+      ctx.client.workflow.execute(conversationRun, {
+        taskQueue,
+        workflowId: `bench-conv-${id}`,
+        args: [{ definition: def, item: { id, text: 'hello' } }],
+      });
     for (let i = 0; i < 5; i++) await runOne(`warm-${randomUUID().slice(0, 6)}`);
 
     // Per-step latency, items one after another: whole workflow time / 7, and the model activity alone.
@@ -68,7 +92,11 @@ export async function benchConversation(ctx: BenchContext): Promise<void> {
     // the next, timed the same way (wall time of a sequential workflow / steps).
     const bareSteps = 7 * SEQUENTIAL;
     const b0 = performance.now();
-    await ctx.client.workflow.execute('benchSequence', { taskQueue: 'bench-bare', workflowId: `bench-conv-bare-${randomUUID().slice(0, 6)}`, args: ['noop', bareSteps, null] });
+    await ctx.client.workflow.execute('benchSequence', {
+      taskQueue: 'bench-bare',
+      workflowId: `bench-conv-bare-${randomUUID().slice(0, 6)}`,
+      args: ['noop', bareSteps, null],
+    });
     const bareStepMs = (performance.now() - b0) / bareSteps;
     const s = summarize(perStep);
     const a = summarize(modelCall);
@@ -94,7 +122,10 @@ export async function benchConversation(ctx: BenchContext): Promise<void> {
     ctx.report(name, `batch ${ITEMS} items x ${STEPS} steps`, seconds, 's');
     ctx.report(name, 'throughput', stepsPerSec, 'steps/s');
     ctx.report(name, 'throughput ratio vs bare no-op activities/s', ratio(stepsPerSec, ctx.baseline.noopActivitiesPerSec), 'x');
-    const { rows } = await ctx.pool.query("SELECT count(*)::int AS n FROM conversation_attempts WHERE batch_id = $1 AND status = 'completed'", [batchId]);
+    const { rows } = await ctx.pool.query(
+      "SELECT count(*)::int AS n FROM conversation_attempts WHERE batch_id = $1 AND status = 'completed'",
+      [batchId],
+    );
     ctx.report(name, 'audit rows (completed) for the batch', rows[0].n);
   } finally {
     models.shutdown();

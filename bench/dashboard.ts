@@ -99,7 +99,13 @@ export async function benchDashboard(ctx: BenchContext): Promise<void> {
   const t0 = performance.now();
   const s = await seed(ctx.pool, tag);
   ctx.report(name, 'seeded (replicates / audit rows)', `${REPLICATES} / ${AUDIT_ROWS} in ${n2((performance.now() - t0) / 1000)} s`);
-  const server = await serveDashboard({ pool: ctx.pool, client: ctx.client, namespace: 'default', projectDir: process.cwd(), controls: { training: false } });
+  const server = await serveDashboard({
+    pool: ctx.pool,
+    client: ctx.client,
+    namespace: 'default',
+    projectDir: process.cwd(),
+    controls: { training: false },
+  });
   const time = async (path: string) => {
     const samples: number[] = [];
     for (let i = 0; i < 3 + RUNS; i++) {
@@ -109,7 +115,13 @@ export async function benchDashboard(ctx: BenchContext): Promise<void> {
       if (!res.ok) throw new Error(`GET ${path}: ${res.status}`);
       if (i >= 3) samples.push(performance.now() - start);
     }
-    return { ...summarize(samples), p95: percentile([...samples].sort((a, b) => a - b), 95) };
+    return {
+      ...summarize(samples),
+      p95: percentile(
+        [...samples].sort((a, b) => a - b),
+        95,
+      ),
+    };
   };
   try {
     const query: number[] = [];
@@ -141,7 +153,11 @@ export async function benchDashboard(ctx: BenchContext): Promise<void> {
     for (const [label, path] of pages) {
       const r = await time(path);
       worst = Math.max(worst, r.p50);
-      ctx.report(name, `${label} p50 / p95`, `${n2(r.p50)} / ${n2(r.p95)} ms (${n2(ratio(r.p50, trivial.p50))}x trivial endpoint)${r.p95 > TARGET_MS ? '  OVER TARGET' : ''}`);
+      ctx.report(
+        name,
+        `${label} p50 / p95`,
+        `${n2(r.p50)} / ${n2(r.p95)} ms (${n2(ratio(r.p50, trivial.p50))}x trivial endpoint)${r.p95 > TARGET_MS ? '  OVER TARGET' : ''}`,
+      );
     }
     ctx.report(name, `slowest page p50 vs ${TARGET_MS} ms target`, `${n2(worst)} ms (${worst < TARGET_MS ? 'within' : 'OVER'})`);
   } finally {

@@ -1,7 +1,8 @@
 import type { Client } from '@temporalio/client';
 
 type Ts = { seconds?: { toNumber(): number } | number | null; nanos?: number | null } | null | undefined;
-const ms = (t: Ts) => (t ? Number(typeof t.seconds === 'number' ? t.seconds : (t.seconds?.toNumber() ?? 0)) * 1000 + (t.nanos ?? 0) / 1e6 : NaN);
+const ms = (t: Ts) =>
+  t ? Number(typeof t.seconds === 'number' ? t.seconds : (t.seconds?.toNumber() ?? 0)) * 1000 + (t.nanos ?? 0) / 1e6 : NaN;
 
 /**
  * Per-activity latency from the server's own history timestamps: scheduled → completed. Uses

@@ -28,7 +28,12 @@ async function untunedBaseline(ctx: BenchContext, workflowBundle: { code: string
   const connection = await NativeConnection.connect({ address: server.address });
   const clientConnection = await Connection.connect({ address: server.address });
   const client = new Client({ connection: clientConnection });
-  const worker = await Worker.create({ connection, taskQueue: 'bench-untuned', workflowBundle, activities: { noop: async () => undefined } });
+  const worker = await Worker.create({
+    connection,
+    taskQueue: 'bench-untuned',
+    workflowBundle,
+    activities: { noop: async () => undefined },
+  });
   try {
     return await worker.runUntil(async () => {
       await sequential(client, 'bench-untuned', 'noop', null, 20);
@@ -62,5 +67,9 @@ export async function benchLatency(ctx: BenchContext): Promise<void> {
   line('Shepherd worker, Shepherd server defaults', shepherd);
   ctx.report(name, 'Shepherd no-op activity p50 vs baseline (target <= 15 ms)', ratio(shepherd.activity.p50, untuned.activity.p50), 'x');
   ctx.report(name, 'Shepherd sequential step p50 vs baseline (target <= 40 ms)', ratio(shepherd.step.p50, untuned.step.p50), 'x');
-  ctx.report(name, 'Shepherd no-op runCommand step: activity p50 / sequential step p50', `${fmt(command.activity.p50)} / ${fmt(command.step.p50)}`);
+  ctx.report(
+    name,
+    'Shepherd no-op runCommand step: activity p50 / sequential step p50',
+    `${fmt(command.activity.p50)} / ${fmt(command.step.p50)}`,
+  );
 }

@@ -21,7 +21,14 @@ const TRIALS = Number(process.env.BENCH_RECOVERY_TRIALS ?? 3);
 const HEARTBEAT_TIMEOUT_S = Number(process.env.BENCH_RECOVERY_HEARTBEAT_S ?? 3);
 const RETRY_INITIAL_MS = 100;
 
-const quiet = { trace: () => undefined, debug: () => undefined, info: () => undefined, warn: () => undefined, error: console.error, log: () => undefined };
+const quiet = {
+  trace: () => undefined,
+  debug: () => undefined,
+  info: () => undefined,
+  warn: () => undefined,
+  error: console.error,
+  log: () => undefined,
+};
 
 function spawnWorker(ctx: BenchContext, taskQueue: string, dataDir: string) {
   return spawnWorkerProcess({
@@ -114,7 +121,9 @@ export async function benchRecovery(ctx: BenchContext): Promise<void> {
       if (second.getState() === 'RUNNING') second.shutdown();
       await secondRunning?.catch(() => undefined);
       // Terminating the queue abandons its activity; the worker shutdown above cancelled it and killed the trainer.
-      await waitFor(() => processesWithEnv('SHEPHERD_BENCH_MARKER', marker).length === 0, 'bench trainers gone', 30_000).catch(() => undefined);
+      await waitFor(() => processesWithEnv('SHEPHERD_BENCH_MARKER', marker).length === 0, 'bench trainers gone', 30_000).catch(
+        () => undefined,
+      );
     }
   }
 

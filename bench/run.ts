@@ -32,8 +32,17 @@ const db = await openDatabase({ databaseUrl: process.env.DATABASE_URL, dataDir: 
 const connection = await NativeConnection.connect({ address: server.address });
 const clientConnection = await Connection.connect({ address: server.address });
 const client = new Client({ connection: clientConnection });
-const bundle = await bundleWorkflowCode({ workflowsPath: path.resolve('bench/workflows.ts'), logger: { ...console, log: () => undefined, info: () => undefined, debug: () => undefined, trace: () => undefined } as never });
-const deps: ActivityDeps = { pool: db.pool, runsDir: path.join(workDir, 'runs'), procDir: path.join(workDir, 'procs'), logger, projectDir: process.cwd() };
+const bundle = await bundleWorkflowCode({
+  workflowsPath: path.resolve('bench/workflows.ts'),
+  logger: { ...console, log: () => undefined, info: () => undefined, debug: () => undefined, trace: () => undefined } as never,
+});
+const deps: ActivityDeps = {
+  pool: db.pool,
+  runsDir: path.join(workDir, 'runs'),
+  procDir: path.join(workDir, 'procs'),
+  logger,
+  projectDir: process.cwd(),
+};
 
 const rows: { case: string; metric: string; value: string }[] = [];
 const report: BenchContext['report'] = (c, metric, value, unit = '') =>
@@ -46,7 +55,14 @@ const bare = await Worker.create({
   workflowBundle: bundle,
   activities: { noop, bareExeca: async () => void (await execa('true')) },
 });
-const shepherd = await createShepherdWorker({ connection, namespace: 'default', taskQueue: 'bench-shepherd', deps, workflowBundle: bundle, extraActivities: { noop } });
+const shepherd = await createShepherdWorker({
+  connection,
+  namespace: 'default',
+  taskQueue: 'bench-shepherd',
+  deps,
+  workflowBundle: bundle,
+  extraActivities: { noop },
+});
 
 async function sequence(taskQueue: string, activity: string, arg: unknown, n = STEPS) {
   const workflowId = `bench-seq-${activity}-${randomUUID().slice(0, 6)}`;
@@ -56,7 +72,11 @@ async function sequence(taskQueue: string, activity: string, arg: unknown, n = S
 
 async function throughput(taskQueue: string, activity: string, arg: unknown, n = THROUGHPUT_N, parallel = 20) {
   const t0 = performance.now();
-  await client.workflow.execute('benchParallel', { taskQueue, workflowId: `bench-par-${randomUUID().slice(0, 6)}`, args: [activity, n, parallel, arg] });
+  await client.workflow.execute('benchParallel', {
+    taskQueue,
+    workflowId: `bench-par-${randomUUID().slice(0, 6)}`,
+    args: [activity, n, parallel, arg],
+  });
   return n / ((performance.now() - t0) / 1000);
 }
 

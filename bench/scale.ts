@@ -43,7 +43,12 @@ export async function benchScale(ctx: BenchContext): Promise<void> {
   if (!process.env.DATABASE_URL) throw new Error('the scale case needs DATABASE_URL (a real PostgreSQL, which the cluster uses too)');
   const name = `scale: ${REPLICATES} CPU-bound replicates on a 4-shard cluster (${SLOTS} slot/worker, ${os.cpus().length} cores)`;
   const quiet = () => undefined;
-  const bundle = await bundleWorkflowCode({ workflowsPath, workflowInterceptorModules, payloadConverterPath, logger: { trace: quiet, debug: quiet, info: quiet, warn: quiet, error: console.error, log: quiet } as never });
+  const bundle = await bundleWorkflowCode({
+    workflowsPath,
+    workflowInterceptorModules,
+    payloadConverterPath,
+    logger: { trace: quiet, debug: quiet, info: quiet, warn: quiet, error: console.error, log: quiet } as never,
+  });
   const bundlePath = path.join(ctx.workDir, 'scale-workflows.js');
   writeFileSync(bundlePath, bundle.code);
   const cluster = await startCluster({ shards: 4, historyHosts: 2, root: path.join(ctx.workDir, 'scale-cluster') });
@@ -71,9 +76,14 @@ export async function benchScale(ctx: BenchContext): Promise<void> {
         }
         await Promise.all(workers.map((w) => w.ready));
         const t0 = performance.now();
-        const result = (await client.workflow.execute('simulationJob', { taskQueue, workflowId: `simulation-scale-${n}-${randomUUID().slice(0, 6)}`, args: [job(`scale-${n}-${randomUUID().slice(0, 6)}`)] })) as SimulationJobResult;
+        const result = (await client.workflow.execute('simulationJob', {
+          taskQueue,
+          workflowId: `simulation-scale-${n}-${randomUUID().slice(0, 6)}`,
+          args: [job(`scale-${n}-${randomUUID().slice(0, 6)}`)],
+        })) as SimulationJobResult;
         const seconds = (performance.now() - t0) / 1000;
-        if (result.totals.succeeded !== REPLICATES) throw new Error(`scale run with ${n} workers: ${result.totals.succeeded}/${REPLICATES} replicates succeeded`);
+        if (result.totals.succeeded !== REPLICATES)
+          throw new Error(`scale run with ${n} workers: ${result.totals.succeeded}/${REPLICATES} replicates succeeded`);
         rates.push(REPLICATES / seconds);
         ctx.report(name, `${n} worker${n > 1 ? 's' : ''}: wall time`, seconds, 's');
         ctx.report(name, `${n} worker${n > 1 ? 's' : ''}: replicates/s`, REPLICATES / seconds);
@@ -83,7 +93,11 @@ export async function benchScale(ctx: BenchContext): Promise<void> {
         await Promise.all(workers.map((w) => w.exited));
       }
     }
-    ctx.report(name, 'ideal ratio on this machine (min(workers × slots, cores))', `${[1, 2, 3].map((n) => Math.min(n * SLOTS, os.cpus().length) / Math.min(SLOTS, os.cpus().length)).join(' / ')}`);
+    ctx.report(
+      name,
+      'ideal ratio on this machine (min(workers × slots, cores))',
+      `${[1, 2, 3].map((n) => Math.min(n * SLOTS, os.cpus().length) / Math.min(SLOTS, os.cpus().length)).join(' / ')}`,
+    );
   } finally {
     await connection.close();
     await cluster.stop();

@@ -47,7 +47,12 @@ export async function benchSweep(ctx: BenchContext): Promise<void> {
   const dataDir = path.join(ctx.workDir, 'sweep');
   const bundlePath = path.join(ctx.workDir, 'sweep-workflows.js');
   const quiet = () => undefined;
-  const bundle = await bundleWorkflowCode({ workflowsPath, workflowInterceptorModules, payloadConverterPath, logger: { trace: quiet, debug: quiet, info: quiet, warn: quiet, error: console.error, log: quiet } as never });
+  const bundle = await bundleWorkflowCode({
+    workflowsPath,
+    workflowInterceptorModules,
+    payloadConverterPath,
+    logger: { trace: quiet, debug: quiet, info: quiet, warn: quiet, error: console.error, log: quiet } as never,
+  });
   writeFileSync(bundlePath, bundle.code);
   // The real worker entry point in its own process, from a pre-built bundle: no bundler in its
   // memory. A subprocess replicate costs the worker a fork(), and fork() time grows with the
@@ -68,7 +73,11 @@ export async function benchSweep(ctx: BenchContext): Promise<void> {
     const run = async (name: string, replicate: SimulationJobInput['replicate']) => {
       const jobId = `bench-${name}-${randomUUID().slice(0, 6)}`;
       const t0 = performance.now();
-      const result = (await ctx.client.workflow.execute(simulationJob, { taskQueue, workflowId: `simulation-${jobId}`, args: [job(jobId, replicate)] })) as SimulationJobResult;
+      const result = (await ctx.client.workflow.execute(simulationJob, {
+        taskQueue,
+        workflowId: `simulation-${jobId}`,
+        args: [job(jobId, replicate)],
+      })) as SimulationJobResult;
       const seconds = (performance.now() - t0) / 1000;
       if (result.status !== 'completed' || result.totals.succeeded !== REPLICATES * PARAMETERS) {
         throw new Error(`sweep ${name} did not complete cleanly: ${JSON.stringify(result.totals)}`);

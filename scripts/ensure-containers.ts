@@ -10,7 +10,13 @@ import { ensureAnalyzerTools } from './lib/analyzers.js';
 // `--dockerd`: Debian's dockerd instead, on its own socket and data root (CI's second run).
 // `--stop`: stops the daemons this script started (CI ends with it, so nothing keeps running).
 // Prints the DOCKER_HOST to use on stdout; explains on stderr, exit 1, what is wrong otherwise.
-const { values } = parseArgs({ options: { stop: { type: 'boolean', default: false }, dockerd: { type: 'boolean', default: false }, 'dockerd-data-root': { type: 'string', default: '/var/lib/shepherd-dockerd' } } });
+const { values } = parseArgs({
+  options: {
+    stop: { type: 'boolean', default: false },
+    dockerd: { type: 'boolean', default: false },
+    'dockerd-data-root': { type: 'string', default: '/var/lib/shepherd-dockerd' },
+  },
+});
 const started = Date.now();
 const log = (m: string) => console.error(`containers: ${m}`);
 try {
@@ -22,7 +28,9 @@ try {
   const rt = await ensureContainerRuntime({ log, dockerHost });
   // The analysis pipeline's tools that are not npm packages (nmap for the dynamic analyzer).
   await ensureAnalyzerTools(log);
-  log(`${values.dockerd ? 'dockerd' : rt.kind} at ${rt.dockerHost}, node image ${rt.nodeImage} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+  log(
+    `${values.dockerd ? 'dockerd' : rt.kind} at ${rt.dockerHost}, node image ${rt.nodeImage} (${((Date.now() - started) / 1000).toFixed(1)} s)`,
+  );
   console.log(rt.dockerHost);
 } catch (err) {
   log(`not available: ${(err as Error).message}`);

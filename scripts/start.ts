@@ -51,7 +51,10 @@ const connection = await NativeConnection.connect({ address: server.address });
 const worker = await createWorkerSet({ env, connection, namespace: 'default', db, logger, shutdownGraceTime: '10s', keyring });
 const workerRun = worker.run();
 say(`Worker polling task queue "${env.SHEPHERD_TASK_QUEUE}" (logs: ${path.relative(process.cwd(), logFile)})`);
-if (keyring) say(`Payloads encrypted with key "${keyring.encryptWith}"; to read them in the Web UI, run \`shepherd codec-server\` and set it as the UI's codec server`);
+if (keyring)
+  say(
+    `Payloads encrypted with key "${keyring.encryptWith}"; to read them in the Web UI, run \`shepherd codec-server\` and set it as the UI's codec server`,
+  );
 
 // eslint-disable-next-line prefer-const -- assigned once the stack is up; shutdown() may run before that
 let dashboard: Awaited<ReturnType<typeof startStackDashboard>> | undefined;
@@ -77,7 +80,11 @@ await ensureConversationMetricsSchedule(client, { taskQueue: env.SHEPHERD_TASK_Q
 dashboard = await startStackDashboard({ pool: db.pool, client, uiUrl: server.uiUrl, runsDir: env.runsDir, say });
 say(`Dashboard: ${dashboard.url}   (beside the Temporal Web UI: ${server.uiUrl})`);
 if (isAnalysisInput(input)) {
-  await runAnalysisExample(client, input, { taskQueue: env.SHEPHERD_TASK_QUEUE ?? 'shepherd', uiUrl: server.uiUrl ?? 'http://127.0.0.1:8233', say });
+  await runAnalysisExample(client, input, {
+    taskQueue: env.SHEPHERD_TASK_QUEUE ?? 'shepherd',
+    uiUrl: server.uiUrl ?? 'http://127.0.0.1:8233',
+    say,
+  });
   say(`\nFindings are in PostgreSQL (table analysis_findings): npm run shepherd -- analysis findings ${input.pipelineId}`);
   say(`Results dashboard: ${dashboard.url}/analysis`);
   say('Press Ctrl-C to stop everything.');

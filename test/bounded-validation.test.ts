@@ -34,7 +34,19 @@ describe('bounded validation failures', () => {
 
   async function failureOf(type: string, label: string, input: string[]) {
     const workflowId = `bounded-${type}-${label}-${randomUUID().slice(0, 6)}`;
-    await execa(temporal, ['workflow', 'start', '--address', inject('temporalAddress'), '--type', type, '--task-queue', w.taskQueue, '--workflow-id', workflowId, ...input]);
+    await execa(temporal, [
+      'workflow',
+      'start',
+      '--address',
+      inject('temporalAddress'),
+      '--type',
+      type,
+      '--task-queue',
+      w.taskQueue,
+      '--workflow-id',
+      workflowId,
+      ...input,
+    ]);
     const handle = w.client.workflow.getHandle(workflowId);
     const outcome = await Promise.race([
       handle.result().then(
@@ -45,7 +57,9 @@ describe('bounded validation failures', () => {
     ]);
     if (outcome === 'still running') await handle.terminate('bounded-validation test');
     const events = (await handle.fetchHistory()).events ?? [];
-    const taskFailures = events.filter((e) => e.workflowTaskFailedEventAttributes).map((e) => e.workflowTaskFailedEventAttributes?.failure?.message?.slice(0, 200));
+    const taskFailures = events
+      .filter((e) => e.workflowTaskFailedEventAttributes)
+      .map((e) => e.workflowTaskFailedEventAttributes?.failure?.message?.slice(0, 200));
     expect(taskFailures, `${type} ${label}`).toEqual([]);
     expect(outcome, `${type} ${label}`).toBeInstanceOf(WorkflowFailedError);
     const failed = events.find((e) => e.workflowExecutionFailedEventAttributes)!.workflowExecutionFailedEventAttributes!.failure!;

@@ -22,7 +22,11 @@ beforeAll(async () => {
 afterAll(() => w?.stop());
 
 function shepherd(args: string[], opts: { env?: Record<string, string> } = {}) {
-  return execa(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', '--address', inject('temporalAddress'), '--task-queue', w.taskQueue, ...args], { reject: false, env: opts.env, timeout: 110_000 });
+  return execa(
+    process.execPath,
+    ['--import', 'tsx', 'src/cli/main.ts', '--address', inject('temporalAddress'), '--task-queue', w.taskQueue, ...args],
+    { reject: false, env: opts.env, timeout: 110_000 },
+  );
 }
 
 function file(name: string, value: unknown): string {
@@ -35,8 +39,22 @@ describe('shepherd experiments', () => {
   it('run: all failed exits 3 with the FAILED headline; partly failed exits 4; status and results agree', async () => {
     const allId = uid('cli-all');
     const partlyId = uid('cli-partly');
-    const all = file('all.json', { batchId: allId, retry: { maximumAttempts: 1 }, experiments: [nodeExperiment('a', 'process.exit(3)'), nodeExperiment('b', `console.error('the reason is here, after a long prefix that used to be cut at one hundred characters exactly'); process.exit(4)`)] });
-    const partly = file('partly.json', { batchId: partlyId, retry: { maximumAttempts: 1 }, experiments: [nodeExperiment('ok', 'done({ accuracy: 0.5 })'), nodeExperiment('bad', 'process.exit(3)')] });
+    const all = file('all.json', {
+      batchId: allId,
+      retry: { maximumAttempts: 1 },
+      experiments: [
+        nodeExperiment('a', 'process.exit(3)'),
+        nodeExperiment(
+          'b',
+          `console.error('the reason is here, after a long prefix that used to be cut at one hundred characters exactly'); process.exit(4)`,
+        ),
+      ],
+    });
+    const partly = file('partly.json', {
+      batchId: partlyId,
+      retry: { maximumAttempts: 1 },
+      experiments: [nodeExperiment('ok', 'done({ accuracy: 0.5 })'), nodeExperiment('bad', 'process.exit(3)')],
+    });
 
     const [r1, r2] = await Promise.all([shepherd(['experiments', 'run', all]), shepherd(['experiments', 'run', partly])]);
     expect(r1.exitCode, r1.stderr).toBe(EXIT.failed);
@@ -83,7 +101,11 @@ describe('shepherd experiments', () => {
     const bad = await shepherd(['experiments', 'validate', file('bad.json', { batchId: 'x', experiments: [{ name: 'a' }] })]);
     expect(bad.exitCode).toBe(EXIT.badInput);
     expect(bad.stderr).toMatch(/experiments\.0\.command/);
-    const down = await execa(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', '--address', '127.0.0.1:1', 'experiments', 'status', 'x'], { reject: false });
+    const down = await execa(
+      process.execPath,
+      ['--import', 'tsx', 'src/cli/main.ts', '--address', '127.0.0.1:1', 'experiments', 'status', 'x'],
+      { reject: false },
+    );
     expect(down.exitCode).toBe(EXIT.unreachable);
     expect(down.stderr).toContain('cannot reach the Temporal server at 127.0.0.1:1');
   });
@@ -92,7 +114,12 @@ describe('shepherd experiments', () => {
 describe('shepherd simulation', () => {
   it('run of a job whose every parameter set fails exits 3; --json prints the result', async () => {
     const script = writeReplicateScript();
-    const job = shJob(script, { jobId: uid('cli-sim'), parameters: [{ values: { mode: 'import-error' } }], replicates: 2, replicateRetry: { maximumAttempts: 1 } });
+    const job = shJob(script, {
+      jobId: uid('cli-sim'),
+      parameters: [{ values: { mode: 'import-error' } }],
+      replicates: 2,
+      replicateRetry: { maximumAttempts: 1 },
+    });
     const r = await shepherd(['simulation', 'run', file('sim.json', job), '--json']);
     expect(r.exitCode, r.stderr).toBe(EXIT.failed);
     expect(JSON.parse(r.stdout)).toMatchObject({ jobId: job.jobId, status: 'failed' });

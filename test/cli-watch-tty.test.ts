@@ -21,10 +21,28 @@ describe('watch on a terminal', () => {
   it('draws a cli-progress bar that advances from 0/4 to 4/4', async () => {
     const id = `tty-${randomUUID().slice(0, 8)}`;
     const step = (n: string) => nodeExperiment(n, 'setTimeout(() => done({ accuracy: 0.9 }), 1500)');
-    await startExperimentBatch(w.client, { batchId: id, maxConcurrency: 1, experiments: ['a', 'b', 'c', 'd'].map(step) }, { taskQueue: w.taskQueue });
+    await startExperimentBatch(
+      w.client,
+      { batchId: id, maxConcurrency: 1, experiments: ['a', 'b', 'c', 'd'].map(step) },
+      { taskQueue: w.taskQueue },
+    );
     // The command line is built from constants and a generated ID only.
-    const argv = [process.execPath, '--import', 'tsx', 'src/cli/main.ts', '--address', inject('temporalAddress'), 'experiments', 'watch', id];
-    const r = await execa('script', ['-qfec', argv.map(quote).join(' '), '/dev/null'], { reject: false, timeout: 110_000, env: { COLUMNS: '160', TERM: 'xterm' } });
+    const argv = [
+      process.execPath,
+      '--import',
+      'tsx',
+      'src/cli/main.ts',
+      '--address',
+      inject('temporalAddress'),
+      'experiments',
+      'watch',
+      id,
+    ];
+    const r = await execa('script', ['-qfec', argv.map(quote).join(' '), '/dev/null'], {
+      reject: false,
+      timeout: 110_000,
+      env: { COLUMNS: '160', TERM: 'xterm' },
+    });
     expect(r.exitCode, r.stdout.slice(-2000)).toBe(EXIT.ok);
     const seen = [...r.stdout.matchAll(/(\d)\/4 \| [\d.]+\/min \| ETA/g)].map((m) => Number(m[1]));
     expect(seen.length).toBeGreaterThan(1);

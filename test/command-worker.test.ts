@@ -41,7 +41,11 @@ describe('runCommand through a real worker', () => {
     markers.push(marker);
     const handle = await startExperimentBatch(
       w.client,
-      { batchId: `timeout-${marker.slice(0, 8)}`, experiments: [{ ...stubborn('stuck', marker), timeout: '3s' }], retry: { maximumAttempts: 1 } },
+      {
+        batchId: `timeout-${marker.slice(0, 8)}`,
+        experiments: [{ ...stubborn('stuck', marker), timeout: '3s' }],
+        retry: { maximumAttempts: 1 },
+      },
       { taskQueue: w.taskQueue },
     );
     await waitFor(() => live(marker).length >= 2, 'step and grandchild running');
@@ -59,7 +63,11 @@ describe('runCommand through a real worker', () => {
     markers.push(marker);
     const handle = await startExperimentBatch(
       w.client,
-      { batchId: `cancel-${marker.slice(0, 8)}`, maxConcurrency: 2, experiments: [stubborn('a', marker), stubborn('b', marker), stubborn('c', marker)] },
+      {
+        batchId: `cancel-${marker.slice(0, 8)}`,
+        maxConcurrency: 2,
+        experiments: [stubborn('a', marker), stubborn('b', marker), stubborn('c', marker)],
+      },
       { taskQueue: w.taskQueue },
     );
     await waitFor(() => live(marker).length >= 4, 'two steps and their grandchildren running');
@@ -73,11 +81,17 @@ describe('runCommand through a real worker', () => {
     for (const name of ['a', 'b']) {
       const events = (await w.client.workflow.getHandle(`experiment-cancel-${marker.slice(0, 8)}-${name}`).fetchHistory()).events ?? [];
       const endings = events.flatMap((e) =>
-        e.activityTaskCanceledEventAttributes ? ['cancelled'] : e.activityTaskFailedEventAttributes ? ['failed'] : e.activityTaskTimedOutEventAttributes ? ['timed out'] : [],
+        e.activityTaskCanceledEventAttributes
+          ? ['cancelled']
+          : e.activityTaskFailedEventAttributes
+            ? ['failed']
+            : e.activityTaskTimedOutEventAttributes
+              ? ['timed out']
+              : [],
       );
       expect(endings, name).toEqual(['cancelled']);
     }
-    const { rows } = await w.pool.query("SELECT status FROM batches WHERE batch_id = $1", [`cancel-${marker.slice(0, 8)}`]);
+    const { rows } = await w.pool.query('SELECT status FROM batches WHERE batch_id = $1', [`cancel-${marker.slice(0, 8)}`]);
     expect(rows[0]?.status).toBe('cancelled');
   });
 

@@ -77,7 +77,14 @@ function setup(info: Partial<Info> = {}) {
     run: (spec: CommandSpec) => env.run(runCommand, spec) as Promise<CommandResult>,
     /** Another attempt of the same activity (same workflow and activity id). */
     runAttempt: (attempt: number, spec: CommandSpec) => newEnv({ attempt }).run(runCommand, spec) as Promise<CommandResult>,
-    workspace: (attempt = 1) => path.join(deps.runsDir, workflowId, ({ ...baseInfo, ...info }.workflowExecution as { runId: string }).runId, 'step-1', String(attempt)),
+    workspace: (attempt = 1) =>
+      path.join(
+        deps.runsDir,
+        workflowId,
+        ({ ...baseInfo, ...info }.workflowExecution as { runId: string }).runId,
+        'step-1',
+        String(attempt),
+      ),
   };
 }
 
@@ -278,7 +285,12 @@ describe('runCommand: workspace per run and attempt', () => {
     const r = await c.run({
       command: './run.sh',
       files: [
-        { path: 'run.sh', content: '#!/bin/sh\nprintf \'{"config":"%s","data":"%s"}\' "$(cat conf/a.json)" "$(tail -n 1 input/data.csv)" > "$SHEPHERD_RESULT_FILE"\n', executable: true },
+        {
+          path: 'run.sh',
+          content:
+            '#!/bin/sh\nprintf \'{"config":"%s","data":"%s"}\' "$(cat conf/a.json)" "$(tail -n 1 input/data.csv)" > "$SHEPHERD_RESULT_FILE"\n',
+          executable: true,
+        },
         { path: 'conf/a.json', content: 'A' },
       ],
       inputs: [{ source, path: 'input/data.csv' }],
@@ -316,7 +328,11 @@ describe('runCommand: workspace per run and attempt', () => {
 
 describe('runCommand: environment, ports and the result protocol', () => {
   it('gives each port variable a free port, passes a minimal env without secrets, and reads the result from the file only', async () => {
-    const secrets = { DATABASE_URL: 'postgres://user:secret@db/x', SHEPHERD_WEBHOOK_URL: 'https://hooks.example/secret', OPENAI_API_KEY: 'sk-secret' };
+    const secrets = {
+      DATABASE_URL: 'postgres://user:secret@db/x',
+      SHEPHERD_WEBHOOK_URL: 'https://hooks.example/secret',
+      OPENAI_API_KEY: 'sk-secret',
+    };
     const saved = Object.fromEntries(Object.keys(secrets).map((k) => [k, process.env[k]]));
     Object.assign(process.env, secrets);
     try {

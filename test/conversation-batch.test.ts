@@ -7,7 +7,14 @@ import { listAttempts } from '../src/db/conversations/attempts.js';
 import { conversationProgress, retryFailedItems, startConversationBatch } from '../src/client/conversations.js';
 import type { ConversationBatchResult, ConversationDefinitionInput } from '../src/shared/conversations/schemas.js';
 import type { ModelRegistry } from '../src/config/models.js';
-import { loadExample, loadItems, startConversationStack, startModelWorkers, withModels, type ConversationStack } from './support/conversations.js';
+import {
+  loadExample,
+  loadItems,
+  startConversationStack,
+  startModelWorkers,
+  withModels,
+  type ConversationStack,
+} from './support/conversations.js';
 import { waitFor } from './support/procs.js';
 import { startWebhookReceiver, type WebhookReceiver } from './support/webhook-receiver.js';
 import { conversationBatch, conversationRun } from '../src/workflows/index.js';
@@ -42,8 +49,19 @@ function oneStep(model: string, extra: Partial<ConversationDefinitionInput> = {}
     name: `one-${stack.suffix}-${randomUUID().slice(0, 4)}`,
     item: { key: 'skill_id', fields: ['skill_id', 'skill_name'] },
     start: 'rate',
-    defaults: { timeout: '20s', heartbeatTimeout: '2s', retry: { maximumAttempts: 2, initialInterval: '100ms', backoffCoefficient: 1, maximumInterval: '1s' } },
-    steps: [{ id: 'rate', actor: { kind: 'llm', model, prompt: 'Rate {{item.skill_name}}.' }, output: { format: 'json', fields: { score: 'number' } }, end: true }],
+    defaults: {
+      timeout: '20s',
+      heartbeatTimeout: '2s',
+      retry: { maximumAttempts: 2, initialInterval: '100ms', backoffCoefficient: 1, maximumInterval: '1s' },
+    },
+    steps: [
+      {
+        id: 'rate',
+        actor: { kind: 'llm', model, prompt: 'Rate {{item.skill_name}}.' },
+        output: { format: 'json', fields: { score: 'number' } },
+        end: true,
+      },
+    ],
     ...extra,
   };
 }
@@ -60,7 +78,13 @@ describe('conversationBatch', () => {
       const id = batchId('wf3005');
       const handle = await startConversationBatch(
         stack.worker.client,
-        { batchId: id, definition: def, source: { kind: 'jsonl', path: 'examples/conversations/skills.jsonl' }, concurrency: 6, pageSize: 10 },
+        {
+          batchId: id,
+          definition: def,
+          source: { kind: 'jsonl', path: 'examples/conversations/skills.jsonl' },
+          concurrency: 6,
+          pageSize: 10,
+        },
         { taskQueue: stack.worker.taskQueue },
       );
       const result = (await handle.result()) as ConversationBatchResult;
@@ -82,10 +106,14 @@ describe('conversationBatch', () => {
       // Exactly one completed audit row per step and item, and every item's decision applied.
       const rows = await listAttempts(stack.worker.pool, { batchId: id });
       const perStep = new Map<string, number>();
-      for (const r of rows) if (r.status === 'completed') perStep.set(`${r.item_key}/${r.step}`, (perStep.get(`${r.item_key}/${r.step}`) ?? 0) + 1);
+      for (const r of rows)
+        if (r.status === 'completed') perStep.set(`${r.item_key}/${r.step}`, (perStep.get(`${r.item_key}/${r.step}`) ?? 0) + 1);
       expect([...perStep.values()].every((c) => c === 1)).toBe(true);
       expect(new Set(rows.map((r) => r.item_key))).toEqual(new Set(items.map((i) => i.skill_id)));
-      const { rows: applied } = await stack.worker.pool.query('SELECT count(*)::int AS n FROM conversation_assignments WHERE definition = $1', [def.name]);
+      const { rows: applied } = await stack.worker.pool.query(
+        'SELECT count(*)::int AS n FROM conversation_assignments WHERE definition = $1',
+        [def.name],
+      );
       expect(applied[0].n).toBe(items.length);
 
       const notice = hook.received.slice(received).map((r) => r.body.text as string);
@@ -104,7 +132,13 @@ describe('conversationBatch', () => {
     const id = batchId('retry-signal');
     const handle = await startConversationBatch(
       stack.worker.client,
-      { batchId: id, definition: oneStep(model), source: { kind: 'items', items: ['A', 'B', 'C'].map((k) => ({ skill_id: k, skill_name: k })) }, holdForRetry: '2m', notify: false },
+      {
+        batchId: id,
+        definition: oneStep(model),
+        source: { kind: 'items', items: ['A', 'B', 'C'].map((k) => ({ skill_id: k, skill_name: k })) },
+        holdForRetry: '2m',
+        notify: false,
+      },
       { taskQueue: stack.worker.taskQueue },
     );
     await waitFor(async () => {
@@ -136,7 +170,12 @@ describe('conversationBatch', () => {
     try {
       const handle = await startConversationBatch(
         stack.worker.client,
-        { batchId: id, definition: oneStep(model), source: { kind: 'items', items: ['P', 'Q'].map((k) => ({ skill_id: k, skill_name: k })) }, notify: true },
+        {
+          batchId: id,
+          definition: oneStep(model),
+          source: { kind: 'items', items: ['P', 'Q'].map((k) => ({ skill_id: k, skill_name: k })) },
+          notify: true,
+        },
         { taskQueue: stack.worker.taskQueue },
       );
       // The batch is inside its last step: the run-dry notice is on the wire, unanswered.
@@ -151,7 +190,11 @@ describe('conversationBatch', () => {
       // The run that took the signal at the notice continued as new, and replays.
       const first = stack.worker.client.workflow.getHandle(handle.workflowId, handle.firstExecutionRunId);
       expect((await first.describe()).status.name).toBe('CONTINUED_AS_NEW');
-      await Worker.runReplayHistory({ workflowBundle: { codePath: inject('workflowBundlePath') } }, await first.fetchHistory(), handle.workflowId);
+      await Worker.runReplayHistory(
+        { workflowBundle: { codePath: inject('workflowBundlePath') } },
+        await first.fetchHistory(),
+        handle.workflowId,
+      );
     } finally {
       release();
       hook.hold = undefined;
@@ -188,7 +231,12 @@ describe('conversationBatch', () => {
     stack.fake.setBehaviour(model, { reply: (req) => (broken && /Rate (X|Z)\./.test(req.prompt) ? 'nope' : '{"score": 1}') });
     const handle = await startConversationBatch(
       stack.worker.client,
-      { batchId: batchId('retry-closed'), definition: oneStep(model), source: { kind: 'items', items: ['X', 'Y', 'Z'].map((k) => ({ skill_id: k, skill_name: k })) }, notify: false },
+      {
+        batchId: batchId('retry-closed'),
+        definition: oneStep(model),
+        source: { kind: 'items', items: ['X', 'Y', 'Z'].map((k) => ({ skill_id: k, skill_name: k })) },
+        notify: false,
+      },
       { taskQueue: stack.worker.taskQueue },
     );
     const first = (await handle.result()) as ConversationBatchResult;
@@ -214,7 +262,13 @@ describe('conversationBatch', () => {
     const def = oneStep(model);
     const handle = await startConversationBatch(
       stack.worker.client,
-      { batchId: batchId('sql'), definition: def, source: { kind: 'sql', query: `SELECT skill_id, skill_name FROM ${table} WHERE NOT assigned`, keyColumn: 'skill_id' }, pageSize: 4, notify: false },
+      {
+        batchId: batchId('sql'),
+        definition: def,
+        source: { kind: 'sql', query: `SELECT skill_id, skill_name FROM ${table} WHERE NOT assigned`, keyColumn: 'skill_id' },
+        pageSize: 4,
+        notify: false,
+      },
       { taskQueue: stack.worker.taskQueue },
     );
     const result = (await handle.result()) as ConversationBatchResult;
@@ -227,7 +281,12 @@ describe('conversationBatch', () => {
     await stack.worker.pool.query(`CREATE FUNCTION purge_${table}() RETURNS boolean LANGUAGE sql AS 'DELETE FROM ${table}; SELECT true'`);
     const writer = await startConversationBatch(
       stack.worker.client,
-      { batchId: batchId('sql-write'), definition: def, source: { kind: 'sql', query: `SELECT skill_id, skill_name FROM ${table} WHERE purge_${table}()`, keyColumn: 'skill_id' }, notify: false },
+      {
+        batchId: batchId('sql-write'),
+        definition: def,
+        source: { kind: 'sql', query: `SELECT skill_id, skill_name FROM ${table} WHERE purge_${table}()`, keyColumn: 'skill_id' },
+        notify: false,
+      },
       { taskQueue: stack.worker.taskQueue },
     );
     const err = (await writer.result().catch((e: unknown) => e)) as WorkflowFailedError;
@@ -247,7 +306,7 @@ describe('conversationBatch', () => {
       args: [{ batchId: batchId('nomodel'), definition: def, source: { kind: 'jsonl', path: 'examples/conversations/skills.jsonl' } }],
     });
     const err = (await handle.result().catch((e: unknown) => e)) as WorkflowFailedError;
-    expect((err.cause as Error).message).toContain("uses model(s) llama-none:70b that no worker serves");
+    expect((err.cause as Error).message).toContain('uses model(s) llama-none:70b that no worker serves');
     expect(stack.fake.requests.length).toBe(before);
   });
 });
@@ -270,7 +329,12 @@ describe('example inputs as shipped', () => {
       // The same definition as YAML, through a batch: read at the client's edge and by the worker.
       const handle = await startConversationBatch(
         stack.worker.client,
-        { batchId: batchId('yaml'), definitionFile: 'examples/conversations/wf3005.yaml', source: { kind: 'items', items: [input.item] }, notify: false },
+        {
+          batchId: batchId('yaml'),
+          definitionFile: 'examples/conversations/wf3005.yaml',
+          source: { kind: 'items', items: [input.item] },
+          notify: false,
+        },
         { taskQueue: stack.worker.taskQueue },
       );
       expect(await handle.result()).toMatchObject({ status: 'source_exhausted', completed: 1, failed: 0 });

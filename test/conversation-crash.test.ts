@@ -20,7 +20,11 @@ function twoStep(model: string, name: string): ConversationDefinitionInput {
     name,
     item: { key: 'id', fields: ['id', 'topic'] },
     start: 'ask',
-    defaults: { timeout: '30s', heartbeatTimeout: '2s', retry: { maximumAttempts: 5, initialInterval: '200ms', backoffCoefficient: 1, maximumInterval: '1s' } },
+    defaults: {
+      timeout: '30s',
+      heartbeatTimeout: '2s',
+      retry: { maximumAttempts: 5, initialInterval: '200ms', backoffCoefficient: 1, maximumInterval: '1s' },
+    },
     steps: [
       { id: 'ask', actor: { kind: 'llm', model, prompt: 'Tell me about {{item.topic}}.' }, next: 'summarise' },
       { id: 'summarise', actor: { kind: 'llm', model, prompt: 'Summarise: {{steps.ask.text}}' }, end: true },
@@ -107,10 +111,22 @@ describe('conversation crashes and restarts', () => {
     const items = Array.from({ length: 8 }, (_, i) => ({ id: `r${i}`, topic: `topic ${i}` }));
     const handle = await startConversationBatch(
       stack.worker.client,
-      { batchId: id, definition: twoStep(model, `restart-${stack.suffix}`), source: { kind: 'items', items }, concurrency: 2, pageSize: 4, notify: false },
+      {
+        batchId: id,
+        definition: twoStep(model, `restart-${stack.suffix}`),
+        source: { kind: 'items', items },
+        concurrency: 2,
+        pageSize: 4,
+        notify: false,
+      },
       { taskQueue },
     );
-    await waitFor(async () => ((await conversationProgress(stack.worker.client.workflow.getHandle(handle.workflowId)).catch(() => undefined))?.completed ?? 0) >= 2, 'two items done');
+    await waitFor(
+      async () =>
+        ((await conversationProgress(stack.worker.client.workflow.getHandle(handle.workflowId)).catch(() => undefined))?.completed ?? 0) >=
+        2,
+      'two items done',
+    );
 
     await stack.stop();
     await server.stop();

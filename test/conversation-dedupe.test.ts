@@ -16,8 +16,19 @@ function oneStep(model: string): ConversationDefinitionInput {
     name: `dedupe-${stack.suffix}-${randomUUID().slice(0, 4)}`,
     item: { key: 'skill_id', fields: ['skill_id', 'skill_name'] },
     start: 'rate',
-    defaults: { timeout: '20s', heartbeatTimeout: '2s', retry: { maximumAttempts: 2, initialInterval: '100ms', backoffCoefficient: 1, maximumInterval: '1s' } },
-    steps: [{ id: 'rate', actor: { kind: 'llm', model, prompt: 'Rate {{item.skill_name}}.' }, output: { format: 'json', fields: { score: 'number' } }, end: true }],
+    defaults: {
+      timeout: '20s',
+      heartbeatTimeout: '2s',
+      retry: { maximumAttempts: 2, initialInterval: '100ms', backoffCoefficient: 1, maximumInterval: '1s' },
+    },
+    steps: [
+      {
+        id: 'rate',
+        actor: { kind: 'llm', model, prompt: 'Rate {{item.skill_name}}.' },
+        output: { format: 'json', fields: { score: 'number' } },
+        end: true,
+      },
+    ],
   };
 }
 
@@ -28,7 +39,12 @@ describe('the same conversation batch started twice', () => {
     const batchId = `dedupe-${randomUUID().slice(0, 8)}`;
     const items = [1, 2, 3].map((i) => ({ skill_id: String(i), skill_name: `skill ${i}` }));
     const input = { batchId, definition: oneStep(model), source: { kind: 'items' as const, items }, notify: false };
-    const start = () => stack.worker.client.workflow.start('conversationBatch', { taskQueue: stack.worker.taskQueue, workflowId: `adhoc-${randomUUID()}`, args: [input] });
+    const start = () =>
+      stack.worker.client.workflow.start('conversationBatch', {
+        taskQueue: stack.worker.taskQueue,
+        workflowId: `adhoc-${randomUUID()}`,
+        args: [input],
+      });
 
     const first = (await (await start()).result()) as ConversationBatchResult;
     expect(first).toMatchObject({ completed: 3, failed: 0 });

@@ -18,7 +18,9 @@ import { conversationRun } from '../src/workflows/index.js';
 
 let stack: ConversationStack;
 beforeAll(async () => {
-  stack = await startConversationStack({ models: { 'qwen2.5:7b': { maxConcurrency: 2 }, 'gemma3:4b': { maxConcurrency: 1 }, 'mistral:latest': { maxConcurrency: 1 } } });
+  stack = await startConversationStack({
+    models: { 'qwen2.5:7b': { maxConcurrency: 2 }, 'gemma3:4b': { maxConcurrency: 1 }, 'mistral:latest': { maxConcurrency: 1 } },
+  });
 });
 afterAll(async () => stack?.stop());
 
@@ -35,7 +37,12 @@ describe('conversation replay', () => {
     const run = await stack.worker.client.workflow.start(conversationRun, {
       taskQueue: stack.worker.taskQueue,
       workflowId: `conversation-replay-${id}-run`,
-      args: [{ definition: tight, item: { skill_id: 'sk-1001', skill_name: 'Kubernetes cluster administration', source_posting: 'Platform Engineer, Berlin' } }],
+      args: [
+        {
+          definition: tight,
+          item: { skill_id: 'sk-1001', skill_name: 'Kubernetes cluster administration', source_posting: 'Platform Engineer, Berlin' },
+        },
+      ],
     });
     const result = (await run.result()) as { path: { step: string; attempts: number }[] };
     expect(result.path[0]).toEqual({ step: 'triage', attempts: 2, output: undefined });
@@ -43,7 +50,14 @@ describe('conversation replay', () => {
 
     const batch = await startConversationBatch(
       stack.worker.client,
-      { batchId: `replay-${id}`, definition: def, source: { kind: 'jsonl', path: 'examples/conversations/skills.jsonl' }, pageSize: 2, concurrency: 2, notify: false },
+      {
+        batchId: `replay-${id}`,
+        definition: def,
+        source: { kind: 'jsonl', path: 'examples/conversations/skills.jsonl' },
+        pageSize: 2,
+        concurrency: 2,
+        notify: false,
+      },
       { taskQueue: stack.worker.taskQueue },
     );
     // Only the first page matters here: wait until the first run has continued as new.
@@ -64,7 +78,18 @@ describe('conversation replay', () => {
       const dir = path.resolve('test/histories');
       mkdirSync(dir, { recursive: true });
       const dump = async (workflowId: string, runId: string, file: string) => {
-        const { stdout } = await execa(cli, ['workflow', 'show', '--address', inject('temporalAddress'), '-w', workflowId, '-r', runId, '-o', 'json']);
+        const { stdout } = await execa(cli, [
+          'workflow',
+          'show',
+          '--address',
+          inject('temporalAddress'),
+          '-w',
+          workflowId,
+          '-r',
+          runId,
+          '-o',
+          'json',
+        ]);
         writeFileSync(path.join(dir, file), stdout);
       };
       await dump(run.workflowId, run.firstExecutionRunId, 'conversation-run-recorded.json');
@@ -79,7 +104,10 @@ describe('conversation replay', () => {
     const dir = path.resolve('test/histories');
     const files = readdirSync(dir).filter((f) => f.startsWith('conversation-') && f.endsWith('.json'));
     expect(files.length).toBeGreaterThanOrEqual(2);
-    const histories = files.map((f) => ({ workflowId: f.replace(/\.json$/, ''), history: historyFromJSON(JSON.parse(readFileSync(path.join(dir, f), 'utf8'))) }));
+    const histories = files.map((f) => ({
+      workflowId: f.replace(/\.json$/, ''),
+      history: historyFromJSON(JSON.parse(readFileSync(path.join(dir, f), 'utf8'))),
+    }));
     for await (const r of Worker.runReplayHistories({ workflowBundle: { codePath: inject('workflowBundlePath') } }, histories)) {
       expect(r.error, r.workflowId).toBeUndefined();
     }

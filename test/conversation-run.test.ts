@@ -24,7 +24,11 @@ beforeAll(async () => {
 });
 afterAll(async () => stack?.stop());
 
-const item = (key: string, name = 'Kubernetes cluster administration') => ({ skill_id: key, skill_name: name, source_posting: 'Platform Engineer, Berlin' });
+const item = (key: string, name = 'Kubernetes cluster administration') => ({
+  skill_id: key,
+  skill_name: name,
+  source_posting: 'Platform Engineer, Berlin',
+});
 
 function exampleDef(): ConversationDefinitionInput {
   return withModels(loadExample(), (m) => stack.model(m), `wf3005-${stack.suffix}`);
@@ -44,7 +48,11 @@ function twoStep(model: string, over: Partial<ConversationDefinitionInput['steps
     name: `two-${stack.suffix}-${randomUUID().slice(0, 4)}`,
     item: { key: 'id', fields: ['id', 'topic'] },
     start: 'ask',
-    defaults: { timeout: '20s', heartbeatTimeout: '1s', retry: { maximumAttempts: 3, initialInterval: '100ms', backoffCoefficient: 1, maximumInterval: '1s' } },
+    defaults: {
+      timeout: '20s',
+      heartbeatTimeout: '1s',
+      retry: { maximumAttempts: 3, initialInterval: '100ms', backoffCoefficient: 1, maximumInterval: '1s' },
+    },
     steps: [
       { id: 'ask', actor: { kind: 'llm', model, prompt: 'Tell me about {{item.topic}}.' }, next: 'summarise', ...over },
       { id: 'summarise', actor: { kind: 'llm', model, prompt: 'Summarise: {{steps.ask.text}}' }, end: true },
@@ -58,7 +66,17 @@ describe('conversationRun', () => {
     const handle = await run(def, item('sk-1001'));
     const result = (await handle.result()) as ConversationRunResult;
     expect(result.status).toBe('completed');
-    expect(result.path.map((p) => p.step)).toEqual(['triage', 'classify', 'grade', 'challenge', 'defend', 'final', 'validate', 'save', 'apply']);
+    expect(result.path.map((p) => p.step)).toEqual([
+      'triage',
+      'classify',
+      'grade',
+      'challenge',
+      'defend',
+      'final',
+      'validate',
+      'save',
+      'apply',
+    ]);
     expect(result.path.at(-1)!.output).toMatchObject({ applied: true });
 
     const rows = await listAttempts(stack.worker.pool, { workflowId: handle.workflowId });
@@ -74,21 +92,35 @@ describe('conversationRun', () => {
     expect(validate.actor_kind).toBe('script');
     expect(validate.output).toMatchObject({ valid: true });
 
-    const { rows: assigned } = await stack.worker.pool.query('SELECT decision FROM conversation_assignments WHERE definition = $1 AND item_key = $2', [def.name, 'sk-1001']);
+    const { rows: assigned } = await stack.worker.pool.query(
+      'SELECT decision FROM conversation_assignments WHERE definition = $1 AND item_key = $2',
+      [def.name, 'sk-1001'],
+    );
     expect(assigned).toHaveLength(1);
-    expect(assigned[0].decision).toMatchObject({ outcome: 'assign', domain: 'technology', parent: `parent from ${stack.model('gemma3:4b')}` });
+    expect(assigned[0].decision).toMatchObject({
+      outcome: 'assign',
+      domain: 'technology',
+      parent: `parent from ${stack.model('gemma3:4b')}`,
+    });
   });
 
   it('routes on an output field: a triaged-out item is discarded and nothing is applied', async () => {
     const def = exampleDef();
-    stack.fake.setBehaviour(stack.model('qwen2.5:7b'), { choose: { verdict: (req) => (req.prompt.includes('competitive salary') ? 'not_skill' : 'skill') } });
+    stack.fake.setBehaviour(stack.model('qwen2.5:7b'), {
+      choose: { verdict: (req) => (req.prompt.includes('competitive salary') ? 'not_skill' : 'skill') },
+    });
     try {
       const handle = await run(def, item('sk-1013', 'competitive salary'));
       const result = (await handle.result()) as ConversationRunResult;
       expect(result.path.map((p) => p.step)).toEqual(['triage', 'discard']);
-      const { rows } = await stack.worker.pool.query('SELECT decision FROM conversation_decisions WHERE run_id = $1', [handle.firstExecutionRunId]);
+      const { rows } = await stack.worker.pool.query('SELECT decision FROM conversation_decisions WHERE run_id = $1', [
+        handle.firstExecutionRunId,
+      ]);
       expect(rows[0].decision).toMatchObject({ outcome: 'discard', reason: `reason from ${stack.model('qwen2.5:7b')}` });
-      const { rows: applied } = await stack.worker.pool.query('SELECT 1 FROM conversation_assignments WHERE definition = $1 AND item_key = $2', [def.name, 'sk-1013']);
+      const { rows: applied } = await stack.worker.pool.query(
+        'SELECT 1 FROM conversation_assignments WHERE definition = $1 AND item_key = $2',
+        [def.name, 'sk-1013'],
+      );
       expect(applied).toHaveLength(0);
     } finally {
       stack.fake.setBehaviour(stack.model('qwen2.5:7b'), {});
@@ -155,7 +187,13 @@ describe('conversationRun', () => {
     const def: ConversationDefinitionInput = {
       ...twoStep(model),
       steps: [
-        { id: 'ask', actor: { kind: 'llm', model, prompt: 'Rate {{item.topic}}.' }, output: { format: 'json', fields: { score: 'number' } }, retry: { maximumAttempts: 2 }, end: true },
+        {
+          id: 'ask',
+          actor: { kind: 'llm', model, prompt: 'Rate {{item.topic}}.' },
+          output: { format: 'json', fields: { score: 'number' } },
+          retry: { maximumAttempts: 2 },
+          end: true,
+        },
       ],
     };
     stack.fake.setBehaviour(model, { reply: 'I would rather not say.' });
@@ -204,7 +242,9 @@ describe('conversationRun', () => {
   });
 
   it('the audit log is append-only: rows cannot be updated or deleted', async () => {
-    await expect(stack.worker.pool.query("UPDATE conversation_attempts SET status = 'completed' WHERE status = 'timed_out'")).rejects.toThrow(/append-only/);
+    await expect(
+      stack.worker.pool.query("UPDATE conversation_attempts SET status = 'completed' WHERE status = 'timed_out'"),
+    ).rejects.toThrow(/append-only/);
     await expect(stack.worker.pool.query('DELETE FROM conversation_attempts')).rejects.toThrow(/append-only/);
   });
 });

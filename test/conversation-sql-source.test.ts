@@ -19,8 +19,19 @@ function oneStep(model: string): ConversationDefinitionInput {
     name: `sqlsrc-${stack.suffix}-${randomUUID().slice(0, 4)}`,
     item: { key: 'skill_id', fields: ['skill_id', 'skill_name'] },
     start: 'rate',
-    defaults: { timeout: '20s', heartbeatTimeout: '2s', retry: { maximumAttempts: 2, initialInterval: '100ms', backoffCoefficient: 1, maximumInterval: '1s' } },
-    steps: [{ id: 'rate', actor: { kind: 'llm', model, prompt: 'Rate {{item.skill_name}}.' }, output: { format: 'json', fields: { score: 'number' } }, end: true }],
+    defaults: {
+      timeout: '20s',
+      heartbeatTimeout: '2s',
+      retry: { maximumAttempts: 2, initialInterval: '100ms', backoffCoefficient: 1, maximumInterval: '1s' },
+    },
+    steps: [
+      {
+        id: 'rate',
+        actor: { kind: 'llm', model, prompt: 'Rate {{item.skill_name}}.' },
+        output: { format: 'json', fields: { score: 'number' } },
+        end: true,
+      },
+    ],
   };
 }
 
@@ -32,7 +43,9 @@ describe('conversation batch SQL source errors', () => {
     await stack.worker.pool.query(`INSERT INTO ${table} VALUES (1, 'one'), (2, 'two')`);
     await stack.worker.pool.query(`CREATE ROLE ${role}`);
     // Runs as a role without SELECT on the table: permission denied (42501).
-    await stack.worker.pool.query(`CREATE FUNCTION ${table}_src() RETURNS TABLE (skill_id int, skill_name text) LANGUAGE sql SET role TO ${role} AS 'SELECT skill_id, skill_name FROM ${table}'`);
+    await stack.worker.pool.query(
+      `CREATE FUNCTION ${table}_src() RETURNS TABLE (skill_id int, skill_name text) LANGUAGE sql SET role TO ${role} AS 'SELECT skill_id, skill_name FROM ${table}'`,
+    );
     const cases: [string, string, string][] = [
       ['cte', `WITH gone AS (DELETE FROM ${table} RETURNING *) SELECT skill_id, skill_name FROM gone`, '0A000'],
       ['syntax', `SELEKT skill_id FROM ${table}`, '42601'],
@@ -44,13 +57,23 @@ describe('conversation batch SQL source errors', () => {
     for (const [label, query, sqlstate] of cases) {
       const handle = await startConversationBatch(
         stack.worker.client,
-        { batchId: `sql-${label}-${randomUUID().slice(0, 8)}`, definition: oneStep(model), source: { kind: 'sql', query, keyColumn: 'skill_id' }, notify: false },
+        {
+          batchId: `sql-${label}-${randomUUID().slice(0, 8)}`,
+          definition: oneStep(model),
+          source: { kind: 'sql', query, keyColumn: 'skill_id' },
+          notify: false,
+        },
         { taskQueue: stack.worker.taskQueue },
       );
-      const outcome = await Promise.race([handle.result().catch((e: unknown) => e), new Promise((r) => setTimeout(() => r('still running'), 20_000))]);
+      const outcome = await Promise.race([
+        handle.result().catch((e: unknown) => e),
+        new Promise((r) => setTimeout(() => r('still running'), 20_000)),
+      ]);
       const history = (await handle.fetchHistory()).events ?? [];
       if (outcome === 'still running') await handle.terminate('sql-source test');
-      const attempts = history.filter((e) => e.activityTaskStartedEventAttributes).map((e) => e.activityTaskStartedEventAttributes!.attempt);
+      const attempts = history
+        .filter((e) => e.activityTaskStartedEventAttributes)
+        .map((e) => e.activityTaskStartedEventAttributes!.attempt);
       const pending = outcome === 'still running' ? 'retrying' : 'done';
       expect(pending, `${label}: the source query is still being retried`).toBe('done');
       expect(outcome, label).toBeInstanceOf(WorkflowFailedError);
@@ -59,7 +82,10 @@ describe('conversation batch SQL source errors', () => {
       expect(cause.cause?.type).toBe('InvalidSourceQuery');
       expect(cause.cause?.message).toContain('source.query');
       expect(cause.cause?.message).toContain(`SQLSTATE ${sqlstate}`);
-      expect(attempts.every((a) => a === 1), `${label}: attempts ${attempts}`).toBe(true);
+      expect(
+        attempts.every((a) => a === 1),
+        `${label}: attempts ${attempts}`,
+      ).toBe(true);
     }
     const { rows } = await stack.worker.pool.query(`SELECT count(*)::int AS n FROM ${table}`);
     expect(rows[0].n).toBe(2);

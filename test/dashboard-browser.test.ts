@@ -66,7 +66,11 @@ async function open(urlPath: string): Promise<GuardedPage> {
 beforeAll(async () => {
   mkdirSync(SCREENSHOTS, { recursive: true });
   stack = await startConversationStack({
-    models: { 'qwen2.5:7b': { maxConcurrency: 2 }, 'gemma3:4b': { maxConcurrency: 1 }, 'mistral:latest': { maxConcurrency: 1, jsonMode: 'object' } },
+    models: {
+      'qwen2.5:7b': { maxConcurrency: 2 },
+      'gemma3:4b': { maxConcurrency: 1 },
+      'mistral:latest': { maxConcurrency: 1, jsonMode: 'object' },
+    },
   });
   const w = stack.worker;
   dashboard = await serveDashboard({
@@ -86,7 +90,17 @@ beforeAll(async () => {
   });
   shortInstance = short.instance;
   // Runs ~2.5 minutes unless paused: long enough to watch its curve grow.
-  const long = await queue.executeUpdate(enqueueUpdate, { args: [irisJob('long', { steps: 30_000, evalInterval: 100, checkpointInterval: 2000, params: { stepDelayMs: 5 }, trainer: { env: { HF_TOKEN: SECRET } } })] });
+  const long = await queue.executeUpdate(enqueueUpdate, {
+    args: [
+      irisJob('long', {
+        steps: 30_000,
+        evalInterval: 100,
+        checkpointInterval: 2000,
+        params: { stepDelayMs: 5 },
+        trainer: { env: { HF_TOKEN: SECRET } },
+      }),
+    ],
+  });
   longInstance = long.instance;
 
   const script = writeReplicateScript();
@@ -112,7 +126,13 @@ beforeAll(async () => {
     (async () => {
       const h = await startConversationBatch(
         w.client,
-        { batchId: `dash-conv-${tag}`, definition: def, source: { kind: 'jsonl', path: 'examples/conversations/skills.jsonl' }, concurrency: 6, pageSize: 10 },
+        {
+          batchId: `dash-conv-${tag}`,
+          definition: def,
+          source: { kind: 'jsonl', path: 'examples/conversations/skills.jsonl' },
+          concurrency: 6,
+          pageSize: 10,
+        },
         { taskQueue: w.taskQueue },
       );
       return (await h.result()) as ConversationBatchResult;
@@ -135,16 +155,22 @@ describe('dashboard in a real browser', () => {
     const g = await open('/');
     const counts = await rows(g.page, 'pipeline-counts');
     const batch = counts.find((r) => r.kind === 'experimentBatch')!;
-    const { rows: db } = await stack.worker.pool.query(`SELECT status, count(*)::int AS n FROM batches WHERE pipeline = 'experimentBatch' GROUP BY status`);
+    const { rows: db } = await stack.worker.pool.query(
+      `SELECT status, count(*)::int AS n FROM batches WHERE pipeline = 'experimentBatch' GROUP BY status`,
+    );
     const n = (s: string) => String(db.find((r) => r.status === s)?.n ?? 0);
     expect(batch['partly failed']).toBe(n('completed_with_failures'));
     expect(Number(batch['partly failed'])).toBeGreaterThanOrEqual(2);
     expect(counts.find((r) => r.kind === 'trainingQueue')?.running).toBe('1');
     // The running trainer is a pending activity with a heartbeat age and its timeout.
-    const steps = await waitFor(async () => {
-      const s = await rows(g.page, 'steps');
-      return s.some((r) => r.activityType === 'trainModel') ? s : undefined;
-    }, 'the trainer among running steps', 30_000);
+    const steps = await waitFor(
+      async () => {
+        const s = await rows(g.page, 'steps');
+        return s.some((r) => r.activityType === 'trainModel') ? s : undefined;
+      },
+      'the trainer among running steps',
+      30_000,
+    );
     const train = steps.find((r) => r.activityType === 'trainModel')!;
     expect(train.heartbeatTimeout).toBe('5 s');
     expect(['ok', 'slow']).toContain(train.verdict);
@@ -156,7 +182,10 @@ describe('dashboard in a real browser', () => {
   it('experiments: the result table equals experiment_results, sorts, shows failures, compares across batches, downloads the CLI export', async () => {
     const g = await open(`/experiments/${batchB}`);
     const table = await rows(g.page, 'results');
-    const { rows: db } = await stack.worker.pool.query(`SELECT experiment, status, metrics, attempt, exit_code FROM experiment_results WHERE batch_id = $1`, [batchB]);
+    const { rows: db } = await stack.worker.pool.query(
+      `SELECT experiment, status, metrics, attempt, exit_code FROM experiment_results WHERE batch_id = $1`,
+      [batchB],
+    );
     expect(table.map((r) => r.experiment.replace(' ↗', '')).sort()).toEqual(db.map((r) => r.experiment).sort());
     for (const r of db) {
       const row = table.find((t) => t.experiment.startsWith(r.experiment))!;
@@ -165,10 +194,16 @@ describe('dashboard in a real browser', () => {
     }
     // Sorting by accuracy, twice: ascending then descending, nulls last.
     await g.page.locator('[data-testid="results"] th[data-sort="m:accuracy"]').click();
-    const asc = (await rows(g.page, 'results')).map((r) => r['m:accuracy']).filter((v) => v !== '–').map(Number);
+    const asc = (await rows(g.page, 'results'))
+      .map((r) => r['m:accuracy'])
+      .filter((v) => v !== '–')
+      .map(Number);
     expect(asc).toEqual([...asc].sort((a, b) => a - b));
     await g.page.locator('[data-testid="results"] th[data-sort="m:accuracy"]').click();
-    const desc = (await rows(g.page, 'results')).map((r) => r['m:accuracy']).filter((v) => v !== '–').map(Number);
+    const desc = (await rows(g.page, 'results'))
+      .map((r) => r['m:accuracy'])
+      .filter((v) => v !== '–')
+      .map(Number);
     expect(desc).toEqual([...asc].reverse());
 
     const failures = await rows(g.page, 'failures');
@@ -207,7 +242,10 @@ describe('dashboard in a real browser', () => {
     expect(await g.page.innerText('[data-testid="sim-progress"] [data-key="failed"]')).toBe(String(counts[0].failed));
     expect(counts[0].failed).toBe(2);
 
-    const { rows: aggs } = await pool.query(`SELECT parameter_key, parameters, succeeded, failed, aggregates FROM simulation_aggregates WHERE job_id = $1`, [simJob]);
+    const { rows: aggs } = await pool.query(
+      `SELECT parameter_key, parameters, succeeded, failed, aggregates FROM simulation_aggregates WHERE job_id = $1`,
+      [simJob],
+    );
     const table = await rows(g.page, 'aggregates');
     expect(table).toHaveLength(aggs.length);
     for (const a of aggs) {
@@ -225,7 +263,7 @@ describe('dashboard in a real browser', () => {
     await g.page.screenshot({ path: path.join(SCREENSHOTS, 'simulation.png'), fullPage: true });
   });
 
-  it('training: a running job\'s loss curve gains points without a reload; the finished job shows its kept checkpoints', async () => {
+  it("training: a running job's loss curve gains points without a reload; the finished job shows its kept checkpoints", async () => {
     const g = await open(`/training/${longInstance}`);
     await g.page.evaluate(() => ((window as unknown as { marker: number }).marker = 42));
     const before = Number(await g.page.getAttribute('[data-testid="chart-loss"]', 'data-points'));
@@ -260,12 +298,14 @@ describe('dashboard in a real browser', () => {
     const best = kept.filter((r) => r.role.includes('best'));
     expect(best).toHaveLength(1);
     expect(Number(best[0]!.valLoss)).toBe(Math.min(...kept.filter((r) => r.valLoss !== '–').map((r) => Number(r.valLoss))));
-    const { rows: samples } = await stack.worker.pool.query(`SELECT count(*)::int AS n FROM training_samples WHERE instance = $1`, [shortInstance]);
+    const { rows: samples } = await stack.worker.pool.query(`SELECT count(*)::int AS n FROM training_samples WHERE instance = $1`, [
+      shortInstance,
+    ]);
     expect(await done.page.innerText('[data-testid="sample-count"]')).toBe(`${samples[0].n} samples`);
     expect(await done.page.getAttribute('#live', 'data-live')).toBe('false');
   });
 
-  it('training control: pause from the page goes through the queue\'s validated update, and a second pause is refused with its message', async () => {
+  it("training control: pause from the page goes through the queue's validated update, and a second pause is refused with its message", async () => {
     const g = await open(`/training?queue=${queueName}`);
     await g.page.locator(`[data-testid="queue-${queueName}"] button[data-control="pause"]`).click();
     const s = await waitStatus(queue, 'the queue to pause', (st) => st.paused && st.current === null, 60_000);
@@ -273,7 +313,10 @@ describe('dashboard in a real browser', () => {
     await g.page.waitForSelector('[data-testid="pause-reason"]');
     expect(await g.page.innerText('[data-testid="pause-reason"]')).toContain('paused from the dashboard');
     // From outside the page (a refused request would log a console error there).
-    const refused = await fetch(`${dashboard.url}/api/training/queues/${queueName}/pause`, { method: 'POST', headers: { 'x-shepherd-control': '1' } });
+    const refused = await fetch(`${dashboard.url}/api/training/queues/${queueName}/pause`, {
+      method: 'POST',
+      headers: { 'x-shepherd-control': '1' },
+    });
     expect(refused.status).toBe(409);
     expect(((await refused.json()) as { error: string }).error).toContain('is already paused');
     const noHeader = await fetch(`${dashboard.url}/api/training/queues/${queueName}/resume`, { method: 'POST' });
@@ -282,7 +325,7 @@ describe('dashboard in a real browser', () => {
     expect((await status(queue)).pending.map((p) => p.jobId)).toContain('long');
   });
 
-  it('conversations: latency percentiles, timeouts beside recommendations, and one item\'s audit log equal the database', async () => {
+  it("conversations: latency percentiles, timeouts beside recommendations, and one item's audit log equal the database", async () => {
     expect(convResult.completed).toBeGreaterThan(0);
     const g = await open(`/conversations/${encodeURIComponent(convDefinition)}`);
     const metrics = await stepMetrics(stack.worker.pool, { definition: convDefinition, days: 1 });
@@ -309,7 +352,9 @@ describe('dashboard in a real browser', () => {
     const audit = await open(`/conversations/${encodeURIComponent(convDefinition)}/items/${encodeURIComponent(item)}`);
     const entries = await rows(audit.page, 'audit');
     const dbRows = await listAttempts(stack.worker.pool, { definition: convDefinition, itemKey: item });
-    expect(entries.map((e) => `${e.step}#${e.attempt}:${e.status}`).sort()).toEqual(dbRows.map((r) => `${r.step}#${r.attempt}:${r.status}`).sort());
+    expect(entries.map((e) => `${e.step}#${e.attempt}:${e.status}`).sort()).toEqual(
+      dbRows.map((r) => `${r.step}#${r.attempt}:${r.status}`).sort(),
+    );
     expect(entries.length).toBeGreaterThan(0);
   });
 

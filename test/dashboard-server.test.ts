@@ -42,7 +42,9 @@ describe('dashboard server', () => {
   it('binds 127.0.0.1 by default and refuses another address without a token', async () => {
     expect(new URL(open.url).hostname).toBe('127.0.0.1');
     expect(() => checkBind('0.0.0.0', undefined)).toThrow(/SHEPHERD_DASHBOARD_TOKEN/);
-    await expect(serveDashboard({ pool, client, namespace: 'default', projectDir: process.cwd(), controls: { training: false } }, { host: '0.0.0.0' })).rejects.toThrow(/requires SHEPHERD_DASHBOARD_TOKEN/);
+    await expect(
+      serveDashboard({ pool, client, namespace: 'default', projectDir: process.cwd(), controls: { training: false } }, { host: '0.0.0.0' }),
+    ).rejects.toThrow(/requires SHEPHERD_DASHBOARD_TOKEN/);
     expect(() => checkBind('0.0.0.0', 'short')).toThrow(/at least 16/);
     expect(() => dashboardOptions({ port: 'eighty' })).toThrow(/--port \/ SHEPHERD_DASHBOARD_PORT/);
     expect(() => dashboardOptions({ allowControl: ['delete-everything'] })).toThrow(/--allow-control/);
@@ -116,7 +118,10 @@ describe('dashboard server', () => {
       if (step % 50 === 0) samples.add({ event: 'eval', step, val_loss: 2 / step, val_accuracy: null, reason: null });
     }
     await samples.flush();
-    const { rows } = await pool.query(`SELECT count(train_loss)::int AS train, count(val_loss)::int AS val, max(step) AS last FROM training_samples WHERE instance = $1`, [instance]);
+    const { rows } = await pool.query(
+      `SELECT count(train_loss)::int AS train, count(val_loss)::int AS val, max(step) AS last FROM training_samples WHERE instance = $1`,
+      [instance],
+    );
     expect(rows[0].train).toBeLessThanOrEqual(MAX_POINTS + 1);
     expect(rows[0].train).toBeGreaterThanOrEqual(MAX_POINTS - 1);
     expect(rows[0].val).toBeLessThanOrEqual(MAX_POINTS + 1);
@@ -134,15 +139,29 @@ describe('dashboard server', () => {
            WHERE simulation_replicates.status = 'failed'`,
         [job, JSON.stringify(rows)],
       );
-    const before = await pool.query(`SELECT coalesce(sum(count), 0)::int AS n FROM dashboard_hourly WHERE pipeline = 'simulation replicates'`);
-    await write([{ replicate: 0, status: 'succeeded' }, { replicate: 1, status: 'failed' }, { replicate: 2, status: 'failed' }]);
+    const before = await pool.query(
+      `SELECT coalesce(sum(count), 0)::int AS n FROM dashboard_hourly WHERE pipeline = 'simulation replicates'`,
+    );
+    await write([
+      { replicate: 0, status: 'succeeded' },
+      { replicate: 1, status: 'failed' },
+      { replicate: 2, status: 'failed' },
+    ]);
     // Replicate 1 retried and now succeeds; replicate 0 re-sent (a retried write) changes nothing.
-    await write([{ replicate: 0, status: 'failed' }, { replicate: 1, status: 'succeeded' }]);
+    await write([
+      { replicate: 0, status: 'failed' },
+      { replicate: 1, status: 'succeeded' },
+    ]);
     const { rows } = await pool.query(`SELECT succeeded, failed FROM simulation_progress WHERE job_id = $1`, [job]);
     expect(rows).toEqual([{ succeeded: 2, failed: 1 }]);
-    const truth = await pool.query(`SELECT count(*) FILTER (WHERE status = 'succeeded')::int AS s, count(*) FILTER (WHERE status = 'failed')::int AS f FROM simulation_replicates WHERE job_id = $1`, [job]);
+    const truth = await pool.query(
+      `SELECT count(*) FILTER (WHERE status = 'succeeded')::int AS s, count(*) FILTER (WHERE status = 'failed')::int AS f FROM simulation_replicates WHERE job_id = $1`,
+      [job],
+    );
     expect(truth.rows[0]).toEqual({ s: 2, f: 1 });
-    const after = await pool.query(`SELECT coalesce(sum(count), 0)::int AS n FROM dashboard_hourly WHERE pipeline = 'simulation replicates'`);
+    const after = await pool.query(
+      `SELECT coalesce(sum(count), 0)::int AS n FROM dashboard_hourly WHERE pipeline = 'simulation replicates'`,
+    );
     expect(after.rows[0].n - before.rows[0].n).toBe(4); // three finished, then one finished again
   });
 

@@ -28,7 +28,8 @@ describe('data directory and missing databases', () => {
 
   it('the default and relative data dirs resolve against the Shepherd checkout, not the current directory', async () => {
     const show = `const { loadEnv } = await import(${JSON.stringify(ENV_TS)}); console.log(JSON.stringify([loadEnv({}).dataDir, loadEnv({ SHEPHERD_DATA_DIR: 'var/x' }).dataDir]))`;
-    const from = async (cwd: string) => JSON.parse((await execa(process.execPath, ['--import', TSX, '--input-type=module', '-e', show], { cwd })).stdout);
+    const from = async (cwd: string) =>
+      JSON.parse((await execa(process.execPath, ['--import', TSX, '--input-type=module', '-e', show], { cwd })).stdout);
     const a = await from(tempDir('cwd-a'));
     const b = await from('/');
     expect(a).toEqual(b);

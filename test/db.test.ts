@@ -46,10 +46,7 @@ describe('migrate against PostgreSQL', () => {
     const { rows } = await pool().query<{ conname: string }>(
       `SELECT conname FROM pg_constraint WHERE conrelid = 'experiment_results'::regclass AND contype = 'u' ORDER BY conname`,
     );
-    expect(rows.map((r) => r.conname)).toEqual([
-      'experiment_results_batch_experiment_key',
-      'experiment_results_run_key_key',
-    ]);
+    expect(rows.map((r) => r.conname)).toEqual(['experiment_results_batch_experiment_key', 'experiment_results_run_key_key']);
     await pool().query(`SELECT batch_id, status, summary FROM batches LIMIT 0`);
   });
 
@@ -118,8 +115,6 @@ describe('migrate with a custom directory', () => {
   it('rejects badly named and duplicate-version files', async () => {
     await expect(loadMigrations(await makeDir({ '1_x.sql': '' }))).rejects.toThrow(/1_x\.sql/);
     await rm(dir, { recursive: true });
-    await expect(loadMigrations(await makeDir({ '004_a.sql': '', '004_b.sql': '' }))).rejects.toThrow(
-      /004_a\.sql and 004_b\.sql/,
-    );
+    await expect(loadMigrations(await makeDir({ '004_a.sql': '', '004_b.sql': '' }))).rejects.toThrow(/004_a\.sql and 004_b\.sql/);
   });
 });

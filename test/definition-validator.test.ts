@@ -16,7 +16,10 @@ function issuesOf(def: unknown, knownModels?: string[]): DefinitionIssue[] {
   return v.issues;
 }
 
-function linear(steps: ConversationDefinitionInput['steps'], extra: Partial<ConversationDefinitionInput> = {}): ConversationDefinitionInput {
+function linear(
+  steps: ConversationDefinitionInput['steps'],
+  extra: Partial<ConversationDefinitionInput> = {},
+): ConversationDefinitionInput {
   return { name: 'demo', item: { key: 'id', fields: ['id', 'text'] }, start: steps[0]!.id, steps, ...extra };
 }
 
@@ -64,7 +67,12 @@ describe('wiring rules', () => {
     const issues = issuesOf(
       linear([
         { id: 'a', actor: llm('x'), next: 'b' },
-        { id: 'b', actor: llm('x'), next: { on: 'again', cases: { true: 'a', false: 'c' } }, output: { format: 'json', fields: { again: 'boolean' } } },
+        {
+          id: 'b',
+          actor: llm('x'),
+          next: { on: 'again', cases: { true: 'a', false: 'c' } },
+          output: { format: 'json', fields: { again: 'boolean' } },
+        },
         { id: 'c', actor: llm('x'), end: true },
       ]),
     );
@@ -124,7 +132,12 @@ describe('wiring rules', () => {
   it('apply_decision needs a save_decision that always runs before it', () => {
     const issues = issuesOf(
       linear([
-        { id: 'classify', actor: llm('x'), output: { format: 'json', fields: { ok: 'boolean' } }, next: { on: 'ok', cases: { true: 'save', false: 'apply' } } },
+        {
+          id: 'classify',
+          actor: llm('x'),
+          output: { format: 'json', fields: { ok: 'boolean' } },
+          next: { on: 'ok', cases: { true: 'save', false: 'apply' } },
+        },
         { id: 'save', actor: { kind: 'db', action: 'save_decision', fields: {} }, next: 'apply' },
         { id: 'apply', actor: { kind: 'db', action: 'apply_decision' }, end: true },
       ]),
@@ -191,13 +204,20 @@ describe('template references', () => {
         { id: 'b', actor: { kind: 'db', action: 'save_decision', fields: { y: '{{steps.a.q}}' } }, end: true },
       ]),
     );
-    expect(issues.map((i) => i.path)).toEqual(['definition.steps.a.actor.args[0]', 'definition.steps.a.actor.input.x', 'definition.steps.b.actor.fields.y']);
+    expect(issues.map((i) => i.path)).toEqual([
+      'definition.steps.a.actor.args[0]',
+      'definition.steps.a.actor.input.x',
+      'definition.steps.b.actor.fields.y',
+    ]);
   });
 });
 
 describe('template rendering and routing', () => {
   it('renders item fields, step fields and whole objects', () => {
-    const out = renderTemplate('{{ item.name }} / {{steps.a.n}} / {{steps.a}} / {{item.none}}.', { item: { name: 'Rust' }, steps: { a: { n: 3 } } });
+    const out = renderTemplate('{{ item.name }} / {{steps.a.n}} / {{steps.a}} / {{item.none}}.', {
+      item: { name: 'Rust' },
+      steps: { a: { n: 3 } },
+    });
     expect(out).toBe('Rust / 3 / {"n":3} / .');
     expect(templateRefs('{{item.a}}{{steps.b.c}}').map((r) => r.kind)).toEqual(['item', 'step']);
   });

@@ -37,7 +37,12 @@ describe('embedded database (PGlite over the wire protocol)', () => {
     const { rows: versions } = await db.pool.query('SELECT version FROM schema_migrations ORDER BY version');
     expect(versions.map((r) => r.version)).toEqual(files.map((f) => f.version));
 
-    const acts = createResultActivities({ pool: db.pool, runsDir: path.join(dataDir, 'runs'), procDir: path.join(dataDir, 'procs'), logger });
+    const acts = createResultActivities({
+      pool: db.pool,
+      runsDir: path.join(dataDir, 'runs'),
+      procDir: path.join(dataDir, 'procs'),
+      logger,
+    });
     await acts.recordExperimentResult({ batchId: 'emb', experiment: 'rf', status: 'succeeded', metrics: { accuracy: 0.91 }, attempt: 2 });
     await acts.recordExperimentResult({ batchId: 'emb', experiment: 'rf', status: 'failed', error: 'late', attempt: 1 });
 
@@ -46,7 +51,9 @@ describe('embedded database (PGlite over the wire protocol)', () => {
     expect(existsSync(path.join(dataDir, 'pglite.lock'))).toBe(false);
 
     db = await openDatabase({ dataDir, logger });
-    const { rows } = await db.pool.query('SELECT experiment, status, attempt, metrics FROM experiment_results WHERE batch_id = $1', ['emb']);
+    const { rows } = await db.pool.query('SELECT experiment, status, attempt, metrics FROM experiment_results WHERE batch_id = $1', [
+      'emb',
+    ]);
     expect(rows).toEqual([{ experiment: 'rf', status: 'succeeded', attempt: 2, metrics: { accuracy: 0.91 } }]);
     expect(await migrate(db.pool)).toEqual({ applied: [] });
   });

@@ -5,7 +5,13 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { environmentSpecSchema, type EnvironmentReport } from '../src/shared/simulation/schemas.js';
-import { computeEnvironmentKey, createEnvironmentCache, groupCommandRunner, prepareEnvironment, type EnvironmentCacheOptions } from '../src/activities/simulation/environments.js';
+import {
+  computeEnvironmentKey,
+  createEnvironmentCache,
+  groupCommandRunner,
+  prepareEnvironment,
+  type EnvironmentCacheOptions,
+} from '../src/activities/simulation/environments.js';
 import { acquireFileLock } from '../src/activities/simulation/file-lock.js';
 import { rejectionOf } from './support/failures.js';
 
@@ -77,9 +83,9 @@ describe('environment cache key', () => {
 
   it('rejects a bundle outside the project and a missing runtime by name', async () => {
     await expect(computeEnvironmentKey(spec({ bundle: 'nope' }), opts())).rejects.toThrow(/environment\.bundle: nope is not a directory/);
-    await expect(computeEnvironmentKey(spec({ runtime: { command: process.execPath, args: ['-e', 'process.exit(4)'] } }), opts())).rejects.toThrow(
-      /environment\.runtime: .* failed \(exit 4\)/,
-    );
+    await expect(
+      computeEnvironmentKey(spec({ runtime: { command: process.execPath, args: ['-e', 'process.exit(4)'] } }), opts()),
+    ).rejects.toThrow(/environment\.runtime: .* failed \(exit 4\)/);
   });
 });
 
@@ -132,7 +138,9 @@ describe('environment preparation', () => {
   });
 
   it('publishes nothing when setup fails, and says why', async () => {
-    const bad = spec({ setup: { command: process.execPath, args: ['-e', 'console.error("npm ERR! network unreachable"); process.exit(1)'] } });
+    const bad = spec({
+      setup: { command: process.execPath, args: ['-e', 'console.error("npm ERR! network unreachable"); process.exit(1)'] },
+    });
     const err = await failureOf(prepareEnvironment(bad, opts()));
     expect(err.message).toMatch(/environment setup .* failed \(exit 1\): npm ERR! network unreachable/);
     expect(err.type).toBe('EnvironmentSetupFailed');
@@ -200,7 +208,10 @@ describe('file lock', () => {
     const ac = new AbortController();
     const waiting = acquireFileLock(lockPath, { signal: ac.signal });
     let got = false;
-    void waiting.then(() => (got = true), () => undefined);
+    void waiting.then(
+      () => (got = true),
+      () => undefined,
+    );
     await new Promise((r) => setTimeout(r, 300));
     expect(got).toBe(false);
     process.kill(-holder.pid!, 'SIGKILL');

@@ -24,7 +24,20 @@ afterAll(() => w?.stop());
 
 async function startFromCli(type: string, file: string): Promise<string> {
   const workflowId = `cli-example-${type}-${randomUUID().slice(0, 8)}`;
-  await execa(temporal, ['workflow', 'start', '--address', inject('temporalAddress'), '--type', type, '--task-queue', w.taskQueue, '--workflow-id', workflowId, '--input-file', file]);
+  await execa(temporal, [
+    'workflow',
+    'start',
+    '--address',
+    inject('temporalAddress'),
+    '--type',
+    type,
+    '--task-queue',
+    w.taskQueue,
+    '--workflow-id',
+    workflowId,
+    '--input-file',
+    file,
+  ]);
   return workflowId;
 }
 
@@ -41,7 +54,9 @@ describe('example inputs started from the temporal CLI', () => {
     expect(result.status).toBe('completed');
     expect(result.experiments.length).toBeGreaterThanOrEqual(3);
     for (const e of result.experiments) expect(e.metrics?.accuracy, e.name).toBeGreaterThan(0.8);
-    const { rows } = await w.pool.query(`SELECT count(*)::int AS n FROM experiment_results WHERE batch_id = 'iris-baseline' AND status = 'succeeded'`);
+    const { rows } = await w.pool.query(
+      `SELECT count(*)::int AS n FROM experiment_results WHERE batch_id = 'iris-baseline' AND status = 'succeeded'`,
+    );
     expect(rows[0].n).toBe(result.experiments.length);
     const details = await currentDetails(workflowId);
     expect(details).toContain('**Batch iris-baseline**');
@@ -65,10 +80,16 @@ describe('example inputs started from the temporal CLI', () => {
     const workflowId = await startFromCli('simulationJob', 'examples/simulation/job.json');
     const handle = w.client.workflow.getHandle(workflowId);
     // Real replicates of the SIR model, stored in PostgreSQL.
-    await waitFor(async () => {
-      const { rows } = await w.pool.query(`SELECT count(*)::int AS n FROM simulation_replicates WHERE job_id = 'sir-example' AND status = 'succeeded'`);
-      return rows[0].n >= 3;
-    }, 'replicates of the example job stored', 90_000);
+    await waitFor(
+      async () => {
+        const { rows } = await w.pool.query(
+          `SELECT count(*)::int AS n FROM simulation_replicates WHERE job_id = 'sir-example' AND status = 'succeeded'`,
+        );
+        return rows[0].n >= 3;
+      },
+      'replicates of the example job stored',
+      90_000,
+    );
     const progress = await handle.query<SimulationJobProgress>('progress');
     expect(progress).toMatchObject({ jobId: 'sir-example', stage: 'running', totals: { parameters: 20, replicates: 1000 } });
     expect(progress.environment).toMatchObject({ probe: { ok: true } });

@@ -16,7 +16,10 @@ import { experimentBatch } from '../src/workflows/index.js';
 const batchId = (p: string) => `${p}-${randomUUID().slice(0, 8)}`;
 
 async function rows(w: TestWorker, id: string) {
-  const { rows } = await w.pool.query('SELECT experiment, status, metrics, attempt, error FROM experiment_results WHERE batch_id = $1 ORDER BY experiment', [id]);
+  const { rows } = await w.pool.query(
+    'SELECT experiment, status, metrics, attempt, error FROM experiment_results WHERE batch_id = $1 ORDER BY experiment',
+    [id],
+  );
   return rows;
 }
 
@@ -51,7 +54,11 @@ describe('experimentBatch', () => {
     const input = {
       batchId: id,
       maxConcurrency: 2,
-      experiments: [iris('knn-k5', 'knn', ['--k', '5']), iris('tree', 'decision-tree', ['--max-depth', '3']), iris('logreg', 'logistic-regression')],
+      experiments: [
+        iris('knn-k5', 'knn', ['--k', '5']),
+        iris('tree', 'decision-tree', ['--max-depth', '3']),
+        iris('logreg', 'logistic-regression'),
+      ],
     };
     const handle = await startExperimentBatch(w.client, input, { taskQueue: w.taskQueue });
     const result = (await handle.result()) as ExperimentBatchResult;
@@ -80,7 +87,11 @@ describe('experimentBatch', () => {
     const broken = JSON.parse(readFileSync('examples/experiments/broken-batch.json', 'utf8'));
     broken.batchId = batchId('broken');
     // Bypass the client-side check to prove the workflow itself refuses the input.
-    const handle = await w.client.workflow.start(experimentBatch, { taskQueue: w.taskQueue, workflowId: experimentBatchWorkflowId(broken.batchId), args: [broken] });
+    const handle = await w.client.workflow.start(experimentBatch, {
+      taskQueue: w.taskQueue,
+      workflowId: experimentBatchWorkflowId(broken.batchId),
+      args: [broken],
+    });
     const err = await handle.result().catch((e) => e);
     expect(err).toBeInstanceOf(WorkflowFailedError);
     const message = String(err.cause?.message);
@@ -103,12 +114,31 @@ describe('experimentBatch', () => {
       ['empty', '{}'],
     ]) {
       const workflowId = `cli-bad-${label}-${randomUUID().slice(0, 6)}`;
-      await execa(temporal, ['workflow', 'start', '--address', inject('temporalAddress'), '--type', 'experimentBatch', '--task-queue', w.taskQueue, '--workflow-id', workflowId, '--input', input]);
-      const err = await w.client.workflow.getHandle(workflowId).result().catch((e) => e);
+      await execa(temporal, [
+        'workflow',
+        'start',
+        '--address',
+        inject('temporalAddress'),
+        '--type',
+        'experimentBatch',
+        '--task-queue',
+        w.taskQueue,
+        '--workflow-id',
+        workflowId,
+        '--input',
+        input,
+      ]);
+      const err = await w.client.workflow
+        .getHandle(workflowId)
+        .result()
+        .catch((e) => e);
       expect(err, label).toBeInstanceOf(WorkflowFailedError);
       expect(String(err.cause?.message), label).toMatch(/invalid input|missing workflow input/);
       const events = await historyEventTypes(w, workflowId);
-      expect(events.filter((t) => t.includes('WORKFLOW_TASK_FAILED')), label).toEqual([]);
+      expect(
+        events.filter((t) => t.includes('WORKFLOW_TASK_FAILED')),
+        label,
+      ).toEqual([]);
     }
   });
 
@@ -123,7 +153,11 @@ describe('experimentBatch', () => {
          setTimeout(() => { const concurrent = fs.readdirSync(process.env.COUNT_DIR).length; fs.rmSync(me); done({ concurrent }); }, 400);`,
         { env: { COUNT_DIR: dir } },
       );
-    const handle = await startExperimentBatch(w.client, { batchId: id, maxConcurrency: 2, experiments: ['a', 'b', 'c', 'd', 'e'].map(counted) }, { taskQueue: w.taskQueue });
+    const handle = await startExperimentBatch(
+      w.client,
+      { batchId: id, maxConcurrency: 2, experiments: ['a', 'b', 'c', 'd', 'e'].map(counted) },
+      { taskQueue: w.taskQueue },
+    );
     const result = (await handle.result()) as ExperimentBatchResult;
     expect(result.status).toBe('completed');
     const seen = result.experiments.map((e) => e.metrics?.concurrent as number);
@@ -139,7 +173,11 @@ describe('experimentBatch', () => {
         `const seen = fs.readdirSync('.').sort(); fs.writeFileSync('out.csv', 'value\\n${name}\\n'); done({ seen, mine: fs.readFileSync('out.csv', 'utf8') });`,
         { outputs: ['out.csv'] },
       );
-    const handle = await startExperimentBatch(w.client, { batchId: id, maxConcurrency: 2, experiments: [writer('a'), writer('b')] }, { taskQueue: w.taskQueue });
+    const handle = await startExperimentBatch(
+      w.client,
+      { batchId: id, maxConcurrency: 2, experiments: [writer('a'), writer('b')] },
+      { taskQueue: w.taskQueue },
+    );
     const result = (await handle.result()) as ExperimentBatchResult;
     expect(result.status).toBe('completed');
     for (const e of result.experiments) {
@@ -152,10 +190,18 @@ describe('experimentBatch', () => {
   it('retries a transient failure with backoff and stores a single row for the experiment', async () => {
     const id = batchId('retry');
     const marker = path.join(tempDir('marker'), 'attempted');
-    const flaky = nodeExperiment('flaky', `if (!fs.existsSync(process.env.MARKER)) { fs.writeFileSync(process.env.MARKER, '1'); console.error('transient: connection reset'); process.exit(1); } done({ accuracy: 0.5 });`, {
-      env: { MARKER: marker },
-    });
-    const handle = await startExperimentBatch(w.client, { batchId: id, experiments: [flaky], retry: { maximumAttempts: 3, initialInterval: '100ms' } }, { taskQueue: w.taskQueue });
+    const flaky = nodeExperiment(
+      'flaky',
+      `if (!fs.existsSync(process.env.MARKER)) { fs.writeFileSync(process.env.MARKER, '1'); console.error('transient: connection reset'); process.exit(1); } done({ accuracy: 0.5 });`,
+      {
+        env: { MARKER: marker },
+      },
+    );
+    const handle = await startExperimentBatch(
+      w.client,
+      { batchId: id, experiments: [flaky], retry: { maximumAttempts: 3, initialInterval: '100ms' } },
+      { taskQueue: w.taskQueue },
+    );
     const result = (await handle.result()) as ExperimentBatchResult;
     expect(result.experiments[0]).toMatchObject({ status: 'succeeded', attempts: 2 });
     expect(existsSync(marker)).toBe(true);
@@ -191,7 +237,10 @@ describe('experimentBatch', () => {
     expect(stored.crash.status).toBe('failed');
     expect(stored.ok.status).toBe('succeeded');
     // The structured failure is stored too, so failures can be queried, not only read.
-    const { rows: failures } = await w.pool.query('SELECT experiment, exit_code, attempt, failure FROM experiment_results WHERE batch_id = $1 AND status = $2 ORDER BY experiment', [id, 'failed']);
+    const { rows: failures } = await w.pool.query(
+      'SELECT experiment, exit_code, attempt, failure FROM experiment_results WHERE batch_id = $1 AND status = $2 ORDER BY experiment',
+      [id, 'failed'],
+    );
     // ...with the attempt it really ended on: the usage error ran once.
     expect(failures.map((r) => [r.experiment, r.exit_code, r.attempt])).toEqual([
       ['crash', 3, 2],
@@ -205,7 +254,11 @@ describe('experimentBatch', () => {
     hook.status = 500;
     try {
       const id = batchId('hook-down');
-      const handle = await startExperimentBatch(w.client, { batchId: id, experiments: [nodeExperiment('x', 'done({ accuracy: 1 })')] }, { taskQueue: w.taskQueue });
+      const handle = await startExperimentBatch(
+        w.client,
+        { batchId: id, experiments: [nodeExperiment('x', 'done({ accuracy: 1 })')] },
+        { taskQueue: w.taskQueue },
+      );
       const result = (await handle.result()) as ExperimentBatchResult;
       expect(result.status).toBe('completed');
       expect(result.notified).toBe(false);
@@ -214,4 +267,3 @@ describe('experimentBatch', () => {
     }
   });
 });
-

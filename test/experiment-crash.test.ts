@@ -62,7 +62,10 @@ describe('worker crash mid-experiment', () => {
     expect(result.status).toBe('completed');
     expect(result.experiments.every((e) => (e.attempts ?? 0) >= 2)).toBe(true);
 
-    const { rows } = await second.pool.query('SELECT experiment, count(*)::int AS n FROM experiment_results WHERE batch_id = $1 GROUP BY experiment ORDER BY experiment', [id]);
+    const { rows } = await second.pool.query(
+      'SELECT experiment, count(*)::int AS n FROM experiment_results WHERE batch_id = $1 GROUP BY experiment ORDER BY experiment',
+      [id],
+    );
     expect(rows).toEqual([
       { experiment: 'long-a', n: 1 },
       { experiment: 'long-b', n: 1 },

@@ -17,7 +17,8 @@ describe('failure-type catalogue', () => {
     const thrown = new Set<string>();
     for (const file of sources('src')) {
       const text = readFileSync(file, 'utf8');
-      for (const m of text.matchAll(/ApplicationFailure\.(?:nonRetryable|retryable|create)\([^;]*?,\s*'([A-Z][A-Za-z]+)'/g)) thrown.add(m[1]!);
+      for (const m of text.matchAll(/ApplicationFailure\.(?:nonRetryable|retryable|create)\([^;]*?,\s*'([A-Z][A-Za-z]+)'/g))
+        thrown.add(m[1]!);
     }
     expect(thrown.size).toBeGreaterThan(10);
     const known = new Set<string>(Object.values(FailureType));
@@ -26,6 +27,10 @@ describe('failure-type catalogue', () => {
 
   it('builds the non-retryable lists only from catalogued types', () => {
     const known = new Set<string>(Object.values(FailureType));
-    for (const [site, list] of Object.entries(NON_RETRYABLE)) expect(list.filter((t) => !known.has(t)), site).toEqual([]);
+    for (const [site, list] of Object.entries(NON_RETRYABLE))
+      expect(
+        list.filter((t) => !known.has(t)),
+        site,
+      ).toEqual([]);
   });
 });

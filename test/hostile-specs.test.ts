@@ -35,8 +35,16 @@ describe('refusals, hostile specs and memos', () => {
     const cases: [string, () => Promise<unknown>, RegExp][] = [
       ['invalid job', () => h.executeUpdate(enqueueUpdate, { args: [{ jobId: 'x' } as never] }), /dataset/],
       ['resume when not paused', () => h.executeUpdate(resumeUpdate, { args: [] }), /paused/i],
-      ['reserved env', () => h.executeUpdate(enqueueUpdate, { args: [irisJob('env', { trainer: { env: { SHEPHERD_RESULT_FILE: '/tmp/x' } } })] }), /trainer\.env\.SHEPHERD_RESULT_FILE: is set by Shepherd/],
-      ['climbing command', () => h.executeUpdate(enqueueUpdate, { args: [irisJob('cmd', { trainer: { command: '../../etc/passwd' } })] }), /trainer\.command: must not contain "\.\."/],
+      [
+        'reserved env',
+        () => h.executeUpdate(enqueueUpdate, { args: [irisJob('env', { trainer: { env: { SHEPHERD_RESULT_FILE: '/tmp/x' } } })] }),
+        /trainer\.env\.SHEPHERD_RESULT_FILE: is set by Shepherd/,
+      ],
+      [
+        'climbing command',
+        () => h.executeUpdate(enqueueUpdate, { args: [irisJob('cmd', { trainer: { command: '../../etc/passwd' } })] }),
+        /trainer\.command: must not contain "\.\."/,
+      ],
     ];
     for (const [label, p, message] of cases) {
       const cause = await refusal(p());
@@ -47,23 +55,38 @@ describe('refusals, hostile specs and memos', () => {
 
   it('an experiment batch with a reserved env name or a climbing command fails validation before any step runs', async () => {
     for (const [label, experiment, message] of [
-      ['env', { name: 'a', command: 'node', args: ['-e', '1'], env: { SHEPHERD_RESULT_FILE: '/etc/passwd' } }, /experiments\.0\.env\.SHEPHERD_RESULT_FILE: is set by Shepherd/],
+      [
+        'env',
+        { name: 'a', command: 'node', args: ['-e', '1'], env: { SHEPHERD_RESULT_FILE: '/etc/passwd' } },
+        /experiments\.0\.env\.SHEPHERD_RESULT_FILE: is set by Shepherd/,
+      ],
       ['command', { name: 'a', command: '../../etc/passwd' }, /experiments\.0\.command: must not contain "\.\."/],
     ] as const) {
-      const h = await startExperimentBatch(w.client, { batchId: `hostile-${label}-${randomUUID().slice(0, 8)}`, experiments: [experiment as never], notify: false }, { taskQueue: w.taskQueue }).catch((e: Error) => e);
+      const h = await startExperimentBatch(
+        w.client,
+        { batchId: `hostile-${label}-${randomUUID().slice(0, 8)}`, experiments: [experiment as never], notify: false },
+        { taskQueue: w.taskQueue },
+      ).catch((e: Error) => e);
       let err: unknown = h;
       if (!(h instanceof Error)) err = await h.result().catch((e: unknown) => e);
       const text = err instanceof WorkflowFailedError ? String((err.cause as Error).message) : String((err as Error).message);
       expect(text, label).toMatch(message);
       if (!(h instanceof Error)) {
         const events = (await h.fetchHistory()).events ?? [];
-        expect(events.some((e) => e.startChildWorkflowExecutionInitiatedEventAttributes), `${label}: no experiment started`).toBe(false);
+        expect(
+          events.some((e) => e.startChildWorkflowExecutionInitiatedEventAttributes),
+          `${label}: no experiment started`,
+        ).toBe(false);
       }
     }
   });
 
   it('a 100-experiment batch keeps its memo bounded', async () => {
-    const experiments = Array.from({ length: 100 }, (_, i) => ({ name: `e${i}`, command: 'node', args: ['-e', `/* ${'x'.repeat(400)} */ setTimeout(() => {}, 60000)`] }));
+    const experiments = Array.from({ length: 100 }, (_, i) => ({
+      name: `e${i}`,
+      command: 'node',
+      args: ['-e', `/* ${'x'.repeat(400)} */ setTimeout(() => {}, 60000)`],
+    }));
     const batchId = `memo-${randomUUID().slice(0, 8)}`;
     const h = await startExperimentBatch(w.client, { batchId, experiments, maxConcurrency: 1, notify: false }, { taskQueue: w.taskQueue });
     try {

@@ -21,7 +21,13 @@ const model = () => `limit-test-${randomUUID().slice(0, 8)}`;
 async function state(p: Promise<unknown>): Promise<'resolved' | 'rejected' | 'pending'> {
   await pool.query('SELECT 1');
   await new Promise((r) => setTimeout(r, 300));
-  return Promise.race([p.then(() => 'resolved' as const, () => 'rejected' as const), Promise.resolve('pending' as const)]);
+  return Promise.race([
+    p.then(
+      () => 'resolved' as const,
+      () => 'rejected' as const,
+    ),
+    Promise.resolve('pending' as const),
+  ]);
 }
 
 const ctx = {} as never;

@@ -30,7 +30,13 @@ beforeAll(async () => {
     models: {
       'qwen2.5:7b': { provider: 'ollama', baseUrl: server.url, maxConcurrency: 2, jsonMode: 'schema' },
       'mistral:latest': { provider: 'ollama', baseUrl: server.url, maxConcurrency: 1, jsonMode: 'prompt' },
-      'gpt-4o-mini': { provider: 'openai', baseUrl: `${server.url}/v1`, apiKeyEnv: 'FAKE_OPENAI_KEY', maxConcurrency: 2, jsonMode: 'schema' },
+      'gpt-4o-mini': {
+        provider: 'openai',
+        baseUrl: `${server.url}/v1`,
+        apiKeyEnv: 'FAKE_OPENAI_KEY',
+        maxConcurrency: 2,
+        jsonMode: 'schema',
+      },
       'local-openai': { provider: 'openai', baseUrl: `${server.url}/v1`, model: 'served-name', maxConcurrency: 1, jsonMode: 'object' },
     },
   };
@@ -80,7 +86,11 @@ describe('Ollama /api/chat streaming', () => {
     const r = await new MockActivityEnvironment().call(callModel, jsonStep('qwen2.5:7b'));
     expect(r.output).toEqual({ domain: 'people', confidence: 0.9 });
     const body = server.requests.at(-1)!.body;
-    expect(body.format).toMatchObject({ type: 'object', required: ['domain', 'confidence'], properties: { domain: { enum: ['technology', 'people'] } } });
+    expect(body.format).toMatchObject({
+      type: 'object',
+      required: ['domain', 'confidence'],
+      properties: { domain: { enum: ['technology', 'people'] } },
+    });
   });
 
   it('with jsonMode "prompt", relies on the format instruction and sends no schema', async () => {
@@ -118,7 +128,11 @@ describe('Ollama /api/chat streaming', () => {
   });
 
   it('an error line mid-stream is a retryable ModelStreamError', async () => {
-    server.setBehaviour('qwen2.5:7b', { reply: 'a long enough reply to stream', chunkSize: 4, streamError: { afterChunks: 2, message: 'CUDA out of memory', times: 1 } });
+    server.setBehaviour('qwen2.5:7b', {
+      reply: 'a long enough reply to stream',
+      chunkSize: 4,
+      streamError: { afterChunks: 2, message: 'CUDA out of memory', times: 1 },
+    });
     const { callModel } = createLlmActivities(registry);
     const f = await failureOf(new MockActivityEnvironment().call(callModel, textStep('qwen2.5:7b')));
     expect(f.type).toBe('ModelStreamError');

@@ -28,7 +28,12 @@ describe('logger', () => {
     logger.error({ err: failure }, 'from our code');
     logger.warn({ error: new TypeError('bad thing') }, 'from the SDK meta');
     const [a, b] = await linesOf(logger, file, 2);
-    expect(a.json.err).toMatchObject({ type: 'ApplicationFailure', failureType: 'CommandFailed', message: 'step failed: exit 3', cause: { message: 'disk full', type: 'Error' } });
+    expect(a.json.err).toMatchObject({
+      type: 'ApplicationFailure',
+      failureType: 'CommandFailed',
+      message: 'step failed: exit 3',
+      cause: { message: 'disk full', type: 'Error' },
+    });
     expect(a.json.err.stack).toContain('step failed: exit 3');
     expect(b.json.error).toMatchObject({ type: 'TypeError', message: 'bad thing' });
     expect(b.json.error.stack).toContain('TypeError: bad thing');
@@ -39,8 +44,20 @@ describe('logger', () => {
     const dir = tempDir('log-step');
     const file = path.join(dir, 'step.log');
     const logger = createLogger('info', 'test', file);
-    const { runCommand } = createCommandActivities({ pool: undefined as unknown as pg.Pool, runsDir: path.join(dir, 'runs'), procDir: path.join(dir, 'procs'), logger });
-    const env = new MockActivityEnvironment({ workflowExecution: { workflowId: 'wf-logging', runId: 'r1' }, workflowType: 'experimentRun', activityType: 'runExperiment', attempt: 2, startToCloseTimeoutMs: 60_000, heartbeatTimeoutMs: 30_000 });
+    const { runCommand } = createCommandActivities({
+      pool: undefined as unknown as pg.Pool,
+      runsDir: path.join(dir, 'runs'),
+      procDir: path.join(dir, 'procs'),
+      logger,
+    });
+    const env = new MockActivityEnvironment({
+      workflowExecution: { workflowId: 'wf-logging', runId: 'r1' },
+      workflowType: 'experimentRun',
+      activityType: 'runExperiment',
+      attempt: 2,
+      startToCloseTimeoutMs: 60_000,
+      heartbeatTimeoutMs: 30_000,
+    });
     const err = await env.run(runCommand, { command: process.execPath, args: ['-e', 'process.exit(3)'] }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ApplicationFailure);
     const lines = await linesOf(logger, file, 2);

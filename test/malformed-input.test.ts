@@ -32,7 +32,19 @@ describe('malformed input from the temporal CLI', () => {
     it(`${type} fails at once with a non-retryable error, without workflow-task failures`, async () => {
       for (const [label, input] of INPUTS) {
         const workflowId = `malformed-${type}-${label}-${randomUUID().slice(0, 6)}`;
-        await execa(temporal, ['workflow', 'start', '--address', inject('temporalAddress'), '--type', type, '--task-queue', w.taskQueue, '--workflow-id', workflowId, ...input]);
+        await execa(temporal, [
+          'workflow',
+          'start',
+          '--address',
+          inject('temporalAddress'),
+          '--type',
+          type,
+          '--task-queue',
+          w.taskQueue,
+          '--workflow-id',
+          workflowId,
+          ...input,
+        ]);
         const handle = w.client.workflow.getHandle(workflowId);
         const outcome = await Promise.race([
           handle.result().then(
@@ -43,7 +55,9 @@ describe('malformed input from the temporal CLI', () => {
           new Promise((r) => setTimeout(() => r('still running'), 20_000)),
         ]);
         const events = (await handle.fetchHistory()).events ?? [];
-        const taskFailures = events.filter((e) => e.workflowTaskFailedEventAttributes).map((e) => e.workflowTaskFailedEventAttributes?.failure?.message);
+        const taskFailures = events
+          .filter((e) => e.workflowTaskFailedEventAttributes)
+          .map((e) => e.workflowTaskFailedEventAttributes?.failure?.message);
         expect(taskFailures, `${type} ${label}`).toEqual([]);
         expect(outcome, `${type} ${label}`).toBeInstanceOf(WorkflowFailedError);
         const cause = (outcome as WorkflowFailedError).cause as { message?: string; nonRetryable?: boolean } | undefined;

@@ -72,7 +72,12 @@ describe('notifyWebhook', () => {
     const result = await notifyWebhook({
       title: 'Batch seed-000: completed_with_failures',
       text: '7 succeeded, 1 failed',
-      table: { rows: [{ experiment: 'rf', accuracy: 0.91 }, { experiment: 'v4_4', accuracy: null }] },
+      table: {
+        rows: [
+          { experiment: 'rf', accuracy: 0.91 },
+          { experiment: 'v4_4', accuracy: null },
+        ],
+      },
     });
     expect(result).toEqual({ sent: true, status: 200 });
     expect(hook.requests).toHaveLength(1);
@@ -84,7 +89,10 @@ describe('notifyWebhook', () => {
     expect(req.body.blocks).toEqual([
       { type: 'header', text: { type: 'plain_text', text: 'Batch seed-000: completed_with_failures' } },
       { type: 'section', text: { type: 'mrkdwn', text: '7 succeeded, 1 failed' } },
-      { type: 'section', text: { type: 'mrkdwn', text: '```\nexperiment  accuracy\n----------  --------\nrf              0.91\nv4_4               -\n```' } },
+      {
+        type: 'section',
+        text: { type: 'mrkdwn', text: '```\nexperiment  accuracy\n----------  --------\nrf              0.91\nv4_4               -\n```' },
+      },
     ]);
   });
 

@@ -29,7 +29,12 @@ async function startOtlpReceiver() {
     req.on('end', () => {
       if (req.url === '/v1/traces' && req.method === 'POST') {
         contentTypes.push(String(req.headers['content-type']));
-        const msg = JSON.parse(body) as { resourceSpans: { resource: { attributes: { key: string; value: { stringValue?: string } }[] }; scopeSpans: { spans: OtlpSpan[] }[] }[] };
+        const msg = JSON.parse(body) as {
+          resourceSpans: {
+            resource: { attributes: { key: string; value: { stringValue?: string } }[] };
+            scopeSpans: { spans: OtlpSpan[] }[];
+          }[];
+        };
         for (const rs of msg.resourceSpans ?? []) {
           const service = rs.resource.attributes.find((a) => a.key === 'service.name')?.value.stringValue ?? '';
           for (const ss of rs.scopeSpans ?? []) for (const span of ss.spans ?? []) spans.push({ service, span });
@@ -39,7 +44,12 @@ async function startOtlpReceiver() {
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, spans, contentTypes, close: () => new Promise<void>((r) => server.close(() => r())) };
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    spans,
+    contentTypes,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
 }
 
 /** Prometheus text → samples (name, labels, value). */
@@ -63,7 +73,11 @@ beforeAll(async () => {
   otlp = await startOtlpReceiver();
   const address = `127.0.0.1:${await freePort()}`;
   metricsUrl = `http://${address}/metrics`;
-  worker = spawnWorkerProcess({ taskQueue, dataDir: tempDir('obs'), env: { SHEPHERD_METRICS_ADDRESS: address, OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url } });
+  worker = spawnWorkerProcess({
+    taskQueue,
+    dataDir: tempDir('obs'),
+    env: { SHEPHERD_METRICS_ADDRESS: address, OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url },
+  });
   await worker.ready;
 });
 afterAll(async () => {
@@ -79,7 +93,11 @@ describe('worker observability', () => {
       const id = `obs-${randomUUID().slice(0, 8)}`;
       const handle = await startExperimentBatch(
         client,
-        { batchId: id, retry: { maximumAttempts: 2, initialInterval: '100ms' }, experiments: [nodeExperiment('ok', 'done({ accuracy: 1 })'), nodeExperiment('bad', 'process.exit(3)')] },
+        {
+          batchId: id,
+          retry: { maximumAttempts: 2, initialInterval: '100ms' },
+          experiments: [nodeExperiment('ok', 'done({ accuracy: 1 })'), nodeExperiment('bad', 'process.exit(3)')],
+        },
         { taskQueue },
       );
       const result = await batchResult<ExperimentBatchResult>(handle);

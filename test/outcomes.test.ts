@@ -86,7 +86,12 @@ describe('experimentBatch outcomes', () => {
     const id = uid('partly');
     const handle = await startExperimentBatch(
       w.client,
-      { batchId: id, notify: true, retry: { maximumAttempts: 1 }, experiments: [nodeExperiment('ok', `done({ accuracy: 1 })`), nodeExperiment('bad', `process.exit(3)`)] },
+      {
+        batchId: id,
+        notify: true,
+        retry: { maximumAttempts: 1 },
+        experiments: [nodeExperiment('ok', `done({ accuracy: 1 })`), nodeExperiment('bad', `process.exit(3)`)],
+      },
       { taskQueue: w.taskQueue },
     );
     const result = (await handle.result()) as ExperimentBatchResult;
@@ -103,8 +108,18 @@ describe('experimentBatch outcomes', () => {
 describe('simulationJob outcomes', () => {
   it('a job whose every parameter set failed is a FAILED workflow; a partly failed one is marked', async () => {
     const script = writeReplicateScript();
-    const allFailed = shJob(script, { jobId: uid('sim-allfail'), parameters: [{ values: { mode: 'import-error' } }, { values: { mode: 'no-result' } }], replicates: 2, replicateRetry: { maximumAttempts: 1 } });
-    const partly = shJob(script, { jobId: uid('sim-partly'), parameters: [{ values: { mode: 'ok' } }, { values: { mode: 'import-error' } }], replicates: 2, replicateRetry: { maximumAttempts: 1 } });
+    const allFailed = shJob(script, {
+      jobId: uid('sim-allfail'),
+      parameters: [{ values: { mode: 'import-error' } }, { values: { mode: 'no-result' } }],
+      replicates: 2,
+      replicateRetry: { maximumAttempts: 1 },
+    });
+    const partly = shJob(script, {
+      jobId: uid('sim-partly'),
+      parameters: [{ values: { mode: 'ok' } }, { values: { mode: 'import-error' } }],
+      replicates: 2,
+      replicateRetry: { maximumAttempts: 1 },
+    });
     const [h1, h2] = await Promise.all([startSimulation(w.client, w.taskQueue, allFailed), startSimulation(w.client, w.taskQueue, partly)]);
 
     const failure = await allFailedError(h1);
@@ -117,7 +132,10 @@ describe('simulationJob outcomes', () => {
     expect(s1.details).toContain('FAILED: 2 of 2 parameter sets failed');
     const { rows } = await w.pool.query('SELECT status FROM simulation_jobs WHERE job_id = $1', [allFailed.jobId]);
     expect(rows[0].status).toBe('failed');
-    const { rows: reps } = await w.pool.query(`SELECT count(*)::int AS n FROM simulation_replicates WHERE job_id = $1 AND status = 'failed'`, [allFailed.jobId]);
+    const { rows: reps } = await w.pool.query(
+      `SELECT count(*)::int AS n FROM simulation_replicates WHERE job_id = $1 AND status = 'failed'`,
+      [allFailed.jobId],
+    );
     expect(reps[0].n).toBeGreaterThan(0);
 
     const result = (await h2.result()) as SimulationJobResult;
@@ -133,7 +151,11 @@ describe('conversationBatch outcomes', () => {
     name,
     item: { key: 'id', fields: ['id'] },
     start: 'score',
-    defaults: { timeout: '20s', heartbeatTimeout: '10s', retry: { maximumAttempts: 1, initialInterval: '100ms', backoffCoefficient: 1, maximumInterval: '1s' } },
+    defaults: {
+      timeout: '20s',
+      heartbeatTimeout: '10s',
+      retry: { maximumAttempts: 1, initialInterval: '100ms', backoffCoefficient: 1, maximumInterval: '1s' },
+    },
     steps: [
       {
         id: 'score',
@@ -141,7 +163,10 @@ describe('conversationBatch outcomes', () => {
         actor: {
           kind: 'script',
           command: process.execPath,
-          args: ['-e', `if ('{{item.id}}'.startsWith('bad')) { console.error('no score for {{item.id}}'); process.exit(3); } require('node:fs').writeFileSync(process.env.SHEPHERD_RESULT_FILE, '{"score": 1}')`],
+          args: [
+            '-e',
+            `if ('{{item.id}}'.startsWith('bad')) { console.error('no score for {{item.id}}'); process.exit(3); } require('node:fs').writeFileSync(process.env.SHEPHERD_RESULT_FILE, '{"score": 1}')`,
+          ],
         },
         output: { format: 'json', fields: { score: 'number' } },
         end: true,
@@ -153,8 +178,16 @@ describe('conversationBatch outcomes', () => {
     const allId = uid('conv-allfail');
     const partlyId = uid('conv-partly');
     const [h1, h2] = await Promise.all([
-      startConversationBatch(w.client, { batchId: allId, definition: def(uid('d')), source: { kind: 'items', items: [{ id: 'bad-1' }, { id: 'bad-2' }] }, notify: true }, { taskQueue: w.taskQueue }),
-      startConversationBatch(w.client, { batchId: partlyId, definition: def(uid('d')), source: { kind: 'items', items: [{ id: 'good-1' }, { id: 'bad-1' }] } }, { taskQueue: w.taskQueue }),
+      startConversationBatch(
+        w.client,
+        { batchId: allId, definition: def(uid('d')), source: { kind: 'items', items: [{ id: 'bad-1' }, { id: 'bad-2' }] }, notify: true },
+        { taskQueue: w.taskQueue },
+      ),
+      startConversationBatch(
+        w.client,
+        { batchId: partlyId, definition: def(uid('d')), source: { kind: 'items', items: [{ id: 'good-1' }, { id: 'bad-1' }] } },
+        { taskQueue: w.taskQueue },
+      ),
     ]);
     const failure = await allFailedError(h1);
     expect(failure.message).toBe(`conversation batch ${allId}: FAILED: 2 of 2 items failed`);
@@ -163,7 +196,9 @@ describe('conversationBatch outcomes', () => {
     expect(summary.failedItems.map((f) => f.error).join('\n')).toContain('no score for bad-1');
     const s1 = await closedState(h1);
     expect(s1).toMatchObject({ status: 'FAILED', stage: 'failed' });
-    const { rows } = await w.pool.query(`SELECT count(*)::int AS n FROM conversation_attempts WHERE batch_id = $1 AND status = 'failed'`, [allId]);
+    const { rows } = await w.pool.query(`SELECT count(*)::int AS n FROM conversation_attempts WHERE batch_id = $1 AND status = 'failed'`, [
+      allId,
+    ]);
     expect(rows[0].n).toBe(2);
     const sent = hook.received.find((r) => JSON.stringify(r.body).includes(allId));
     expect(sent?.body.blocks[0].text.text).toContain('FAILED: 2 of 2 items failed');

@@ -26,15 +26,23 @@ let workerOutput = '';
 function writeConsumerProject(dir: string, tgz: string): void {
   const own = JSON.parse(readFileSync(path.join(REPO, 'package.json'), 'utf8'));
   const lock = JSON.parse(readFileSync(path.join(REPO, 'package-lock.json'), 'utf8'));
-  const runtime = Object.fromEntries(Object.entries(lock.packages as Record<string, { dev?: boolean }>).filter(([k, v]) => k.startsWith('node_modules/') && !v.dev));
+  const runtime = Object.fromEntries(
+    Object.entries(lock.packages as Record<string, { dev?: boolean }>).filter(([k, v]) => k.startsWith('node_modules/') && !v.dev),
+  );
   const spec = `file:${tgz}`;
-  writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module', dependencies: { shepherd: spec } }, null, 2));
+  writeFileSync(
+    path.join(dir, 'package.json'),
+    JSON.stringify({ name: 'consumer', private: true, type: 'module', dependencies: { shepherd: spec } }, null, 2),
+  );
   const packages = {
     '': { name: 'consumer', dependencies: { shepherd: spec } },
     'node_modules/shepherd': { version: own.version, resolved: spec, dependencies: own.dependencies, bin: own.bin, engines: own.engines },
     ...runtime,
   };
-  writeFileSync(path.join(dir, 'package-lock.json'), JSON.stringify({ name: 'consumer', lockfileVersion: 3, requires: true, packages }, null, 2));
+  writeFileSync(
+    path.join(dir, 'package-lock.json'),
+    JSON.stringify({ name: 'consumer', lockfileVersion: 3, requires: true, packages }, null, 2),
+  );
 }
 
 beforeAll(async () => {
@@ -104,7 +112,12 @@ await experiments.start(client, { batchId: 42, experiments: [] });
       SHEPHERD_LOG_LEVEL: 'info',
     };
     // No --import tsx: the installed build is plain JavaScript, and bundles dist/workflows itself.
-    worker = execa(process.execPath, [path.join(scratch, 'node_modules/shepherd/dist/workers/main.js')], { cwd: scratch, env, reject: false, buffer: false });
+    worker = execa(process.execPath, [path.join(scratch, 'node_modules/shepherd/dist/workers/main.js')], {
+      cwd: scratch,
+      env,
+      reject: false,
+      buffer: false,
+    });
     worker.stdout!.on('data', (c: Buffer) => (workerOutput += c));
     worker.stderr!.on('data', (c: Buffer) => (workerOutput += c));
     await waitFor(() => workerOutput.includes('worker started') || worker!.exitCode !== null, 'worker from the build polling', 240_000);

@@ -19,14 +19,19 @@ const RECORD = process.env.SHEPHERD_RECORD_HISTORIES === '1';
 const NOT_YET_RECORDED = new Set(['trainingQueue', 'conversationMetrics']);
 
 function recordedType(history: unknown): string | undefined {
-  return (history as { events?: { workflowExecutionStartedEventAttributes?: { workflowType?: { name?: string } } }[] }).events?.[0]
-    ?.workflowExecutionStartedEventAttributes?.workflowType?.name ?? undefined;
+  return (
+    (history as { events?: { workflowExecutionStartedEventAttributes?: { workflowType?: { name?: string } } }[] }).events?.[0]
+      ?.workflowExecutionStartedEventAttributes?.workflowType?.name ?? undefined
+  );
 }
 
 function recorded(): { workflowId: string; history: unknown }[] {
   return readdirSync(HISTORY_DIR)
     .filter((f) => f.endsWith('.json'))
-    .map((f) => ({ workflowId: f.replace(/\.json$/, ''), history: historyFromJSON(JSON.parse(readFileSync(path.join(HISTORY_DIR, f), 'utf8'))) }));
+    .map((f) => ({
+      workflowId: f.replace(/\.json$/, ''),
+      history: historyFromJSON(JSON.parse(readFileSync(path.join(HISTORY_DIR, f), 'utf8'))),
+    }));
 }
 
 describe('replay', () => {
@@ -44,16 +49,23 @@ describe('replay', () => {
         batchId: id,
         maxConcurrency: 2,
         retry: { maximumAttempts: 2, initialInterval: '100ms' },
-        experiments: [nodeExperiment('good', 'done({ accuracy: 0.9 })'), nodeExperiment('bad', 'process.exit(4)'), nodeExperiment('also-good', 'done({ accuracy: 0.8 })')],
+        experiments: [
+          nodeExperiment('good', 'done({ accuracy: 0.9 })'),
+          nodeExperiment('bad', 'process.exit(4)'),
+          nodeExperiment('also-good', 'done({ accuracy: 0.8 })'),
+        ],
       },
       { taskQueue: w.taskQueue },
     );
     await handle.result();
     const ids = [handle.workflowId, `experiment-${id}-good`, `experiment-${id}-bad`];
-    const histories = await Promise.all(ids.map(async (workflowId) => ({ workflowId, history: await w.client.workflow.getHandle(workflowId).fetchHistory() })));
+    const histories = await Promise.all(
+      ids.map(async (workflowId) => ({ workflowId, history: await w.client.workflow.getHandle(workflowId).fetchHistory() })),
+    );
     if (RECORD) {
       mkdirSync(HISTORY_DIR, { recursive: true });
-      for (const h of histories) writeFileSync(path.join(HISTORY_DIR, `${h.workflowId.replace(id, 'recorded')}.json`), historyToJSON(h.history));
+      for (const h of histories)
+        writeFileSync(path.join(HISTORY_DIR, `${h.workflowId.replace(id, 'recorded')}.json`), historyToJSON(h.history));
     }
     for await (const r of Worker.runReplayHistories({ workflowBundle: { codePath: inject('workflowBundlePath') } }, histories)) {
       expect(r.error, r.workflowId).toBeUndefined();

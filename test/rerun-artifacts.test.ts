@@ -20,7 +20,11 @@ describe('a rerun of the same batch ID', () => {
   it("keeps the first run's outputs and logs; each run has its own workspace tree", async () => {
     const batchId = `rerun-${randomUUID().slice(0, 8)}`;
     for (const label of ['first', 'second']) {
-      const experiment = nodeExperiment('only', `fs.writeFileSync('predictions.csv', 'run,${label}\\n'); console.log('log of ${label}'); done({ accuracy: 1 })`, { outputs: ['predictions.csv'] });
+      const experiment = nodeExperiment(
+        'only',
+        `fs.writeFileSync('predictions.csv', 'run,${label}\\n'); console.log('log of ${label}'); done({ accuracy: 1 })`,
+        { outputs: ['predictions.csv'] },
+      );
       const h = await startExperimentBatch(w.client, { batchId, experiments: [experiment], notify: false }, { taskQueue: w.taskQueue });
       await h.result();
     }

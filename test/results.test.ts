@@ -22,15 +22,13 @@ function parseCsv(text: string): string[][] {
       if (ch === '"' && text[i + 1] === '"') {
         cell += '"';
         i++;
-      }
-      else if (ch === '"') quoted = false;
+      } else if (ch === '"') quoted = false;
       else cell += ch;
     } else if (ch === '"') quoted = true;
     else if (ch === ',') {
       row.push(cell);
       cell = '';
-    }
-    else if (ch === '\r' && text[i + 1] === '\n') {
+    } else if (ch === '\r' && text[i + 1] === '\n') {
       row.push(cell);
       rows.push(row);
       row = [];
@@ -169,7 +167,17 @@ describe('experiment results', () => {
     const rows = parseCsv(csv);
     expect(rows.filter((r) => r[0] === 'experiment')).toHaveLength(1);
     expect(rows[0]).toEqual([
-      'experiment', 'status', 'accuracy', 'precision', 'recall', 'f1', 'auc', 'per_class.setosa', 'metrics.status', 'duration_ms', 'error',
+      'experiment',
+      'status',
+      'accuracy',
+      'precision',
+      'recall',
+      'f1',
+      'auc',
+      'per_class.setosa',
+      'metrics.status',
+      'duration_ms',
+      'error',
     ]);
     expect(rows).toHaveLength(4);
     expect(rows.every((r) => r.length === rows[0]!.length)).toBe(true);
@@ -182,7 +190,13 @@ describe('experiment results', () => {
     const json = JSON.parse(await exportResults(pool, batchId, 'json'));
     expect(Array.isArray(json)).toBe(true);
     expect(json.map((r: { experiment: string }) => r.experiment)).toEqual(['knn', 'rf', 'v4_4']);
-    expect(json[1]).toMatchObject({ status: 'succeeded', metrics: { accuracy: 0.91 }, params: { trees: 100 }, attempt: 1, durationMs: 1234 });
+    expect(json[1]).toMatchObject({
+      status: 'succeeded',
+      metrics: { accuracy: 0.91 },
+      params: { trees: 100 },
+      attempt: 1,
+      durationMs: 1234,
+    });
   });
 
   it('exportBatchResults writes a file and returns a reference; rewriting it keeps one header', async () => {
@@ -211,7 +225,9 @@ describe('experiment results', () => {
     const finish = { batchId: 'batch-x', status: 'completed_with_failures' as const, summary: { succeeded: 2, failed: 1 } };
     expect(await acts.recordBatch(finish)).toEqual({ written: true });
     expect(await acts.recordBatch(start)).toEqual({ written: false });
-    const { rows } = await pool.query('SELECT status, input, summary, workflow_id, finished_at FROM batches WHERE batch_id = $1', ['batch-x']);
+    const { rows } = await pool.query('SELECT status, input, summary, workflow_id, finished_at FROM batches WHERE batch_id = $1', [
+      'batch-x',
+    ]);
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({
       status: 'completed_with_failures',

@@ -25,7 +25,12 @@ describe('Temporal server restart mid-batch', () => {
     const step = (name: string) => nodeExperiment(name, `setTimeout(() => done({ accuracy: 0.75 }), 1500)`);
     const handle = await startExperimentBatch(
       worker.client,
-      { batchId: id, maxConcurrency: 1, experiments: [step('one'), step('two'), step('three')], retry: { maximumAttempts: 10, initialInterval: '500ms' } },
+      {
+        batchId: id,
+        maxConcurrency: 1,
+        experiments: [step('one'), step('two'), step('three')],
+        retry: { maximumAttempts: 10, initialInterval: '500ms' },
+      },
       { taskQueue: worker.taskQueue },
     );
     await waitFor(async () => (await batchProgress(handle)).some((e) => e.status === 'succeeded'), 'first experiment done');

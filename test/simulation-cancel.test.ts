@@ -33,7 +33,11 @@ function heldJob(jobId: string, marker: string, modes: string[], extra: Record<s
     replicatesPerTask: 2,
     maxConcurrentReplicates: 12,
     // Never created: held replicates wait until they are killed.
-    replicate: { command: 'sh', args: [script, '{param.mode}'], env: { RELEASE_FILE: path.join(tempDir('never'), 'never'), SHEPHERD_TEST_MARKER: marker } },
+    replicate: {
+      command: 'sh',
+      args: [script, '{param.mode}'],
+      env: { RELEASE_FILE: path.join(tempDir('never'), 'never'), SHEPHERD_TEST_MARKER: marker },
+    },
     ...extra,
   });
 }
@@ -72,7 +76,9 @@ describe('simulationJob stopping', () => {
     const failure = err.cause as ApplicationFailure;
     expect(failure).toBeInstanceOf(ApplicationFailure);
     expect(failure.type).toBe('SimulationJobTimedOut');
-    expect(failure.message).toMatch(/timed out after 10s: \d+ of 8 replicates finished \(0 failed\), \d of 2 parameter sets aggregated; every sweep was cancelled/);
+    expect(failure.message).toMatch(
+      /timed out after 10s: \d+ of 8 replicates finished \(0 failed\), \d of 2 parameter sets aggregated; every sweep was cancelled/,
+    );
     const partial = failure.details![0] as SimulationJobProgress;
     expect(partial.parameters.find((p) => p.key === 'p1-hold-all')).toMatchObject({ status: 'cancelled', aggregated: false, succeeded: 0 });
     expect(partial.totals.replicates).toBe(8);

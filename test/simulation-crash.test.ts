@@ -54,7 +54,9 @@ describe('simulationJob across a worker crash', () => {
     const pool = createPool(inject('databaseUrl'));
     cleanups.push(() => pool.end());
     await waitFor(async () => {
-      const { rows } = await pool.query(`SELECT count(*)::int AS n FROM simulation_replicates WHERE job_id = $1 AND status = 'succeeded'`, [jobId]);
+      const { rows } = await pool.query(`SELECT count(*)::int AS n FROM simulation_replicates WHERE job_id = $1 AND status = 'succeeded'`, [
+        jobId,
+      ]);
       return rows[0].n === 20 && processesWithEnv('SHEPHERD_TEST_MARKER', marker).length >= 4;
     }, 'first half stored and the next batch running');
 
@@ -86,7 +88,9 @@ describe('simulationJob across a worker crash', () => {
 
     // The interrupted batch really was retried by the new worker.
     const history = await client.workflow.getHandle(`simulation-${jobId}-a`).fetchHistory();
-    const attempts = (history.events ?? []).flatMap((e) => (e.activityTaskStartedEventAttributes ? [e.activityTaskStartedEventAttributes.attempt ?? 1] : []));
+    const attempts = (history.events ?? []).flatMap((e) =>
+      e.activityTaskStartedEventAttributes ? [e.activityTaskStartedEventAttributes.attempt ?? 1] : [],
+    );
     expect(Math.max(...attempts)).toBeGreaterThanOrEqual(2);
 
     // Same seeds, same results: identical to a run that was never interrupted.

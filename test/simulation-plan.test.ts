@@ -43,7 +43,9 @@ describe('simulation job schema', () => {
     expect(issuesOf({ ...baseJob, aggregate: { fields: [] } })).toMatch(/input\.aggregate\.fields/);
     expect(issuesOf({ ...baseJob, failurePolicy: { maxFailedPercent: 120 } })).toMatch(/input\.failurePolicy\.maxFailedPercent/);
     expect(issuesOf({ ...baseJob, jobId: 'has space' })).toMatch(/input\.jobId/);
-    expect(issuesOf({ ...baseJob, environment: { bundle: '../outside', probe: { command: 'node' } } })).toMatch(/input\.environment\.bundle/);
+    expect(issuesOf({ ...baseJob, environment: { bundle: '../outside', probe: { command: 'node' } } })).toMatch(
+      /input\.environment\.bundle/,
+    );
     expect(issuesOf({ ...baseJob, replicate: { command: 'node', shell: 'rm -rf /' } })).toMatch(/input\.replicate/);
     expect(issuesOf({ ...baseJob, timeout: 'soon' })).toMatch(/input\.timeout/);
   });
@@ -51,7 +53,15 @@ describe('simulation job schema', () => {
   it('rejects two parameter sets that end up with the same key', () => {
     const msg = issuesOf({ ...baseJob, parameters: [{ values: { beta: 0.3 } }, { values: { beta: 0.3 } }] });
     expect(msg).toMatch(/input\.parameters\.1\.values: parameter key "beta-0.3" is also used by parameters\[0\]/);
-    expect(issuesOf({ ...baseJob, parameters: [{ key: 'a', values: { beta: 0.3 } }, { key: 'b', values: { beta: 0.3 } }] })).toBe('');
+    expect(
+      issuesOf({
+        ...baseJob,
+        parameters: [
+          { key: 'a', values: { beta: 0.3 } },
+          { key: 'b', values: { beta: 0.3 } },
+        ],
+      }),
+    ).toBe('');
   });
 
   it('derives readable, ID-safe parameter keys and hashes long ones', () => {
@@ -97,11 +107,17 @@ describe('statistics', () => {
   it('reads dotted fields from nested results', () => {
     expect(readField({ peak: { day: 3 } }, 'peak.day')).toBe(3);
     expect(readField({ peak: 3 }, 'peak.day')).toBeUndefined();
-    const agg = aggregateResults([{ a: 1, b: { c: 10 } }, { a: 3, b: { c: 30 } }], {
-      fields: ['a', 'b.c'],
-      stats: ['mean'],
-      percentiles: [],
-    });
+    const agg = aggregateResults(
+      [
+        { a: 1, b: { c: 10 } },
+        { a: 3, b: { c: 30 } },
+      ],
+      {
+        fields: ['a', 'b.c'],
+        stats: ['mean'],
+        percentiles: [],
+      },
+    );
     expect(agg).toEqual({ a: { count: 2, missing: 0, mean: 2 }, 'b.c': { count: 2, missing: 0, mean: 20 } });
   });
 });
@@ -123,7 +139,12 @@ describe('sweep plan', () => {
   });
 
   it('covers every replicate exactly once with its batches', () => {
-    for (const [n, per] of [[200, 8], [2000, 80], [7, 3], [1, 1]]) {
+    for (const [n, per] of [
+      [200, 8],
+      [2000, 80],
+      [7, 3],
+      [1, 1],
+    ]) {
       const covered: number[] = [];
       for (let b = 0; b < batchCount(n, per); b++) {
         const r = batchRange(b, n, per);

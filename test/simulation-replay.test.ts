@@ -42,7 +42,11 @@ describe('simulation replay', () => {
     expect(result.parameters[0].runs).toBeGreaterThan(1);
 
     const ids = [`simulation-${jobId}`, sweepWorkflowId(jobId, 'ok'), sweepWorkflowId(jobId, 'failing')];
-    const histories: { workflowId: string; runId: string; history: Awaited<ReturnType<ReturnType<typeof w.client.workflow.getHandle>['fetchHistory']>> }[] = [];
+    const histories: {
+      workflowId: string;
+      runId: string;
+      history: Awaited<ReturnType<ReturnType<typeof w.client.workflow.getHandle>['fetchHistory']>>;
+    }[] = [];
     for (const workflowId of ids) {
       for await (const run of w.client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) {
         histories.push({ workflowId, runId: run.runId, history: await w.client.workflow.getHandle(workflowId, run.runId).fetchHistory() });

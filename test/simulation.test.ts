@@ -64,7 +64,10 @@ describe('simulationJob', () => {
       expect(row.aggregates).toEqual(fromResult[row.parameter_key]);
       expect(row.environment_key).toBe(result.environment!.key);
     }
-    const { rows: reps } = await w.pool.query(`SELECT count(*)::int AS n, count(DISTINCT seed)::int AS seeds FROM simulation_replicates WHERE job_id = $1`, [input.jobId]);
+    const { rows: reps } = await w.pool.query(
+      `SELECT count(*)::int AS n, count(DISTINCT seed)::int AS seeds FROM simulation_replicates WHERE job_id = $1`,
+      [input.jobId],
+    );
     expect(reps[0]).toEqual({ n: 15, seeds: 15 });
 
     const handle = w.client.workflow.getHandle(`simulation-${input.jobId}`);
@@ -164,7 +167,12 @@ describe('simulationJob', () => {
   it('fails fast and clearly when the runner dies, keeps no protocol, cannot start or never gets ready', async () => {
     const input = shJob(script, {
       jobId: id('dying'),
-      parameters: [{ values: { mode: 'import-error' } }, { values: { mode: 'no-result' } }, { values: { mode: 'hang' } }, { values: { mode: 'ok' } }],
+      parameters: [
+        { values: { mode: 'import-error' } },
+        { values: { mode: 'no-result' } },
+        { values: { mode: 'hang' } },
+        { values: { mode: 'ok' } },
+      ],
       replicates: 40,
       replicatesPerTask: 4,
       replicateTimeout: '1s',
@@ -233,16 +241,28 @@ describe('simulationJob', () => {
   });
 
   it('rejects bad input at once, naming the field, and refuses a job ID reused for different work', async () => {
-    const bad = await failureOf(runSimulation(w.client, w.taskQueue, shJob(script, { jobId: id('bad'), parameters: [{ values: { mode: 'ok' } }], replicates: 0 })));
+    const bad = await failureOf(
+      runSimulation(w.client, w.taskQueue, shJob(script, { jobId: id('bad'), parameters: [{ values: { mode: 'ok' } }], replicates: 0 })),
+    );
     expect(bad).toBeInstanceOf(WorkflowFailedError);
     expect(causeChain(bad)).toMatch(/invalid input: input\.replicates: /);
 
     const jobId = id('reuse');
-    const first = await runSimulation(w.client, w.taskQueue, shJob(script, { jobId, parameters: [{ values: { mode: 'ok' } }], replicates: 3 }));
+    const first = await runSimulation(
+      w.client,
+      w.taskQueue,
+      shJob(script, { jobId, parameters: [{ values: { mode: 'ok' } }], replicates: 3 }),
+    );
     expect(first.status).toBe('completed');
-    const again = await runSimulation(w.client, w.taskQueue, shJob(script, { jobId, parameters: [{ values: { mode: 'ok' } }], replicates: 3 }));
+    const again = await runSimulation(
+      w.client,
+      w.taskQueue,
+      shJob(script, { jobId, parameters: [{ values: { mode: 'ok' } }], replicates: 3 }),
+    );
     expect(again.parameters[0].aggregates).toEqual(first.parameters[0].aggregates);
-    const conflict = await failureOf(runSimulation(w.client, w.taskQueue, shJob(script, { jobId, parameters: [{ values: { mode: 'ok' } }], replicates: 4 })));
+    const conflict = await failureOf(
+      runSimulation(w.client, w.taskQueue, shJob(script, { jobId, parameters: [{ values: { mode: 'ok' } }], replicates: 4 })),
+    );
     expect(causeChain(conflict)).toMatch(/input\.jobId: job reuse-\w+ already exists with a different input/);
     const { rows } = await w.pool.query('SELECT count(*)::int AS n FROM simulation_replicates WHERE job_id = $1', [jobId]);
     expect(rows[0].n).toBe(3);

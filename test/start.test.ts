@@ -21,8 +21,19 @@ async function npmStart(dataDir: string, marker: string): Promise<Started> {
   const [port, uiPort] = [await freePort(), await freePort()];
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !/^(DATABASE_URL|TEMPORAL_|SHEPHERD_)/.test(k)) env[k] = v;
-  Object.assign(env, { SHEPHERD_DATA_DIR: dataDir, SHEPHERD_TEMPORAL_PORT: String(port), SHEPHERD_UI_PORT: String(uiPort), SHEPHERD_TEST_MARKER: marker });
-  const child = execa(process.execPath, ['--import', 'tsx', path.resolve('scripts/start.ts')], { env, extendEnv: false, reject: false, buffer: false, stdin: 'ignore' });
+  Object.assign(env, {
+    SHEPHERD_DATA_DIR: dataDir,
+    SHEPHERD_TEMPORAL_PORT: String(port),
+    SHEPHERD_UI_PORT: String(uiPort),
+    SHEPHERD_TEST_MARKER: marker,
+  });
+  const child = execa(process.execPath, ['--import', 'tsx', path.resolve('scripts/start.ts')], {
+    env,
+    extendEnv: false,
+    reject: false,
+    buffer: false,
+    stdin: 'ignore',
+  });
   let out = '';
   child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
   child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
@@ -41,36 +52,41 @@ async function npmStart(dataDir: string, marker: string): Promise<Started> {
 }
 
 describe('npm start', () => {
-  it('runs the example batch on the embedded stack; Ctrl-C leaves no process behind; a second start reuses the state', { timeout: 400_000 }, async () => {
-    const dataDir = tempDir('npm-start');
-    const marker = randomUUID();
+  it(
+    'runs the example batch on the embedded stack; Ctrl-C leaves no process behind; a second start reuses the state',
+    { timeout: 400_000 },
+    async () => {
+      const dataDir = tempDir('npm-start');
+      const marker = randomUUID();
 
-    const first = await npmStart(dataDir, marker);
-    expect(first.output()).toMatch(/Temporal Web UI: http:\/\/\S+/);
-    expect(first.output()).toContain('embedded PostgreSQL (PGlite)');
-    expect(first.output()).toMatch(/Batch iris-baseline: completed \(6 succeeded, 0 failed\)/);
-    expect(first.output()).toMatch(/knn-k5\s.*\b(1|0\.\d+)/);
-    expect(processesWithEnv('SHEPHERD_TEST_MARKER', marker).length).toBeGreaterThan(0);
-    const end = await first.interrupt();
-    expect(end.exitCode, first.output()).toBe(0);
-    expect(first.output()).toContain('Stopped.');
-    // The dev server, the worker and everything they started are gone.
-    await waitFor(() => processesWithEnv('SHEPHERD_TEST_MARKER', marker).length === 0, 'no process left after Ctrl-C', 15_000);
+      const first = await npmStart(dataDir, marker);
+      expect(first.output()).toMatch(/Temporal Web UI: http:\/\/\S+/);
+      expect(first.output()).toContain('embedded PostgreSQL (PGlite)');
+      expect(first.output()).toMatch(/Batch iris-baseline: completed \(6 succeeded, 0 failed\)/);
+      expect(first.output()).toMatch(/knn-k5\s.*\b(1|0\.\d+)/);
+      expect(processesWithEnv('SHEPHERD_TEST_MARKER', marker).length).toBeGreaterThan(0);
+      const end = await first.interrupt();
+      expect(end.exitCode, first.output()).toBe(0);
+      expect(first.output()).toContain('Stopped.');
+      // The dev server, the worker and everything they started are gone.
+      await waitFor(() => processesWithEnv('SHEPHERD_TEST_MARKER', marker).length === 0, 'no process left after Ctrl-C', 15_000);
 
-    const second = await npmStart(dataDir, marker);
-    try {
-      const connection = await Connection.connect({ address: second.address });
+      const second = await npmStart(dataDir, marker);
       try {
-        const runs = [];
-        for await (const r of new Client({ connection }).workflow.list({ query: `WorkflowId = 'experiment-batch-iris-baseline'` })) runs.push(r.status.name);
-        // The first start's run is still there: same SQLite state, not a fresh server.
-        expect(runs).toEqual(['COMPLETED', 'COMPLETED']);
+        const connection = await Connection.connect({ address: second.address });
+        try {
+          const runs = [];
+          for await (const r of new Client({ connection }).workflow.list({ query: `WorkflowId = 'experiment-batch-iris-baseline'` }))
+            runs.push(r.status.name);
+          // The first start's run is still there: same SQLite state, not a fresh server.
+          expect(runs).toEqual(['COMPLETED', 'COMPLETED']);
+        } finally {
+          await connection.close();
+        }
       } finally {
-        await connection.close();
+        expect((await second.interrupt()).exitCode, second.output()).toBe(0);
       }
-    } finally {
-      expect((await second.interrupt()).exitCode, second.output()).toBe(0);
-    }
-    await waitFor(() => processesWithEnv('SHEPHERD_TEST_MARKER', marker).length === 0, 'no process left after the second Ctrl-C', 15_000);
-  });
+      await waitFor(() => processesWithEnv('SHEPHERD_TEST_MARKER', marker).length === 0, 'no process left after the second Ctrl-C', 15_000);
+    },
+  );
 });

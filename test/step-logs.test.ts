@@ -20,7 +20,9 @@ describe('shepherd <pipeline> logs: reading step workspaces', () => {
     utimesSync(path.join(runs, 'experiment-b-knn', 'run-old'), new Date(1000), new Date(1000));
 
     expect(workspaceRuns(runs, 'experiment-b-knn').map((r) => r.runId)).toEqual(['run-new', 'run-old']);
-    expect(stepTails(runs, 'experiment-b-knn', { lines: 2 })).toEqual([{ runId: 'run-new', step: 'run', attempt: 2, stdout: ['b', 'second attempt'], stderr: ['err'] }]);
+    expect(stepTails(runs, 'experiment-b-knn', { lines: 2 })).toEqual([
+      { runId: 'run-new', step: 'run', attempt: 2, stdout: ['b', 'second attempt'], stderr: ['err'] },
+    ]);
     expect(stepTails(runs, 'experiment-b-knn', { lines: 5, runId: 'run-old' })[0]!.stdout).toEqual(['old run']);
     expect(stepTails(runs, 'experiment-b-knn', { lines: 5, runId: 'no-such-run' })).toEqual([]);
     expect(stepTails(runs, 'experiment-b-knn', { lines: 5, step: 'missing' })).toEqual([]);
@@ -29,7 +31,9 @@ describe('shepherd <pipeline> logs: reading step workspaces', () => {
   it('still reads trees written without a run segment, and never leaves the runs dir', () => {
     const runs = mkdtempSync(path.join(os.tmpdir(), 'step-logs-'));
     attempt(runs, ['experiment-b-tree', 'run', '1'], 'legacy\n');
-    expect(stepTails(runs, 'experiment-b-tree', { lines: 5 })).toEqual([{ runId: null, step: 'run', attempt: 1, stdout: ['legacy'], stderr: ['err'] }]);
+    expect(stepTails(runs, 'experiment-b-tree', { lines: 5 })).toEqual([
+      { runId: null, step: 'run', attempt: 1, stdout: ['legacy'], stderr: ['err'] },
+    ]);
     expect(stepTails(runs, '../..', { lines: 5 })).toEqual([]);
   });
 });

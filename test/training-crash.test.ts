@@ -63,7 +63,10 @@ describe('worker crash mid-training', () => {
     expect(done.recent[0]).toMatchObject({ jobId: 'resilient', status: 'completed', step: 3000 });
     const w2 = second;
     const rows = await waitFor(async () => {
-      const r = await w2.pool.query('SELECT status, attempt, metrics FROM training_jobs WHERE job_id = $1 AND queue = $2', ['resilient', done.queue]);
+      const r = await w2.pool.query('SELECT status, attempt, metrics FROM training_jobs WHERE job_id = $1 AND queue = $2', [
+        'resilient',
+        done.queue,
+      ]);
       return r.rows[0]?.status === 'completed' ? r.rows : undefined;
     }, 'the completed row');
     expect(rows).toHaveLength(1);

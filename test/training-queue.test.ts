@@ -9,7 +9,14 @@ import { ensureTemporalCli } from '../scripts/lib/temporal-cli.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freeBytes, trainingRoot } from '../src/activities/training/checkpoints.js';
 import { trainingQueueWorkflowId, type TrainingJob } from '../src/shared/training/schemas.js';
-import { cancelCurrentUpdate, enqueueUpdate, pauseUpdate, removeUpdate, resumeUpdate, stopUpdate } from '../src/shared/training/messages.js';
+import {
+  cancelCurrentUpdate,
+  enqueueUpdate,
+  pauseUpdate,
+  removeUpdate,
+  resumeUpdate,
+  stopUpdate,
+} from '../src/shared/training/messages.js';
 import { startTestWorker, type TestWorker } from './support/harness.js';
 import { processesWithEnv, waitFor } from './support/procs.js';
 import { irisJob, longJob, startQueue, status, updateRefusal, waitStatus, type QueueHandle } from './support/training.js';
@@ -43,22 +50,37 @@ describe('trainingQueue', () => {
   const notifications = (queue: string) => hook.received.map((r) => String(r.body.text)).filter((t) => t.includes(`queue ${queue}`));
 
   const jobRows = async (queue: string) =>
-    (await w.pool.query('SELECT job_id, status, config, metrics, error, reason, warnings, best_checkpoint, attempt FROM training_jobs WHERE queue = $1 ORDER BY created_at', [queue])).rows;
+    (
+      await w.pool.query(
+        'SELECT job_id, status, config, metrics, error, reason, warnings, best_checkpoint, attempt FROM training_jobs WHERE queue = $1 ORDER BY created_at',
+        [queue],
+      )
+    ).rows;
   /** The rows once each job has the given status (a row is written just after the queue's state changes). */
   const rowsWhen = (queue: string, want: Record<string, string>) =>
-    waitFor(async () => {
-      const rows = await jobRows(queue);
-      const got = Object.fromEntries(rows.map((r) => [r.job_id, r.status]));
-      return Object.entries(want).every(([id, st]) => got[id] === st) ? rows : undefined;
-    }, `rows ${JSON.stringify(want)}`);
+    waitFor(
+      async () => {
+        const rows = await jobRows(queue);
+        const got = Object.fromEntries(rows.map((r) => [r.job_id, r.status]));
+        return Object.entries(want).every(([id, st]) => got[id] === st) ? rows : undefined;
+      },
+      `rows ${JSON.stringify(want)}`,
+    );
 
   it('runs queued jobs in order: results with the effective config in PostgreSQL, one notification each, retention K + best', async () => {
     const h = await queue('basic');
     const name = (await status(h)).queue;
-    const first = await h.executeUpdate(enqueueUpdate, { args: [irisJob('first', { steps: 300, checkpointInterval: 25, retention: { keepLast: 2 } })] });
+    const first = await h.executeUpdate(enqueueUpdate, {
+      args: [irisJob('first', { steps: 300, checkpointInterval: 25, retention: { keepLast: 2 } })],
+    });
     expect(first.position).toBe(1);
     // The caller sees what will run, defaults included.
-    expect(first.effectiveConfig).toMatchObject({ jobId: 'first', validation: { requiredEvery: 20, onMissing: 'fail' }, retention: { keepLast: 2, keepBest: true }, trainer: { command: 'node' } });
+    expect(first.effectiveConfig).toMatchObject({
+      jobId: 'first',
+      validation: { requiredEvery: 20, onMissing: 'fail' },
+      retention: { keepLast: 2, keepBest: true },
+      trainer: { command: 'node' },
+    });
     await h.executeUpdate(enqueueUpdate, { args: [irisJob('second', { steps: 100, seed: 9 })] });
 
     const s = await waitStatus(h, 'both jobs completed', (x) => x.counts.completed === 2);
@@ -102,11 +124,15 @@ describe('trainingQueue', () => {
     const bad = await updateRefusal(h.executeUpdate(enqueueUpdate, { args: [{ ...irisJob('bad'), steps: 0, evalInterval: -1 }] }));
     expect(bad).toMatch(/job\.steps/);
     expect(bad).toMatch(/job\.evalInterval/);
-    const missing = await updateRefusal(h.executeUpdate(enqueueUpdate, { args: [irisJob('missing', { dataset: 'examples/training/no-such.csv' })] }));
+    const missing = await updateRefusal(
+      h.executeUpdate(enqueueUpdate, { args: [irisJob('missing', { dataset: 'examples/training/no-such.csv' })] }),
+    );
     expect(missing).toMatch(/job\.dataset: examples\/training\/no-such\.csv does not exist/);
     const outside = await updateRefusal(h.executeUpdate(enqueueUpdate, { args: [irisJob('outside', { dataset: '../etc/passwd' })] }));
     expect(outside).toMatch(/job\.dataset/);
-    const noProgram = await updateRefusal(h.executeUpdate(enqueueUpdate, { args: [irisJob('noprog', { trainer: { command: 'no-such-trainer-binary' } })] }));
+    const noProgram = await updateRefusal(
+      h.executeUpdate(enqueueUpdate, { args: [irisJob('noprog', { trainer: { command: 'no-such-trainer-binary' } })] }),
+    );
     expect(noProgram).toMatch(/job\.trainer\.command: command not found/);
 
     await h.executeUpdate(pauseUpdate, { args: [undefined] });
@@ -129,7 +155,9 @@ describe('trainingQueue', () => {
     const marker = randomUUID();
     const h = await queue('control');
     const name = (await status(h)).queue;
-    const long = await h.executeUpdate(enqueueUpdate, { args: [longJob('long', marker, { checkpointInterval: 40, retention: { keepLast: 2 } })] });
+    const long = await h.executeUpdate(enqueueUpdate, {
+      args: [longJob('long', marker, { checkpointInterval: 40, retention: { keepLast: 2 } })],
+    });
     await h.executeUpdate(enqueueUpdate, { args: [irisJob('removed-one')] });
     await h.executeUpdate(enqueueUpdate, { args: [irisJob('after', { steps: 60 })] });
 
@@ -152,14 +180,22 @@ describe('trainingQueue', () => {
     expect(resumeStep).toBeGreaterThanOrEqual(80);
     // Paused means paused: no trainer is left running.
     expect(processesWithEnv('SHEPHERD_TEST_MARKER', marker)).toEqual([]);
-    expect((await rowsWhen(name, { long: 'paused' }))[0]).toMatchObject({ job_id: 'long', status: 'paused', reason: 'GPU needed for a demo' });
+    expect((await rowsWhen(name, { long: 'paused' }))[0]).toMatchObject({
+      job_id: 'long',
+      status: 'paused',
+      reason: 'GPU needed for a demo',
+    });
 
     const afterRemove = await h.executeUpdate(removeUpdate, { args: ['removed-one'] });
     expect(afterRemove.pending.map((p) => p.jobId)).toEqual(['long', 'after']);
 
     await h.executeUpdate(resumeUpdate, { args: [] });
     // The step count continues from the checkpoint instead of starting over.
-    const resumed = await waitStatus(h, 'the long job running again', (s) => s.current?.jobId === 'long' && (s.current.progress?.step ?? 0) > resumeStep);
+    const resumed = await waitStatus(
+      h,
+      'the long job running again',
+      (s) => s.current?.jobId === 'long' && (s.current.progress?.step ?? 0) > resumeStep,
+    );
     expect(resumed.current!.progress!.startStep).toBe(resumeStep);
 
     await h.executeUpdate(cancelCurrentUpdate, { args: [] });
@@ -182,7 +218,12 @@ describe('trainingQueue', () => {
     expect(result.recent.at(-1)).toMatchObject({ jobId: 'last', status: 'completed', step: 1000 });
     expect(result.notRun.map((j) => j.jobId)).toEqual(['never']);
     const rows = await jobRows(name);
-    expect(Object.fromEntries(rows.map((r) => [r.job_id, r.status]))).toEqual({ long: 'cancelled', 'removed-one': 'removed', after: 'completed', last: 'completed' });
+    expect(Object.fromEntries(rows.map((r) => [r.job_id, r.status]))).toEqual({
+      long: 'cancelled',
+      'removed-one': 'removed',
+      after: 'completed',
+      last: 'completed',
+    });
     // Updates, progress signals, cancellations: the whole history replays deterministically.
     await Worker.runReplayHistory({ workflowBundle: { codePath: inject('workflowBundlePath') } }, await h.fetchHistory(), h.workflowId);
   });
@@ -235,12 +276,19 @@ describe('trainingQueue', () => {
       expect(stoppedAt.step).toBeGreaterThanOrEqual(100);
       expect(processesWithEnv('SHEPHERD_TEST_MARKER', marker)).toEqual([]);
       expect((await rowsWhen(name, { grow: 'paused' }))[0].reason).toMatch(/under the floor/);
-      await waitFor(() => notifications(name).some((t) => t.includes(`stopped at step`) && t.includes('under the floor')), 'a notification about the pause');
+      await waitFor(
+        () => notifications(name).some((t) => t.includes(`stopped at step`) && t.includes('under the floor')),
+        'a notification about the pause',
+      );
 
       // Space freed: resume continues from the checkpoint the floor stopped at, not from step 0.
       rmSync(ballast, { force: true });
       await h.executeUpdate(resumeUpdate, { args: [] });
-      const again = await waitStatus(h, 'the job running again', (x) => x.current?.jobId === 'grow' && (x.current.progress?.step ?? 0) > stoppedAt.step);
+      const again = await waitStatus(
+        h,
+        'the job running again',
+        (x) => x.current?.jobId === 'grow' && (x.current.progress?.step ?? 0) > stoppedAt.step,
+      );
       expect(again.current!.progress!.startStep).toBe(stoppedAt.step);
       await h.executeUpdate(cancelCurrentUpdate, { args: [] });
       await waitStatus(h, 'the job cancelled', (x) => x.current === null);
@@ -258,7 +306,9 @@ describe('trainingQueue', () => {
     const s = await waitStatus(h, 'both jobs finished', (x) => x.recent.length === 2);
     const [strict, lenient] = s.recent;
     expect(strict).toMatchObject({ jobId: 'strict', status: 'failed' });
-    expect(strict!.error).toMatch(/no validation loss since this attempt started at step 0 .*required every 20 steps.*validation set is empty/);
+    expect(strict!.error).toMatch(
+      /no validation loss since this attempt started at step 0 .*required every 20 steps.*validation set is empty/,
+    );
     expect(lenient).toMatchObject({ jobId: 'lenient', status: 'completed', valLoss: null });
     expect(lenient!.warnings.join('\n')).toMatch(/validation missing: .*validation set is empty/);
     const rows = await rowsWhen(name, { strict: 'failed', lenient: 'completed' });
@@ -298,15 +348,48 @@ describe('trainingQueue', () => {
     const temporal = await ensureTemporalCli();
     const cli = (...args: string[]) => execa(temporal, [...args, '--address', inject('temporalAddress')], { reject: false });
     const id = trainingQueueWorkflowId('default');
-    const started = await cli('workflow', 'start', '--type', 'trainingQueue', '--task-queue', w.taskQueue, '--workflow-id', id, '--input-file', 'examples/training/queue.json');
+    const started = await cli(
+      'workflow',
+      'start',
+      '--type',
+      'trainingQueue',
+      '--task-queue',
+      w.taskQueue,
+      '--workflow-id',
+      id,
+      '--input-file',
+      'examples/training/queue.json',
+    );
     expect(started.exitCode, started.stderr).toBe(0);
     handles.push(w.client.workflow.getHandle(id));
 
-    const bad = await cli('workflow', 'update', 'execute', '--workflow-id', id, '--name', 'enqueue', '--input-file', 'examples/training/jobs/bad-job.json');
+    const bad = await cli(
+      'workflow',
+      'update',
+      'execute',
+      '--workflow-id',
+      id,
+      '--name',
+      'enqueue',
+      '--input-file',
+      'examples/training/jobs/bad-job.json',
+    );
     expect(bad.exitCode).not.toBe(0);
     expect(bad.stderr + bad.stdout).toMatch(/job\.jobId.*job\.dataset.*job\.steps.*save_total_limit.*job\.validation\.requiredEvery/s);
 
-    const ok = await cli('workflow', 'update', 'execute', '--workflow-id', id, '--name', 'enqueue', '--input-file', 'examples/training/jobs/iris-mlp.json', '-o', 'json');
+    const ok = await cli(
+      'workflow',
+      'update',
+      'execute',
+      '--workflow-id',
+      id,
+      '--name',
+      'enqueue',
+      '--input-file',
+      'examples/training/jobs/iris-mlp.json',
+      '-o',
+      'json',
+    );
     expect(ok.exitCode, ok.stderr).toBe(0);
     expect(ok.stdout).toContain('iris-mlp-h8');
 
@@ -326,9 +409,15 @@ describe('trainingQueue', () => {
   });
 
   it('refuses to run under an ID not derived from the queue name', async () => {
-    const h = await w.client.workflow.start(trainingQueue, { taskQueue: w.taskQueue, workflowId: `wrong-${randomUUID()}`, args: [{ queue: 'named' }] });
+    const h = await w.client.workflow.start(trainingQueue, {
+      taskQueue: w.taskQueue,
+      workflowId: `wrong-${randomUUID()}`,
+      args: [{ queue: 'named' }],
+    });
     const err = await h.result().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(WorkflowFailedError);
-    expect(String((err as WorkflowFailedError).cause?.message)).toContain(`workflowId: training queue "named" must run as workflow ID "${trainingQueueWorkflowId('named')}"`);
+    expect(String((err as WorkflowFailedError).cause?.message)).toContain(
+      `workflowId: training queue "named" must run as workflow ID "${trainingQueueWorkflowId('named')}"`,
+    );
   });
 });

@@ -13,7 +13,16 @@ const IRIS = path.resolve('examples/experiments/data/iris.csv');
 
 function setup(over: Record<string, unknown> = {}) {
   const dir = tempDir('trainer');
-  const config = { dataset: IRIS, validationFraction: 0.2, seed: 3, steps: 300, evalInterval: 50, checkpointInterval: 100, checkpointDir: path.join(dir, 'ck'), ...over };
+  const config = {
+    dataset: IRIS,
+    validationFraction: 0.2,
+    seed: 3,
+    steps: 300,
+    evalInterval: 50,
+    checkpointInterval: 100,
+    checkpointDir: path.join(dir, 'ck'),
+    ...over,
+  };
   const file = path.join(dir, `config-${Math.random().toString(36).slice(2)}.json`);
   writeFileSync(file, JSON.stringify(config));
   return { dir, file, config, resultFile: path.join(dir, 'result.json') };
@@ -45,13 +54,21 @@ describe('example trainer', () => {
     expect(result).toMatchObject({ step: 300, totalSteps: 300, rows: { train: 120, validation: 30 } });
     expect(result.valLoss).toBeGreaterThan(0);
     expect(result.valAccuracy).toBeGreaterThan(0.8);
-    expect(readdirSync(s.config.checkpointDir as string).sort()).toEqual(['step-00000100.json', 'step-00000200.json', 'step-00000300.json']);
+    expect(readdirSync(s.config.checkpointDir as string).sort()).toEqual([
+      'step-00000100.json',
+      'step-00000200.json',
+      'step-00000300.json',
+    ]);
   });
 
   it('resumes from a checkpoint exactly: the step count continues and the outcome equals an uninterrupted run', async () => {
     const full = setup();
     await train(full.file, full.resultFile);
-    const half = setup({ steps: 300, resumeFrom: path.join(full.config.checkpointDir as string, 'step-00000100.json'), checkpointDir: path.join(tempDir('trainer'), 'ck') });
+    const half = setup({
+      steps: 300,
+      resumeFrom: path.join(full.config.checkpointDir as string, 'step-00000100.json'),
+      checkpointDir: path.join(tempDir('trainer'), 'ck'),
+    });
     const r = await train(half.file, half.resultFile);
     expect(r.exitCode).toBe(0);
     expect(r.events[0]).toMatchObject({ event: 'start', step: 100 });

@@ -2,13 +2,25 @@ import { describe, expect, it } from 'vitest';
 import { ProgressTracker } from '../src/activities/training/progress.js';
 import { parseProgressLine, type ProgressEvent } from '../src/activities/training/protocol.js';
 import { planRetention } from '../src/activities/training/retention.js';
-import { parseTrainingJob, trainingQueueInputSchema, type CheckpointRef, type PendingJob, type TrainingProgress } from '../src/shared/training/schemas.js';
+import {
+  parseTrainingJob,
+  trainingQueueInputSchema,
+  type CheckpointRef,
+  type PendingJob,
+  type TrainingProgress,
+} from '../src/shared/training/schemas.js';
 import * as q from '../src/shared/training/queue-state.js';
 
 const baseJob = { jobId: 'j1', dataset: 'examples/experiments/data/iris.csv', steps: 300, evalInterval: 50, checkpointInterval: 100 };
 
 function pending(jobId: string, instance = `${jobId}-i`): PendingJob {
-  return { job: parseTrainingJob({ ...baseJob, jobId }), instance, enqueuedAt: '2025-01-01T00:00:00.000Z', resumeFrom: null, interruptions: 0 };
+  return {
+    job: parseTrainingJob({ ...baseJob, jobId }),
+    instance,
+    enqueuedAt: '2025-01-01T00:00:00.000Z',
+    resumeFrom: null,
+    interruptions: 0,
+  };
 }
 
 function progress(over: Partial<TrainingProgress>): TrainingProgress {
@@ -53,12 +65,15 @@ describe('training job config', () => {
     } catch (err) {
       message = (err as Error).message;
     }
-    for (const field of ['job.jobId', 'job.steps', 'job.evalInterval', 'job.dataset', 'job.retention.keepLast']) expect(message).toContain(field);
+    for (const field of ['job.jobId', 'job.steps', 'job.evalInterval', 'job.dataset', 'job.retention.keepLast'])
+      expect(message).toContain(field);
     expect(message).toMatch(/surprise/);
   });
 
   it('refuses a validation requirement the eval interval can never meet', () => {
-    expect(() => parseTrainingJob({ ...baseJob, validation: { requiredEvery: 20 } })).toThrow(/job\.validation\.requiredEvery: must be >= evalInterval \(50\)/);
+    expect(() => parseTrainingJob({ ...baseJob, validation: { requiredEvery: 20 } })).toThrow(
+      /job\.validation\.requiredEvery: must be >= evalInterval \(50\)/,
+    );
   });
 
   it('refuses a validation fraction of zero (val loss could never be reported)', () => {
@@ -204,9 +219,15 @@ describe('training queue state machine', () => {
 
 describe('progress protocol', () => {
   it('parses the four events', () => {
-    expect(parseProgressLine('{"event":"start","step":0,"total_steps":10,"resumed_from":null}')).toEqual({ kind: 'event', event: { event: 'start', step: 0, total_steps: 10, resumed_from: null } });
+    expect(parseProgressLine('{"event":"start","step":0,"total_steps":10,"resumed_from":null}')).toEqual({
+      kind: 'event',
+      event: { event: 'start', step: 0, total_steps: 10, resumed_from: null },
+    });
     expect(parseProgressLine('{"event":"step","step":3,"loss":0.5}')).toMatchObject({ kind: 'event', event: { step: 3, loss: 0.5 } });
-    expect(parseProgressLine('{"event":"eval","step":5,"val_loss":null,"reason":"empty"}')).toMatchObject({ kind: 'event', event: { val_loss: null, reason: 'empty' } });
+    expect(parseProgressLine('{"event":"eval","step":5,"val_loss":null,"reason":"empty"}')).toMatchObject({
+      kind: 'event',
+      event: { val_loss: null, reason: 'empty' },
+    });
     expect(parseProgressLine('{"event":"checkpoint","step":5,"path":"/c/5"}')).toMatchObject({ kind: 'event', event: { path: '/c/5' } });
   });
 
@@ -235,7 +256,7 @@ describe('checkpoint retention', () => {
   it('holds for any sequence of saves', () => {
     let kept: CheckpointRef[] = [];
     let seed = 7;
-    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     for (let step = 1; step <= 200; step++) {
       const plan = planRetention([...kept, ck(step, rand() < 0.2 ? null : rand())], 3, true);
       kept = plan.keep;
@@ -253,7 +274,18 @@ describe('progress tracker', () => {
   const ev = (e: ProgressEvent) => e;
   const make = (startStep = 0, requiredEvery = 50) => {
     let t = 0;
-    const tracker = new ProgressTracker({ jobId: 'j', instance: 'i', attempt: 1, totalSteps: 300, requiredEvery, startStep, resumedFrom: null, lastCheckpoint: null, bestCheckpoint: null, now: () => t });
+    const tracker = new ProgressTracker({
+      jobId: 'j',
+      instance: 'i',
+      attempt: 1,
+      totalSteps: 300,
+      requiredEvery,
+      startStep,
+      resumedFrom: null,
+      lastCheckpoint: null,
+      bestCheckpoint: null,
+      now: () => t,
+    });
     return { tracker, tick: (ms: number) => (t += ms) };
   };
 

@@ -8,7 +8,15 @@ import { startTestWorker, type TestWorker } from './support/harness.js';
 // Issue 12 item 2: a payload whose metadata names an encoding the converter cannot decode must
 // fail the workflow at once, non-retryably, saying the input could not be decoded, for every
 // workflow type; never a workflow-task failure retried forever.
-const TYPES = ['experimentBatch', 'experimentRun', 'simulationJob', 'parameterSweep', 'trainingQueue', 'conversationRun', 'conversationBatch'];
+const TYPES = [
+  'experimentBatch',
+  'experimentRun',
+  'simulationJob',
+  'parameterSweep',
+  'trainingQueue',
+  'conversationRun',
+  'conversationBatch',
+];
 const INPUTS: [string, string[], string][] = [
   ['binary-unknown', ['--input', '"abc"', '--input-meta', 'encoding=binary/unknown'], 'binary/unknown'],
   ['json-protobuf', ['--input', '{"batchId": "x"}', '--input-meta', 'encoding=json/protobuf'], 'json/protobuf'],
@@ -27,7 +35,19 @@ describe('undecodable payloads from the temporal CLI', () => {
     it(`${type} fails at once, non-retryably, saying the input could not be decoded`, async () => {
       for (const [label, input, encoding] of INPUTS) {
         const workflowId = `undecodable-${type}-${label}-${randomUUID().slice(0, 6)}`;
-        await execa(temporal, ['workflow', 'start', '--address', inject('temporalAddress'), '--type', type, '--task-queue', w.taskQueue, '--workflow-id', workflowId, ...input]);
+        await execa(temporal, [
+          'workflow',
+          'start',
+          '--address',
+          inject('temporalAddress'),
+          '--type',
+          type,
+          '--task-queue',
+          w.taskQueue,
+          '--workflow-id',
+          workflowId,
+          ...input,
+        ]);
         const handle = w.client.workflow.getHandle(workflowId);
         const outcome = await Promise.race([
           handle.result().then(
@@ -38,7 +58,9 @@ describe('undecodable payloads from the temporal CLI', () => {
         ]);
         if (outcome === 'still running') await handle.terminate('undecodable-input test');
         const events = (await handle.fetchHistory()).events ?? [];
-        const taskFailures = events.filter((e) => e.workflowTaskFailedEventAttributes).map((e) => e.workflowTaskFailedEventAttributes?.failure?.message);
+        const taskFailures = events
+          .filter((e) => e.workflowTaskFailedEventAttributes)
+          .map((e) => e.workflowTaskFailedEventAttributes?.failure?.message);
         expect(taskFailures, `${type} ${label}`).toEqual([]);
         expect(outcome, `${type} ${label}`).toBeInstanceOf(WorkflowFailedError);
         const cause = (outcome as WorkflowFailedError).cause as { message?: string; nonRetryable?: boolean; type?: string } | undefined;

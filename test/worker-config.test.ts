@@ -26,13 +26,22 @@ describe('npm run worker connection settings', () => {
       taskQueue,
       dataDir: tempDir('toml-worker'),
       // undefined removes the variable from the worker's environment: only the profile says where the server is.
-      env: { TEMPORAL_ADDRESS: undefined as unknown as string, TEMPORAL_NAMESPACE: undefined as unknown as string, TEMPORAL_CONFIG_FILE: file, TEMPORAL_PROFILE: 'shepherd-test' },
+      env: {
+        TEMPORAL_ADDRESS: undefined as unknown as string,
+        TEMPORAL_NAMESPACE: undefined as unknown as string,
+        TEMPORAL_CONFIG_FILE: file,
+        TEMPORAL_PROFILE: 'shepherd-test',
+      },
     });
     await worker.ready;
 
     const { client, connection } = await connectTestClient();
     try {
-      const handle = await startExperimentBatch(client, { batchId: `toml-${randomUUID().slice(0, 8)}`, experiments: [nodeExperiment('x', 'done({ accuracy: 1 })')] }, { taskQueue });
+      const handle = await startExperimentBatch(
+        client,
+        { batchId: `toml-${randomUUID().slice(0, 8)}`, experiments: [nodeExperiment('x', 'done({ accuracy: 1 })')] },
+        { taskQueue },
+      );
       const result = (await handle.result()) as ExperimentBatchResult;
       expect(result.status).toBe('completed');
     } finally {

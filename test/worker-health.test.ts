@@ -9,7 +9,11 @@ import { spawnWorkerProcess } from './support/worker-process.js';
 
 // The worker's own health endpoint, what Kubernetes probes and compose healthchecks ask:
 // /healthz while the process lives, /readyz only while it polls — not while it drains.
-const get = (url: string) => fetch(url).then((r) => r.status, () => 0);
+const get = (url: string) =>
+  fetch(url).then(
+    (r) => r.status,
+    () => 0,
+  );
 
 describe('worker health endpoint (SHEPHERD_HEALTH_ADDRESS)', () => {
   const cleanups: (() => unknown)[] = [];
@@ -22,7 +26,11 @@ describe('worker health endpoint (SHEPHERD_HEALTH_ADDRESS)', () => {
     const base = `http://127.0.0.1:${port}`;
     const taskQueue = uniqueQueue('health');
     const marker = randomUUID();
-    const w = spawnWorkerProcess({ taskQueue, dataDir: tempDir('health'), env: { SHEPHERD_HEALTH_ADDRESS: `127.0.0.1:${port}`, SHEPHERD_SHUTDOWN_GRACE: '5s' } });
+    const w = spawnWorkerProcess({
+      taskQueue,
+      dataDir: tempDir('health'),
+      env: { SHEPHERD_HEALTH_ADDRESS: `127.0.0.1:${port}`, SHEPHERD_SHUTDOWN_GRACE: '5s' },
+    });
     cleanups.push(() => w.kill('SIGKILL'));
     await w.ready;
     await waitFor(async () => (await get(`${base}/readyz`)) === 200, 'ready');
@@ -34,7 +42,10 @@ describe('worker health endpoint (SHEPHERD_HEALTH_ADDRESS)', () => {
     cleanups.push(() => connection.close());
     const handle = await startExperimentBatch(
       client,
-      { batchId: `health-${marker.slice(0, 8)}`, experiments: [nodeExperiment('long', 'setInterval(() => console.log("tick"), 200);', { env: { SHEPHERD_TEST_MARKER: marker } })] },
+      {
+        batchId: `health-${marker.slice(0, 8)}`,
+        experiments: [nodeExperiment('long', 'setInterval(() => console.log("tick"), 200);', { env: { SHEPHERD_TEST_MARKER: marker } })],
+      },
       { taskQueue },
     );
     cleanups.push(() => handle.terminate().catch(() => undefined));

@@ -23,7 +23,11 @@ describe('worker started before its server', () => {
     const address = `127.0.0.1:${port}`;
     const taskQueue = uniqueQueue('late');
     worker = spawnWorkerProcess({ taskQueue, dataDir: tempDir('late'), address });
-    const waitingLines = () => worker!.output().split('\n').filter((l) => l.includes(`waiting for the Temporal server at ${address}`));
+    const waitingLines = () =>
+      worker!
+        .output()
+        .split('\n')
+        .filter((l) => l.includes(`waiting for the Temporal server at ${address}`));
     await waitFor(() => waitingLines().length >= 2, 'two "waiting for the Temporal server" lines', 60_000);
     expect(worker.output()).not.toContain('worker started');
 
@@ -32,7 +36,11 @@ describe('worker started before its server', () => {
     const { client, connection } = await connectTestClient(address);
     try {
       // Only a polling worker can fail this workflow (input missing) rather than leave it queued.
-      const handle = await client.workflow.start('experimentBatch', { taskQueue, workflowId: `late-${randomUUID().slice(0, 8)}`, args: [] });
+      const handle = await client.workflow.start('experimentBatch', {
+        taskQueue,
+        workflowId: `late-${randomUUID().slice(0, 8)}`,
+        args: [],
+      });
       const err = await handle.result().catch((e: unknown) => e);
       expect(err).toBeInstanceOf(WorkflowFailedError);
       expect(((err as WorkflowFailedError).cause as Error).message).toMatch(/missing workflow input/);

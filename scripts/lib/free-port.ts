@@ -14,7 +14,12 @@ export function freePort(host = '127.0.0.1'): Promise<number> {
 }
 
 /** A free loopback port in [min, max), chosen at random and checked by binding it. */
-export async function freePortInRange(min: number, max: number, host = '127.0.0.1', exclude: ReadonlySet<number> = new Set()): Promise<number> {
+export async function freePortInRange(
+  min: number,
+  max: number,
+  host = '127.0.0.1',
+  exclude: ReadonlySet<number> = new Set(),
+): Promise<number> {
   for (let tries = 0; tries < 200; tries++) {
     const port = min + Math.floor(Math.random() * (max - min));
     if (!exclude.has(port) && (await canBind(port, host))) return port;

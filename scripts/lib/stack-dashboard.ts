@@ -6,7 +6,13 @@ import { serveDashboard, type DashboardServer } from '../../src/dashboard/server
 // The dashboard of `npm start`: same settings as `shepherd dashboard` (SHEPHERD_DASHBOARD_*),
 // and when its port is taken (a second stack, another program) any free port instead of failing.
 
-export async function startStackDashboard(opts: { pool: pg.Pool; client: Client; uiUrl?: string; runsDir: string; say: (m: string) => void }): Promise<DashboardServer> {
+export async function startStackDashboard(opts: {
+  pool: pg.Pool;
+  client: Client;
+  uiUrl?: string;
+  runsDir: string;
+  say: (m: string) => void;
+}): Promise<DashboardServer> {
   const o = dashboardOptions();
   const ctx = {
     pool: opts.pool,

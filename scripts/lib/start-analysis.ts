@@ -20,9 +20,15 @@ export async function prepareAnalysisRuntime(say: (m: string) => void): Promise<
 }
 
 /** Starts (or attaches to) the pipeline, prints each change of the targets' states, then the result. */
-export async function runAnalysisExample(client: Client, input: AnalysisPipelineInput, opts: { taskQueue: string; uiUrl: string; say: (m: string) => void }): Promise<void> {
+export async function runAnalysisExample(
+  client: Client,
+  input: AnalysisPipelineInput,
+  opts: { taskQueue: string; uiUrl: string; say: (m: string) => void },
+): Promise<void> {
   const handle = await startAnalysisPipeline(client, input, { taskQueue: opts.taskQueue, attachIfRunning: true });
-  opts.say(`\nRunning analysis ${input.pipelineId} as workflow ${handle.workflowId}\n  ${opts.uiUrl}/namespaces/default/workflows/${encodeURIComponent(handle.workflowId)}\n`);
+  opts.say(
+    `\nRunning analysis ${input.pipelineId} as workflow ${handle.workflowId}\n  ${opts.uiUrl}/namespaces/default/workflows/${encodeURIComponent(handle.workflowId)}\n`,
+  );
   const result = handle.result();
   let finished = false;
   const settled = result.then(

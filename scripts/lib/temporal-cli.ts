@@ -56,7 +56,12 @@ export async function ensureTemporalCli(log: (msg: string) => void = (m) => cons
     log(`Building the Temporal CLI ${TEMPORAL_CLI_VERSION} with Go into ${cacheDir()} (first run only; takes a few minutes)...`);
     await execa(
       go,
-      ['install', '-ldflags', `-X github.com/temporalio/cli/temporalcli.Version=${TEMPORAL_CLI_VERSION}`, `${MODULE}@v${TEMPORAL_CLI_VERSION}`],
+      [
+        'install',
+        '-ldflags',
+        `-X github.com/temporalio/cli/temporalcli.Version=${TEMPORAL_CLI_VERSION}`,
+        `${MODULE}@v${TEMPORAL_CLI_VERSION}`,
+      ],
       { env: { GOBIN: cacheDir(), CGO_ENABLED: '0' }, stdio: ['ignore', 'inherit', 'inherit'], cwd: os.tmpdir() },
     );
     if (!isExecutable(cached)) throw new Error(`go install finished but ${cached} is missing`);

@@ -12,7 +12,11 @@ let slots: ReturnType<Runtime['metricMeter']['createGauge']> | undefined;
 
 /** Step processes a dead worker left behind and this worker killed at start-up. */
 export function recordOrphansReaped(report: ReapReport): void {
-  orphans ??= Runtime.instance().metricMeter.createCounter('shepherd_orphans_reaped', 'processes', 'leftover step process groups killed at worker start-up');
+  orphans ??= Runtime.instance().metricMeter.createCounter(
+    'shepherd_orphans_reaped',
+    'processes',
+    'leftover step process groups killed at worker start-up',
+  );
   orphans.add(report.reaped, { outcome: 'killed' });
   orphans.add(report.stale, { outcome: 'already_gone' });
 }

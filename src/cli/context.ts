@@ -12,7 +12,10 @@ export function globalOptions(cmd: Command): GlobalOptions {
 }
 
 /** Connects with the global --address/--namespace overriding env and temporal.toml. */
-export async function withClient<T>(cmd: Command, fn: (client: Awaited<ReturnType<typeof connectClient>>['client'], opts: GlobalOptions) => Promise<T>): Promise<T> {
+export async function withClient<T>(
+  cmd: Command,
+  fn: (client: Awaited<ReturnType<typeof connectClient>>['client'], opts: GlobalOptions) => Promise<T>,
+): Promise<T> {
   const opts = globalOptions(cmd);
   const { client, connection } = await connectClient({ address: opts.address, namespace: opts.namespace });
   try {

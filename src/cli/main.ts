@@ -21,7 +21,9 @@ registerConversationCommands(program);
 registerAnalysisCommands(program);
 // `shepherd <pipeline> <verb>`; the top-level experiment verbs above are deprecated aliases.
 registerPipelines(program);
-for (const c of program.commands) if (['validate', 'run', 'status', 'watch', 'cancel', 'export'].includes(c.name())) c.description(`(deprecated: use "shepherd experiments ${c.name()}") ${c.description()}`);
+for (const c of program.commands)
+  if (['validate', 'run', 'status', 'watch', 'cancel', 'export'].includes(c.name()))
+    c.description(`(deprecated: use "shepherd experiments ${c.name()}") ${c.description()}`);
 registerDashboardCommand(program);
 registerWorkspaceCommands(program);
 registerCodecServerCommand(program);

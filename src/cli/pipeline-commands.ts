@@ -34,7 +34,8 @@ export function registerPipeline(program: Command, a: PipelineAdapter, extra?: (
   // A pipeline that already has a command group (conversations) keeps its verbs; the generic
   // ones are added beside them.
   const existing = program.commands.find((c) => c.name() === a.name);
-  const group = existing ?? program.command(a.name).description(`${a.name}: ${plural(a.noun)}; validate, run, status, watch, cancel, results, logs`);
+  const group =
+    existing ?? program.command(a.name).description(`${a.name}: ${plural(a.noun)}; validate, run, status, watch, cancel, results, logs`);
   const taken = new Set(group.commands.map((c) => c.name()));
   const spare = group.command('__spare__');
   const cmd = {
@@ -63,7 +64,12 @@ export function registerPipeline(program: Command, a: PipelineAdapter, extra?: (
         const handle = await a.start(client, v.input, g.taskQueue);
         if (o.detach || !o.json) emit(Boolean(o.json), { workflowId: handle.workflowId }, [`started ${handle.workflowId}`]);
         if (o.detach) return EXIT.ok;
-        if (!o.json) await follow({ poll: () => progressOf(a, client, handle), counts: a.counts, lines: a.progressLines }, handle.result().catch(() => undefined), process.stderr);
+        if (!o.json)
+          await follow(
+            { poll: () => progressOf(a, client, handle), counts: a.counts, lines: a.progressLines },
+            handle.result().catch(() => undefined),
+            process.stderr,
+          );
         return finalOf(a, handle, Boolean(o.json));
       });
     });
@@ -79,7 +85,10 @@ export function registerPipeline(program: Command, a: PipelineAdapter, extra?: (
         const d = await handle.describe();
         const outcome = outcomeOfWorkflow(d.status, d.stage);
         const progress = await progressOf(a, client, handle).catch(() => undefined);
-        emit(Boolean(o.json), { ...d, outcome, progress }, [`${d.workflowId}: ${d.status}${d.stage ? ` (Stage ${d.stage})` : ''}`, ...(progress ? a.progressLines(progress, d.closeTime?.getTime() ?? Date.now()) : [])]);
+        emit(Boolean(o.json), { ...d, outcome, progress }, [
+          `${d.workflowId}: ${d.status}${d.stage ? ` (Stage ${d.stage})` : ''}`,
+          ...(progress ? a.progressLines(progress, d.closeTime?.getTime() ?? Date.now()) : []),
+        ]);
         return outcome === 'running' ? EXIT.ok : exitCodeForOutcome(outcome);
       });
     });
@@ -93,7 +102,11 @@ export function registerPipeline(program: Command, a: PipelineAdapter, extra?: (
       process.exitCode = await connected(c, async (client) => {
         const handle = a.get(client, id);
         await handle.describe();
-        if (!o.json) await follow({ poll: () => progressOf(a, client, handle), counts: a.counts, lines: a.progressLines }, handle.result().catch(() => undefined));
+        if (!o.json)
+          await follow(
+            { poll: () => progressOf(a, client, handle), counts: a.counts, lines: a.progressLines },
+            handle.result().catch(() => undefined),
+          );
         return finalOf(a, handle, Boolean(o.json));
       });
     });
@@ -122,7 +135,9 @@ export function registerPipeline(program: Command, a: PipelineAdapter, extra?: (
         const handle = a.get(client, id);
         const d = await handle.describe();
         if (d.status === 'RUNNING') {
-          emit(Boolean(o.json), { workflowId: d.workflowId, status: d.status }, [`${d.workflowId} is still running; watch it with: shepherd ${a.name} watch ${id}`]);
+          emit(Boolean(o.json), { workflowId: d.workflowId, status: d.status }, [
+            `${d.workflowId} is still running; watch it with: shepherd ${a.name} watch ${id}`,
+          ]);
           return EXIT.running;
         }
         return finalOf(a, handle, Boolean(o.json));
@@ -145,7 +160,17 @@ export function registerPipeline(program: Command, a: PipelineAdapter, extra?: (
         process.exitCode = EXIT.notFound;
         return;
       }
-      emit(Boolean(o.json), tails, tails.flatMap((t) => [`== ${t.step} attempt ${t.attempt}${t.runId ? ` (run ${t.runId})` : ''} ==`, '-- stdout --', ...t.stdout, '-- stderr --', ...t.stderr]));
+      emit(
+        Boolean(o.json),
+        tails,
+        tails.flatMap((t) => [
+          `== ${t.step} attempt ${t.attempt}${t.runId ? ` (run ${t.runId})` : ''} ==`,
+          '-- stdout --',
+          ...t.stdout,
+          '-- stderr --',
+          ...t.stderr,
+        ]),
+      );
     });
 
   extra?.(group);

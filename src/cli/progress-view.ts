@@ -35,9 +35,18 @@ export function renderResultTable(outcomes: ExperimentOutcome[]): string {
     o.durationMs === undefined ? '-' : (o.durationMs / 1000).toFixed(1),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]))
+      .join('  ')
+      .trimEnd();
   const failures = outcomes.filter((o) => o.status === 'failed').map((o) => `  ${o.name}: ${o.error}`);
-  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line), ...(failures.length ? ['', 'failures:', ...failures] : [])].join('\n');
+  return [
+    line(header),
+    line(widths.map((w) => '-'.repeat(w))),
+    ...rows.map(line),
+    ...(failures.length ? ['', 'failures:', ...failures] : []),
+  ].join('\n');
 }
 
 /** Polls a progress source and redraws in place on a TTY, or prints changed lines otherwise. */

@@ -33,7 +33,8 @@ export function exitFor(err: unknown): { code: number; message: string } {
   if (err instanceof NotFoundError || err instanceof WorkflowNotFoundError) return { code: EXIT.notFound, message };
   if (err instanceof InvalidInputError || err instanceof AlreadyRunningError) return { code: EXIT.badInput, message };
   if (err instanceof PipelineFailedError) return { code: err.status === 'failed' ? EXIT.failed : EXIT.cancelled, message };
-  if ((err as NodeJS.ErrnoException)?.code === 'ENOENT' || /^invalid |: expected|is not valid (JSON|YAML)/i.test(message)) return { code: EXIT.badInput, message };
+  if ((err as NodeJS.ErrnoException)?.code === 'ENOENT' || /^invalid |: expected|is not valid (JSON|YAML)/i.test(message))
+    return { code: EXIT.badInput, message };
   return { code: EXIT.internal, message };
 }
 

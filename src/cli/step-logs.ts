@@ -46,6 +46,14 @@ export function stepTails(runsDir: string, workflowId: string, opts: { step?: st
     const attempt = attemptsIn(path.join(run.dir, s)).at(-1);
     if (attempt === undefined) return [];
     const at = path.join(run.dir, s, String(attempt));
-    return [{ runId: run.runId, step: decodeURIComponent(s), attempt, stdout: tail(path.join(at, 'stdout.log')), stderr: tail(path.join(at, 'stderr.log')) }];
+    return [
+      {
+        runId: run.runId,
+        step: decodeURIComponent(s),
+        attempt,
+        stdout: tail(path.join(at, 'stdout.log')),
+        stderr: tail(path.join(at, 'stderr.log')),
+      },
+    ];
   });
 }

@@ -10,7 +10,12 @@ export interface WatchSource<P> {
   lines(p: P, now: number): string[];
 }
 
-export async function follow<P>(src: WatchSource<P>, done: Promise<unknown>, out: NodeJS.WriteStream = process.stdout, intervalMs = 500): Promise<void> {
+export async function follow<P>(
+  src: WatchSource<P>,
+  done: Promise<unknown>,
+  out: NodeJS.WriteStream = process.stdout,
+  intervalMs = 500,
+): Promise<void> {
   let finished = false;
   done.then(
     () => (finished = true),
@@ -19,7 +24,14 @@ export async function follow<P>(src: WatchSource<P>, done: Promise<unknown>, out
   const tty = Boolean(out.isTTY);
   const bar = tty
     ? new cliProgress.SingleBar(
-        { stream: out, format: ' {bar} {value}/{total} | {rate}/min | ETA {eta_formatted} | {detail}', hideCursor: true, clearOnComplete: false, etaBuffer: 20, fps: 5 },
+        {
+          stream: out,
+          format: ' {bar} {value}/{total} | {rate}/min | ETA {eta_formatted} | {detail}',
+          hideCursor: true,
+          clearOnComplete: false,
+          etaBuffer: 20,
+          fps: 5,
+        },
         cliProgress.Presets.shades_classic,
       )
     : undefined;
@@ -41,7 +53,12 @@ export async function follow<P>(src: WatchSource<P>, done: Promise<unknown>, out
           bar.update(c.done, payload);
         }
       } else if (!bar) {
-        const text = [c ? `${c.done}/${c.total} done, ${c.failed} failed${c.detail ? `; ${c.detail}` : ''}` : '', ...src.lines(p, Date.now())].filter(Boolean).join('\n');
+        const text = [
+          c ? `${c.done}/${c.total} done, ${c.failed} failed${c.detail ? `; ${c.detail}` : ''}` : '',
+          ...src.lines(p, Date.now()),
+        ]
+          .filter(Boolean)
+          .join('\n');
         // Elapsed seconds alone are no change worth a line.
         const key = text.replace(/\b\d+s\b/g, '');
         if (key !== last) out.write(`${text}\n`);

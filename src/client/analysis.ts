@@ -34,7 +34,9 @@ export interface AnalysisHandle {
 }
 
 export function analysisHandle(client: Client, pipelineIdOrWorkflowId: string): AnalysisHandle {
-  const workflowId = pipelineIdOrWorkflowId.startsWith('analysis-pipeline-') ? pipelineIdOrWorkflowId : analysisPipelineWorkflowId(pipelineIdOrWorkflowId);
+  const workflowId = pipelineIdOrWorkflowId.startsWith('analysis-pipeline-')
+    ? pipelineIdOrWorkflowId
+    : analysisPipelineWorkflowId(pipelineIdOrWorkflowId);
   return wrap(client.workflow.getHandle<typeof analysisPipeline>(workflowId));
 }
 
@@ -48,7 +50,8 @@ function wrap(raw: WorkflowHandle<typeof analysisPipeline>, firstExecutionRunId?
     resetBreaker: (breaker) =>
       raw.executeUpdate(resetBreakerUpdate, { args: [{ breaker }] }).catch((err: unknown) => {
         // The validator's words, not the SDK's generic "Workflow Update failed".
-        if (err instanceof WorkflowUpdateFailedError && err.cause) throw new Error(`resetBreaker rejected: ${err.cause.message}`, { cause: err.cause });
+        if (err instanceof WorkflowUpdateFailedError && err.cause)
+          throw new Error(`resetBreaker rejected: ${err.cause.message}`, { cause: err.cause });
         throw err;
       }),
     signalResetBreaker: (breaker) => raw.signal(resetBreakerSignal, { breaker }),
@@ -57,7 +60,11 @@ function wrap(raw: WorkflowHandle<typeof analysisPipeline>, firstExecutionRunId?
 }
 
 /** Validates at the edge (the caller sees the field at once), then starts or attaches to the pipeline. */
-export async function startAnalysisPipeline(client: Client, input: AnalysisPipelineInput, opts: StartAnalysisOptions = {}): Promise<AnalysisHandle> {
+export async function startAnalysisPipeline(
+  client: Client,
+  input: AnalysisPipelineInput,
+  opts: StartAnalysisOptions = {},
+): Promise<AnalysisHandle> {
   const parsed = analysisPipelineSchema.safeParse(input);
   if (!parsed.success) throw new InvalidAnalysisInputError(`invalid analysis pipeline: ${describeIssues(parsed.error)}`);
   const p = parsed.data;
@@ -80,7 +87,10 @@ export async function startAnalysisPipeline(client: Client, input: AnalysisPipel
     return wrap(raw, raw.firstExecutionRunId);
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError) {
-      throw new Error(`analysis pipeline ${p.pipelineId} already exists (workflow ${workflowId}, running or finished): use a new pipelineId, or follow it with "shepherd analysis status ${p.pipelineId}"`, { cause: err });
+      throw new Error(
+        `analysis pipeline ${p.pipelineId} already exists (workflow ${workflowId}, running or finished): use a new pipelineId, or follow it with "shepherd analysis status ${p.pipelineId}"`,
+        { cause: err },
+      );
     }
     throw err;
   }

@@ -1,5 +1,10 @@
 import { readFile } from 'node:fs/promises';
-import { type Client, WorkflowExecutionAlreadyStartedError, type WorkflowHandle, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
+import {
+  type Client,
+  WorkflowExecutionAlreadyStartedError,
+  type WorkflowHandle,
+  type WorkflowHandleWithFirstExecutionRunId,
+} from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import {
   conversationBatchInputSchema,
@@ -29,7 +34,11 @@ export interface StartConversationBatchOptions {
  * Validates the input and the definition (statically, unwired steps and all) before starting, so
  * the caller sees the problem at once; the workflow validates again, for starts from elsewhere.
  */
-export async function startConversationBatch(client: Client, input: ConversationBatchInput, opts: StartConversationBatchOptions = {}): Promise<WorkflowHandleWithFirstExecutionRunId<typeof conversationBatch>> {
+export async function startConversationBatch(
+  client: Client,
+  input: ConversationBatchInput,
+  opts: StartConversationBatchOptions = {},
+): Promise<WorkflowHandleWithFirstExecutionRunId<typeof conversationBatch>> {
   const parsed = conversationBatchInputSchema.safeParse(input);
   if (!parsed.success) throw new Error(`invalid conversation batch: ${describeIssues(parsed.error)}`);
   const file = parsed.data.definitionFile;
@@ -49,7 +58,8 @@ export async function startConversationBatch(client: Client, input: Conversation
       staticSummary: `conversation batch ${parsed.data.batchId} (${def.name}, ${parsed.data.source.kind} source)`,
     });
   } catch (err) {
-    if (err instanceof WorkflowExecutionAlreadyStartedError) throw new Error(`conversation batch ${parsed.data.batchId} is already running (workflow ${workflowId})`, { cause: err });
+    if (err instanceof WorkflowExecutionAlreadyStartedError)
+      throw new Error(`conversation batch ${parsed.data.batchId} is already running (workflow ${workflowId})`, { cause: err });
     throw err;
   }
 }
@@ -79,14 +89,19 @@ export interface RetryFailedResult {
  * gets the retryFailed signal; a closed one is followed by a new batch over exactly its failed
  * items, with the same definition. Failed attempts stay in the audit log either way.
  */
-export async function retryFailedItems(client: Client, batchWorkflowId: string, opts: { keys?: string[]; taskQueue?: string } = {}): Promise<RetryFailedResult> {
+export async function retryFailedItems(
+  client: Client,
+  batchWorkflowId: string,
+  opts: { keys?: string[]; taskQueue?: string } = {},
+): Promise<RetryFailedResult> {
   const handle = client.workflow.getHandle(batchWorkflowId);
   const desc = await handle.describe();
   if (desc.status.name === 'RUNNING') {
     await handle.signal(retryFailedSignal, { keys: opts.keys });
     return { mode: 'signalled', workflowId: batchWorkflowId };
   }
-  if (desc.status.name !== 'COMPLETED') throw new Error(`batch ${batchWorkflowId} is ${desc.status.name}; only open or completed batches can retry failed items`);
+  if (desc.status.name !== 'COMPLETED')
+    throw new Error(`batch ${batchWorkflowId} is ${desc.status.name}; only open or completed batches can retry failed items`);
   const result = (await handle.result()) as ConversationBatchResult;
   const items = result.failedItems.filter((f) => f.step !== 'source' && (!opts.keys || opts.keys.includes(f.key))).map((f) => f.item);
   if (items.length === 0) throw new Error(`batch ${result.batchId} has no failed items to retry`);
@@ -94,7 +109,14 @@ export async function retryFailedItems(client: Client, batchWorkflowId: string, 
   const batchId = `${result.batchId}-retry-${Date.now().toString(36)}`;
   const started = await startConversationBatch(
     client,
-    { batchId, definition: input.definition, source: { kind: 'items', items }, concurrency: input.concurrency, pageSize: input.pageSize, notify: input.notify },
+    {
+      batchId,
+      definition: input.definition,
+      source: { kind: 'items', items },
+      concurrency: input.concurrency,
+      pageSize: input.pageSize,
+      notify: input.notify,
+    },
     { taskQueue: opts.taskQueue ?? desc.taskQueue },
   );
   return { mode: 'started', workflowId: started.workflowId, items: items.length };

@@ -18,7 +18,11 @@ export interface StartBatchOptions {
 }
 
 /** Validates at the edge (so the caller sees the field at once), then starts the batch workflow. */
-export async function startExperimentBatch(client: Client, input: unknown, opts: StartBatchOptions = {}): Promise<WorkflowHandle<typeof experimentBatch>> {
+export async function startExperimentBatch(
+  client: Client,
+  input: unknown,
+  opts: StartBatchOptions = {},
+): Promise<WorkflowHandle<typeof experimentBatch>> {
   const parsed = experimentBatchSchema.safeParse(input);
   if (!parsed.success) throw new InvalidInputError(`invalid experiment batch: ${describeIssues(parsed.error)}`);
   const { batchId } = parsed.data;
@@ -38,7 +42,9 @@ export async function startExperimentBatch(client: Client, input: unknown, opts:
     });
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError) {
-      throw new Error(`batch ${batchId} is already running (workflow ${workflowId}); watch it with "shepherd watch ${batchId}"`, { cause: err });
+      throw new Error(`batch ${batchId} is already running (workflow ${workflowId}); watch it with "shepherd watch ${batchId}"`, {
+        cause: err,
+      });
     }
     throw err;
   }

@@ -45,7 +45,14 @@ export function toShepherdError(err: unknown, workflowId: string): unknown {
   if (err instanceof WorkflowNotFoundError) return new NotFoundError(workflowId);
   if (err instanceof WorkflowFailedError) {
     const c = err.cause;
-    const status = c instanceof CancelledFailure ? 'cancelled' : c instanceof TerminatedFailure ? 'terminated' : c instanceof TimeoutFailure ? 'timed_out' : 'failed';
+    const status =
+      c instanceof CancelledFailure
+        ? 'cancelled'
+        : c instanceof TerminatedFailure
+          ? 'terminated'
+          : c instanceof TimeoutFailure
+            ? 'timed_out'
+            : 'failed';
     const why = innermost(c);
     return new PipelineFailedError(`${workflowId} ${status.replace('_', ' ')}${why ? `: ${why}` : ''}`, workflowId, status, err);
   }
@@ -88,10 +95,21 @@ export function pipelineHandle<Result, Progress>(workflow: WorkflowHandle, progr
 async function describePipeline(workflow: WorkflowHandle): Promise<PipelineDescription> {
   const d = await workflow.describe();
   const stage = d.typedSearchAttributes.get(STAGE);
-  return { workflowId: d.workflowId, runId: d.runId, status: d.status.name, stage: typeof stage === 'string' ? stage : undefined, startTime: d.startTime, closeTime: d.closeTime };
+  return {
+    workflowId: d.workflowId,
+    runId: d.runId,
+    status: d.status.name,
+    stage: typeof stage === 'string' ? stage : undefined,
+    startTime: d.startTime,
+    closeTime: d.closeTime,
+  };
 }
 
 /** A handle on an existing execution by workflow ID (no server call until used). */
-export function existingHandle<Result, Progress>(client: Client, workflowId: string, progressQuery: string): PipelineHandle<Result, Progress> {
+export function existingHandle<Result, Progress>(
+  client: Client,
+  workflowId: string,
+  progressQuery: string,
+): PipelineHandle<Result, Progress> {
   return pipelineHandle<Result, Progress>(client.workflow.getHandle(workflowId), progressQuery);
 }

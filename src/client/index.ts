@@ -29,7 +29,19 @@ export * as conversations from './pipelines/conversations.js';
 
 export type { ExperimentBatchHandle, ExperimentBatchInput, ExperimentBatchResult, ExperimentOutcome } from './pipelines/experiments.js';
 export type { SimulationJobHandle, SimulationJobInput, SimulationJobResult, SimulationJobProgress } from './pipelines/simulation.js';
-export type { TrainingQueueHandle, TrainingJobInput, TrainingQueueInput, TrainingQueueResult, QueueStatus, EnqueueResult } from './pipelines/training.js';
-export type { ConversationBatchHandle, ConversationBatchInput, ConversationBatchResult, ConversationBatchProgress } from './pipelines/conversations.js';
+export type {
+  TrainingQueueHandle,
+  TrainingJobInput,
+  TrainingQueueInput,
+  TrainingQueueResult,
+  QueueStatus,
+  EnqueueResult,
+} from './pipelines/training.js';
+export type {
+  ConversationBatchHandle,
+  ConversationBatchInput,
+  ConversationBatchResult,
+  ConversationBatchProgress,
+} from './pipelines/conversations.js';
 export { cleanWorkspacesNow } from './workspaces.js';
 export type { RetentionPolicy, WorkspaceCleanupInput, WorkspaceCleanupReport } from '../shared/hygiene/schemas.js';

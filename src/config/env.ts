@@ -2,7 +2,14 @@ import path from 'node:path';
 import { z } from 'zod';
 import { resolveDataPath } from './data-dir.js';
 import { durationSchema } from '../shared/schemas.js';
-import { DEFAULT_RETENTION as D, parseByteSize, parseDiskFloor, retentionPolicySchema, type DiskFloor, type RetentionPolicy } from '../shared/hygiene/schemas.js';
+import {
+  DEFAULT_RETENTION as D,
+  parseByteSize,
+  parseDiskFloor,
+  retentionPolicySchema,
+  type DiskFloor,
+  type RetentionPolicy,
+} from '../shared/hygiene/schemas.js';
 
 // Payload encryption (src/codec/): the keys, the encrypting key and the codec server's settings.
 // Unset keys = payloads stay plain JSON. The key formats are checked where the keyring is built
@@ -44,11 +51,17 @@ const envSchema = z.object({
   /** How long a dead worker's per-model slot leases block others. */
   SHEPHERD_MODEL_LEASE_TTL_MS: z.coerce.number().int().min(1000).optional(),
   /** host:port of the Prometheus endpoint (/metrics); unset = no endpoint. Use 127.0.0.1 unless it must be reachable. */
-  SHEPHERD_METRICS_ADDRESS: z.string().regex(/^[^\s:]+:\d+$/, 'expected host:port, e.g. 127.0.0.1:9464').optional(),
+  SHEPHERD_METRICS_ADDRESS: z
+    .string()
+    .regex(/^[^\s:]+:\d+$/, 'expected host:port, e.g. 127.0.0.1:9464')
+    .optional(),
   /** OTLP/HTTP collector base URL (e.g. http://127.0.0.1:4318); set = traces are exported. */
   OTEL_EXPORTER_OTLP_ENDPOINT: z.url().optional(),
   /** host:port of the worker's own health endpoint (GET /healthz, /readyz); unset means none. */
-  SHEPHERD_HEALTH_ADDRESS: z.string().regex(/^[^:]+:\d+$/, 'must be host:port').optional(),
+  SHEPHERD_HEALTH_ADDRESS: z
+    .string()
+    .regex(/^[^:]+:\d+$/, 'must be host:port')
+    .optional(),
   /**
    * Where artifacts go. Only the local data dir exists so far; the S3 settings below are reserved
    * for the object store (issue 13) and `s3` is refused rather than silently ignored.
@@ -56,7 +69,10 @@ const envSchema = z.object({
   SHEPHERD_ARTIFACT_STORE: z
     .enum(['local', 's3'])
     .default('local')
-    .refine((v) => v === 'local', 'the S3 artifact store is not built yet: unset it or use "local" (artifacts stay under SHEPHERD_DATA_DIR)'),
+    .refine(
+      (v) => v === 'local',
+      'the S3 artifact store is not built yet: unset it or use "local" (artifacts stay under SHEPHERD_DATA_DIR)',
+    ),
   SHEPHERD_ARTIFACT_DIR: z.string().min(1).optional(),
   SHEPHERD_S3_BUCKET: z.string().min(3).optional(),
   SHEPHERD_S3_PREFIX: z.string().default(''),
@@ -69,11 +85,17 @@ const envSchema = z.object({
   SHEPHERD_WORKSPACE_KEEP_FAILED: z.coerce.number().int().min(0).optional(),
   SHEPHERD_WORKSPACE_MAX_AGE_SUCCEEDED: durationSchema.optional(),
   SHEPHERD_WORKSPACE_MAX_AGE_FAILED: durationSchema.optional(),
-  SHEPHERD_WORKSPACE_MAX_TOTAL_SIZE: z.string().refine((s) => parseByteSize(s) !== undefined, 'must be a size like "20GiB", "500MB" or bytes').optional(),
+  SHEPHERD_WORKSPACE_MAX_TOTAL_SIZE: z
+    .string()
+    .refine((s) => parseByteSize(s) !== undefined, 'must be a size like "20GiB", "500MB" or bytes')
+    .optional(),
   /** How often the Schedule runs the cleanup; "0" = no Schedule (run it with `shepherd workspaces clean`). */
   SHEPHERD_WORKSPACE_CLEANUP_EVERY: z.union([z.literal('0'), durationSchema]).default('1h'),
   /** Free space under which steps wait instead of starting: bytes ("1GiB") or a percentage ("5%"); "0" = off. */
-  SHEPHERD_DISK_FLOOR: z.string().refine((s) => parseDiskFloor(s) !== undefined, 'must be a size like "1GiB", bytes, or a percentage like "5%"').default('1GiB'),
+  SHEPHERD_DISK_FLOOR: z
+    .string()
+    .refine((s) => parseDiskFloor(s) !== undefined, 'must be a size like "1GiB", bytes, or a percentage like "5%"')
+    .default('1GiB'),
 });
 
 /** Every variable the worker reads itself (others: TEMPORAL_* via envconfig, SHEPHERD_MODELS*, AWS_* via the AWS SDK). */
@@ -90,7 +112,10 @@ export type ShepherdEnv = z.infer<typeof envSchema> & { dataDir: string; runsDir
 
 function hygieneOf(e: z.infer<typeof envSchema>): HygieneSettings {
   const retention = retentionPolicySchema.parse({
-    succeeded: { last: e.SHEPHERD_WORKSPACE_KEEP_SUCCEEDED ?? D.succeeded.last, maxAge: e.SHEPHERD_WORKSPACE_MAX_AGE_SUCCEEDED ?? D.succeeded.maxAge },
+    succeeded: {
+      last: e.SHEPHERD_WORKSPACE_KEEP_SUCCEEDED ?? D.succeeded.last,
+      maxAge: e.SHEPHERD_WORKSPACE_MAX_AGE_SUCCEEDED ?? D.succeeded.maxAge,
+    },
     failed: { last: e.SHEPHERD_WORKSPACE_KEEP_FAILED ?? D.failed.last, maxAge: e.SHEPHERD_WORKSPACE_MAX_AGE_FAILED ?? D.failed.maxAge },
     ...(e.SHEPHERD_WORKSPACE_MAX_TOTAL_SIZE ? { maxTotalSize: e.SHEPHERD_WORKSPACE_MAX_TOTAL_SIZE } : {}),
   });

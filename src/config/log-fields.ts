@@ -12,7 +12,13 @@ export function activityLogFields(): Record<string, unknown> {
     return {};
   }
   const { info } = ctx;
-  return { workflowId: info.workflowExecution?.workflowId, workflowType: info.workflowType, activity: info.activityType, activityId: info.activityId, attempt: info.attempt };
+  return {
+    workflowId: info.workflowExecution?.workflowId,
+    workflowType: info.workflowType,
+    activity: info.activityType,
+    activityId: info.activityId,
+    attempt: info.attempt,
+  };
 }
 
 /**

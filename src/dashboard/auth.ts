@@ -16,7 +16,9 @@ export function isLoopback(host: string): boolean {
 /** Throws when the bind address needs a token and none is configured. */
 export function checkBind(host: string, token: string | undefined): void {
   if (!isLoopback(host) && !token) {
-    throw new Error(`host: binding the dashboard to ${host} (not loopback) requires SHEPHERD_DASHBOARD_TOKEN; or keep 127.0.0.1 and put your own proxy in front`);
+    throw new Error(
+      `host: binding the dashboard to ${host} (not loopback) requires SHEPHERD_DASHBOARD_TOKEN; or keep 127.0.0.1 and put your own proxy in front`,
+    );
   }
   if (token !== undefined && token.length < 16) throw new Error('SHEPHERD_DASHBOARD_TOKEN: use at least 16 characters');
 }

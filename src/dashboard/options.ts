@@ -24,7 +24,12 @@ export interface DashboardFlags {
 
 export function dashboardOptions(flags: DashboardFlags = {}, env: NodeJS.ProcessEnv = process.env): DashboardOptions {
   const set = (v: string | undefined) => (v === undefined || v.trim() === '' ? undefined : v);
-  const controls = flags.allowControl ?? set(env.SHEPHERD_DASHBOARD_CONTROLS)?.split(',').map((s) => s.trim()).filter(Boolean);
+  const controls =
+    flags.allowControl ??
+    set(env.SHEPHERD_DASHBOARD_CONTROLS)
+      ?.split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
   const parsed = schema.safeParse({
     host: flags.host ?? set(env.SHEPHERD_DASHBOARD_HOST),
     port: flags.port ?? set(env.SHEPHERD_DASHBOARD_PORT),
@@ -33,7 +38,13 @@ export function dashboardOptions(flags: DashboardFlags = {}, env: NodeJS.Process
     webUi: flags.webUi ?? set(env.SHEPHERD_WEB_UI_URL),
   });
   if (!parsed.success) {
-    const names: Record<string, string> = { host: '--host / SHEPHERD_DASHBOARD_HOST', port: '--port / SHEPHERD_DASHBOARD_PORT', token: 'SHEPHERD_DASHBOARD_TOKEN', controls: '--allow-control / SHEPHERD_DASHBOARD_CONTROLS', webUi: '--web-ui / SHEPHERD_WEB_UI_URL' };
+    const names: Record<string, string> = {
+      host: '--host / SHEPHERD_DASHBOARD_HOST',
+      port: '--port / SHEPHERD_DASHBOARD_PORT',
+      token: 'SHEPHERD_DASHBOARD_TOKEN',
+      controls: '--allow-control / SHEPHERD_DASHBOARD_CONTROLS',
+      webUi: '--web-ui / SHEPHERD_WEB_UI_URL',
+    };
     throw new Error(parsed.error.issues.map((i) => `${names[String(i.path[0])] ?? i.path.join('.')}: ${i.message}`).join('; '));
   }
   return parsed.data;

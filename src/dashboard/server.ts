@@ -33,7 +33,9 @@ const ASSETS: Record<string, { file: string; type: string }> = {
 const VIEWS = ['overview', 'experiments', 'simulation', 'training', 'conversations', 'analysis'];
 
 function shell(): string {
-  const nav = VIEWS.map((v) => `<a href="${v === 'overview' ? '/' : `/${v}`}" data-nav="${v}">${v[0]!.toUpperCase()}${v.slice(1)}</a>`).join('');
+  const nav = VIEWS.map(
+    (v) => `<a href="${v === 'overview' ? '/' : `/${v}`}" data-nav="${v}">${v[0]!.toUpperCase()}${v.slice(1)}</a>`,
+  ).join('');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Shepherd dashboard</title>

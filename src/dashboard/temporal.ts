@@ -29,7 +29,6 @@ export interface PipelineExecution {
   closeTime: string | null;
 }
 
-
 function toExecution(w: WorkflowExecutionInfo): PipelineExecution {
   const sa = w.typedSearchAttributes;
   return {
@@ -85,7 +84,12 @@ const STATE_NAMES: Record<number, string> = { 1: 'scheduled', 2: 'started', 3: '
  * the timeout without one is about to be declared stuck. A step without a heartbeat timeout is
  * slow once it has used 80% of its start-to-close timeout.
  */
-export function verdictOf(ratio: number | null, attempt: number, runningForMs: number | null, startToCloseMs: number | null): PendingStep['verdict'] {
+export function verdictOf(
+  ratio: number | null,
+  attempt: number,
+  runningForMs: number | null,
+  startToCloseMs: number | null,
+): PendingStep['verdict'] {
   if (ratio !== null && ratio >= 0.5) return 'stuck';
   if (ratio !== null && ratio >= 1 / 3) return 'slow';
   if (ratio === null && runningForMs !== null && startToCloseMs && runningForMs > 0.8 * startToCloseMs) return 'slow';

@@ -104,10 +104,7 @@ export async function migrate(pool: pg.Pool, opts: MigrateOptions = {}): Promise
 async function applyOne(client: pg.PoolClient, m: MigrationFile): Promise<boolean> {
   await client.query('BEGIN');
   try {
-    const existing = await client.query<{ checksum: string }>(
-      'SELECT checksum FROM schema_migrations WHERE version = $1',
-      [m.version],
-    );
+    const existing = await client.query<{ checksum: string }>('SELECT checksum FROM schema_migrations WHERE version = $1', [m.version]);
     if (existing.rows.length > 0) {
       if (existing.rows[0]!.checksum !== m.checksum) {
         throw new MigrationError(
@@ -124,11 +121,7 @@ async function applyOne(client: pg.PoolClient, m: MigrationFile): Promise<boolea
     } catch (err) {
       throw new MigrationError(`migration ${m.file} failed: ${(err as Error).message}`, m.file);
     }
-    await client.query('INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)', [
-      m.version,
-      m.name,
-      m.checksum,
-    ]);
+    await client.query('INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)', [m.version, m.name, m.checksum]);
     await client.query('COMMIT');
     return true;
   } catch (err) {

@@ -12,7 +12,10 @@ export interface SlotLease {
 }
 
 export async function ensureSlots(pool: pg.Pool, model: string, limit: number): Promise<void> {
-  await pool.query('INSERT INTO model_slots (model, slot) SELECT $1, g FROM generate_series(0, $2::int - 1) AS g ON CONFLICT DO NOTHING', [model, limit]);
+  await pool.query('INSERT INTO model_slots (model, slot) SELECT $1, g FROM generate_series(0, $2::int - 1) AS g ON CONFLICT DO NOTHING', [
+    model,
+    limit,
+  ]);
 }
 
 /** One atomic statement: take the lowest free or expired slot below the limit, or none. */
@@ -44,12 +47,19 @@ export async function renewSlot(pool: pg.Pool, p: SlotLease, ttlMs: number): Pro
 }
 
 export async function releaseSlotRow(pool: pg.Pool, p: SlotLease): Promise<void> {
-  await pool.query('UPDATE model_slots SET holder = NULL, expires_at = NULL WHERE model = $1 AND slot = $2 AND holder = $3', [p.model, p.slot, p.token]);
+  await pool.query('UPDATE model_slots SET holder = NULL, expires_at = NULL WHERE model = $1 AND slot = $2 AND holder = $3', [
+    p.model,
+    p.slot,
+    p.token,
+  ]);
 }
 
 /** Slots currently leased (not expired) for a model: for tests, the CLI and dashboards. */
 export async function leasedSlots(pool: pg.Pool, model: string): Promise<number> {
-  const r = await pool.query<{ n: string }>('SELECT count(*) AS n FROM model_slots WHERE model = $1 AND holder IS NOT NULL AND expires_at > now()', [model]);
+  const r = await pool.query<{ n: string }>(
+    'SELECT count(*) AS n FROM model_slots WHERE model = $1 AND holder IS NOT NULL AND expires_at > now()',
+    [model],
+  );
   return Number(r.rows[0]!.n);
 }
 

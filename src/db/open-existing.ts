@@ -25,12 +25,16 @@ async function hasShepherdSchema(url: string): Promise<boolean> {
 export async function openExistingDatabase(opts: OpenDatabaseOptions): Promise<Database> {
   if (opts.databaseUrl) {
     if (!(await hasShepherdSchema(opts.databaseUrl))) {
-      throw new NoShepherdDatabaseError(`no Shepherd database at ${redactUrl(opts.databaseUrl)} (DATABASE_URL): it has no Shepherd tables; a worker creates them`);
+      throw new NoShepherdDatabaseError(
+        `no Shepherd database at ${redactUrl(opts.databaseUrl)} (DATABASE_URL): it has no Shepherd tables; a worker creates them`,
+      );
     }
   } else {
     const dir = path.join(opts.dataDir, 'pglite');
     if (!existsSync(dir)) {
-      throw new NoShepherdDatabaseError(`no Shepherd database at ${dir}: set SHEPHERD_DATA_DIR to the worker's data directory, or DATABASE_URL`);
+      throw new NoShepherdDatabaseError(
+        `no Shepherd database at ${dir}: set SHEPHERD_DATA_DIR to the worker's data directory, or DATABASE_URL`,
+      );
     }
   }
   return openDatabase(opts);

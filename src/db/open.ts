@@ -1,12 +1,6 @@
 import type pg from 'pg';
 import type { Logger } from '../config/logger.js';
-import {
-  EMBEDDED_POOL_MAX,
-  EmbeddedDatabaseInUseError,
-  readLiveLock,
-  startEmbeddedPostgres,
-  type EmbeddedPostgres,
-} from './embedded.js';
+import { EMBEDDED_POOL_MAX, EmbeddedDatabaseInUseError, readLiveLock, startEmbeddedPostgres, type EmbeddedPostgres } from './embedded.js';
 import { migrate, MigrationError } from './migrate.js';
 import { createPool, redactUrl } from './pool.js';
 

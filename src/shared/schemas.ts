@@ -6,7 +6,10 @@ import { describeBoundedIssues } from '../shared/validation/bounded-issues.js';
 /** An identifier that is safe in workflow IDs, file names and SQL keys. */
 export const idSchema = z
   .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/, 'must be 1-100 characters of letters, digits, ".", "_" or "-", starting with a letter or digit');
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/,
+    'must be 1-100 characters of letters, digits, ".", "_" or "-", starting with a letter or digit',
+  );
 
 /** Temporal duration strings such as "30s", "10m", "2h", or milliseconds as a number. */
 export const durationSchema = z.union([

@@ -15,9 +15,8 @@ export interface TableOptions {
  */
 export function formatSummaryTable(rows: Record<string, unknown>[], opts: TableOptions = {}): string {
   const maxCellWidth = opts.maxCellWidth ?? 40;
-  const columns = opts.columns ?? [...new Set(rows.flatMap((r) => Object.keys(r)))].filter((c) =>
-    rows.some((r) => r[c] !== undefined && r[c] !== null),
-  );
+  const columns =
+    opts.columns ?? [...new Set(rows.flatMap((r) => Object.keys(r)))].filter((c) => rows.some((r) => r[c] !== undefined && r[c] !== null));
   const numeric = columns.map((c) => rows.every((r) => r[c] === undefined || r[c] === null || typeof r[c] === 'number'));
   const cells = rows.map((r) => columns.map((c) => truncate(formatCell(r[c]), maxCellWidth)));
   const widths = columns.map((c, i) => Math.max(c.length, ...cells.map((row) => row[i]!.length)));

@@ -47,4 +47,3 @@ export async function readManifest(file: string): Promise<Manifest | null> {
     throw err;
   }
 }
-

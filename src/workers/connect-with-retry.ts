@@ -20,7 +20,8 @@ export async function connectWithRetry<T>(connect: () => Promise<T>, opts: Retry
   for (let attempt = 1; ; attempt++) {
     try {
       const c = await connect();
-      if (attempt > 1) opts.logger.info({ address: opts.address, attempts: attempt }, `connected to the Temporal server at ${opts.address}`);
+      if (attempt > 1)
+        opts.logger.info({ address: opts.address, attempts: attempt }, `connected to the Temporal server at ${opts.address}`);
       return c;
     } catch (err) {
       if (opts.signal?.aborted) throw err;

@@ -44,7 +44,10 @@ export async function createShepherdWorker(opts: ShepherdWorkerOptions): Promise
     ...(opts.identity ? { identity: opts.identity } : {}),
     ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath }),
     activities: { ...createActivities(opts.deps), ...opts.extraActivities },
-    interceptors: { activity: [stepMetricsInterceptor, ...tracingInterceptors(), undecodableActivityInterceptor], workflowModules: workflowInterceptorModules },
+    interceptors: {
+      activity: [stepMetricsInterceptor, ...tracingInterceptors(), undecodableActivityInterceptor],
+      workflowModules: workflowInterceptorModules,
+    },
     // workflowModules and the converter are ignored by the SDK for a prebuilt bundle, which must
     // be built with the same modules; the codecs run outside the sandbox and always apply.
     dataConverter: workerDataConverter({ keyring: opts.keyring }),

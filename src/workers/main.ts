@@ -29,16 +29,32 @@ const connection = await connectWithRetry(() => NativeConnection.connect(connect
   signal: stopWaiting.signal,
 }).finally(() => stopWaiting.dispose());
 const workers = await createWorkerSet({ env, connection, namespace, db, logger, keyring });
-const health = env.SHEPHERD_HEALTH_ADDRESS ? await startHealthServer(env.SHEPHERD_HEALTH_ADDRESS, () => workers.ready(), logger) : undefined;
+const health = env.SHEPHERD_HEALTH_ADDRESS
+  ? await startHealthServer(env.SHEPHERD_HEALTH_ADDRESS, () => workers.ready(), logger)
+  : undefined;
 // The daily metrics refresh exists wherever a worker does; creating it again is a no-op update.
 const scheduler = await connectClient();
-await ensureConversationMetricsSchedule(scheduler.client, { taskQueue: env.SHEPHERD_TASK_QUEUE })
-  .catch((err: Error) => logger.warn({ err }, 'could not create the conversation metrics schedule'));
-await ensureWorkspaceCleanupSchedule(scheduler.client, { taskQueue: env.SHEPHERD_TASK_QUEUE, every: env.hygiene.cleanupEvery, policy: env.hygiene.retention })
+await ensureConversationMetricsSchedule(scheduler.client, { taskQueue: env.SHEPHERD_TASK_QUEUE }).catch((err: Error) =>
+  logger.warn({ err }, 'could not create the conversation metrics schedule'),
+);
+await ensureWorkspaceCleanupSchedule(scheduler.client, {
+  taskQueue: env.SHEPHERD_TASK_QUEUE,
+  every: env.hygiene.cleanupEvery,
+  policy: env.hygiene.retention,
+})
   .catch((err: Error) => logger.warn({ err }, 'could not create the workspace cleanup schedule'))
   .finally(() => scheduler.connection.close());
 logger.info(
-  { address: connectionOptions.address, namespace, taskQueue: env.SHEPHERD_TASK_QUEUE, models: workers.models, metrics: env.SHEPHERD_METRICS_ADDRESS ?? 'off', tracing, database: db.embedded ? 'embedded' : 'DATABASE_URL', encryption: keyring ? `on (key ${keyring.encryptWith})` : 'off' },
+  {
+    address: connectionOptions.address,
+    namespace,
+    taskQueue: env.SHEPHERD_TASK_QUEUE,
+    models: workers.models,
+    metrics: env.SHEPHERD_METRICS_ADDRESS ?? 'off',
+    tracing,
+    database: db.embedded ? 'embedded' : 'DATABASE_URL',
+    encryption: keyring ? `on (key ${keyring.encryptWith})` : 'off',
+  },
   'worker started',
 );
 try {

@@ -116,18 +116,27 @@ export class ModelSlotSupplier implements CustomSlotSupplier<ActivitySlotInfo> {
     for (const t of tokens) clearInterval(this.renewals.get(t));
     this.renewals.clear();
     if (tokens.length > 0) {
-      await this.opts.pool.query('UPDATE model_slots SET holder = NULL, expires_at = NULL WHERE holder = ANY($1::text[])', [tokens]).catch(() => undefined);
+      await this.opts.pool
+        .query('UPDATE model_slots SET holder = NULL, expires_at = NULL WHERE holder = ANY($1::text[])', [tokens])
+        .catch(() => undefined);
     }
   }
 
   private startRenewal(permit: ModelPermit) {
-    const timer = setInterval(() => {
-      renewSlot(this.opts.pool, permit, this.ttlMs)
-        .then((ok) => {
-          if (!ok) this.opts.logger?.error({ model: permit.model, slot: permit.slot }, 'model slot lease was lost (not renewed within its TTL); the limit may be exceeded until this call ends');
-        })
-        .catch((err) => this.opts.logger?.warn({ err: (err as Error).message, model: permit.model }, 'model slot lease renewal failed'));
-    }, Math.max(50, Math.floor(this.ttlMs / 3)));
+    const timer = setInterval(
+      () => {
+        renewSlot(this.opts.pool, permit, this.ttlMs)
+          .then((ok) => {
+            if (!ok)
+              this.opts.logger?.error(
+                { model: permit.model, slot: permit.slot },
+                'model slot lease was lost (not renewed within its TTL); the limit may be exceeded until this call ends',
+              );
+          })
+          .catch((err) => this.opts.logger?.warn({ err: (err as Error).message, model: permit.model }, 'model slot lease renewal failed'));
+      },
+      Math.max(50, Math.floor(this.ttlMs / 3)),
+    );
     timer.unref();
     this.renewals.set(permit.token, timer);
     recordModelSlotsInUse(this.opts.model, this.held);
@@ -139,7 +148,9 @@ export class ModelSlotSupplier implements CustomSlotSupplier<ActivitySlotInfo> {
     this.renewals.delete(permit.token);
     recordModelSlotsInUse(this.opts.model, this.held);
     releaseSlotRow(this.opts.pool, permit)
-      .catch((err) => this.opts.logger?.warn({ err: (err as Error).message, model: permit.model }, 'model slot release failed; it frees at lease expiry'))
+      .catch((err) =>
+        this.opts.logger?.warn({ err: (err as Error).message, model: permit.model }, 'model slot release failed; it frees at lease expiry'),
+      )
       .finally(() => this.wake());
   }
 

@@ -51,7 +51,13 @@ export async function createModelWorkers(opts: ModelWorkersOptions): Promise<Mod
   const workers: Worker[] = [];
   const suppliers: ModelSlotSupplier[] = [];
   for (const [model, cfg] of Object.entries(opts.registry.models)) {
-    const supplier = new ModelSlotSupplier({ pool: opts.pool, model, limit: cfg.maxConcurrency, ttlMs: opts.leaseTtlMs, logger: opts.logger });
+    const supplier = new ModelSlotSupplier({
+      pool: opts.pool,
+      model,
+      limit: cfg.maxConcurrency,
+      ttlMs: opts.leaseTtlMs,
+      logger: opts.logger,
+    });
     suppliers.push(supplier);
     workers.push(
       await Worker.create({
@@ -75,7 +81,10 @@ export async function createModelWorkers(opts: ModelWorkersOptions): Promise<Mod
         },
       }),
     );
-    opts.logger.info({ model, limit: cfg.maxConcurrency, provider: cfg.provider, taskQueue: modelTaskQueue(opts.taskQueue, model) }, 'model worker ready');
+    opts.logger.info(
+      { model, limit: cfg.maxConcurrency, provider: cfg.provider, taskQueue: modelTaskQueue(opts.taskQueue, model) },
+      'model worker ready',
+    );
   }
   return {
     workers,

@@ -19,7 +19,9 @@ export function installSdkLogging(logger: Logger, level: LogLevel = 'INFO', opts
     telemetryOptions: {
       logging: { filter: makeTelemetryFilterString({ core: 'WARN', other: 'ERROR' }), forward: {} },
       // The SDK's own metrics and Shepherd's (through the same meter) at /metrics; off unless set.
-      ...(opts.metricsAddress ? { metrics: { prometheus: { bindAddress: opts.metricsAddress, countersTotalSuffix: true, useSecondsForDurations: true } } } : {}),
+      ...(opts.metricsAddress
+        ? { metrics: { prometheus: { bindAddress: opts.metricsAddress, countersTotalSuffix: true, useSecondsForDurations: true } } }
+        : {}),
     },
   });
 }

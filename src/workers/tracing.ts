@@ -27,7 +27,12 @@ export function installTracing(endpoint: string | undefined, serviceName = 'shep
 export function tracingInterceptors(): ActivityInterceptorsFactory[] {
   const tracer = provider?.getTracer('shepherd');
   if (!tracer) return [];
-  return [(ctx) => ({ inbound: new OpenTelemetryActivityInboundInterceptor(ctx, { tracer }), outbound: new OpenTelemetryActivityOutboundInterceptor(ctx) })];
+  return [
+    (ctx) => ({
+      inbound: new OpenTelemetryActivityInboundInterceptor(ctx, { tracer }),
+      outbound: new OpenTelemetryActivityOutboundInterceptor(ctx),
+    }),
+  ];
 }
 
 /** Exports what is still buffered (worker shutdown). */

@@ -13,11 +13,18 @@ export function parseInput<S extends z.ZodType>(schema: S, input: unknown, root 
   }
   if (input instanceof Uint8Array) {
     // A binary/plain payload: every byte index would be reported as an unrecognised key.
-    throw ApplicationFailure.nonRetryable(`${root}: expected a JSON object, got ${input.length} bytes of binary data (payload encoding binary/plain)`, 'InvalidInput');
+    throw ApplicationFailure.nonRetryable(
+      `${root}: expected a JSON object, got ${input.length} bytes of binary data (payload encoding binary/plain)`,
+      'InvalidInput',
+    );
   }
   const parsed = schema.safeParse(input);
   if (!parsed.success) {
-    throw ApplicationFailure.nonRetryable(`invalid ${root}: ${describeIssues(parsed.error, root)}`, 'InvalidInput', boundIssues(parsed.error, root));
+    throw ApplicationFailure.nonRetryable(
+      `invalid ${root}: ${describeIssues(parsed.error, root)}`,
+      'InvalidInput',
+      boundIssues(parsed.error, root),
+    );
   }
   return parsed.data;
 }

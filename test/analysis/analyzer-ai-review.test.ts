@@ -31,8 +31,10 @@ function review(req: FakeRequest) {
     if (header) file = header[1]!;
     const m = /^(\d+): (.*)$/.exec(line);
     if (!m) continue;
-    if (/\beval\(/.test(m[2]!)) findings.push({ rule: 'eval-of-input', severity: 'critical', file, line: Number(m[1]), message: 'query input is evaluated as code' });
-    if (/Results for \$\{q\}/.test(m[2]!)) findings.push({ rule: 'reflected-xss', severity: 'HIGH', file, line: Number(m[1]), message: 'search term echoed unescaped' });
+    if (/\beval\(/.test(m[2]!))
+      findings.push({ rule: 'eval-of-input', severity: 'critical', file, line: Number(m[1]), message: 'query input is evaluated as code' });
+    if (/Results for \$\{q\}/.test(m[2]!))
+      findings.push({ rule: 'reflected-xss', severity: 'HIGH', file, line: Number(m[1]), message: 'search term echoed unescaped' });
   }
   findings.push({ rule: 'not-a-finding' }); // malformed element: dropped, not stored
   return { findings };
@@ -42,7 +44,11 @@ describe('ai-review analyzer (LLM via the model registry)', () => {
   it('sends the numbered source and stores the findings from the JSON answer', async () => {
     fake.setBehaviour('reviewer:7b', { reply: review, chunkSize: 40 });
     const h = analyzerHarness({ registry });
-    const out = await h.run({ target: { model: 'qwen-coder', app: 'app2', sourceDir: `${APPS}/qwen-coder-app2` }, analyzer: 'ai-review', config: { model: 'reviewer:7b' } });
+    const out = await h.run({
+      target: { model: 'qwen-coder', app: 'app2', sourceDir: `${APPS}/qwen-coder-app2` },
+      analyzer: 'ai-review',
+      config: { model: 'reviewer:7b' },
+    });
     expect(out).toMatchObject({ analyzer: 'ai-review', status: 'completed', findings: 1, bySeverity: { critical: 1 } });
     const evalLine = lineOf(readFileSync(path.join(ROOT, APPS, 'qwen-coder-app2/server.js'), 'utf8'), 'result = eval(expr)');
     const rows = await listFindings(pool(), { pipelineId: h.pipelineId });
@@ -58,20 +64,30 @@ describe('ai-review analyzer (LLM via the model registry)', () => {
     const h = analyzerHarness({ registry });
     await h.run({ target: { model: 'qwen-coder', app: 'app1', sourceDir: `${APPS}/qwen-coder-app1` }, analyzer: 'ai-review' });
     const rows = await listFindings(pool(), { pipelineId: h.pipelineId });
-    expect(rows).toEqual([expect.objectContaining({ rule: 'ai/reflected-xss', severity: 'high', location: expect.stringMatching(/^server\.js:\d+$/) })]);
+    expect(rows).toEqual([
+      expect.objectContaining({ rule: 'ai/reflected-xss', severity: 'high', location: expect.stringMatching(/^server\.js:\d+$/) }),
+    ]);
   });
 
   it('an unusable reply is a retryable InvalidModelOutput failure and stores nothing', async () => {
     fake.setBehaviour('reviewer:7b', { reply: 'I think the code looks fine overall.' });
     const h = analyzerHarness({ registry });
-    const err = await h.run({ target: { model: 'qwen-coder', app: 'app1', sourceDir: `${APPS}/qwen-coder-app1` }, analyzer: 'ai-review' }).catch((e) => e);
+    const err = await h
+      .run({ target: { model: 'qwen-coder', app: 'app1', sourceDir: `${APPS}/qwen-coder-app1` }, analyzer: 'ai-review' })
+      .catch((e) => e);
     expect(err).toMatchObject({ type: 'InvalidModelOutput', nonRetryable: false });
     expect(await listFindings(pool(), { pipelineId: h.pipelineId })).toEqual([]);
   });
 
   it('a model outside the registry fails non-retryably, naming it', async () => {
     const h = analyzerHarness({ registry });
-    const err = await h.run({ target: { model: 'qwen-coder', app: 'app1', sourceDir: `${APPS}/qwen-coder-app1` }, analyzer: 'ai-review', config: { model: 'gpt-9' } }).catch((e) => e);
+    const err = await h
+      .run({
+        target: { model: 'qwen-coder', app: 'app1', sourceDir: `${APPS}/qwen-coder-app1` },
+        analyzer: 'ai-review',
+        config: { model: 'gpt-9' },
+      })
+      .catch((e) => e);
     expect(err).toMatchObject({ type: 'UnknownModel', nonRetryable: true, message: expect.stringContaining("'gpt-9'") });
   });
 });

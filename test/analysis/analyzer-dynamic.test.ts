@@ -24,7 +24,11 @@ describe('dynamic analyzer (nmap NSE http scripts)', () => {
   it('finds the reflected search parameter and the missing security headers of the notes app', async () => {
     const notes = await app('qwen-coder-app1');
     const h = analyzerHarness();
-    const out = await h.run({ target: { model: 'qwen-coder', app: 'app1', sourceDir: 'examples/analysis/apps/qwen-coder-app1' }, analyzer: 'dynamic', address: notes.address });
+    const out = await h.run({
+      target: { model: 'qwen-coder', app: 'app1', sourceDir: 'examples/analysis/apps/qwen-coder-app1' },
+      analyzer: 'dynamic',
+      address: notes.address,
+    });
     expect(out.reason).toBeUndefined();
     expect(out).toMatchObject({ analyzer: 'dynamic', status: 'completed' });
     const rows = await listFindings(pool(), { pipelineId: h.pipelineId });
@@ -41,8 +45,16 @@ describe('dynamic analyzer (nmap NSE http scripts)', () => {
     const calc = await app('qwen-coder-app2');
     const guestbook = await app('llama-coder-app1');
     const h = analyzerHarness();
-    await h.run({ target: { model: 'qwen-coder', app: 'app2', sourceDir: 'examples/analysis/apps/qwen-coder-app2' }, analyzer: 'dynamic', address: calc.address });
-    const clean = await h.run({ target: { model: 'llama-coder', app: 'app1', sourceDir: 'examples/analysis/apps/llama-coder-app1' }, analyzer: 'dynamic', address: guestbook.address });
+    await h.run({
+      target: { model: 'qwen-coder', app: 'app2', sourceDir: 'examples/analysis/apps/qwen-coder-app2' },
+      analyzer: 'dynamic',
+      address: calc.address,
+    });
+    const clean = await h.run({
+      target: { model: 'llama-coder', app: 'app1', sourceDir: 'examples/analysis/apps/llama-coder-app1' },
+      analyzer: 'dynamic',
+      address: guestbook.address,
+    });
     const calcRules = (await listFindings(pool(), { pipelineId: h.pipelineId, app: 'app2' })).map((r) => `${r.rule} ${r.location}`);
     expect(calcRules).toContain('reflected-unescaped-parameter /calc?expr');
     expect(clean.status).toBe('completed');
@@ -53,7 +65,11 @@ describe('dynamic analyzer (nmap NSE http scripts)', () => {
   it('a closed port is failed with "connection refused", never completed, and stores no findings', async () => {
     const h = analyzerHarness();
     const address = await closedAddress();
-    const out = await h.run({ target: { model: 'qwen-coder', app: 'app1', sourceDir: 'examples/analysis/apps/qwen-coder-app1' }, analyzer: 'dynamic', address });
+    const out = await h.run({
+      target: { model: 'qwen-coder', app: 'app1', sourceDir: 'examples/analysis/apps/qwen-coder-app1' },
+      analyzer: 'dynamic',
+      address,
+    });
     expect(out.status).toBe('failed');
     expect(out.reason).toMatch(/nothing scanned: 127\.0\.0\.1:\d+ is closed \(connection refused\)/);
     expect(out.findings).toBe(0);
@@ -72,7 +88,11 @@ describe('dynamic analyzer (nmap NSE http scripts)', () => {
         notes.child.kill('SIGKILL');
       }
     }, 5);
-    const out = await h.run({ target: { model: 'qwen-coder', app: 'app1', sourceDir: 'examples/analysis/apps/qwen-coder-app1' }, analyzer: 'dynamic', address: notes.address });
+    const out = await h.run({
+      target: { model: 'qwen-coder', app: 'app1', sourceDir: 'examples/analysis/apps/qwen-coder-app1' },
+      analyzer: 'dynamic',
+      address: notes.address,
+    });
     clearInterval(killer);
     expect(out.status).toBe('failed');
     expect(out.reason).toMatch(/nothing scanned|stopped answering during the scan/);
@@ -80,7 +100,9 @@ describe('dynamic analyzer (nmap NSE http scripts)', () => {
 
   it('requires an address, naming the field', async () => {
     const h = analyzerHarness();
-    await expect(h.run({ target: { model: 'm', app: 'a', sourceDir: 'examples/analysis/apps/qwen-coder-app1' }, analyzer: 'dynamic' })).rejects.toMatchObject({
+    await expect(
+      h.run({ target: { model: 'm', app: 'a', sourceDir: 'examples/analysis/apps/qwen-coder-app1' }, analyzer: 'dynamic' }),
+    ).rejects.toMatchObject({
       type: 'InvalidAnalyzerInput',
       message: expect.stringContaining('input.address'),
     });

@@ -27,7 +27,14 @@ describe('examples/analysis inputs', () => {
     const r = analysisPipelineSchema.safeParse(read('broken.json'));
     expect(r.success).toBe(false);
     const message = describeIssues(r.error!);
-    for (const field of ['input.pipelineId', 'input.targets.0.app', 'input.targets.0.sourceDir', 'input.targets.0.port', 'input.analyzers.1.name', 'input.concurrency']) {
+    for (const field of [
+      'input.pipelineId',
+      'input.targets.0.app',
+      'input.targets.0.sourceDir',
+      'input.targets.0.port',
+      'input.analyzers.1.name',
+      'input.concurrency',
+    ]) {
       expect(message).toContain(`${field}:`);
     }
   });

@@ -38,9 +38,17 @@ describe('findings storage idempotency', () => {
     expect(run).toMatchObject({ attempt: 3, findings: a3.findings, status: 'completed' });
   });
 
-  it('racing stores of several attempts leave exactly the newest attempt\'s set', async () => {
+  it("racing stores of several attempts leave exactly the newest attempt's set", async () => {
     const pipelineId = `race${Date.now()}`;
-    const key = (attempt: number): AnalyzerAttemptKey => ({ pipelineId, model: 'm', app: 'a', analyzer: 'static', runId: 'run-1', attempt, scheduledMs: 1000 + attempt });
+    const key = (attempt: number): AnalyzerAttemptKey => ({
+      pipelineId,
+      model: 'm',
+      app: 'a',
+      analyzer: 'static',
+      runId: 'run-1',
+      attempt,
+      scheduledMs: 1000 + attempt,
+    });
     const run = { status: 'completed' as const, bySeverity: {}, durationMs: 1 };
     const attempts = [3, 1, 5, 2, 4];
     const results = await Promise.all(attempts.map((a) => storeAnalyzerResult(pool(), key(a), run, findings(50 + a, `attempt ${a}`))));
@@ -57,7 +65,7 @@ describe('findings storage idempotency', () => {
     expect(row).toMatchObject({ attempt: 5, findings: 55 });
   });
 
-  it('a new workflow run replaces an older run\'s findings; the older run\'s late attempt does not come back', async () => {
+  it("a new workflow run replaces an older run's findings; the older run's late attempt does not come back", async () => {
     const pipelineId = `rerun${Date.now()}`;
     const base = { pipelineId, model: 'm', app: 'a', analyzer: 'dynamic' };
     const run = { status: 'completed' as const, bySeverity: {}, durationMs: 1 };
@@ -73,7 +81,12 @@ describe('findings storage idempotency', () => {
   it('the same finding twice in one report is stored once', async () => {
     const pipelineId = `dup${Date.now()}`;
     const dup = [...findings(5, 'x'), ...findings(5, 'x')];
-    await storeAnalyzerResult(pool(), { pipelineId, model: 'm', app: 'a', analyzer: 'static', runId: 'r', attempt: 1, scheduledMs: 1 }, { status: 'completed', bySeverity: {}, durationMs: 1 }, dup);
+    await storeAnalyzerResult(
+      pool(),
+      { pipelineId, model: 'm', app: 'a', analyzer: 'static', runId: 'r', attempt: 1, scheduledMs: 1 },
+      { status: 'completed', bySeverity: {}, durationMs: 1 },
+      dup,
+    );
     expect(await countFindings(pool(), { pipelineId })).toBe(5);
   });
 });

@@ -19,7 +19,12 @@ describe('performance analyzer (autocannon)', () => {
     const inventory = await startExampleApp('llama-coder-app2');
     apps.push(inventory);
     const h = analyzerHarness();
-    const out = await h.run({ target: { model: 'llama-coder', app: 'app2', sourceDir: 'examples/analysis/apps/llama-coder-app2' }, analyzer: 'performance', address: inventory.address, config });
+    const out = await h.run({
+      target: { model: 'llama-coder', app: 'app2', sourceDir: 'examples/analysis/apps/llama-coder-app2' },
+      analyzer: 'performance',
+      address: inventory.address,
+      config,
+    });
     expect(out.status).toBe('completed');
     const rows = await listFindings(pool(), { pipelineId: h.pipelineId });
     const non2xx = rows.find((r) => r.rule === 'perf/non-2xx-under-load');
@@ -36,13 +41,23 @@ describe('performance analyzer (autocannon)', () => {
     const guestbook = await startExampleApp('llama-coder-app1');
     apps.push(guestbook);
     const h = analyzerHarness();
-    const out = await h.run({ target: { model: 'llama-coder', app: 'app1', sourceDir: 'examples/analysis/apps/llama-coder-app1' }, analyzer: 'performance', address: guestbook.address, config: { ...config, p99BudgetMs: 60_000 } });
+    const out = await h.run({
+      target: { model: 'llama-coder', app: 'app1', sourceDir: 'examples/analysis/apps/llama-coder-app1' },
+      analyzer: 'performance',
+      address: guestbook.address,
+      config: { ...config, p99BudgetMs: 60_000 },
+    });
     expect(out).toMatchObject({ status: 'completed', findings: 0 });
   });
 
   it('nothing answering is failed with the reason, never completed', async () => {
     const h = analyzerHarness();
-    const out = await h.run({ target: { model: 'x', app: 'a', sourceDir: 'examples/analysis/apps/llama-coder-app1' }, analyzer: 'performance', address: await closedAddress(), config });
+    const out = await h.run({
+      target: { model: 'x', app: 'a', sourceDir: 'examples/analysis/apps/llama-coder-app1' },
+      analyzer: 'performance',
+      address: await closedAddress(),
+      config,
+    });
     expect(out.status).toBe('failed');
     expect(out.reason).toMatch(/nothing measured: no request to http:\/\/127\.0\.0\.1:\d+\/ was answered \(\d+ connection errors/);
   });

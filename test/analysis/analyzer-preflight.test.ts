@@ -6,7 +6,11 @@ import { findNmap } from '../../src/activities/analysis/tools.js';
 
 describe('preflightAnalysis', () => {
   it('passes when every analyzer tool is installed and a model is configured', async () => {
-    const registry = { models: { 'reviewer:7b': { provider: 'ollama' as const, baseUrl: 'http://127.0.0.1:9', maxConcurrency: 1, jsonMode: 'schema' as const } } };
+    const registry = {
+      models: {
+        'reviewer:7b': { provider: 'ollama' as const, baseUrl: 'http://127.0.0.1:9', maxConcurrency: 1, jsonMode: 'schema' as const },
+      },
+    };
     const r = await preflight({ analyzers: ['static', 'dynamic', 'performance', 'ai-review'], needsRuntime: false }, { registry });
     expect(r).toEqual({ ok: true, problems: [] });
   });
@@ -33,7 +37,9 @@ describe('preflightAnalysis', () => {
     try {
       const r = await preflight({ analyzers: ['static'], needsRuntime: true });
       expect(r.ok).toBe(false);
-      expect(r.problems).toEqual([expect.stringContaining('container runtime: container runtime not reachable at unix:///nonexistent/docker.sock')]);
+      expect(r.problems).toEqual([
+        expect.stringContaining('container runtime: container runtime not reachable at unix:///nonexistent/docker.sock'),
+      ]);
     } finally {
       if (saved === undefined) delete process.env.DOCKER_HOST;
       else process.env.DOCKER_HOST = saved;

@@ -47,7 +47,7 @@ describe('static analyzer (ESLint + eslint-plugin-security)', () => {
     expect(clean.bySeverity.high ?? 0).toBe(0);
   });
 
-  it('ignores the analysed tree\'s own ESLint config (a config there cannot switch the rules off), its node_modules and links out of it', async () => {
+  it("ignores the analysed tree's own ESLint config (a config there cannot switch the rules off), its node_modules and links out of it", async () => {
     const root = tempDir('static-own-config');
     const src = path.join(root, 'app');
     mkdirSync(src);
@@ -73,7 +73,11 @@ describe('static analyzer (ESLint + eslint-plugin-security)', () => {
     mkdirSync(src);
     // 40 files x 4 flawed functions, each function hit by 2+ rules: well over 300 findings.
     for (let f = 0; f < 40; f++) {
-      const body = Array.from({ length: 4 }, (_, i) => `exports.f${i} = function (req) {\n  const r = eval(req.query.x${i});\n  require('fs').readFileSync(req.query.p${i});\n  return new RegExp(req.query.r${i}).test(r);\n};\n`).join('');
+      const body = Array.from(
+        { length: 4 },
+        (_, i) =>
+          `exports.f${i} = function (req) {\n  const r = eval(req.query.x${i});\n  require('fs').readFileSync(req.query.p${i});\n  return new RegExp(req.query.r${i}).test(r);\n};\n`,
+      ).join('');
       writeFileSync(path.join(src, `mod${f}.js`), body);
     }
     const h = analyzerHarness({ projectDir: root });

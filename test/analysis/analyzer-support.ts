@@ -43,7 +43,10 @@ export async function closePool(): Promise<void> {
 export interface AnalyzerHarness {
   deps: AnalysisDeps;
   heartbeats: unknown[];
-  run(input: Omit<RunAnalyzerInput, 'runId' | 'pipelineId'> & { runId?: string; pipelineId?: string }, info?: Partial<Info>): Promise<AnalyzerOutcome>;
+  run(
+    input: Omit<RunAnalyzerInput, 'runId' | 'pipelineId'> & { runId?: string; pipelineId?: string },
+    info?: Partial<Info>,
+  ): Promise<AnalyzerOutcome>;
   pipelineId: string;
 }
 
@@ -65,14 +68,20 @@ export function analyzerHarness(opts: { registry?: ModelRegistry; projectDir?: s
     heartbeats,
     pipelineId,
     run(input, info = {}) {
-      const env = new MockActivityEnvironment({
-        activityId: `runAnalyzer-${input.analyzer}`,
-        workflowExecution: { workflowId: `analysis-${pipelineId}-${input.target.model}-${input.target.app}`, runId: input.runId ?? 'run-1' },
-        startToCloseTimeoutMs: 120_000,
-        heartbeatTimeoutMs: 30_000,
-        currentAttemptScheduledTimestampMs: Date.now(),
-        ...info,
-      }, { logger: new DefaultLogger('ERROR') });
+      const env = new MockActivityEnvironment(
+        {
+          activityId: `runAnalyzer-${input.analyzer}`,
+          workflowExecution: {
+            workflowId: `analysis-${pipelineId}-${input.target.model}-${input.target.app}`,
+            runId: input.runId ?? 'run-1',
+          },
+          startToCloseTimeoutMs: 120_000,
+          heartbeatTimeoutMs: 30_000,
+          currentAttemptScheduledTimestampMs: Date.now(),
+          ...info,
+        },
+        { logger: new DefaultLogger('ERROR') },
+      );
       env.on('heartbeat', (d: unknown) => heartbeats.push(d));
       return env.run(acts.runAnalyzer, { pipelineId, runId: 'run-1', ...input });
     },

@@ -24,7 +24,14 @@ afterAll(async () => {
 });
 
 const app = (model: string, appId: string, dir: string, extra: Record<string, unknown> = {}) => ({
-  model, app: appId, sourceDir: dir, buildContext: dir, port: 8080, healthPath: '/health', healthTimeout: '20s', ...extra,
+  model,
+  app: appId,
+  sourceDir: dir,
+  buildContext: dir,
+  port: 8080,
+  healthPath: '/health',
+  healthTimeout: '20s',
+  ...extra,
 });
 const breakers = { analyzerFailureThreshold: 10, pipelineFailureThreshold: 10 };
 
@@ -59,7 +66,10 @@ describe('analysis pipeline failure modes (real containers)', () => {
       { taskQueue: w.taskQueue },
     );
     const slowWorkflow = `analysis-${pipelineId}-slow-a1`;
-    await waitFor(async () => (await analyzerPhases(slowWorkflow)).some((p) => p.analyzer === 'dynamic' && p.phase === 'nmap'), 'nmap scanning the slow app');
+    await waitFor(
+      async () => (await analyzerPhases(slowWorkflow)).some((p) => p.analyzer === 'dynamic' && p.phase === 'nmap'),
+      'nmap scanning the slow app',
+    );
     // nmap's spider needs 400 ms per page of the slow app (60 pages): 2.5 s in, it is mid-scan.
     await new Promise((r) => setTimeout(r, 2500));
     const [victim] = (await pipelineContainers(testDocker(), pipelineId)).filter((c) => c.Labels['shepherd.workflow'] === slowWorkflow);
@@ -100,7 +110,10 @@ describe('analysis pipeline failure modes (real containers)', () => {
         { taskQueue: w.taskQueue },
       )
     ).result();
-    for (const [appId, why] of [['sick', /not ready|unhealthy|health/i], ['wrongport', /not ready|unhealthy|health|9090|refused|reset/i]] as const) {
+    for (const [appId, why] of [
+      ['sick', /not ready|unhealthy|health/i],
+      ['wrongport', /not ready|unhealthy|health|9090|refused|reset/i],
+    ] as const) {
       const t = target(result, 'qwen-coder', appId);
       for (const a of ['dynamic', 'performance']) {
         const o = outcome(t, a);
@@ -128,7 +141,10 @@ describe('analysis pipeline failure modes (real containers)', () => {
       { taskQueue: w.taskQueue },
     );
     const targetWorkflow = `analysis-${pipelineId}-llama-coder-1`;
-    await waitFor(async () => (await analyzerPhases(targetWorkflow)).some((p) => p.analyzer === 'performance' && p.phase?.startsWith('autocannon')), 'the load test running');
+    await waitFor(
+      async () => (await analyzerPhases(targetWorkflow)).some((p) => p.analyzer === 'performance' && p.phase?.startsWith('autocannon')),
+      'the load test running',
+    );
     expect((await pipelineContainers(testDocker(), pipelineId)).length).toBe(1);
     await handle.cancel();
     const ended = await handle.result().then(

@@ -25,7 +25,10 @@ export function uniquePipelineId(prefix: string): string {
   return `${prefix}_${randomUUID().slice(0, 8)}`;
 }
 
-export function exampleInput(file: string, pipelineId: string): AnalysisPipelineInput & { targets: Record<string, unknown>[]; analyzers: Array<{ name: string; config?: Record<string, unknown> }> } {
+export function exampleInput(
+  file: string,
+  pipelineId: string,
+): AnalysisPipelineInput & { targets: Record<string, unknown>[]; analyzers: Array<{ name: string; config?: Record<string, unknown> }> } {
   const input = JSON.parse(readFileSync(path.join(ROOT, 'examples/analysis', file), 'utf8'));
   input.pipelineId = pipelineId;
   input.notify = false;

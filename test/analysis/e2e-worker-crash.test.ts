@@ -52,10 +52,16 @@ describe('worker SIGKILL mid-analysis', () => {
       },
       { taskQueue },
     );
-    const held = await waitFor(async () => (await pipelineContainers(testDocker(), pipelineId)).find((c) => c.State === 'running'), 'the app container running');
+    const held = await waitFor(
+      async () => (await pipelineContainers(testDocker(), pipelineId)).find((c) => c.State === 'running'),
+      'the app container running',
+    );
     const deadOwner = held.Labels[OWNER_LABEL]!;
     // Let the load test get going against it, then kill the worker like a crashed machine.
-    await waitFor(async () => (await listAnalyzerRuns(pool(), pipelineId)).some((r) => r.analyzer === 'static'), 'the static analyzer done');
+    await waitFor(
+      async () => (await listAnalyzerRuns(pool(), pipelineId)).some((r) => r.analyzer === 'static'),
+      'the static analyzer done',
+    );
     const t0 = Date.now();
     const mark = (m: string) => process.env.SHEPHERD_TEST_TRACE && console.error(`[crash +${Date.now() - t0} ms] ${m}`);
     first.kill('SIGKILL');

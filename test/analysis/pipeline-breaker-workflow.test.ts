@@ -75,12 +75,25 @@ describe('analyzer breaker in analysisPipeline', () => {
     const id = uniquePipelineId('abreak');
     const h = await startAnalysisPipeline(
       client,
-      pipelineInput(id, 4, { concurrency: 1, analyzers: sourceOnly, breakers: { analyzerFailureThreshold: 2, analyzerCooldownTargets: 100, analyzerCooldown: '1h' } }),
+      pipelineInput(id, 4, {
+        concurrency: 1,
+        analyzers: sourceOnly,
+        breakers: { analyzerFailureThreshold: 2, analyzerCooldownTargets: 100, analyzerCooldown: '1h' },
+      }),
       { taskQueue: w.taskQueue },
     );
-    const progress = await waitFor(() => h.progress(), (p) => p.targets[2]!.status === 'running', 'third target running');
+    const progress = await waitFor(
+      () => h.progress(),
+      (p) => p.targets[2]!.status === 'running',
+      'third target running',
+    );
     const staticBreaker = progress.breakers.analyzers.find((b) => b.analyzer === 'static')!;
-    expect(staticBreaker).toMatchObject({ state: 'open', consecutiveFailures: 2, trips: 1, lastFailure: expect.stringMatching(/eslint crashed/) });
+    expect(staticBreaker).toMatchObject({
+      state: 'open',
+      consecutiveFailures: 2,
+      trips: 1,
+      lastFailure: expect.stringMatching(/eslint crashed/),
+    });
     expect(await stage(h)).toMatch(/static:open/);
     expect(await currentDetails(h)).toMatch(/static: open, 2 consecutive failures/);
 
@@ -88,7 +101,9 @@ describe('analyzer breaker in analysisPipeline', () => {
     expect(reset.reset).toEqual(['static']);
     expect(reset.breakers.analyzers.find((b) => b.analyzer === 'static')!.state).toBe('closed');
     // The update's validator rejects an unknown breaker before it reaches the history.
-    await expect(h.resetBreaker('nonsense' as never)).rejects.toMatchObject({ cause: { message: expect.stringMatching(/breaker must be "pipeline", "all" or a configured analyzer/) } });
+    await expect(h.resetBreaker('nonsense' as never)).rejects.toMatchObject({
+      cause: { message: expect.stringMatching(/breaker must be "pipeline", "all" or a configured analyzer/) },
+    });
     release();
 
     const result = await h.result();
@@ -100,7 +115,11 @@ describe('analyzer breaker in analysisPipeline', () => {
     expect(w.controls.calls('analyzer:start', appAnalysisWorkflowId(id, 'claude-4.5-haiku-20251001', '2'), 'static')).toHaveLength(1);
     expect(result.status).toBe('completed_with_failures');
     expect(result.counts.partial).toBe(4);
-    expect(result.breakers.analyzers.find((b) => b.analyzer === 'static')).toMatchObject({ state: 'closed', consecutiveFailures: 1, trips: 1 });
+    expect(result.breakers.analyzers.find((b) => b.analyzer === 'static')).toMatchObject({
+      state: 'closed',
+      consecutiveFailures: 1,
+      trips: 1,
+    });
   });
 
   it('after the cool-down (in finished targets) it is half-open: one trial target, which closes it when it succeeds', async () => {
@@ -113,7 +132,11 @@ describe('analyzer breaker in analysisPipeline', () => {
     const id = uniquePipelineId('half');
     const h = await startAnalysisPipeline(
       client,
-      pipelineInput(id, 4, { concurrency: 1, analyzers: sourceOnly, breakers: { analyzerFailureThreshold: 1, analyzerCooldownTargets: 1, analyzerCooldown: '1h' } }),
+      pipelineInput(id, 4, {
+        concurrency: 1,
+        analyzers: sourceOnly,
+        breakers: { analyzerFailureThreshold: 1, analyzerCooldownTargets: 1, analyzerCooldown: '1h' },
+      }),
       { taskQueue: w.taskQueue },
     );
     const result = await h.result();
@@ -130,15 +153,23 @@ describe('pipeline breaker in analysisPipeline', () => {
     const id = uniquePipelineId('pbreak');
     const h = await startAnalysisPipeline(
       client,
-      pipelineInput(id, 5, { concurrency: 1, analyzers: [{ name: 'dynamic', retry: { maximumAttempts: 1 } }], breakers: { pipelineFailureThreshold: 2 } }),
+      pipelineInput(id, 5, {
+        concurrency: 1,
+        analyzers: [{ name: 'dynamic', retry: { maximumAttempts: 1 } }],
+        breakers: { pipelineFailureThreshold: 2 },
+      }),
       { taskQueue: w.taskQueue },
     );
-    const err = await h.result().then(() => undefined, (e) => e);
+    const err = await h.result().then(
+      () => undefined,
+      (e) => e,
+    );
     expect(err).toBeInstanceOf(WorkflowFailedError);
     expect(err.cause?.type).toBe('AnalysisFailed');
     const p = await h.progress();
     expect(p.targets.map((t) => t.status)).toEqual(['failed', 'failed', 'skipped', 'skipped', 'skipped']);
-    for (const t of p.targets.slice(2)) expect(t.reason).toBe(`pipeline breaker open: 2 consecutive failed targets (last: ${p.targets[1]!.model}:${p.targets[1]!.app})`);
+    for (const t of p.targets.slice(2))
+      expect(t.reason).toBe(`pipeline breaker open: 2 consecutive failed targets (last: ${p.targets[1]!.model}:${p.targets[1]!.app})`);
     expect(p.breakers.pipeline).toMatchObject({ state: 'open', trips: 1 });
     // The app never came up: the targets failed, the dynamic analyzer did not, so its breaker stays closed.
     expect(p.breakers.analyzers.find((b) => b.analyzer === 'dynamic')).toMatchObject({ state: 'closed', consecutiveFailures: 0 });
@@ -157,13 +188,25 @@ describe('pipeline breaker in analysisPipeline', () => {
     const id = uniquePipelineId('presume');
     const h = await startAnalysisPipeline(
       client,
-      pipelineInput(id, 3, { concurrency: 1, analyzers: [{ name: 'dynamic', retry: { maximumAttempts: 1 } }], breakers: { pipelineFailureThreshold: 1, pipelineResetWait: '5m' } }),
+      pipelineInput(id, 3, {
+        concurrency: 1,
+        analyzers: [{ name: 'dynamic', retry: { maximumAttempts: 1 } }],
+        breakers: { pipelineFailureThreshold: 1, pipelineResetWait: '5m' },
+      }),
       { taskQueue: w.taskQueue },
     );
-    const p = await waitFor(() => h.progress(), (x) => x.breakers.pipeline.state === 'open' && x.targets[1]!.status === 'skipped', 'pipeline breaker open');
+    const p = await waitFor(
+      () => h.progress(),
+      (x) => x.breakers.pipeline.state === 'open' && x.targets[1]!.status === 'skipped',
+      'pipeline breaker open',
+    );
     expect(p.targets.map((t) => t.status)).toEqual(['failed', 'skipped', 'skipped']);
     expect(await stage(h)).toMatch(/pipeline:open/);
-    await waitFor(async () => hook.received.some((r) => String(r.body?.text).includes('targets wait up to 5m for a resetBreaker')), Boolean, 'breaker alert');
+    await waitFor(
+      async () => hook.received.some((r) => String(r.body?.text).includes('targets wait up to 5m for a resetBreaker')),
+      Boolean,
+      'breaker alert',
+    );
     expect(w.controls.calls('hold:start')).toHaveLength(1);
 
     await h.signalResetBreaker('pipeline');

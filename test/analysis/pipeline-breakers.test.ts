@@ -41,7 +41,10 @@ describe('analyzer breaker', () => {
   it('an open breaker skips with "breaker open" until the cool-down in targets has passed, then admits one trial', () => {
     const open = failTimes(newAnalyzerBreaker('static'), 3, at(0, 5));
     const denied = admitAnalyzer(open, cfg, at(10, 6), 'a');
-    expect(denied.decision).toEqual({ run: false, reason: expect.stringMatching(/^breaker open: static failed 3 times in a row \(last: boom 2\)/) });
+    expect(denied.decision).toEqual({
+      run: false,
+      reason: expect.stringMatching(/^breaker open: static failed 3 times in a row \(last: boom 2\)/),
+    });
     const trial = admitAnalyzer(open, cfg, at(10, 7), 'b');
     expect(trial.decision).toEqual({ run: true, probe: true });
     expect(trial.breaker).toMatchObject({ state: 'half-open', probe: 'b' });
@@ -59,7 +62,11 @@ describe('analyzer breaker', () => {
   it('a successful trial closes it; a failed trial opens it again at once', () => {
     const open = failTimes(newAnalyzerBreaker('static'), 3);
     const { breaker: half } = admitAnalyzer(open, cfg, at(0, 2), 'p');
-    expect(recordAnalyzerOutcome(half, cfg, at(5, 3), 'p', 'completed')).toMatchObject({ state: 'closed', consecutiveFailures: 0, probe: undefined });
+    expect(recordAnalyzerOutcome(half, cfg, at(5, 3), 'p', 'completed')).toMatchObject({
+      state: 'closed',
+      consecutiveFailures: 0,
+      probe: undefined,
+    });
     const reopened = recordAnalyzerOutcome(half, cfg, at(5, 3), 'p', 'failed', 'still broken');
     expect(reopened).toMatchObject({ state: 'open', openedAt: 5, openedAtTargets: 3, trips: 2, lastFailure: 'still broken' });
     // A skipped trial frees the trial slot without deciding anything.

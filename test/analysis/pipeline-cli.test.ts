@@ -43,13 +43,24 @@ describe('shepherd analysis', () => {
     };
     const id = uniquePipelineId('cli');
     const file = path.join(tempDir('analysis-cli'), 'pipeline.json');
-    writeFileSync(file, JSON.stringify(pipelineInput(id, 4, { concurrency: 2, notify: false, analyzers: [{ name: 'static', retry: { maximumAttempts: 1 } }, { name: 'ai-review' }], breakers: { analyzerFailureThreshold: 2, analyzerCooldownTargets: 100 } })));
+    writeFileSync(
+      file,
+      JSON.stringify(
+        pipelineInput(id, 4, {
+          concurrency: 2,
+          notify: false,
+          analyzers: [{ name: 'static', retry: { maximumAttempts: 1 } }, { name: 'ai-review' }],
+          breakers: { analyzerFailureThreshold: 2, analyzerCooldownTargets: 100 },
+        }),
+      ),
+    );
 
     const run = await cli(['run', file, '--detach']);
     expect(run.stderr).toBe('');
     expect(run.stdout).toContain(`started analysis-pipeline-${id}`);
     const h = analysisHandle(client, id);
-    for (let i = 0; i < 300 && (await h.progress()).targets.filter((t) => t.status === 'running').length < 2; i++) await new Promise((r) => setTimeout(r, 100));
+    for (let i = 0; i < 300 && (await h.progress()).targets.filter((t) => t.status === 'running').length < 2; i++)
+      await new Promise((r) => setTimeout(r, 100));
 
     const status = await cli(['status', id]);
     expect(status.exitCode, status.stderr).toBe(0);
@@ -62,7 +73,9 @@ describe('shepherd analysis', () => {
     expect(reset.stdout).toMatch(/reset: static\n[\s\S]*static breaker: closed/);
     const bad = await cli(['reset', id, 'fuzzing']);
     expect(bad.exitCode).toBe(1);
-    expect(bad.stderr, `${bad.stderr}\n${JSON.stringify((await h.raw.describe()).status)}`).toMatch(/breaker must be "pipeline", "all" or a configured analyzer/);
+    expect(bad.stderr, `${bad.stderr}\n${JSON.stringify((await h.raw.describe()).status)}`).toMatch(
+      /breaker must be "pipeline", "all" or a configured analyzer/,
+    );
 
     const findings = await cli(['findings', id]);
     expect(findings.exitCode, findings.stderr).toBe(0);
@@ -72,7 +85,9 @@ describe('shepherd analysis', () => {
     const cancel = await cli(['cancel', id]);
     expect(cancel.stdout).toContain(`cancellation requested for analysis-pipeline-${id}`);
     await expect(h.result()).rejects.toThrow();
-    const { rows } = await pool.query("SELECT count(*)::int AS n FROM analysis_targets WHERE pipeline_id = $1 AND status = 'cancelled'", [id]);
+    const { rows } = await pool.query("SELECT count(*)::int AS n FROM analysis_targets WHERE pipeline_id = $1 AND status = 'cancelled'", [
+      id,
+    ]);
     expect(rows[0].n).toBe(2);
   });
 });

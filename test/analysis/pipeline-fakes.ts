@@ -27,7 +27,10 @@ export interface LogEntry {
   analyzer?: string;
 }
 
-export type AnalyzerBehaviour = (input: RunAnalyzerInput, attempt: number) => Promise<Partial<AnalyzerOutcome> | void> | Partial<AnalyzerOutcome> | void;
+export type AnalyzerBehaviour = (
+  input: RunAnalyzerInput,
+  attempt: number,
+) => Promise<Partial<AnalyzerOutcome> | void> | Partial<AnalyzerOutcome> | void;
 
 export interface FakeControls {
   log: LogEntry[];
@@ -51,15 +54,23 @@ export async function busy(ms: number): Promise<void> {
   }
 }
 
-export function fakeAnalysisActivities(client: () => Client, pool: pg.Pool, webhookUrl?: string): { activities: AnalysisActivities; controls: FakeControls } {
+export function fakeAnalysisActivities(
+  client: () => Client,
+  pool: pg.Pool,
+  webhookUrl?: string,
+): { activities: AnalysisActivities; controls: FakeControls } {
   const controls: FakeControls = {
     log: [],
     preflight: { ok: true, problems: [] },
     analyzer: () => undefined,
     holder: () => 'healthy',
-    calls: (event, target, analyzer) => controls.log.filter((e) => e.event === event && (target === undefined || e.target === target) && (analyzer === undefined || e.analyzer === analyzer)),
+    calls: (event, target, analyzer) =>
+      controls.log.filter(
+        (e) => e.event === event && (target === undefined || e.target === target) && (analyzer === undefined || e.analyzer === analyzer),
+      ),
   };
-  const note = (event: string, target: string, analyzer?: string) => controls.log.push({ seq: ++seq, event, target, ...(analyzer ? { analyzer } : {}) });
+  const note = (event: string, target: string, analyzer?: string) =>
+    controls.log.push({ seq: ++seq, event, target, ...(analyzer ? { analyzer } : {}) });
   const deps = { pool, webhookUrl, logger: createLogger('error', 'fake') } as unknown as ActivityDeps;
   const notify = createNotifyActivities(deps);
 
@@ -80,20 +91,28 @@ export function fakeAnalysisActivities(client: () => Client, pool: pg.Pool, webh
       note('hold:start', target);
       if (controls.holder(target) === 'unhealthy') {
         note('hold:unhealthy', target);
-        throw ApplicationFailure.nonRetryable(`app did not answer GET ${input.spec.healthPath} on port ${input.spec.port} within ${input.spec.healthTimeout}: connection refused`, 'AppUnhealthy');
+        throw ApplicationFailure.nonRetryable(
+          `app did not answer GET ${input.spec.healthPath} on port ${input.spec.port} within ${input.spec.healthTimeout}: connection refused`,
+          'AppUnhealthy',
+        );
       }
       const containerId = randomUUID();
-      await client().workflow.getHandle(input.owner.workflowId, input.owner.runId).signal(input.readySignal, {
-        containerId,
-        name: `fake-${containerId.slice(0, 8)}`,
-        host: { host: '127.0.0.1', port: 40000 + ctx.info.attempt },
-      });
+      await client()
+        .workflow.getHandle(input.owner.workflowId, input.owner.runId)
+        .signal(input.readySignal, {
+          containerId,
+          name: `fake-${containerId.slice(0, 8)}`,
+          host: { host: '127.0.0.1', port: 40000 + ctx.info.attempt },
+        });
       note('hold:ready', target);
       try {
         if (controls.holder(target) === 'dies') {
           await busy(500);
           note('hold:died', target);
-          throw ApplicationFailure.nonRetryable('app container exited with code 137 while held (OOMKilled: false); log tail: Killed', 'AppContainerExited');
+          throw ApplicationFailure.nonRetryable(
+            'app container exited with code 137 while held (OOMKilled: false); log tail: Killed',
+            'AppContainerExited',
+          );
         }
         for (;;) await busy(60_000);
       } catch (err) {
@@ -113,7 +132,14 @@ export function fakeAnalysisActivities(client: () => Client, pool: pg.Pool, webh
       try {
         const partial = (await controls.analyzer(input, attempt)) ?? {};
         note('analyzer:end', target, input.analyzer);
-        return { analyzer: input.analyzer, status: 'completed', findings: 1, bySeverity: { low: 1 }, durationMs: Date.now() - startedAt, ...partial };
+        return {
+          analyzer: input.analyzer,
+          status: 'completed',
+          findings: 1,
+          bySeverity: { low: 1 },
+          durationMs: Date.now() - startedAt,
+          ...partial,
+        };
       } catch (err) {
         note('analyzer:end', target, input.analyzer);
         throw err;

@@ -23,7 +23,13 @@ describe('analysisPipeline input', () => {
     }
     const p = analysisPipelineSchema.parse(pipelineInput('p1', 1));
     expect(p.targets[0]!.app).toBe('1'); // app numbers become their decimal string
-    expect(p.breakers).toEqual({ analyzerFailureThreshold: 3, analyzerCooldownTargets: 2, analyzerCooldown: '5m', pipelineFailureThreshold: 3, pipelineResetWait: 0 });
+    expect(p.breakers).toEqual({
+      analyzerFailureThreshold: 3,
+      analyzerCooldownTargets: 2,
+      analyzerCooldown: '5m',
+      pipelineFailureThreshold: 3,
+      pipelineResetWait: 0,
+    });
     expect(p.timeouts.hold).toBe('1h');
   });
 
@@ -32,15 +38,27 @@ describe('analysisPipeline input', () => {
     expect(issues({ ...base, extra: 1 })).toMatch(/input: unrecognized key:? "extra"/i);
     expect(issues({ ...base, targets: [] })).toMatch(/input\.targets: needs at least one target/);
     expect(issues({ ...base, targets: [{ ...base.targets[0]!, port: 70000 }] })).toMatch(/input\.targets\.0\.port/);
-    expect(issues({ ...base, targets: [{ ...base.targets[0]!, sourceDir: '/etc' }] })).toMatch(/input\.targets\.0\.sourceDir: must be a relative path/);
-    expect(issues({ ...base, targets: [{ ...base.targets[0]!, healthPath: 'health' }] })).toMatch(/input\.targets\.0\.healthPath: must start with "\/"/);
-    expect(issues({ ...base, targets: [{ ...base.targets[0]!, image: 'x:1' }] })).toMatch(/input\.targets\.0\.image: give either image or buildContext/);
+    expect(issues({ ...base, targets: [{ ...base.targets[0]!, sourceDir: '/etc' }] })).toMatch(
+      /input\.targets\.0\.sourceDir: must be a relative path/,
+    );
+    expect(issues({ ...base, targets: [{ ...base.targets[0]!, healthPath: 'health' }] })).toMatch(
+      /input\.targets\.0\.healthPath: must start with "\/"/,
+    );
+    expect(issues({ ...base, targets: [{ ...base.targets[0]!, image: 'x:1' }] })).toMatch(
+      /input\.targets\.0\.image: give either image or buildContext/,
+    );
     const { buildContext: _b, ...noBuild } = base.targets[0]!;
-    expect(issues({ ...base, targets: [noBuild] })).toMatch(/input\.targets\.0\.buildContext: dynamic\/performance analyzers need the app running/);
+    expect(issues({ ...base, targets: [noBuild] })).toMatch(
+      /input\.targets\.0\.buildContext: dynamic\/performance analyzers need the app running/,
+    );
     expect(issues({ ...base, targets: [noBuild], analyzers: [{ name: 'static' }] })).toBe('');
     expect(issues({ ...base, analyzers: [{ name: 'fuzzing' }] })).toMatch(/input\.analyzers\.0\.name/);
-    expect(issues({ ...base, analyzers: [{ name: 'static' }, { name: 'static' }] })).toMatch(/input\.analyzers\.1\.name: analyzer "static" listed twice/);
-    expect(issues({ ...base, analyzers: [{ name: 'static' }], targets: [{ ...base.targets[0]!, analyzers: ['dynamic'] }] })).toMatch(/input\.targets\.0\.analyzers\.0: analyzer "dynamic" is not configured/);
+    expect(issues({ ...base, analyzers: [{ name: 'static' }, { name: 'static' }] })).toMatch(
+      /input\.analyzers\.1\.name: analyzer "static" listed twice/,
+    );
+    expect(issues({ ...base, analyzers: [{ name: 'static' }], targets: [{ ...base.targets[0]!, analyzers: ['dynamic'] }] })).toMatch(
+      /input\.targets\.0\.analyzers\.0: analyzer "dynamic" is not configured/,
+    );
     expect(issues({ ...base, concurrency: 0 })).toMatch(/input\.concurrency/);
     expect(issues({ ...base, breakers: { analyzerFailureThreshold: 0 } })).toMatch(/input\.breakers\.analyzerFailureThreshold/);
     expect(issues({ ...base, timeouts: { hold: 'forever' } })).toMatch(/input\.timeouts\.hold/);

@@ -41,12 +41,22 @@ describe('analysis replay', () => {
       if (input.analyzer === 'performance') throw ApplicationFailure.nonRetryable('autocannon crashed', 'CommandFailed');
     };
     const id = uniquePipelineId('replay');
-    const input = pipelineInput(id, 4, { concurrency: 2, notify: false, breakers: { analyzerFailureThreshold: 2, analyzerCooldownTargets: 5 } });
+    const input = pipelineInput(id, 4, {
+      concurrency: 2,
+      notify: false,
+      breakers: { analyzerFailureThreshold: 2, analyzerCooldownTargets: 5 },
+    });
     const h = await startAnalysisPipeline(client, input, { taskQueue: w.taskQueue });
     const result = await h.result();
     expect(result.breakers.analyzers.find((b) => b.analyzer === 'performance')?.trips).toBe(1);
-    const ids = [h.workflowId, appAnalysisWorkflowId(id, 'claude-3-5-haiku', '1'), appAnalysisWorkflowId(id, 'claude-4.5-haiku-20251001', '1')];
-    const histories = await Promise.all(ids.map(async (workflowId) => ({ workflowId, history: await client.workflow.getHandle(workflowId).fetchHistory() })));
+    const ids = [
+      h.workflowId,
+      appAnalysisWorkflowId(id, 'claude-3-5-haiku', '1'),
+      appAnalysisWorkflowId(id, 'claude-4.5-haiku-20251001', '1'),
+    ];
+    const histories = await Promise.all(
+      ids.map(async (workflowId) => ({ workflowId, history: await client.workflow.getHandle(workflowId).fetchHistory() })),
+    );
     if (RECORD) {
       mkdirSync(HISTORY_DIR, { recursive: true });
       const names = ['analysis-pipeline-recorded', 'analysis-app-recorded', 'analysis-app-unhealthy-recorded'];

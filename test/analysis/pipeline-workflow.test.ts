@@ -37,7 +37,10 @@ beforeEach(() => {
 const summaries = (pipelineId: string) => hook.received.filter((r) => String(r.body?.text ?? '').startsWith(`Analysis ${pipelineId} `));
 
 async function targetRows(pipelineId: string) {
-  const { rows } = await pool.query('SELECT model, app, status, reason, run_id, findings FROM analysis_targets WHERE pipeline_id = $1 ORDER BY model, app', [pipelineId]);
+  const { rows } = await pool.query(
+    'SELECT model, app, status, reason, run_id, findings FROM analysis_targets WHERE pipeline_id = $1 ORDER BY model, app',
+    [pipelineId],
+  );
   return rows;
 }
 
@@ -60,7 +63,13 @@ describe('analysisPipeline', () => {
     expect(new Set(handles.map((h) => h.firstExecutionRunId)).size).toBe(1);
     // Starts that bypass the typed client (another service, the temporal CLI) cannot duplicate targets either.
     const others = await Promise.all(
-      [1, 2, 3].map((n) => client.workflow.start('analysisPipeline', { taskQueue: w.taskQueue, workflowId: `${analysisPipelineWorkflowId(id)}-other${n}`, args: [input] })),
+      [1, 2, 3].map((n) =>
+        client.workflow.start('analysisPipeline', {
+          taskQueue: w.taskQueue,
+          workflowId: `${analysisPipelineWorkflowId(id)}-other${n}`,
+          args: [input],
+        }),
+      ),
     );
     const result = await handles[0]!.result();
     const otherResults = await Promise.all(others.map((h) => h.result()));
@@ -72,7 +81,8 @@ describe('analysisPipeline', () => {
       expect(r.targets).toHaveLength(5);
       const dup = r.targets[4]!;
       expect(dup).toMatchObject({ status: 'skipped', reason: expect.stringMatching(/duplicate of targets\[1\]/) });
-      for (const t of r.targets.filter((x: { status: string }) => x.status === 'skipped')) expect(t.reason).toMatch(/already started as analysis-|duplicate of/);
+      for (const t of r.targets.filter((x: { status: string }) => x.status === 'skipped'))
+        expect(t.reason).toMatch(/already started as analysis-|duplicate of/);
     }
     for (let i = 0; i < 4; i++) {
       const owners = all.filter((r) => r.targets[i]!.status === 'completed');
@@ -83,7 +93,8 @@ describe('analysisPipeline', () => {
       const wf = appAnalysisWorkflowId(id, t.model, String(t.app));
       expect(await executions(wf), wf).toBe(1);
       expect(w.controls.calls('hold:start', wf)).toHaveLength(1);
-      for (const a of ['static', 'dynamic', 'performance', 'ai-review']) expect(w.controls.calls('analyzer:start', wf, a), `${wf} ${a}`).toHaveLength(1);
+      for (const a of ['static', 'dynamic', 'performance', 'ai-review'])
+        expect(w.controls.calls('analyzer:start', wf, a), `${wf} ${a}`).toHaveLength(1);
     }
     const rows = await targetRows(id);
     expect(rows).toHaveLength(4);
@@ -105,7 +116,11 @@ describe('analysisPipeline', () => {
     expect(result.status).toBe('completed_with_failures');
     const partial = result.targets.filter((t) => t.status === 'partial');
     expect(partial.map((t) => t.app)).toEqual(['2', '2']);
-    for (const t of partial) expect(t.analyzers.find((a) => a.analyzer === 'performance')).toMatchObject({ status: 'failed', reason: expect.stringMatching(/performance tester crashed/) });
+    for (const t of partial)
+      expect(t.analyzers.find((a) => a.analyzer === 'performance')).toMatchObject({
+        status: 'failed',
+        reason: expect.stringMatching(/performance tester crashed/),
+      });
     assertCleanupAfterAnalyzers(id, ['1', '2']);
 
     // Cancellation: analyzers are mid-way; each must wind down before its container is released.
@@ -130,10 +145,16 @@ describe('analysisPipeline', () => {
   });
 
   it('fails fast on preflight: no target starts, no row, the problem named', async () => {
-    w.controls.preflight = { ok: false, problems: ['nmap not found on PATH (dynamic analyzer)', 'container runtime unreachable at unix:///run/shepherd/podman.sock'] };
+    w.controls.preflight = {
+      ok: false,
+      problems: ['nmap not found on PATH (dynamic analyzer)', 'container runtime unreachable at unix:///run/shepherd/podman.sock'],
+    };
     const id = uniquePipelineId('pre');
     const h = await startAnalysisPipeline(client, pipelineInput(id, 2), { taskQueue: w.taskQueue });
-    const err = await h.result().then(() => undefined, (e) => e);
+    const err = await h.result().then(
+      () => undefined,
+      (e) => e,
+    );
     expect(err).toBeInstanceOf(WorkflowFailedError);
     expect(err.cause?.message).toMatch(/preflight failed: nmap not found.*runtime unreachable/);
     expect(err.cause?.type).toBe('PreflightFailed');
@@ -152,9 +173,17 @@ describe('analysisPipeline', () => {
     const t = result.targets[0]!;
     expect(t.status).toBe('partial');
     for (const a of ['dynamic', 'performance']) {
-      expect(t.analyzers.find((o) => o.analyzer === a)).toMatchObject({ status: 'failed', reason: expect.stringMatching(/app container not ready: .*connection refused/) });
+      expect(t.analyzers.find((o) => o.analyzer === a)).toMatchObject({
+        status: 'failed',
+        reason: expect.stringMatching(/app container not ready: .*connection refused/),
+      });
     }
-    expect(t.analyzers.filter((o) => o.status === 'completed').map((o) => o.analyzer).sort()).toEqual(['ai-review', 'static']);
+    expect(
+      t.analyzers
+        .filter((o) => o.status === 'completed')
+        .map((o) => o.analyzer)
+        .sort(),
+    ).toEqual(['ai-review', 'static']);
     expect(w.controls.calls('analyzer:start', appAnalysisWorkflowId(id, t.model, t.app), 'dynamic')).toHaveLength(0);
   });
 
@@ -171,7 +200,10 @@ describe('analysisPipeline', () => {
     const [died, ok] = result.targets;
     expect(died!.status).toBe('partial');
     for (const a of ['dynamic', 'performance']) {
-      expect(died!.analyzers.find((o) => o.analyzer === a)).toMatchObject({ status: 'failed', reason: expect.stringMatching(/app container failed during analysis: .*exited with code 137/) });
+      expect(died!.analyzers.find((o) => o.analyzer === a)).toMatchObject({
+        status: 'failed',
+        reason: expect.stringMatching(/app container failed during analysis: .*exited with code 137/),
+      });
     }
     expect(ok!.status).toBe('completed');
     // The analyzers against the dead container were stopped (cancelled), not left running.

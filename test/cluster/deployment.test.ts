@@ -17,7 +17,10 @@ import { parseModelRegistry } from '../../src/config/models.js';
 // worker's env schema — with values the worker accepts.
 
 const compose = parse(readFileSync('docker-compose.yml', 'utf8'), { merge: true }) as {
-  services: Record<string, { image?: string; environment?: Record<string, string | number>; stop_grace_period?: string; profiles?: string[] }>;
+  services: Record<
+    string,
+    { image?: string; environment?: Record<string, string | number>; stop_grace_period?: string; profiles?: string[] }
+  >;
 };
 const readme = readFileSync('README.md', 'utf8');
 const clusterSection = readme.slice(readme.indexOf('## Running on a real cluster'), readme.indexOf('## Benchmarks'));
@@ -27,7 +30,14 @@ const docs = ['worker-deployment.yaml', 'worker-config.yaml', 'worker-secret.exa
 
 // Variables read by the connection layer and SDKs rather than by loadEnv.
 const TEMPORAL_CLIENT_ENV = ['TEMPORAL_ADDRESS', 'TEMPORAL_NAMESPACE', 'TEMPORAL_API_KEY', 'TEMPORAL_PROFILE', 'TEMPORAL_CONFIG_FILE'];
-const OTHER_WORKER_ENV = ['DATABASE_URL', 'SHEPHERD_MODELS', 'SHEPHERD_MODELS_FILE', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN'];
+const OTHER_WORKER_ENV = [
+  'DATABASE_URL',
+  'SHEPHERD_MODELS',
+  'SHEPHERD_MODELS_FILE',
+  'AWS_ACCESS_KEY_ID',
+  'AWS_SECRET_ACCESS_KEY',
+  'AWS_SESSION_TOKEN',
+];
 const workerEnvKnown = new Set([...SHEPHERD_ENV_VARIABLES, ...TEMPORAL_CLIENT_ENV, ...OTHER_WORKER_ENV]);
 
 /** `${VAR:-default}` as compose resolves it with VAR unset. */
@@ -71,7 +81,11 @@ describe('docker-compose.yml', () => {
     expect(compose.services.temporal!.image).toBe(`temporalio/server:${TEMPORAL_SERVER_VERSION}`);
     // Admin-tools tags since 1.24 name the server release plus the bundled tctl and CLI.
     for (const job of ['temporal-schema', 'temporal-setup']) {
-      expect(compose.services[job]!.image).toMatch(new RegExp(`^temporalio/admin-tools:${TEMPORAL_SERVER_VERSION.replace(/\./g, '\\.')}-tctl-\\d+\\.\\d+\\.\\d+-cli-\\d+\\.\\d+\\.\\d+$`));
+      expect(compose.services[job]!.image).toMatch(
+        new RegExp(
+          `^temporalio/admin-tools:${TEMPORAL_SERVER_VERSION.replace(/\./g, '\\.')}-tctl-\\d+\\.\\d+\\.\\d+-cli-\\d+\\.\\d+\\.\\d+$`,
+        ),
+      );
     }
     const version = JSON.parse(readFileSync('package.json', 'utf8')).version;
     expect(compose.services.worker!.image).toBe(`shepherd-worker:${version}`);
@@ -121,7 +135,8 @@ describe('deploy/k8s', () => {
   it('every manifest validates against the Kubernetes API schemas', () => {
     expect(docs.map((d) => d.kind).sort()).toEqual(['ConfigMap', 'Deployment', 'Secret']);
     for (const d of docs) {
-      const model = d.kind === 'Deployment' ? new Deployment(d as never) : d.kind === 'ConfigMap' ? new ConfigMap(d as never) : new Secret(d as never);
+      const model =
+        d.kind === 'Deployment' ? new Deployment(d as never) : d.kind === 'ConfigMap' ? new ConfigMap(d as never) : new Secret(d as never);
       expect(() => model.validate(), `${d.kind} ${d.metadata.name}`).not.toThrow();
     }
   });
@@ -132,7 +147,11 @@ describe('deploy/k8s', () => {
     };
     const pod = dep.spec.template.spec;
     const c = pod.containers[0]!;
-    const env = c.env as { name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string }; configMapKeyRef?: { name: string; key: string } } }[];
+    const env = c.env as {
+      name: string;
+      value?: string;
+      valueFrom?: { secretKeyRef?: { name: string; key: string }; configMapKeyRef?: { name: string; key: string } };
+    }[];
     for (const e of env) expect(workerEnvKnown, e.name).toContain(e.name);
     const plain = Object.fromEntries(env.filter((e) => e.value !== undefined).map((e) => [e.name, e.value!]));
     const parsed = loadEnv(plain);
@@ -153,9 +172,13 @@ describe('deploy/k8s', () => {
       if (m) expect(config.data, `${e.name} from ConfigMap ${m.name}`).toHaveProperty(m.key);
     }
     // Secrets only by reference: no credential has a literal value in the Deployment.
-    for (const name of ['DATABASE_URL', 'AWS_SECRET_ACCESS_KEY', 'SHEPHERD_WEBHOOK_URL']) expect(env.find((e) => e.name === name)?.valueFrom?.secretKeyRef).toBeDefined();
+    for (const name of ['DATABASE_URL', 'AWS_SECRET_ACCESS_KEY', 'SHEPHERD_WEBHOOK_URL'])
+      expect(env.find((e) => e.name === name)?.valueFrom?.secretKeyRef).toBeDefined();
     expect(Object.keys(parseModelRegistry(JSON.parse(config.data['models.json']!)).models).length).toBeGreaterThan(0);
-    expect(loadEnv({ ...plain, ...Object.fromEntries(Object.entries(config.data).filter(([k]) => k.startsWith('SHEPHERD_'))) }).SHEPHERD_ARTIFACT_STORE).toBe('local');
+    expect(
+      loadEnv({ ...plain, ...Object.fromEntries(Object.entries(config.data).filter(([k]) => k.startsWith('SHEPHERD_'))) })
+        .SHEPHERD_ARTIFACT_STORE,
+    ).toBe('local');
     expect(clusterSection).toContain(c.image);
     expect(readFileSync('deploy/k8s/README.md', 'utf8')).toContain('https://github.com/temporalio/helm-charts');
   });

@@ -62,14 +62,18 @@ async function expectCleanFinish(b: RunningBatch): Promise<ExperimentBatchResult
   const result = await b.result();
   expect(result.status).toBe('completed');
   expect(result.experiments.map((e) => e.error ?? e.status)).toEqual(Array(EXPERIMENTS).fill('succeeded'));
-  const { rows } = await s.pool.query('SELECT experiment, count(*)::int AS n FROM experiment_results WHERE batch_id = $1 GROUP BY experiment ORDER BY experiment', [b.batchId]);
+  const { rows } = await s.pool.query(
+    'SELECT experiment, count(*)::int AS n FROM experiment_results WHERE batch_id = $1 GROUP BY experiment ORDER BY experiment',
+    [b.batchId],
+  );
   expect(rows).toEqual(Array.from({ length: EXPERIMENTS }, (_, i) => ({ experiment: `e${i}`, n: 1 })));
   await waitFor(() => processesWithEnv('SHEPHERD_TEST_MARKER', b.marker).length === 0, 'no step process left', 10_000);
   return result;
 }
 
 /** Which history host owns the workflow's shard; retried while the shard is between owners. */
-const ownerOf = (workflowId: string) => waitFor(() => s.cluster.historyOwner(workflowId).catch(() => undefined), `owner of ${workflowId}`, 60_000);
+const ownerOf = (workflowId: string) =>
+  waitFor(() => s.cluster.historyOwner(workflowId).catch(() => undefined), `owner of ${workflowId}`, 60_000);
 
 describe('failures on a multi-process cluster', () => {
   it('SIGKILL of the worker running steps mid-batch: its steps die with it, the others retry them', async () => {
@@ -83,7 +87,11 @@ describe('failures on a multi-process cluster', () => {
     victim!.kill('SIGKILL');
     await victim!.exited;
     s.workers.splice(s.workers.indexOf(victim!), 1);
-    await waitFor(() => victimSteps.every((pid) => !processesWithEnv('SHEPHERD_TEST_MARKER', b.marker).includes(pid)), 'the dead worker’s steps gone', 10_000);
+    await waitFor(
+      () => victimSteps.every((pid) => !processesWithEnv('SHEPHERD_TEST_MARKER', b.marker).includes(pid)),
+      'the dead worker’s steps gone',
+      10_000,
+    );
     await s.spawnWorker(); // the replacement machine; the two survivors carry on meanwhile
 
     const result = await expectCleanFinish(b);
@@ -99,7 +107,11 @@ describe('failures on a multi-process cluster', () => {
     await s.cluster.killService(before.host);
     // The surviving host takes the shard over once membership declares the dead one gone.
     const during = await waitFor(
-      () => s.cluster.historyOwner(b.workflowId).then((o) => (o.host !== before.host ? o : undefined), () => undefined),
+      () =>
+        s.cluster.historyOwner(b.workflowId).then(
+          (o) => (o.host !== before.host ? o : undefined),
+          () => undefined,
+        ),
       'the shard owned by a surviving host',
       120_000,
     );
@@ -144,7 +156,11 @@ describe('failures on a multi-process cluster', () => {
     const owner = await ownerOf(b.workflowId);
     await s.cluster.stopService(owner.host);
     const after = await waitFor(
-      () => s.cluster.historyOwner(b.workflowId).then((o) => (o.host !== owner.host ? o : undefined), () => undefined),
+      () =>
+        s.cluster.historyOwner(b.workflowId).then(
+          (o) => (o.host !== owner.host ? o : undefined),
+          () => undefined,
+        ),
       'the batch’s shard on another host',
       120_000,
     );

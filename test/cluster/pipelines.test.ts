@@ -31,7 +31,8 @@ async function activityWorkers(workflowIds: string[]): Promise<Set<string>> {
   const ids = new Set<string>();
   for (const workflowId of workflowIds) {
     const history = await s.client.workflow.getHandle(workflowId).fetchHistory();
-    for (const e of history.events ?? []) if (e.activityTaskStartedEventAttributes?.identity) ids.add(e.activityTaskStartedEventAttributes.identity);
+    for (const e of history.events ?? [])
+      if (e.activityTaskStartedEventAttributes?.identity) ids.add(e.activityTaskStartedEventAttributes.identity);
   }
   return ids;
 }
@@ -53,8 +54,15 @@ describe('pipelines on a multi-process cluster', () => {
     expect(result.experiments.map((e) => e.status)).toEqual(example.experiments.map(() => 'succeeded'));
     for (const e of result.experiments) expect(e.metrics?.accuracy, e.name).toBeGreaterThan(0.8);
 
-    const { rows } = await s.pool.query('SELECT experiment, count(*)::int AS n FROM experiment_results WHERE batch_id = $1 GROUP BY experiment ORDER BY experiment', [batchId]);
-    expect(rows).toEqual([...example.experiments.map((e: { name: string }) => ({ experiment: e.name, n: 1 }))].sort((a, b) => a.experiment.localeCompare(b.experiment)));
+    const { rows } = await s.pool.query(
+      'SELECT experiment, count(*)::int AS n FROM experiment_results WHERE batch_id = $1 GROUP BY experiment ORDER BY experiment',
+      [batchId],
+    );
+    expect(rows).toEqual(
+      [...example.experiments.map((e: { name: string }) => ({ experiment: e.name, n: 1 }))].sort((a, b) =>
+        a.experiment.localeCompare(b.experiment),
+      ),
+    );
     // Each experiment is its own child workflow, spread over shards and picked up by any worker.
     const children = result.experiments.map((e) => experimentRunWorkflowId(batchId, e.name));
     expect((await activityWorkers(children)).size).toBeGreaterThan(1);

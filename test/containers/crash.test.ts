@@ -47,11 +47,19 @@ describe('containers of a dead worker', () => {
     const { client } = await conn;
     const image = await ensureImageFromDirectory(testDocker(), path.resolve(FIXTURE_APP), 'node');
     const taskQueue = uniqueQueue('container-crash');
-    const worker = spawnWorkerProcess({ taskQueue, dataDir: tempDir('crash-worker'), env: { SHEPHERD_WORKFLOW_BUNDLE: await probeBundle() } });
+    const worker = spawnWorkerProcess({
+      taskQueue,
+      dataDir: tempDir('crash-worker'),
+      env: { SHEPHERD_WORKFLOW_BUNDLE: await probeBundle() },
+    });
     const workflowId = `crash-${randomUUID()}`;
     try {
       await worker.ready;
-      const handle = await client.workflow.start('containerHoldProbe', { taskQueue, workflowId, args: [{ spec: { image: image.image, port: 8080, healthPath: '/health' } }] });
+      const handle = await client.workflow.start('containerHoldProbe', {
+        taskQueue,
+        workflowId,
+        args: [{ spec: { image: image.image, port: 8080, healthPath: '/health' } }],
+      });
       await waitFor('the app to be held', async () => (await handle.query<ProbeState>('probeState')).address, 90_000);
       const [c] = await containersLabelled(WORKFLOW_LABEL, workflowId);
       expect(c!.Labels[OWNER_LABEL]).toBe(`${os.hostname()}/${worker.pid}/${readStat(worker.pid)!.startTime}`);
@@ -59,7 +67,11 @@ describe('containers of a dead worker', () => {
 
       worker.kill('SIGKILL');
       await worker.exited;
-      await waitFor('the watchdog to remove the container', async () => (await containersLabelled(WORKFLOW_LABEL, workflowId)).length === 0, 30_000);
+      await waitFor(
+        'the watchdog to remove the container',
+        async () => (await containersLabelled(WORKFLOW_LABEL, workflowId)).length === 0,
+        30_000,
+      );
       await waitFor('the watchdog to exit', async () => watchdogsOf(worker.pid).length === 0, 30_000);
       await handle.terminate().catch(() => undefined);
     } finally {

@@ -5,10 +5,25 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ImageRef } from '../../src/shared/containers.js';
 import { ensureImageFromDirectory } from '../../src/activities/containers/images.js';
-import { WORKFLOW_LABEL, OWNER_LABEL, TOKEN_LABEL, ACTIVITY_LABEL, ATTEMPT_LABEL, RUN_LABEL } from '../../src/activities/containers/labels.js';
+import {
+  WORKFLOW_LABEL,
+  OWNER_LABEL,
+  TOKEN_LABEL,
+  ACTIVITY_LABEL,
+  ATTEMPT_LABEL,
+  RUN_LABEL,
+} from '../../src/activities/containers/labels.js';
 import { analysisNetworkName } from '../../src/activities/containers/holder.js';
 import type { ProbeState } from './workflows.js';
-import { containersLabelled, ensureTestContainers, FIXTURE_APP, startContainerWorker, testDocker, waitFor, type ContainerTestWorker } from './support.js';
+import {
+  containersLabelled,
+  ensureTestContainers,
+  FIXTURE_APP,
+  startContainerWorker,
+  testDocker,
+  waitFor,
+  type ContainerTestWorker,
+} from './support.js';
 
 // holdAppContainer against a real runtime: a healthy app is reachable at the address the runtime
 // reports; an app that never gets healthy, or listens on another port, fails AppUnhealthy with
@@ -40,7 +55,11 @@ function get(port: number, pathname: string): Promise<{ status: number; body: st
 
 async function startProbe(spec: Record<string, unknown>, worker = w) {
   const workflowId = `hold-${randomUUID()}`;
-  const handle = await worker.client.workflow.start('containerHoldProbe', { taskQueue: worker.taskQueue, workflowId, args: [{ spec: { image: image.image, ...spec } }] });
+  const handle = await worker.client.workflow.start('containerHoldProbe', {
+    taskQueue: worker.taskQueue,
+    workflowId,
+    args: [{ spec: { image: image.image, ...spec } }],
+  });
   return { handle, workflowId };
 }
 
@@ -73,7 +92,16 @@ describe('holdAppContainer', () => {
     const peer = await w.client.workflow.execute('containerStepProbe', {
       taskQueue: w.taskQueue,
       workflowId: `peer-${randomUUID()}`,
-      args: [{ step: { image: image.image, cmd: ['wget', '-qO-', `http://${address.network!.host}:${address.network!.port}/hello`], timeout: '30s', network: address.network!.name } }],
+      args: [
+        {
+          step: {
+            image: image.image,
+            cmd: ['wget', '-qO-', `http://${address.network!.host}:${address.network!.port}/hello`],
+            timeout: '30s',
+            network: address.network!.name,
+          },
+        },
+      ],
     });
     expect(peer.failure).toBeUndefined();
     expect((peer.result as { logTail: string[] }).logTail.join('\n'), JSON.stringify(peer)).toContain('from the container');
@@ -87,7 +115,12 @@ describe('holdAppContainer', () => {
   });
 
   it('an app that never becomes healthy fails AppUnhealthy with the reason and the log tail', async () => {
-    const { handle, workflowId } = await startProbe({ port: 8080, healthPath: '/health', healthTimeout: '4s', env: { NEVER_HEALTHY: '1' } });
+    const { handle, workflowId } = await startProbe({
+      port: 8080,
+      healthPath: '/health',
+      healthTimeout: '4s',
+      env: { NEVER_HEALTHY: '1' },
+    });
     const end = await handle.result();
     expect(end.address).toBeUndefined();
     expect(end.failure?.type).toBe('AppUnhealthy');

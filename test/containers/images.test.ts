@@ -20,7 +20,11 @@ beforeAll(async () => {
   await ensureTestContainers();
 });
 afterAll(async () => {
-  for (const tag of created) await testDocker().getImage(tag).remove({ force: true }).catch(() => undefined);
+  for (const tag of created)
+    await testDocker()
+      .getImage(tag)
+      .remove({ force: true })
+      .catch(() => undefined);
 });
 
 function freshApp(marker: string): string {
@@ -90,7 +94,14 @@ describe('ensureImage', () => {
     const acts = createContainerActivities({ projectDir: ROOT, logger: createLogger('error', 'images-test') } as ActivityDeps);
     const ref = await acts.ensureImage({ context: FIXTURE_APP, base: 'node' });
     expect(ref.image).toMatch(/^localhost\/shepherd-app-app:[0-9a-f]{16}$/);
-    await expect(acts.ensureImage({ context: '../outside' })).rejects.toMatchObject({ type: 'InvalidInput', nonRetryable: true, message: expect.stringContaining('context') });
-    await expect(acts.ensureImage({ context: 'test/containers/no-such-dir' })).rejects.toMatchObject({ type: 'InvalidInput', message: expect.stringContaining('does not exist') });
+    await expect(acts.ensureImage({ context: '../outside' })).rejects.toMatchObject({
+      type: 'InvalidInput',
+      nonRetryable: true,
+      message: expect.stringContaining('context'),
+    });
+    await expect(acts.ensureImage({ context: 'test/containers/no-such-dir' })).rejects.toMatchObject({
+      type: 'InvalidInput',
+      message: expect.stringContaining('does not exist'),
+    });
   });
 });

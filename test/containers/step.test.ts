@@ -5,7 +5,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureNodeImage } from '../../src/activities/containers/images.js';
 import { WORKFLOW_LABEL } from '../../src/activities/containers/labels.js';
 import type { ContainerFailureDetails } from '../../src/activities/containers/failure.js';
-import { containersLabelled, ensureTestContainers, startContainerWorker, testDocker, waitFor, type ContainerTestWorker } from './support.js';
+import {
+  containersLabelled,
+  ensureTestContainers,
+  startContainerWorker,
+  testDocker,
+  waitFor,
+  type ContainerTestWorker,
+} from './support.js';
 
 // runContainerStep against a real runtime: output captured into the workspace, failures
 // classified like runCommand's (exit code, OOMKilled at a memory limit, deadline), and no
@@ -25,13 +32,20 @@ afterAll(async () => {
 
 async function runStep(step: Record<string, unknown>, opts: { startToCloseTimeout?: string } = {}) {
   const workflowId = `step-${randomUUID()}`;
-  const handle = await w.client.workflow.start('containerStepProbe', { taskQueue: w.taskQueue, workflowId, args: [{ step: { image, timeout: '2m', ...step }, ...opts }] });
+  const handle = await w.client.workflow.start('containerStepProbe', {
+    taskQueue: w.taskQueue,
+    workflowId,
+    args: [{ step: { image, timeout: '2m', ...step }, ...opts }],
+  });
   return { handle, workflowId };
 }
 
 describe('runContainerStep', () => {
   it('runs to completion, with its output in the workspace and the container removed', async () => {
-    const { handle, workflowId } = await runStep({ cmd: ['sh', '-c', 'echo out-line; echo err-line >&2; echo "$GREETING"'], env: { GREETING: 'hi there' } });
+    const { handle, workflowId } = await runStep({
+      cmd: ['sh', '-c', 'echo out-line; echo err-line >&2; echo "$GREETING"'],
+      env: { GREETING: 'hi there' },
+    });
     const end = await handle.result();
     expect(end.failure).toBeUndefined();
     const result = end.result as { exitCode: number; logTail: string[]; workspace: string };

@@ -71,7 +71,10 @@ export async function containerHoldProbe(input: { spec: AppContainerSpecInput; s
   return state;
 }
 
-export async function containerStepProbe(input: { step: Parameters<Acts['runContainerStep']>[0]; startToCloseTimeout?: string }): Promise<ProbeState & { result?: unknown }> {
+export async function containerStepProbe(input: {
+  step: Parameters<Acts['runContainerStep']>[0];
+  startToCloseTimeout?: string;
+}): Promise<ProbeState & { result?: unknown }> {
   const { runContainerStep } = proxyActivities<Acts>({
     startToCloseTimeout: input.startToCloseTimeout ?? '5m',
     heartbeatTimeout: '10s',

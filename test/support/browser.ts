@@ -59,9 +59,13 @@ export async function column(page: Page, table: string, key: string): Promise<st
 
 /** Rows of a dashboard table as objects keyed by data-key. */
 export async function rows(page: Page, table: string): Promise<Record<string, string>[]> {
-  return page.locator(`[data-testid="${table}"] tbody tr`).evaluateAll((trs) =>
-    trs.map((tr) => Object.fromEntries([...tr.querySelectorAll('td')].map((td) => [td.dataset.key ?? '', (td as HTMLElement).innerText.trim()]))),
-  );
+  return page
+    .locator(`[data-testid="${table}"] tbody tr`)
+    .evaluateAll((trs) =>
+      trs.map((tr) =>
+        Object.fromEntries([...tr.querySelectorAll('td')].map((td) => [td.dataset.key ?? '', (td as HTMLElement).innerText.trim()])),
+      ),
+    );
 }
 
 /** The number format the dashboard shows (public/app.js fmt). */

@@ -42,7 +42,11 @@ export async function startClusterStack(opts: { workers?: number; historyHosts?:
   const suffix = randomUUID().slice(0, 6);
   const registry = registryFor(
     fake,
-    { 'qwen2.5:7b': { maxConcurrency: 2 }, 'gemma3:4b': { maxConcurrency: 1 }, 'mistral:latest': { maxConcurrency: 1, jsonMode: 'object' } },
+    {
+      'qwen2.5:7b': { maxConcurrency: 2 },
+      'gemma3:4b': { maxConcurrency: 1 },
+      'mistral:latest': { maxConcurrency: 1, jsonMode: 'object' },
+    },
     suffix,
   );
   const taskQueue = uniqueQueue('cluster');

@@ -6,11 +6,21 @@ import { spawnWorkerProcess, type WorkerProcess } from './worker-process.js';
 
 export type ConversationWorkerProcess = WorkerProcess;
 
-export function spawnConversationWorker(opts: { taskQueue: string; dataDir: string; registry: ModelRegistry; leaseTtlMs: number; address?: string }): ConversationWorkerProcess {
+export function spawnConversationWorker(opts: {
+  taskQueue: string;
+  dataDir: string;
+  registry: ModelRegistry;
+  leaseTtlMs: number;
+  address?: string;
+}): ConversationWorkerProcess {
   return spawnWorkerProcess({
     taskQueue: opts.taskQueue,
     dataDir: opts.dataDir,
     address: opts.address,
-    env: { SHEPHERD_MODELS: JSON.stringify(opts.registry), SHEPHERD_MODEL_LEASE_TTL_MS: String(opts.leaseTtlMs), SHEPHERD_SHUTDOWN_GRACE: '1s' },
+    env: {
+      SHEPHERD_MODELS: JSON.stringify(opts.registry),
+      SHEPHERD_MODEL_LEASE_TTL_MS: String(opts.leaseTtlMs),
+      SHEPHERD_SHUTDOWN_GRACE: '1s',
+    },
   });
 }

@@ -66,7 +66,13 @@ export function registryFor(fake: FakeModelServer, models: StackOptions['models'
   };
 }
 
-export async function startModelWorkers(opts: { taskQueue: string; registry: ModelRegistry; pool: TestWorker['pool']; leaseTtlMs?: number; address?: string }) {
+export async function startModelWorkers(opts: {
+  taskQueue: string;
+  registry: ModelRegistry;
+  pool: TestWorker['pool'];
+  leaseTtlMs?: number;
+  address?: string;
+}) {
   const connection = await NativeConnection.connect({ address: opts.address ?? inject('temporalAddress') });
   const models = await createModelWorkers({
     connection,
@@ -87,7 +93,13 @@ export async function startConversationStack(opts: StackOptions): Promise<Conver
   const fake = opts.fake ?? (await startFakeModelServer());
   const registry = registryFor(fake, opts.models, suffix);
   const worker = await startTestWorker(opts);
-  const { models, running } = await startModelWorkers({ taskQueue: worker.taskQueue, registry, pool: worker.pool, leaseTtlMs: opts.leaseTtlMs, address: opts.address });
+  const { models, running } = await startModelWorkers({
+    taskQueue: worker.taskQueue,
+    registry,
+    pool: worker.pool,
+    leaseTtlMs: opts.leaseTtlMs,
+    address: opts.address,
+  });
   return {
     worker,
     models,

@@ -9,7 +9,16 @@ export function nodeExperiment(name: string, body: string, extra: Partial<Experi
 export const iris = (name: string, program: 'knn' | 'decision-tree' | 'logistic-regression', args: string[] = []) => ({
   name,
   command: 'node',
-  args: [`{project}/examples/experiments/programs/${program}.mjs`, '--dataset', '{dataset}', '--seed', '42', '--train-ratio', '0.8', ...args],
+  args: [
+    `{project}/examples/experiments/programs/${program}.mjs`,
+    '--dataset',
+    '{dataset}',
+    '--seed',
+    '42',
+    '--train-ratio',
+    '0.8',
+    ...args,
+  ],
   dataset: 'examples/experiments/data/iris.csv',
   params: { model: program, trainRatio: 0.8 },
   outputs: ['predictions.csv'],

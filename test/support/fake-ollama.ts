@@ -142,9 +142,12 @@ export async function startFakeModelServer(opts: { port?: number; host?: string 
 
   const server = http.createServer(async (req, res) => {
     const path = (req.url ?? '').split('?')[0];
-    const provider = path === '/api/chat' ? 'ollama' : path === '/v1/chat/completions' || path === '/chat/completions' ? 'openai' : undefined;
+    const provider =
+      path === '/api/chat' ? 'ollama' : path === '/v1/chat/completions' || path === '/chat/completions' ? 'openai' : undefined;
     if (req.method === 'GET' && path === '/api/tags') {
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ models: [...behaviours.keys()].map((name) => ({ name })) }));
+      res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ models: [...behaviours.keys()].map((name) => ({ name })) }));
       return;
     }
     if (req.method !== 'POST' || !provider) {
@@ -218,16 +221,43 @@ export async function startFakeModelServer(opts: { port?: number; host?: string 
       send(
         provider === 'ollama'
           ? { model, created_at: new Date().toISOString(), message: { role: 'assistant', content: parts[i] }, done: false }
-          : { id: `chatcmpl-${record.id}`, object: 'chat.completion.chunk', created, model, choices: [{ index: 0, delta: { content: parts[i] }, finish_reason: null }] },
+          : {
+              id: `chatcmpl-${record.id}`,
+              object: 'chat.completion.chunk',
+              created,
+              model,
+              choices: [{ index: 0, delta: { content: parts[i] }, finish_reason: null }],
+            },
       );
       record.chunksSent++;
     }
     if (closed) return;
     if (provider === 'ollama') {
-      send({ model, created_at: new Date().toISOString(), message: { role: 'assistant', content: '' }, done: true, done_reason: 'stop', prompt_eval_count: prompt.length, eval_count: parts.length });
+      send({
+        model,
+        created_at: new Date().toISOString(),
+        message: { role: 'assistant', content: '' },
+        done: true,
+        done_reason: 'stop',
+        prompt_eval_count: prompt.length,
+        eval_count: parts.length,
+      });
     } else {
-      send({ id: `chatcmpl-${record.id}`, object: 'chat.completion.chunk', created, model, choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] });
-      send({ id: `chatcmpl-${record.id}`, object: 'chat.completion.chunk', created, model, choices: [], usage: { prompt_tokens: prompt.length, completion_tokens: parts.length } });
+      send({
+        id: `chatcmpl-${record.id}`,
+        object: 'chat.completion.chunk',
+        created,
+        model,
+        choices: [{ index: 0, delta: {}, finish_reason: 'stop' }],
+      });
+      send({
+        id: `chatcmpl-${record.id}`,
+        object: 'chat.completion.chunk',
+        created,
+        model,
+        choices: [],
+        usage: { prompt_tokens: prompt.length, completion_tokens: parts.length },
+      });
       res.write('data: [DONE]\n\n');
     }
     record.outcome = 'done';

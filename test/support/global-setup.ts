@@ -29,7 +29,9 @@ export default async function setup(project: TestProject) {
   const tmpRoot = mkdtempSync(path.join(os.tmpdir(), 'shepherd-test-'));
   const onCluster = process.env.SHEPHERD_TEST_CLUSTER === '1';
   const [server, db, bundle] = await Promise.all([
-    onCluster ? startCluster({ root: path.join(tmpRoot, 'cluster') }) : (startDevServer({ logFile: path.join(tmpRoot, 'temporal.log') }) as Promise<DevServer>),
+    onCluster
+      ? startCluster({ root: path.join(tmpRoot, 'cluster') })
+      : (startDevServer({ logFile: path.join(tmpRoot, 'temporal.log') }) as Promise<DevServer>),
     createTestDatabase(),
     bundleWorkflowCode({ workflowsPath, workflowInterceptorModules, payloadConverterPath, logger: quietLogger }),
     // Browser tests (dashboard) drive Debian's chromium; installed here when missing.

@@ -34,7 +34,10 @@ export function writeReplicateScript(): string {
   return file;
 }
 
-export function shJob(script: string, overrides: Partial<SimulationJobInput> & Pick<SimulationJobInput, 'jobId' | 'parameters' | 'replicates'>): SimulationJobInput {
+export function shJob(
+  script: string,
+  overrides: Partial<SimulationJobInput> & Pick<SimulationJobInput, 'jobId' | 'parameters' | 'replicates'>,
+): SimulationJobInput {
   return {
     replicate: { command: 'sh', args: [script, '{param.mode}'] },
     aggregate: { fields: ['value', 'nested.r'], percentiles: [50] },

@@ -25,7 +25,9 @@ export async function startWebhookReceiver(): Promise<WebhookReceiver> {
         /* record raw */
       }
       receiver.received.push({ body, headers: req.headers });
-      void Promise.resolve(receiver.hold).then(() => res.writeHead(receiver.status, { 'content-type': 'text/plain' }).end(receiver.status === 200 ? 'ok' : 'error'));
+      void Promise.resolve(receiver.hold).then(() =>
+        res.writeHead(receiver.status, { 'content-type': 'text/plain' }).end(receiver.status === 200 ? 'ok' : 'error'),
+      );
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

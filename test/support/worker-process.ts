@@ -4,7 +4,12 @@ import { spawnWorkerProcess as spawn, type WorkerProcess } from '../../scripts/l
 export type { WorkerProcess };
 
 /** The real worker entry point as its own process, against the suite's server and database. */
-export function spawnWorkerProcess(opts: { taskQueue: string; dataDir: string; env?: Record<string, string>; address?: string }): WorkerProcess {
+export function spawnWorkerProcess(opts: {
+  taskQueue: string;
+  dataDir: string;
+  env?: Record<string, string>;
+  address?: string;
+}): WorkerProcess {
   return spawn({
     TEMPORAL_ADDRESS: opts.address ?? inject('temporalAddress'),
     TEMPORAL_NAMESPACE: 'default',

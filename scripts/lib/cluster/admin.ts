@@ -16,9 +16,19 @@ const root = protobuf.Root.fromJSON({
       },
     },
     DescribeHistoryHostResponse: {
-      fields: { shardsNumber: { type: 'int32', id: 1 }, shardIds: { rule: 'repeated', type: 'int32', id: 2 }, address: { type: 'string', id: 5 } },
+      fields: {
+        shardsNumber: { type: 'int32', id: 1 },
+        shardIds: { rule: 'repeated', type: 'int32', id: 2 },
+        address: { type: 'string', id: 5 },
+      },
     },
-    DescribeMutableStateRequest: { fields: { namespace: { type: 'string', id: 1 }, execution: { type: 'WorkflowExecution', id: 2 }, skipForceReload: { type: 'bool', id: 3 } } },
+    DescribeMutableStateRequest: {
+      fields: {
+        namespace: { type: 'string', id: 1 },
+        execution: { type: 'WorkflowExecution', id: 2 },
+        skipForceReload: { type: 'bool', id: 3 },
+      },
+    },
     DescribeMutableStateResponse: { fields: { shardId: { type: 'string', id: 1 }, historyAddr: { type: 'string', id: 2 } } },
   },
 });
@@ -58,15 +68,25 @@ export function connectAdmin(frontendAddress: string): AdminClient {
   }
   return {
     async workflowShard(namespace, workflowId) {
-      const res = await call<{ shardId: string; historyAddr: string }>('DescribeMutableState', 'DescribeMutableStateRequest', 'DescribeMutableStateResponse', {
-        namespace,
-        execution: { workflowId },
-        skipForceReload: true,
-      });
+      const res = await call<{ shardId: string; historyAddr: string }>(
+        'DescribeMutableState',
+        'DescribeMutableStateRequest',
+        'DescribeMutableStateResponse',
+        {
+          namespace,
+          execution: { workflowId },
+          skipForceReload: true,
+        },
+      );
       return { shardId: Number(res.shardId), address: res.historyAddr };
     },
     async hostShards(hostAddress) {
-      const res = await call<{ shardIds: number[]; address: string }>('DescribeHistoryHost', 'DescribeHistoryHostRequest', 'DescribeHistoryHostResponse', { hostAddress });
+      const res = await call<{ shardIds: number[]; address: string }>(
+        'DescribeHistoryHost',
+        'DescribeHistoryHostRequest',
+        'DescribeHistoryHostResponse',
+        { hostAddress },
+      );
       return { address: res.address, shardIds: [...res.shardIds].sort((a, b) => a - b) };
     },
     close: () => client.close(),

@@ -80,7 +80,12 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TemporalC
   const root = opts.root ?? mkdtempSync(path.join(os.tmpdir(), 'shepherd-cluster-'));
   const namespace = opts.namespace ?? 'default';
   const port = portAllocator();
-  const spec = async (name: string, kind: ServiceKind): Promise<ServiceSpec> => ({ name, kind, grpcPort: await port(), membershipPort: await port() });
+  const spec = async (name: string, kind: ServiceKind): Promise<ServiceSpec> => ({
+    name,
+    kind,
+    grpcPort: await port(),
+    membershipPort: await port(),
+  });
   const layout: ClusterLayout = {
     shards: opts.shards ?? 4,
     namespace,
@@ -218,11 +223,13 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TemporalC
 
 async function waitListening(port: number, timeoutMs: number, alive: () => boolean): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!(await new Promise<boolean>((resolve) => {
-    const sock = net.connect(port, '127.0.0.1');
-    sock.once('connect', () => (sock.destroy(), resolve(true)));
-    sock.once('error', () => (sock.destroy(), resolve(false)));
-  }))) {
+  while (
+    !(await new Promise<boolean>((resolve) => {
+      const sock = net.connect(port, '127.0.0.1');
+      sock.once('connect', () => (sock.destroy(), resolve(true)));
+      sock.once('error', () => (sock.destroy(), resolve(false)));
+    }))
+  ) {
     if (!alive()) throw new Error('Temporal frontend exited during start-up (see its log)');
     if (Date.now() > deadline) throw new Error(`Temporal frontend did not listen on ${port} within ${timeoutMs} ms`);
     await sleep(200);

@@ -65,7 +65,12 @@ function datastore(dbs: ClusterDatabases, database: string, maxConns: number) {
  * section: both would otherwise bind the same fixed port in every process.
  */
 export function serverConfig(layout: ClusterLayout, self: ServiceSpec, dbs: ClusterDatabases, dynamicConfigFile: string) {
-  const services: Record<ServiceKind, ServiceSpec> = { frontend: layout.frontend, matching: layout.matching, worker: layout.worker, history: layout.history[0] };
+  const services: Record<ServiceKind, ServiceSpec> = {
+    frontend: layout.frontend,
+    matching: layout.matching,
+    worker: layout.worker,
+    history: layout.history[0],
+  };
   services[self.kind] = self;
   const frontendAddress = `127.0.0.1:${layout.frontend.grpcPort}`;
   return {

@@ -5,7 +5,8 @@ import pg from 'pg';
 import type { ServerTools } from './server-build.js';
 
 /** Where the cluster's databases are created: any database on the server works as the admin one. */
-export const CLUSTER_ADMIN_URL = process.env.SHEPHERD_CLUSTER_PG_URL ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+export const CLUSTER_ADMIN_URL =
+  process.env.SHEPHERD_CLUSTER_PG_URL ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
 export interface SqlTarget {
   host: string;
@@ -25,7 +26,12 @@ export interface ClusterDatabases {
 
 export function sqlTarget(url = CLUSTER_ADMIN_URL): SqlTarget {
   const u = new URL(url);
-  return { host: u.hostname, port: Number(u.port || 5432), user: decodeURIComponent(u.username || 'postgres'), password: decodeURIComponent(u.password) };
+  return {
+    host: u.hostname,
+    port: Number(u.port || 5432),
+    user: decodeURIComponent(u.username || 'postgres'),
+    password: decodeURIComponent(u.password),
+  };
 }
 
 /**
@@ -54,9 +60,10 @@ async function migrate(tools: ServerTools, t: SqlTarget, database: string, versi
   const common = ['--plugin', 'postgres12', '--endpoint', t.host, '--port', String(t.port), '--user', t.user, '--database', database];
   // The password goes by env (SQL_PASSWORD), never on a command line other users can read.
   const env = { SQL_PASSWORD: t.password };
-  const run = (args: string[]) => execa(tools.sql, [...common, ...args], { env, all: true }).catch((err: Error & { all?: string }) => {
-    throw new Error(`temporal sql tool ${args[0]} on ${database} failed: ${err.all ?? err.message}`);
-  });
+  const run = (args: string[]) =>
+    execa(tools.sql, [...common, ...args], { env, all: true }).catch((err: Error & { all?: string }) => {
+      throw new Error(`temporal sql tool ${args[0]} on ${database} failed: ${err.all ?? err.message}`);
+    });
   await run(['create-database', '--defaultdb', 'postgres']);
   await run(['setup-schema', '-v', '0.0']);
   await run(['update-schema', '-d', versionedDir]);

@@ -6,7 +6,12 @@ import { SEARCH_ATTRIBUTES } from '../dev-server.js';
 
 async function cli(address: string, args: string[]): Promise<{ ok: boolean; out: string }> {
   const bin = await ensureTemporalCli();
-  const r = await execa(bin, [...args, '--address', address], { reject: false, all: true, timeout: 30_000, env: { TEMPORAL_CLI_SHOW_STACKS: '' } });
+  const r = await execa(bin, [...args, '--address', address], {
+    reject: false,
+    all: true,
+    timeout: 30_000,
+    env: { TEMPORAL_CLI_SHOW_STACKS: '' },
+  });
   return { ok: r.exitCode === 0, out: r.all ?? '' };
 }
 
@@ -30,7 +35,8 @@ export async function waitServing(address: string, timeoutMs: number, stillRunni
 /** Creates the namespace (idempotent: an existing one is fine) and Shepherd's search attributes. */
 export async function setUpNamespace(address: string, namespace: string, retention = '72h'): Promise<void> {
   const created = await cli(address, ['operator', 'namespace', 'create', '--namespace', namespace, '--retention', retention]);
-  if (!created.ok && !/already (exists|registered)/i.test(created.out)) throw new Error(`creating namespace ${namespace} failed: ${created.out}`);
+  if (!created.ok && !/already (exists|registered)/i.test(created.out))
+    throw new Error(`creating namespace ${namespace} failed: ${created.out}`);
   await retry(`search attributes in ${namespace}`, 60_000, async () => {
     // The namespace becomes visible to every frontend after its registry refresh; until then
     // this fails with "namespace not found", which the retry absorbs.
@@ -47,7 +53,11 @@ export async function setUpNamespace(address: string, namespace: string, retenti
 export async function missingSearchAttributes(address: string, namespace: string): Promise<string[]> {
   const r = await cli(address, ['operator', 'search-attribute', 'list', '--namespace', namespace, '--output', 'json']);
   if (!r.ok) throw new Error(`listing search attributes failed: ${r.out}`);
-  const present = new Set(JSON.stringify(JSON.parse(r.out)).match(/"[A-Za-z]+"/g)?.map((s) => s.slice(1, -1)));
+  const present = new Set(
+    JSON.stringify(JSON.parse(r.out))
+      .match(/"[A-Za-z]+"/g)
+      ?.map((s) => s.slice(1, -1)),
+  );
   return SEARCH_ATTRIBUTES.filter((n) => !present.has(n));
 }
 

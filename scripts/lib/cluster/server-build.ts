@@ -27,7 +27,8 @@ function cached(): ServerTools {
   return { server: path.join(dir, 'server'), sql: path.join(dir, 'sql'), schemaDir: path.join(dir, SCHEMA_SUBDIR) };
 }
 
-const complete = (t: ServerTools) => isExecutable(t.server) && isExecutable(t.sql) && existsSync(path.join(t.schemaDir, 'temporal', 'versioned'));
+const complete = (t: ServerTools) =>
+  isExecutable(t.server) && isExecutable(t.sql) && existsSync(path.join(t.schemaDir, 'temporal', 'versioned'));
 
 /**
  * Finds the Temporal server, its SQL schema tool and the PostgreSQL schema, building the pinned
@@ -38,7 +39,8 @@ export async function ensureTemporalServer(log: (msg: string) => void = (m) => c
   const explicit = process.env.TEMPORAL_SERVER_DIR;
   if (explicit) {
     const tools = { server: path.join(explicit, 'server'), sql: path.join(explicit, 'sql'), schemaDir: path.join(explicit, SCHEMA_SUBDIR) };
-    if (!complete(tools)) throw new Error(`TEMPORAL_SERVER_DIR=${explicit} must hold executables server and sql and ${SCHEMA_SUBDIR}/temporal/versioned`);
+    if (!complete(tools))
+      throw new Error(`TEMPORAL_SERVER_DIR=${explicit} must hold executables server and sql and ${SCHEMA_SUBDIR}/temporal/versioned`);
     return tools;
   }
   const tools = cached();
@@ -53,12 +55,18 @@ export async function ensureTemporalServer(log: (msg: string) => void = (m) => c
   }
   mkdirSync(serverCacheDir(), { recursive: true });
   if (!isExecutable(tools.server) || !isExecutable(tools.sql)) {
-    log(`Building the Temporal server ${TEMPORAL_SERVER_VERSION} and its SQL tool with Go into ${serverCacheDir()} (first run only; ~4 min, ~1.6 GB RAM)...`);
-    await execa(go, ['install', `${MODULE}/cmd/server@v${TEMPORAL_SERVER_VERSION}`, `${MODULE}/cmd/tools/sql@v${TEMPORAL_SERVER_VERSION}`], {
-      env: { GOBIN: serverCacheDir(), CGO_ENABLED: '0' },
-      stdio: ['ignore', 'inherit', 'inherit'],
-      cwd: os.tmpdir(),
-    });
+    log(
+      `Building the Temporal server ${TEMPORAL_SERVER_VERSION} and its SQL tool with Go into ${serverCacheDir()} (first run only; ~4 min, ~1.6 GB RAM)...`,
+    );
+    await execa(
+      go,
+      ['install', `${MODULE}/cmd/server@v${TEMPORAL_SERVER_VERSION}`, `${MODULE}/cmd/tools/sql@v${TEMPORAL_SERVER_VERSION}`],
+      {
+        env: { GOBIN: serverCacheDir(), CGO_ENABLED: '0' },
+        stdio: ['ignore', 'inherit', 'inherit'],
+        cwd: os.tmpdir(),
+      },
+    );
   }
   // The schema ships as files in the module, not in the binary: copy it next to the binaries so
   // the cache stands alone even after `go clean -modcache`.
@@ -71,8 +79,12 @@ export async function ensureTemporalServer(log: (msg: string) => void = (m) => c
 export async function temporalModuleDir(go?: string): Promise<string> {
   const bin = go ?? (await goBinary());
   if (!bin) throw new Error('Go is needed to locate the go.temporal.io/server module');
-  const { stdout } = await execa(bin, ['mod', 'download', '-json', `${MODULE}@v${TEMPORAL_SERVER_VERSION}`], { cwd: os.tmpdir(), env: { GOFLAGS: '-mod=mod' } });
+  const { stdout } = await execa(bin, ['mod', 'download', '-json', `${MODULE}@v${TEMPORAL_SERVER_VERSION}`], {
+    cwd: os.tmpdir(),
+    env: { GOFLAGS: '-mod=mod' },
+  });
   const dir = (JSON.parse(stdout) as { Dir?: string }).Dir;
-  if (!dir || !existsSync(path.join(dir, SCHEMA_SUBDIR))) throw new Error(`the ${MODULE}@v${TEMPORAL_SERVER_VERSION} module has no ${SCHEMA_SUBDIR}`);
+  if (!dir || !existsSync(path.join(dir, SCHEMA_SUBDIR)))
+    throw new Error(`the ${MODULE}@v${TEMPORAL_SERVER_VERSION} module has no ${SCHEMA_SUBDIR}`);
   return dir;
 }

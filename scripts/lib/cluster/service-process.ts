@@ -41,10 +41,23 @@ export function serviceProcess(opts: { server: string; root: string; configDir: 
     running: alive,
     start() {
       if (alive()) throw new Error(`${spec.name} is already running (pid ${child!.pid})`);
-      const args = ['--root', root, '--config', path.relative(root, configDir), '--env', spec.name, '--allow-no-auth', 'start', '--service', spec.kind];
+      const args = [
+        '--root',
+        root,
+        '--config',
+        path.relative(root, configDir),
+        '--env',
+        spec.name,
+        '--allow-no-auth',
+        'start',
+        '--service',
+        spec.kind,
+      ];
       // A parent-death signal: a killed test run or `npm run cluster` never leaves a server
       // holding ports and database connections. The server handles TERM by shutting down.
-      const [file, argv]: [string, string[]] = existsSync(SETPRIV) ? [SETPRIV, ['--pdeathsig', 'TERM', '--', server, ...args]] : [server, args];
+      const [file, argv]: [string, string[]] = existsSync(SETPRIV)
+        ? [SETPRIV, ['--pdeathsig', 'TERM', '--', server, ...args]]
+        : [server, args];
       const out = { file: logFile, append: true } as const;
       child = execa(file, argv, { cwd: root, stdin: 'ignore', stdout: out, stderr: out, detached: true, reject: false });
     },

@@ -35,12 +35,16 @@ async function missingPackages(pkgs: string[]): Promise<string[]> {
  */
 export async function ensureDebianPackages(pkgs: string[], log: (m: string) => void): Promise<void> {
   if (!isExecutable('/usr/bin/dpkg-query') || !isExecutable('/usr/bin/apt-get')) {
-    throw new Error(`cannot install ${pkgs.join(' ')}: this is not a Debian-like system (no apt-get). Install them yourself, or point DOCKER_HOST at a Docker daemon.`);
+    throw new Error(
+      `cannot install ${pkgs.join(' ')}: this is not a Debian-like system (no apt-get). Install them yourself, or point DOCKER_HOST at a Docker daemon.`,
+    );
   }
   const missing = await missingPackages(pkgs);
   if (missing.length === 0) return;
   if (process.getuid?.() !== 0) {
-    throw new Error(`missing packages ${missing.join(' ')}; installing them needs root (sudo apt-get install -y --no-install-recommends ${missing.join(' ')}), or set DOCKER_HOST to a Docker daemon you can use`);
+    throw new Error(
+      `missing packages ${missing.join(' ')}; installing them needs root (sudo apt-get install -y --no-install-recommends ${missing.join(' ')}), or set DOCKER_HOST to a Docker daemon you can use`,
+    );
   }
   const known = await execa('apt-cache', ['policy', ...missing], { reject: false });
   const candidates = (known.stdout.match(/Candidate: (?!\(none\))/g) ?? []).length;
@@ -54,5 +58,8 @@ export async function ensureDebianPackages(pkgs: string[], log: (m: string) => v
     reject: false,
     all: true,
   });
-  if (r.exitCode !== 0) throw new Error(`apt-get install ${missing.join(' ')} failed (exit ${r.exitCode}):\n${(r.all ?? '').split('\n').slice(-15).join('\n')}`);
+  if (r.exitCode !== 0)
+    throw new Error(
+      `apt-get install ${missing.join(' ')} failed (exit ${r.exitCode}):\n${(r.all ?? '').split('\n').slice(-15).join('\n')}`,
+    );
 }

@@ -88,7 +88,7 @@ export async function stopDaemon(url: string, log: (m: string) => void, graceMs 
   rmSync(pidFile(socketPath), { force: true });
   if (!Number.isInteger(pid) || pid <= 1 || !alive(pid)) return false;
   process.kill(pid, 'SIGTERM');
-  for (const until = Date.now() + graceMs; alive(pid) && Date.now() < until; ) await new Promise((r) => setTimeout(r, 100));
+  for (const until = Date.now() + graceMs; alive(pid) && Date.now() < until;) await new Promise((r) => setTimeout(r, 100));
   if (alive(pid)) process.kill(pid, 'SIGKILL');
   log(`stopped the daemon on ${url} (pid ${pid})`);
   return true;

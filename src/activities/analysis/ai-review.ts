@@ -22,7 +22,10 @@ export interface AiReviewConfig {
 }
 
 const SOURCE_FILE = /\.(c|m)?[jt]sx?$|\.html?$|\.json$/;
-const OUTPUT: OutputSpec = { format: 'json', fields: { findings: { type: 'array', description: 'security and robustness problems found' } } };
+const OUTPUT: OutputSpec = {
+  format: 'json',
+  fields: { findings: { type: 'array', description: 'security and robustness problems found' } },
+};
 
 export const SYSTEM_PROMPT =
   'You are a security reviewer of web application source code. Report concrete, exploitable problems ' +
@@ -50,7 +53,10 @@ export async function sourceForReview(root: string, maxChars: number): Promise<{
   let truncated = false;
   for (const rel of files) {
     const content = await readFile(path.join(root, rel), 'utf8');
-    const numbered = content.split('\n').map((l, i) => `${i + 1}: ${l}`).join('\n');
+    const numbered = content
+      .split('\n')
+      .map((l, i) => `${i + 1}: ${l}`)
+      .join('\n');
     const block = `=== file: ${rel.split(path.sep).join('/')}\n${numbered}\n`;
     if (text.length + block.length > maxChars) {
       truncated = true;
@@ -82,7 +88,11 @@ export function normalizeReview(raw: unknown[]): { findings: Finding[]; dropped:
   return { findings, dropped };
 }
 
-export function pickModel(registry: ModelRegistry, config: AiReviewConfig, env: NodeJS.ProcessEnv = process.env): { name: string; cfg: ModelConfig } {
+export function pickModel(
+  registry: ModelRegistry,
+  config: AiReviewConfig,
+  env: NodeJS.ProcessEnv = process.env,
+): { name: string; cfg: ModelConfig } {
   const names = Object.keys(registry.models);
   const name = config.model ?? env.SHEPHERD_ANALYSIS_MODEL ?? (names.length === 1 ? names[0] : undefined);
   if (!name) {
@@ -92,11 +102,21 @@ export function pickModel(registry: ModelRegistry, config: AiReviewConfig, env: 
     );
   }
   const cfg = registry.models[name];
-  if (!cfg) throw ApplicationFailure.nonRetryable(`ai-review: model '${name}' is not in this worker's model registry (SHEPHERD_MODELS_FILE)`, 'UnknownModel');
+  if (!cfg)
+    throw ApplicationFailure.nonRetryable(
+      `ai-review: model '${name}' is not in this worker's model registry (SHEPHERD_MODELS_FILE)`,
+      'UnknownModel',
+    );
   return { name, cfg };
 }
 
-export async function runAiReview(env: AnalyzerEnv, sourceRoot: string, config: AiReviewConfig, registry: ModelRegistry | undefined, heartbeatTimeoutMs?: number): Promise<AnalyzerResult> {
+export async function runAiReview(
+  env: AnalyzerEnv,
+  sourceRoot: string,
+  config: AiReviewConfig,
+  registry: ModelRegistry | undefined,
+  heartbeatTimeoutMs?: number,
+): Promise<AnalyzerResult> {
   const { name, cfg } = pickModel(registry ?? loadModelRegistry(), config);
   const tool = { name: `llm:${name}` };
   const source = await sourceForReview(sourceRoot, config.maxSourceChars ?? 60_000);
@@ -119,14 +139,19 @@ export async function runAiReview(env: AnalyzerEnv, sourceRoot: string, config: 
     });
     text = r.text;
   } catch (err) {
-    if (err instanceof ModelCallError) throw ApplicationFailure.create({ message: `ai-review: ${err.message}`, type: err.type, nonRetryable: !err.retryable });
+    if (err instanceof ModelCallError)
+      throw ApplicationFailure.create({ message: `ai-review: ${err.message}`, type: err.type, nonRetryable: !err.retryable });
     throw err;
   }
   await writeFile(path.join(env.workspace, 'reply.txt'), text);
   const parsed = parseReply(OUTPUT, text);
   if (!parsed.ok) {
     // Retryable: another sample from the model may well be valid.
-    throw ApplicationFailure.create({ message: `ai-review: model '${name}' reply is unusable: ${parsed.error}`, type: 'InvalidModelOutput', details: [{ reply: text.slice(0, 2000) }] });
+    throw ApplicationFailure.create({
+      message: `ai-review: model '${name}' reply is unusable: ${parsed.error}`,
+      type: 'InvalidModelOutput',
+      details: [{ reply: text.slice(0, 2000) }],
+    });
   }
   const { findings, dropped } = normalizeReview(parsed.value.findings as unknown[]);
   return { status: 'completed', findings, metrics: { filesReviewed: source.files, droppedItems: dropped }, tool };

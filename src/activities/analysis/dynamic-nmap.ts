@@ -53,7 +53,10 @@ export function parseNmapXml(xml: string): NmapPort | undefined {
   const port = asArray(host?.ports?.port as Record<string, unknown> | Record<string, unknown>[] | undefined)[0];
   if (!port) return undefined;
   const state = port.state as { state?: string; reason?: string } | undefined;
-  const scripts = asArray(port.script as Array<{ id: string; output: string }> | undefined).map((s) => ({ id: String(s.id), output: String(s.output ?? '') }));
+  const scripts = asArray(port.script as Array<{ id: string; output: string }> | undefined).map((s) => ({
+    id: String(s.id),
+    output: String(s.output ?? ''),
+  }));
   return { state: state?.state ?? 'unknown', reason: state?.reason ?? 'unknown', scripts };
 }
 
@@ -77,7 +80,13 @@ export function headerFindings(headers: Map<string, string>): Finding[] {
   }
   for (const name of DISCLOSING_HEADERS) {
     const value = headers.get(name);
-    if (value) findings.push({ rule: `header-discloses-software/${name}`, severity: 'low', location: '/', message: `${name}: ${value} tells attackers what runs the app` });
+    if (value)
+      findings.push({
+        rule: `header-discloses-software/${name}`,
+        severity: 'low',
+        location: '/',
+        message: `${name}: ${value} tells attackers what runs the app`,
+      });
   }
   return findings;
 }
@@ -131,11 +140,18 @@ export async function runDynamicAnalyzer(env: AnalyzerEnv, address: AppAddress, 
       command: nmap.bin,
       args: [
         // Connect scan: works unprivileged and through the runtime's port forwarder.
-        '-sT', '-Pn', '-n', '-p', String(port),
+        '-sT',
+        '-Pn',
+        '-n',
+        '-p',
+        String(port),
         // "+" runs the scripts whatever service nmap guesses for the port.
-        '--script', NMAP_SCRIPTS.map((s) => `+${s}`).join(','),
-        '--script-args', `httpspider.maxpagecount=${config.maxPages ?? 20},http.useragent=Shepherd-analyzer`,
-        '-oX', 'nmap.xml',
+        '--script',
+        NMAP_SCRIPTS.map((s) => `+${s}`).join(','),
+        '--script-args',
+        `httpspider.maxpagecount=${config.maxPages ?? 20},http.useragent=Shepherd-analyzer`,
+        '-oX',
+        'nmap.xml',
         host,
       ],
       graceMs: 2000,
@@ -144,22 +160,51 @@ export async function runDynamicAnalyzer(env: AnalyzerEnv, address: AppAddress, 
     { cwd },
   );
   const scan = parseNmapXml(await readFile(path.join(cwd, 'nmap.xml'), 'utf8'));
-  if (!scan) return { status: 'failed', reason: `nothing scanned: nmap reported no host at ${target}`, findings: [], metrics: { requestsAnswered: 0 }, tool };
+  if (!scan)
+    return {
+      status: 'failed',
+      reason: `nothing scanned: nmap reported no host at ${target}`,
+      findings: [],
+      metrics: { requestsAnswered: 0 },
+      tool,
+    };
   if (scan.state !== 'open') {
-    return { status: 'failed', reason: `nothing scanned: ${target} is ${scan.state} (${scan.reason === 'conn-refused' ? 'connection refused' : scan.reason})`, findings: [], metrics: { requestsAnswered: 0 }, tool };
+    return {
+      status: 'failed',
+      reason: `nothing scanned: ${target} is ${scan.state} (${scan.reason === 'conn-refused' ? 'connection refused' : scan.reason})`,
+      findings: [],
+      metrics: { requestsAnswered: 0 },
+      tool,
+    };
   }
   const out = (id: string) => scan.scripts.find((s) => s.id === id)?.output ?? '';
   const headers = parseHeaderLines(out('http-headers'));
   if (!headers) {
-    return { status: 'failed', reason: `nothing scanned: ${target} accepted the connection but answered no HTTP request`, findings: [], metrics: { requestsAnswered: 0 }, tool };
+    return {
+      status: 'failed',
+      reason: `nothing scanned: ${target} accepted the connection but answered no HTTP request`,
+      findings: [],
+      metrics: { requestsAnswered: 0 },
+      tool,
+    };
   }
   // The spider's pages cannot be told apart from "app died halfway" in nmap's report; a
   // probe after the scan can: a result from an app that stopped answering is incomplete.
   const probeUrl = `http://${target}${config.probePath ?? '/'}`;
   const gone = await probe(probeUrl);
   if (gone) {
-    return { status: 'failed', reason: `app stopped answering during the scan (${probeUrl}: ${gone}); results incomplete`, findings: [], metrics: { requestsAnswered: 1 }, tool };
+    return {
+      status: 'failed',
+      reason: `app stopped answering during the scan (${probeUrl}: ${gone}); results incomplete`,
+      findings: [],
+      metrics: { requestsAnswered: 1 },
+      tool,
+    };
   }
-  const findings = [...headerFindings(headers), ...reflectionFindings(out('http-unsafe-output-escaping')), ...methodFindings(out('http-methods'))];
+  const findings = [
+    ...headerFindings(headers),
+    ...reflectionFindings(out('http-unsafe-output-escaping')),
+    ...methodFindings(out('http-methods')),
+  ];
   return { status: 'completed', findings, metrics: { requestsAnswered: scan.scripts.filter((s) => s.output.trim() !== '').length }, tool };
 }

@@ -31,13 +31,28 @@ function pathFindings(p: string, r: AutocannonReport, budgetMs: number): Finding
   const findings: Finding[] = [];
   const answered = r['2xx'] + r.non2xx;
   if (r.non2xx > 0) {
-    findings.push({ rule: 'perf/non-2xx-under-load', severity: 'medium', location: p, message: `${r.non2xx} of ${answered} answers under load were not 2xx` });
+    findings.push({
+      rule: 'perf/non-2xx-under-load',
+      severity: 'medium',
+      location: p,
+      message: `${r.non2xx} of ${answered} answers under load were not 2xx`,
+    });
   }
   if (r.errors + r.timeouts > 0) {
-    findings.push({ rule: 'perf/errors-under-load', severity: 'high', location: p, message: `${r.errors} connection errors and ${r.timeouts} timeouts out of ${r.requests.sent} requests sent` });
+    findings.push({
+      rule: 'perf/errors-under-load',
+      severity: 'high',
+      location: p,
+      message: `${r.errors} connection errors and ${r.timeouts} timeouts out of ${r.requests.sent} requests sent`,
+    });
   }
   if (r.latency.p99 > budgetMs) {
-    findings.push({ rule: 'perf/p99-over-budget', severity: 'low', location: p, message: `p99 latency ${r.latency.p99} ms is over the ${budgetMs} ms budget (p50 ${r.latency.p50} ms)` });
+    findings.push({
+      rule: 'perf/p99-over-budget',
+      severity: 'low',
+      location: p,
+      message: `p99 latency ${r.latency.p99} ms is over the ${budgetMs} ms budget (p50 ${r.latency.p50} ms)`,
+    });
   }
   return findings;
 }
@@ -57,7 +72,18 @@ export async function runPerformanceAnalyzer(env: AnalyzerEnv, address: AppAddre
       `autocannon ${p}`,
       {
         command: process.execPath,
-        args: [cannon.bin, '--json', '--connections', String(config.connections ?? 10), '--duration', String(config.durationSeconds ?? 3), '--timeout', '10', '--no-progress', url],
+        args: [
+          cannon.bin,
+          '--json',
+          '--connections',
+          String(config.connections ?? 10),
+          '--duration',
+          String(config.durationSeconds ?? 3),
+          '--timeout',
+          '10',
+          '--no-progress',
+          url,
+        ],
         graceMs: 2000,
         resultRequired: false,
       },

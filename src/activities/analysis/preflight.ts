@@ -31,7 +31,10 @@ function toolProblems(analyzer: AnalyzerName, registry: () => ModelRegistry): st
   return found.filter(isProblem).map((p) => `${analyzer}: ${p.tool}: ${p.problem}`);
 }
 
-export async function preflight(input: PreflightAnalysisInput, opts: { registry?: ModelRegistry; dockerHost?: string } = {}): Promise<PreflightAnalysisResult> {
+export async function preflight(
+  input: PreflightAnalysisInput,
+  opts: { registry?: ModelRegistry; dockerHost?: string } = {},
+): Promise<PreflightAnalysisResult> {
   let reg: ModelRegistry | undefined = opts.registry;
   const registry = () => (reg ??= loadModelRegistry());
   const problems: string[] = [];

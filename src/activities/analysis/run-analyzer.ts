@@ -52,10 +52,14 @@ const inputSchema = z.object({
 
 function parseInput(input: unknown): RunAnalyzerInput {
   const parsed = inputSchema.safeParse(input);
-  if (!parsed.success) throw ApplicationFailure.nonRetryable(`invalid runAnalyzer input: ${describeIssues(parsed.error, 'input')}`, 'InvalidAnalyzerInput');
+  if (!parsed.success)
+    throw ApplicationFailure.nonRetryable(`invalid runAnalyzer input: ${describeIssues(parsed.error, 'input')}`, 'InvalidAnalyzerInput');
   const value = parsed.data as RunAnalyzerInput;
   if (NEEDS_APP.includes(value.analyzer) && !value.address) {
-    throw ApplicationFailure.nonRetryable(`input.address: the ${value.analyzer} analyzer needs the running app's address`, 'InvalidAnalyzerInput');
+    throw ApplicationFailure.nonRetryable(
+      `input.address: the ${value.analyzer} analyzer needs the running app's address`,
+      'InvalidAnalyzerInput',
+    );
   }
   return value;
 }
@@ -65,10 +69,14 @@ async function resolveSource(projectDir: string, sourceDir: string): Promise<str
   const root = path.resolve(projectDir);
   const abs = path.resolve(root, sourceDir);
   if (abs !== root && !abs.startsWith(root + path.sep)) {
-    throw ApplicationFailure.nonRetryable(`input.target.sourceDir: ${sourceDir} is outside the project directory ${root}`, 'InvalidAnalyzerInput');
+    throw ApplicationFailure.nonRetryable(
+      `input.target.sourceDir: ${sourceDir} is outside the project directory ${root}`,
+      'InvalidAnalyzerInput',
+    );
   }
   const st = await stat(abs).catch(() => undefined);
-  if (!st?.isDirectory()) throw ApplicationFailure.nonRetryable(`input.target.sourceDir: ${sourceDir} is not a directory under ${root}`, 'InvalidAnalyzerInput');
+  if (!st?.isDirectory())
+    throw ApplicationFailure.nonRetryable(`input.target.sourceDir: ${sourceDir} is not a directory under ${root}`, 'InvalidAnalyzerInput');
   return abs;
 }
 
@@ -144,7 +152,10 @@ export function createRunAnalyzer(deps: AnalysisDeps) {
       findings,
     );
     if (!stored.stored) {
-      deps.logger.warn({ analyzer: input.analyzer, attempt: info.attempt, winner: stored.winner }, 'a newer attempt already stored this analyzer\'s findings; this attempt\'s were discarded');
+      deps.logger.warn(
+        { analyzer: input.analyzer, attempt: info.attempt, winner: stored.winner },
+        "a newer attempt already stored this analyzer's findings; this attempt's were discarded",
+      );
     }
     return {
       analyzer: input.analyzer,

@@ -85,7 +85,7 @@ export function normalizeEslint(results: EslintFileResult[], root: string): Find
 async function countSourceFiles(dir: string): Promise<number> {
   let n = 0;
   for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
-    if (entry.isFile() && /\.(c|m)?jsx?$/.test(entry.name) && !(entry.parentPath ?? "").includes(`${path.sep}node_modules`)) n++;
+    if (entry.isFile() && /\.(c|m)?jsx?$/.test(entry.name) && !(entry.parentPath ?? '').includes(`${path.sep}node_modules`)) n++;
   }
   return n;
 }
@@ -97,7 +97,10 @@ export async function runStaticAnalyzer(env: AnalyzerEnv, originalSourceDir: str
   const files = await countSourceFiles(root);
   const tool = { name: 'eslint+eslint-plugin-security', version: eslint.version };
   if (files === 0) {
-    throw ApplicationFailure.nonRetryable(`target.sourceDir: ${originalSourceDir} holds no JavaScript files (.js, .cjs, .mjs, .jsx) to analyse`, 'InvalidAnalyzerInput');
+    throw ApplicationFailure.nonRetryable(
+      `target.sourceDir: ${originalSourceDir} holds no JavaScript files (.js, .cjs, .mjs, .jsx) to analyse`,
+      'InvalidAnalyzerInput',
+    );
   }
   await writeFile(path.join(env.workspace, CONFIG_FILE), eslintConfig(eslint.pluginEntry, await jsSourceType(root)));
   await runTool(
@@ -105,7 +108,18 @@ export async function runStaticAnalyzer(env: AnalyzerEnv, originalSourceDir: str
     'eslint',
     {
       command: process.execPath,
-      args: [eslint.bin, '--config', CONFIG_FILE, '--format', 'json', '--output-file', OUTPUT_FILE, '--no-warn-ignored', '--no-error-on-unmatched-pattern', SOURCE_DIR],
+      args: [
+        eslint.bin,
+        '--config',
+        CONFIG_FILE,
+        '--format',
+        'json',
+        '--output-file',
+        OUTPUT_FILE,
+        '--no-warn-ignored',
+        '--no-error-on-unmatched-pattern',
+        SOURCE_DIR,
+      ],
       graceMs: 2000,
       resultRequired: false,
     },

@@ -27,7 +27,12 @@ export interface AnalyzerEnv {
  * are the tool's "ran fine" answers (ESLint exits 1 when it found problems); any other end is
  * the classified CommandFailed / StepTimedOut failure runCommand would raise.
  */
-export async function runTool(env: AnalyzerEnv, phase: string, spec: CommandSpec, opts: { cwd: string; okExitCodes?: number[] }): Promise<StepOutcome> {
+export async function runTool(
+  env: AnalyzerEnv,
+  phase: string,
+  spec: CommandSpec,
+  opts: { cwd: string; okExitCodes?: number[] },
+): Promise<StepOutcome> {
   await mkdir(opts.cwd, { recursive: true });
   env.heartbeat({ analyzer: env.analyzer, phase, elapsedMs: 0 });
   const outcome = await executeStep(spec, {
@@ -37,7 +42,8 @@ export async function runTool(env: AnalyzerEnv, phase: string, spec: CommandSpec
     procDir: env.procDir,
     sampleIntervalMs: env.sampleIntervalMs,
     logger: env.logger,
-    onProgress: (p) => env.heartbeat({ analyzer: env.analyzer, phase, elapsedMs: p.elapsedMs, rssBytes: p.rssBytes, lastOutputLine: p.lastOutputLine }),
+    onProgress: (p) =>
+      env.heartbeat({ analyzer: env.analyzer, phase, elapsedMs: p.elapsedMs, rssBytes: p.rssBytes, lastOutputLine: p.lastOutputLine }),
   });
   const ok = opts.okExitCodes ?? [0];
   if (outcome.timedOut || outcome.exitCode === null || !ok.includes(outcome.exitCode)) {

@@ -57,7 +57,12 @@ export async function buildFromDirectory(docker: Docker, context: string, tag: s
   if (tarResult.exitCode !== 0) throw new Error(`tar of build context ${context} failed: ${String(tarResult.stderr)}`);
   const failed = events.find((e) => e.error || e.errorDetail);
   if (failed) {
-    const log = events.map((e) => String(e.stream ?? '')).join('').split('\n').slice(-10).join('\n');
+    const log = events
+      .map((e) => String(e.stream ?? ''))
+      .join('')
+      .split('\n')
+      .slice(-10)
+      .join('\n');
     throw new Error(`building ${tag} failed: ${String(failed.error ?? JSON.stringify(failed.errorDetail))}\n${log}`);
   }
   // Some runtimes end a failed build without an error event: the image is the proof.

@@ -48,7 +48,10 @@ export async function pingRuntime(docker: Docker, endpoint: DockerEndpoint, time
       }),
     ]);
   } catch (err) {
-    throw new Error(`container runtime not reachable at ${endpoint.url}: ${(err as Error).message} (run \`npx tsx scripts/ensure-containers.ts\`, or set DOCKER_HOST to a Docker daemon)`, { cause: err });
+    throw new Error(
+      `container runtime not reachable at ${endpoint.url}: ${(err as Error).message} (run \`npx tsx scripts/ensure-containers.ts\`, or set DOCKER_HOST to a Docker daemon)`,
+      { cause: err },
+    );
   } finally {
     clearTimeout(timer);
   }

@@ -75,7 +75,12 @@ async function waitHealthy(
     if (probe.healthy) {
       return {
         health: `healthy (${probe.detail})`,
-        address: { containerId: container.id, name: s.name, host: { host: '127.0.0.1', port: hostPort }, network: { name: network, host: s.name, port: spec.port } },
+        address: {
+          containerId: container.id,
+          name: s.name,
+          host: { host: '127.0.0.1', port: hostPort },
+          network: { name: network, host: s.name, port: spec.port },
+        },
       };
     }
     last = probe.detail;
@@ -83,11 +88,19 @@ async function waitHealthy(
     const state = hasExited() ? await exitState(container) : undefined;
     if (state && !state.running) {
       await logs.finalize(container);
-      throw unhealthy(`the container ${describeEnd({ ...state, oomKillsDuringStep: null, timedOut: false, memoryLimitBytes: null })} before answering ${url}`, logs, { exitCode: state.exitCode, oomKilled: state.oomKilled, url });
+      throw unhealthy(
+        `the container ${describeEnd({ ...state, oomKillsDuringStep: null, timedOut: false, memoryLimitBytes: null })} before answering ${url}`,
+        logs,
+        { exitCode: state.exitCode, oomKilled: state.oomKilled, url },
+      );
     }
     s.setBeat({ state: 'waiting-health', containerId: container.id, health: `unhealthy: ${last}`, url });
     if (Date.now() + delay >= until) {
-      throw unhealthy(`${url} did not answer 2xx/3xx within ${spec.healthTimeout} (last: ${last}; the app must listen on port ${spec.port} inside the container)`, logs, { url, lastProbe: last });
+      throw unhealthy(
+        `${url} did not answer 2xx/3xx within ${spec.healthTimeout} (last: ${last}; the app must listen on port ${spec.port} inside the container)`,
+        logs,
+        { url, lastProbe: last },
+      );
     }
     await new Promise((r) => setTimeout(r, delay));
   }
@@ -95,7 +108,8 @@ async function waitHealthy(
 
 export async function holdAppContainer(deps: ActivityDeps, input: HoldAppInput): Promise<never> {
   const parsed = holdAppInputSchema.safeParse(input);
-  if (!parsed.success) throw ApplicationFailure.nonRetryable(`invalid holdAppContainer input: ${describeIssues(parsed.error)}`, 'InvalidContainerSpec');
+  if (!parsed.success)
+    throw ApplicationFailure.nonRetryable(`invalid holdAppContainer input: ${describeIssues(parsed.error)}`, 'InvalidContainerSpec');
   const { spec, owner, readySignal, graceSeconds } = parsed.data;
   const client: Client = deps.temporalClient ?? Context.current().client;
   const s = await openSession(deps, 'app', (startedAt, stc) => containerDeadline(startedAt, stc, graceSeconds * 1000));
@@ -107,9 +121,19 @@ export async function holdAppContainer(deps: ActivityDeps, input: HoldAppInput):
     s.setBeat({ state: 'creating', image: spec.image, health: 'unknown' });
     await ensureNetwork(s.docker, network, { ...ownerLabels(), 'shepherd.workflow': owner.workflowId });
     try {
-      container = await createAndStart(s.docker, { name: s.name, image: spec.image, cmd: spec.cmd, env: spec.env, labels: s.labels, limits: spec.limits, port: spec.port, network });
+      container = await createAndStart(s.docker, {
+        name: s.name,
+        image: spec.image,
+        cmd: spec.cmd,
+        env: spec.env,
+        labels: s.labels,
+        limits: spec.limits,
+        port: spec.port,
+        network,
+      });
     } catch (err) {
-      if ((err as { code?: string }).code === 'ImageNotFound') throw ApplicationFailure.nonRetryable((err as Error).message, 'ImageNotFound');
+      if ((err as { code?: string }).code === 'ImageNotFound')
+        throw ApplicationFailure.nonRetryable((err as Error).message, 'ImageNotFound');
       throw err;
     }
     const oomBefore = oomKillCount();
@@ -124,7 +148,10 @@ export async function holdAppContainer(deps: ActivityDeps, input: HoldAppInput):
     const healthy = await Promise.race([
       waitHealthy(s, c, l, spec, network, () => exitedFlag),
       deadline.promise.then(() => {
-        throw ApplicationFailure.retryable(`app container did not become healthy before the activity's start-to-close timeout${tailText(l.tail())}`, 'StepTimedOut');
+        throw ApplicationFailure.retryable(
+          `app container did not become healthy before the activity's start-to-close timeout${tailText(l.tail())}`,
+          'StepTimedOut',
+        );
       }),
     ]);
     s.setBeat({ state: 'signalling', containerId: c.id, health: healthy.health, address: healthy.address });
@@ -133,7 +160,10 @@ export async function holdAppContainer(deps: ActivityDeps, input: HoldAppInput):
     const outcome = await Promise.race([exited.then(() => 'exited' as const), untilAborted(s.signal), deadline.promise]);
     if (outcome === 'aborted') throw s.signal.reason;
     if (outcome === 'deadline') {
-      throw ApplicationFailure.retryable(`app container held until the activity's start-to-close timeout; stopped and removed${tailText(l.tail())}`, 'StepTimedOut');
+      throw ApplicationFailure.retryable(
+        `app container held until the activity's start-to-close timeout; stopped and removed${tailText(l.tail())}`,
+        'StepTimedOut',
+      );
     }
     await l.finalize(c);
     const state = await exitState(c);
@@ -147,12 +177,24 @@ export async function holdAppContainer(deps: ActivityDeps, input: HoldAppInput):
     throw ApplicationFailure.create({
       message: `app container ${s.name} ${describeEnd(facts)} while held${tailText(l.tail())}`,
       type: 'AppContainerExited',
-      details: [{ exitCode: state.exitCode, oomKilled: wasOomKilled(facts), runtimeOomKilled: state.oomKilled, logTail: l.tail(), containerId: c.id, logFiles: l.files }],
+      details: [
+        {
+          exitCode: state.exitCode,
+          oomKilled: wasOomKilled(facts),
+          runtimeOomKilled: state.oomKilled,
+          logTail: l.tail(),
+          containerId: c.id,
+          logFiles: l.files,
+        },
+      ],
     });
   } finally {
     deadline.cancel();
     s.setBeat({ state: 'stopping', containerId: container?.id ?? null });
-    if (container) await stopAndRemove(container, graceSeconds).catch((err: Error) => deps.logger.error({ err, container: container!.id }, 'could not remove app container'));
+    if (container)
+      await stopAndRemove(container, graceSeconds).catch((err: Error) =>
+        deps.logger.error({ err, container: container!.id }, 'could not remove app container'),
+      );
     logs?.close();
     await removeNetworkIfUnused(s.docker, network);
     s.end();

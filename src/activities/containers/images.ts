@@ -90,7 +90,9 @@ export async function ensureImageFromDirectory(docker: Docker, dir: string, base
     generated = [`FROM ${node.image}`, 'COPY . /app', 'WORKDIR /app', `CMD ["node", ${JSON.stringify(nodeEntry(dir))}]`, ''].join('\n');
   }
   const tree = await treeHash(dir, (rel) => SKIP.has(rel));
-  const contentHash = createHash('sha256').update(`${tree}\n${baseHash}\n${generated ?? own}`).digest('hex');
+  const contentHash = createHash('sha256')
+    .update(`${tree}\n${baseHash}\n${generated ?? own}`)
+    .digest('hex');
   const tag = `${APP_IMAGE_REPO}-${slug(dir)}:${contentHash.slice(0, 16)}`;
   return once(docker, tag, contentHash, async () => {
     const stage = await mkdtemp(path.join(os.tmpdir(), 'shepherd-app-image-'));

@@ -50,7 +50,10 @@ export async function createAndStart(docker: Docker, c: ContainerCreate): Promis
   try {
     container = await docker.createContainer(createBody(c));
   } catch (err) {
-    if (status(err) === 404) throw Object.assign(new Error(`image ${c.image} not found in the container runtime (build it with ensureImage)`), { code: 'ImageNotFound' });
+    if (status(err) === 404)
+      throw Object.assign(new Error(`image ${c.image} not found in the container runtime (build it with ensureImage)`), {
+        code: 'ImageNotFound',
+      });
     throw err;
   }
   try {
@@ -80,7 +83,8 @@ export async function publishedPort(container: Docker.Container, port: number): 
   const info = await container.inspect();
   const bindings = (info.NetworkSettings.Ports ?? {})[`${port}/tcp`] ?? [];
   const hostPort = Number(bindings.find((b) => b.HostIp === '127.0.0.1' || b.HostIp === '')?.HostPort ?? bindings[0]?.HostPort);
-  if (!Number.isInteger(hostPort) || hostPort <= 0) throw new Error(`the runtime published no host port for ${port}/tcp (bindings: ${JSON.stringify(bindings)})`);
+  if (!Number.isInteger(hostPort) || hostPort <= 0)
+    throw new Error(`the runtime published no host port for ${port}/tcp (bindings: ${JSON.stringify(bindings)})`);
   return hostPort;
 }
 

@@ -33,7 +33,7 @@ export interface CapturedLogs {
 export function demuxFrames(buf: Buffer): { stdout: Buffer; stderr: Buffer } | undefined {
   const out: Buffer[] = [];
   const err: Buffer[] = [];
-  for (let off = 0; off < buf.length; ) {
+  for (let off = 0; off < buf.length;) {
     if (off + 8 > buf.length || buf[off + 1] !== 0 || buf[off + 2] !== 0 || buf[off + 3] !== 0) return undefined;
     const size = buf.readUInt32BE(off + 4);
     const chunk = buf.subarray(off + 8, off + 8 + size);
@@ -78,7 +78,9 @@ export async function captureLogs(docker: Docker, container: Docker.Container, w
   // container would block the caller here; the request is aborted by close().
   const abort = new AbortController();
   const ended = container
-    .logs({ follow: true, stdout: true, stderr: true, abortSignal: abort.signal } as Parameters<Docker.Container['logs']>[0] & { follow: true })
+    .logs({ follow: true, stdout: true, stderr: true, abortSignal: abort.signal } as Parameters<Docker.Container['logs']>[0] & {
+      follow: true;
+    })
     .then(
       (stream) =>
         new Promise<void>((resolve) => {

@@ -28,9 +28,13 @@ interface RuntimeFiles {
 async function runtimeFiles(): Promise<RuntimeFiles> {
   const node = realpathSync(process.execPath);
   const busybox = BUSYBOX_CANDIDATES.find((p) => existsSync(p));
-  if (!busybox) throw new Error('busybox-static is missing (/bin/busybox): apt-get install -y --no-install-recommends busybox-static, or run scripts/ensure-containers.ts');
+  if (!busybox)
+    throw new Error(
+      'busybox-static is missing (/bin/busybox): apt-get install -y --no-install-recommends busybox-static, or run scripts/ensure-containers.ts',
+    );
   const probe = await execa('ldd', [busybox], { reject: false, all: true });
-  if (!/not a dynamic executable|statically linked/.test(probe.all ?? '')) throw new Error(`${busybox} is not statically linked; install busybox-static`);
+  if (!/not a dynamic executable|statically linked/.test(probe.all ?? ''))
+    throw new Error(`${busybox} is not statically linked; install busybox-static`);
   const { stdout } = await execa('ldd', [node]);
   // "libx.so => /lib/.../libx.so (0x...)" and "/lib64/ld-linux-x86-64.so.2 (0x...)"; vdso has no file.
   const libs = [...stdout.matchAll(/(?:=>\s*)?(\/\S+)\s+\(0x/g)].map((m) => m[1]!);
@@ -70,7 +74,10 @@ async function stageRootfs(dir: string, files: RuntimeFiles): Promise<void> {
   await mkdir(path.join(rootfs, 'tmp'), { recursive: true });
   await chmod(path.join(rootfs, 'tmp'), 0o1777);
   await mkdir(path.join(rootfs, 'etc'), { recursive: true });
-  await writeFile(path.join(rootfs, 'etc', 'passwd'), 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n');
+  await writeFile(
+    path.join(rootfs, 'etc', 'passwd'),
+    'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n',
+  );
   await writeFile(path.join(rootfs, 'etc', 'group'), 'root:x:0:\nnogroup:x:65534:\n');
   await copyFile(CONTAINERFILE, path.join(dir, 'Containerfile'));
 }

@@ -40,9 +40,13 @@ export async function reapDeadWorkersContainers(docker: Docker, logger: Logger):
     try {
       await docker.getContainer(c.Id).remove({ force: true, v: true });
       report.removed.push(c.Id);
-      logger.warn({ container: c.Names?.[0] ?? c.Id, owner: c.Labels[OWNER_LABEL], labels: c.Labels }, 'removed a container left by a dead worker');
+      logger.warn(
+        { container: c.Names?.[0] ?? c.Id, owner: c.Labels[OWNER_LABEL], labels: c.Labels },
+        'removed a container left by a dead worker',
+      );
     } catch (err) {
-      if ((err as { statusCode?: number }).statusCode !== 404) logger.warn({ err, container: c.Id }, 'could not remove an orphaned container');
+      if ((err as { statusCode?: number }).statusCode !== 404)
+        logger.warn({ err, container: c.Id }, 'could not remove an orphaned container');
     }
   }
   const networks = await docker.listNetworks({ filters: ownerFilter() }).catch(() => []);

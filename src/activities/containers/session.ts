@@ -30,7 +30,11 @@ export interface ContainerSession {
   end(): void;
 }
 
-export async function openSession(deps: ActivityDeps, kind: 'app' | 'step', deadlineOf: (startedAt: number, startToCloseMs?: number) => number | undefined): Promise<ContainerSession> {
+export async function openSession(
+  deps: ActivityDeps,
+  kind: 'app' | 'step',
+  deadlineOf: (startedAt: number, startToCloseMs?: number) => number | undefined,
+): Promise<ContainerSession> {
   const ctx = Context.current();
   const { info } = ctx;
   const startedAt = Date.now();
@@ -41,7 +45,10 @@ export async function openSession(deps: ActivityDeps, kind: 'app' | 'step', dead
   const ep = dockerEndpoint(deps.dockerHost);
   let beat: Record<string, unknown> = { state: 'preparing', elapsedMs: 0 };
   ctx.heartbeat(beat);
-  const timer = setInterval(() => ctx.heartbeat({ ...beat, elapsedMs: Date.now() - startedAt }), heartbeatIntervalMs(info.heartbeatTimeoutMs));
+  const timer = setInterval(
+    () => ctx.heartbeat({ ...beat, elapsedMs: Date.now() - startedAt }),
+    heartbeatIntervalMs(info.heartbeatTimeoutMs),
+  );
   try {
     await pingRuntime(docker, ep).catch((err: Error) => {
       throw ApplicationFailure.retryable(err.message, 'ContainerRuntimeUnavailable');

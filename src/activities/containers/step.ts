@@ -73,7 +73,8 @@ export async function runContainerStep(deps: ActivityDeps, input: ContainerStepI
         network: spec.network ?? 'none',
       });
     } catch (err) {
-      if ((err as { code?: string }).code === 'ImageNotFound') throw ApplicationFailure.nonRetryable((err as Error).message, 'ImageNotFound');
+      if ((err as { code?: string }).code === 'ImageNotFound')
+        throw ApplicationFailure.nonRetryable((err as Error).message, 'ImageNotFound');
       throw err;
     }
     const started = Date.now();
@@ -82,8 +83,8 @@ export async function runContainerStep(deps: ActivityDeps, input: ContainerStepI
     const l = logs;
     s.setBeat({ state: 'running', containerId: container.id });
     const beatTimer = setInterval(() => s.setBeat({ state: 'running', containerId: container!.id, lastOutputLine: l.lastLine() }), 1000);
-    const outcome = await Promise.race([container.wait().then(() => 'exited' as const), untilAborted(s.signal), deadline.promise]).finally(() =>
-      clearInterval(beatTimer),
+    const outcome = await Promise.race([container.wait().then(() => 'exited' as const), untilAborted(s.signal), deadline.promise]).finally(
+      () => clearInterval(beatTimer),
     );
     if (outcome !== 'exited') {
       s.setBeat({ state: 'stopping', containerId: container.id, reason: outcome });
@@ -115,10 +116,20 @@ export async function runContainerStep(deps: ActivityDeps, input: ContainerStepI
       nonRetryableExitCodes: spec.nonRetryableExitCodes,
     };
     assertContainerSucceeded(end);
-    return { exitCode: 0, oomKilled: false, logTail: end.logTail, durationMs: end.durationMs, workspace: s.workspace, containerId: end.containerId };
+    return {
+      exitCode: 0,
+      oomKilled: false,
+      logTail: end.logTail,
+      durationMs: end.durationMs,
+      workspace: s.workspace,
+      containerId: end.containerId,
+    };
   } finally {
     deadline.cancel();
-    if (container) await stopAndRemove(container, spec.graceSeconds).catch((err: Error) => deps.logger.error({ err, container: container!.id }, 'could not remove step container'));
+    if (container)
+      await stopAndRemove(container, spec.graceSeconds).catch((err: Error) =>
+        deps.logger.error({ err, container: container!.id }, 'could not remove step container'),
+      );
     logs?.close();
     s.end();
   }

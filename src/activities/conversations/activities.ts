@@ -84,7 +84,13 @@ async function readJsonl(file: string, cursor: string | null, limit: number): Pr
   return { items, invalid, nextCursor: String(lineNo) };
 }
 
-async function readSql(deps: ActivityDeps, query: string, keyColumn: string, cursor: string | null, limit: number): Promise<ReadItemsResult> {
+async function readSql(
+  deps: ActivityDeps,
+  query: string,
+  keyColumn: string,
+  cursor: string | null,
+  limit: number,
+): Promise<ReadItemsResult> {
   const inner = query.trim().replace(/;\s*$/, '');
   const key = `"${keyColumn}"`;
   const client = await deps.pool.connect();
@@ -171,7 +177,10 @@ export function createConversationActivities(deps: ActivityDeps, opts: Conversat
            VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT ON CONSTRAINT conversation_decisions_run_step_key DO NOTHING`,
           [input.definition, input.itemKey, input.workflowId, input.runId, input.step, JSON.stringify(input.fields)],
         );
-        const r = await deps.pool.query<{ id: string }>('SELECT id FROM conversation_decisions WHERE run_id = $1 AND step = $2', [input.runId, input.step]);
+        const r = await deps.pool.query<{ id: string }>('SELECT id FROM conversation_decisions WHERE run_id = $1 AND step = $2', [
+          input.runId,
+          input.step,
+        ]);
         return { decisionId: Number(r.rows[0]!.id) };
       }
       const d = await deps.pool.query<{ id: string; decision: unknown }>(
@@ -188,7 +197,10 @@ export function createConversationActivities(deps: ActivityDeps, opts: Conversat
          WHERE conversation_assignments.decision_id < EXCLUDED.decision_id`,
         [input.definition, input.itemKey, decisionId, JSON.stringify(d.rows[0]!.decision)],
       );
-      const current = await deps.pool.query<{ decision_id: string }>('SELECT decision_id FROM conversation_assignments WHERE definition = $1 AND item_key = $2', [input.definition, input.itemKey]);
+      const current = await deps.pool.query<{ decision_id: string }>(
+        'SELECT decision_id FROM conversation_assignments WHERE definition = $1 AND item_key = $2',
+        [input.definition, input.itemKey],
+      );
       return { applied: current.rows[0]?.decision_id === decisionId, decisionId: Number(decisionId) };
     },
   };

@@ -81,10 +81,18 @@ export function buildMessages(input: ModelCallInput): ChatMessage[] {
 
 function requestFor(cfg: ModelConfig, modelName: string, input: ModelCallInput, env: NodeJS.ProcessEnv) {
   const messages = buildMessages(input);
-  const headers: Record<string, string> = { 'content-type': 'application/json', accept: cfg.provider === 'ollama' ? 'application/x-ndjson' : 'text/event-stream' };
+  const headers: Record<string, string> = {
+    'content-type': 'application/json',
+    accept: cfg.provider === 'ollama' ? 'application/x-ndjson' : 'text/event-stream',
+  };
   if (cfg.apiKeyEnv) {
     const key = env[cfg.apiKeyEnv];
-    if (!key) throw new ModelCallError(`model '${input.model}' needs the API key in env ${cfg.apiKeyEnv}, which is not set`, 'MissingApiKey', false);
+    if (!key)
+      throw new ModelCallError(
+        `model '${input.model}' needs the API key in env ${cfg.apiKeyEnv}, which is not set`,
+        'MissingApiKey',
+        false,
+      );
     headers.authorization = `Bearer ${key}`;
   }
   const schema = input.output.format === 'json' ? jsonSchemaFor(input.output.fields) : undefined;
@@ -147,11 +155,19 @@ export async function streamChat(cfg: ModelConfig, input: ModelCallInput, opts: 
   const fail = (err: unknown): never => {
     if (opts.signal?.aborted) throw opts.signal.reason ?? err;
     if (idle.signal.aborted) {
-      throw new ModelCallError(`model '${input.model}' sent nothing for ${opts.idleTimeoutMs} ms (after ${chunks} chunks); call abandoned`, 'ModelStalled', true);
+      throw new ModelCallError(
+        `model '${input.model}' sent nothing for ${opts.idleTimeoutMs} ms (after ${chunks} chunks); call abandoned`,
+        'ModelStalled',
+        true,
+      );
     }
     if (err instanceof ModelCallError) throw err;
     const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-    throw new ModelCallError(`model '${input.model}' at ${cfg.baseUrl} unreachable: ${cause?.code ?? cause?.message ?? (err as Error).message}`, 'ModelUnreachable', true);
+    throw new ModelCallError(
+      `model '${input.model}' at ${cfg.baseUrl} unreachable: ${cause?.code ?? cause?.message ?? (err as Error).message}`,
+      'ModelUnreachable',
+      true,
+    );
   };
 
   try {
@@ -175,7 +191,8 @@ export async function streamChat(cfg: ModelConfig, input: ModelCallInput, opts: 
       if (cfg.provider === 'ollama') {
         if (!line.trim()) return;
         const msg = parseLine(line, input.model);
-        if (typeof msg.error === 'string') throw new ModelCallError(`model '${input.model}' failed mid-stream: ${msg.error}`, 'ModelStreamError', true);
+        if (typeof msg.error === 'string')
+          throw new ModelCallError(`model '${input.model}' failed mid-stream: ${msg.error}`, 'ModelStreamError', true);
         onText((msg.message as { content?: string } | undefined)?.content ?? '');
         if (msg.done === true) {
           done = true;
@@ -194,7 +211,11 @@ export async function streamChat(cfg: ModelConfig, input: ModelCallInput, opts: 
       const msg = parseLine(data, input.model);
       if (msg.error) {
         const e = msg.error as { message?: string } | string;
-        throw new ModelCallError(`model '${input.model}' failed mid-stream: ${typeof e === 'string' ? e : (e.message ?? JSON.stringify(e))}`, 'ModelStreamError', true);
+        throw new ModelCallError(
+          `model '${input.model}' failed mid-stream: ${typeof e === 'string' ? e : (e.message ?? JSON.stringify(e))}`,
+          'ModelStreamError',
+          true,
+        );
       }
       const choice = (msg.choices as Array<{ delta?: { content?: string | null } }> | undefined)?.[0];
       onText(choice?.delta?.content ?? '');
@@ -224,7 +245,11 @@ export async function streamChat(cfg: ModelConfig, input: ModelCallInput, opts: 
       return fail(err);
     }
     if (!done) {
-      throw new ModelCallError(`model '${input.model}' closed the stream before it was done (${chunks} chunks, ${text.length} chars)`, 'ModelStreamTruncated', true);
+      throw new ModelCallError(
+        `model '${input.model}' closed the stream before it was done (${chunks} chunks, ${text.length} chars)`,
+        'ModelStreamTruncated',
+        true,
+      );
     }
     return { text, chunks, firstChunkMs, latencyMs: performance.now() - t0, promptTokens, completionTokens };
   } finally {
@@ -236,12 +261,21 @@ function parseLine(line: string, model: string): Record<string, unknown> {
   try {
     return JSON.parse(line) as Record<string, unknown>;
   } catch {
-    throw new ModelCallError(`model '${model}' sent a malformed stream line: ${JSON.stringify(line.slice(0, 120))}`, 'ModelStreamError', true);
+    throw new ModelCallError(
+      `model '${model}' sent a malformed stream line: ${JSON.stringify(line.slice(0, 120))}`,
+      'ModelStreamError',
+      true,
+    );
   }
 }
 
 function toFailure(err: ModelCallError): ApplicationFailure {
-  return ApplicationFailure.create({ message: err.message, type: err.type, nonRetryable: !err.retryable, details: err.status ? [{ status: err.status }] : undefined });
+  return ApplicationFailure.create({
+    message: err.message,
+    type: err.type,
+    nonRetryable: !err.retryable,
+    details: err.status ? [{ status: err.status }] : undefined,
+  });
 }
 
 export function createLlmActivities(registry: ModelRegistry, logger?: Logger) {
@@ -253,7 +287,10 @@ export function createLlmActivities(registry: ModelRegistry, logger?: Logger) {
     async callModel(input: ModelCallInput): Promise<ModelCallResult> {
       const cfg = registry.models[input?.model];
       if (!cfg) {
-        throw ApplicationFailure.nonRetryable(`model '${input?.model}' is not in this worker's model registry (SHEPHERD_MODELS_FILE)`, 'UnknownModel');
+        throw ApplicationFailure.nonRetryable(
+          `model '${input?.model}' is not in this worker's model registry (SHEPHERD_MODELS_FILE)`,
+          'UnknownModel',
+        );
       }
       const ctx = Context.current();
       const hb = ctx.info.heartbeatTimeoutMs;
@@ -268,9 +305,22 @@ export function createLlmActivities(registry: ModelRegistry, logger?: Logger) {
         });
         const parsed = parseReply(input.output, r.text);
         if (!parsed.ok) {
-          throw ApplicationFailure.create({ message: `model '${input.model}' reply does not match the step's output: ${parsed.error}`, type: 'InvalidModelOutput', details: [{ reply: r.text.slice(0, 2000) }] });
+          throw ApplicationFailure.create({
+            message: `model '${input.model}' reply does not match the step's output: ${parsed.error}`,
+            type: 'InvalidModelOutput',
+            details: [{ reply: r.text.slice(0, 2000) }],
+          });
         }
-        return { output: parsed.value, text: r.text, latencyMs: Math.round(r.latencyMs), firstChunkMs: r.firstChunkMs === undefined ? undefined : Math.round(r.firstChunkMs), chunks: r.chunks, promptTokens: r.promptTokens, completionTokens: r.completionTokens, provider: cfg.provider };
+        return {
+          output: parsed.value,
+          text: r.text,
+          latencyMs: Math.round(r.latencyMs),
+          firstChunkMs: r.firstChunkMs === undefined ? undefined : Math.round(r.firstChunkMs),
+          chunks: r.chunks,
+          promptTokens: r.promptTokens,
+          completionTokens: r.completionTokens,
+          provider: cfg.provider,
+        };
       } catch (err) {
         if (err instanceof ModelCallError) {
           logger?.warn({ model: input.model, type: err.type, status: err.status }, err.message);

@@ -41,7 +41,10 @@ export function createExperimentActivities(deps: ActivityDeps) {
       });
       const metrics = run.result;
       if (typeof metrics !== 'object' || metrics === null || Array.isArray(metrics)) {
-        throw ApplicationFailure.nonRetryable(`experiment ${experiment.name}: result file must hold a JSON object of metrics`, 'ResultInvalid');
+        throw ApplicationFailure.nonRetryable(
+          `experiment ${experiment.name}: result file must hold a JSON object of metrics`,
+          'ResultInvalid',
+        );
       }
       return {
         metrics: metrics as Record<string, unknown>,

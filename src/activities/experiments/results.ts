@@ -232,7 +232,8 @@ async function dbCall<T>(fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
-    if (isDataError(err)) throw ApplicationFailure.nonRetryable(`database rejected the write (${err.code}): ${err.message}`, 'InvalidResult');
+    if (isDataError(err))
+      throw ApplicationFailure.nonRetryable(`database rejected the write (${err.code}): ${err.message}`, 'InvalidResult');
     throw err;
   }
 }

@@ -109,21 +109,26 @@ interface ReplicateRow {
 export { canonicalJson };
 
 /** Argv placeholders: the same values also arrive as SHEPHERD_* environment variables. */
-export function substitute(text: string, vars: { seed: number; replicate: number; values: ParameterValues; envDir?: string; projectDir: string }): string {
-  return text.replace(/\{(seed|replicate|params|envDir|project|param\.([A-Za-z_][A-Za-z0-9_]*))\}/g, (whole, name: string, param?: string) => {
-    if (param !== undefined) return param in vars.values ? String(vars.values[param]) : whole;
-    if (name === 'seed') return String(vars.seed);
-    if (name === 'replicate') return String(vars.replicate);
-    if (name === 'params') return JSON.stringify(vars.values);
-    if (name === 'envDir') return vars.envDir ?? whole;
-    return vars.projectDir;
-  });
+export function substitute(
+  text: string,
+  vars: { seed: number; replicate: number; values: ParameterValues; envDir?: string; projectDir: string },
+): string {
+  return text.replace(
+    /\{(seed|replicate|params|envDir|project|param\.([A-Za-z_][A-Za-z0-9_]*))\}/g,
+    (whole, name: string, param?: string) => {
+      if (param !== undefined) return param in vars.values ? String(vars.values[param]) : whole;
+      if (name === 'seed') return String(vars.seed);
+      if (name === 'replicate') return String(vars.replicate);
+      if (name === 'params') return JSON.stringify(vars.values);
+      if (name === 'envDir') return vars.envDir ?? whole;
+      return vars.projectDir;
+    },
+  );
 }
 
 function truncate(s: string, n: number): string {
   return s.length > n ? `${s.slice(0, n)}…` : s;
 }
-
 
 /** Buffers replicate rows and writes them in one statement per chunk; a success is never overwritten. */
 class ReplicateWriter {
@@ -177,8 +182,15 @@ interface ReplicateOutcome {
 
 export function createSimulationActivities(deps: ActivityDeps) {
   const projectDir = path.resolve(deps.projectDir ?? process.cwd());
-  const envs = createEnvironmentCache({ root: path.join(path.dirname(path.resolve(deps.runsDir)), 'envs'), projectDir, run: groupCommandRunner });
-  const modules = new Map<string, Promise<(values: ParameterValues, ctx: { seed: number; replicate: number; parameterKey: string }) => unknown>>();
+  const envs = createEnvironmentCache({
+    root: path.join(path.dirname(path.resolve(deps.runsDir)), 'envs'),
+    projectDir,
+    run: groupCommandRunner,
+  });
+  const modules = new Map<
+    string,
+    Promise<(values: ParameterValues, ctx: { seed: number; replicate: number; parameterKey: string }) => unknown>
+  >();
 
   async function loadReplicateFunction(spec: ReplicateModuleSpec, envDir: string | undefined) {
     const abs = envDir ? path.resolve(envDir, spec.module) : resolveInsideProject(projectDir, spec.module, 'replicate.module');
@@ -194,11 +206,17 @@ export function createSimulationActivities(deps: ActivityDeps) {
         try {
           mod = (await import(pathToFileURL(abs).href)) as Record<string, unknown>;
         } catch (err) {
-          throw ApplicationFailure.nonRetryable(`replicate.module: ${abs} failed to load: ${(err as Error).message}`, 'ReplicateModuleInvalid');
+          throw ApplicationFailure.nonRetryable(
+            `replicate.module: ${abs} failed to load: ${(err as Error).message}`,
+            'ReplicateModuleInvalid',
+          );
         }
         const fn = mod[spec.export];
         if (typeof fn !== 'function') {
-          throw ApplicationFailure.nonRetryable(`replicate.module: ${abs} has no exported function "${spec.export}"`, 'ReplicateModuleInvalid');
+          throw ApplicationFailure.nonRetryable(
+            `replicate.module: ${abs} has no exported function "${spec.export}"`,
+            'ReplicateModuleInvalid',
+          );
         }
         return fn as (values: ParameterValues, ctx: { seed: number; replicate: number; parameterKey: string }) => unknown;
       })();
@@ -211,10 +229,25 @@ export function createSimulationActivities(deps: ActivityDeps) {
   async function runCommandReplicate(
     spec: ReplicateCommandSpec,
     input: ReplicateBatchInput,
-    r: { replicate: number; seed: number; attempt: number; env?: EnvironmentReport; signal: AbortSignal; deadline: number; workflowId: string; runId?: string; onProgress?: (p: StepProgress) => void },
+    r: {
+      replicate: number;
+      seed: number;
+      attempt: number;
+      env?: EnvironmentReport;
+      signal: AbortSignal;
+      deadline: number;
+      workflowId: string;
+      runId?: string;
+      onProgress?: (p: StepProgress) => void;
+    },
   ): Promise<ReplicateOutcome & { workspace: string }> {
     const vars = { seed: r.seed, replicate: r.replicate, values: input.values, envDir: r.env?.dir, projectDir };
-    const workspace = workspacePath(deps.runsDir, { workflowId: r.workflowId, runId: r.runId, activityId: `replicate-${r.replicate}`, attempt: r.attempt });
+    const workspace = workspacePath(deps.runsDir, {
+      workflowId: r.workflowId,
+      runId: r.runId,
+      activityId: `replicate-${r.replicate}`,
+      attempt: r.attempt,
+    });
     await prepareWorkspace(workspace, { files: [], inputs: [] });
     const env: Record<string, string> = {
       ...spec.env,
@@ -252,7 +285,13 @@ export function createSimulationActivities(deps: ActivityDeps) {
     });
     assertStepSucceeded({ nonRetryableExitCodes: spec.nonRetryableExitCodes }, outcome);
     const result = await readStepResult(outcome.resultFile, true);
-    return { result, durationMs: outcome.durationMs, peakRssBytes: outcome.peakRssBytes, longestSilenceMs: outcome.longestSilenceMs, workspace };
+    return {
+      result,
+      durationMs: outcome.durationMs,
+      peakRssBytes: outcome.peakRssBytes,
+      longestSilenceMs: outcome.longestSilenceMs,
+      workspace,
+    };
   }
 
   async function runModuleReplicate(
@@ -267,7 +306,10 @@ export function createSimulationActivities(deps: ActivityDeps) {
       const result = await Promise.race([
         Promise.resolve().then(() => fn(input.values, { seed: r.seed, replicate: r.replicate, parameterKey: input.parameterKey })),
         new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(ApplicationFailure.retryable(`replicate function timed out after ${r.timeoutMs} ms`, 'StepTimedOut')), r.timeoutMs);
+          timer = setTimeout(
+            () => reject(ApplicationFailure.retryable(`replicate function timed out after ${r.timeoutMs} ms`, 'StepTimedOut')),
+            r.timeoutMs,
+          );
         }),
       ]);
       return { result, durationMs: Math.round(performance.now() - started), peakRssBytes: null };
@@ -293,7 +335,12 @@ export function createSimulationActivities(deps: ActivityDeps) {
      * Records the job's start. A job ID already used for a different input (or environment) is
      * refused: replicate rows are keyed by job, and mixing two jobs' rows would corrupt both.
      */
-    async registerSimulationJob(args: { job: SimulationJob; environmentKey?: string; workflowId: string; runId: string }): Promise<{ fingerprint: string }> {
+    async registerSimulationJob(args: {
+      job: SimulationJob;
+      environmentKey?: string;
+      workflowId: string;
+      runId: string;
+    }): Promise<{ fingerprint: string }> {
       const { description: _ignored, ...identity } = args.job;
       const fingerprint = createHash('sha256')
         .update(canonicalJson({ ...identity, environmentKey: args.environmentKey ?? null }))
@@ -318,7 +365,13 @@ export function createSimulationActivities(deps: ActivityDeps) {
     },
 
     /** Records how the job ended; only the run that registered last may write it. */
-    async finishSimulationJob(args: { jobId: string; runId: string; status: string; summary: unknown; environment?: EnvironmentReport }): Promise<void> {
+    async finishSimulationJob(args: {
+      jobId: string;
+      runId: string;
+      status: string;
+      summary: unknown;
+      environment?: EnvironmentReport;
+    }): Promise<void> {
       await deps.pool.query(
         `UPDATE simulation_jobs SET status = $3, summary = $4, environment = $5, finished_at = now(), updated_at = now()
           WHERE job_id = $1 AND run_id = $2`,
@@ -340,7 +393,17 @@ export function createSimulationActivities(deps: ActivityDeps) {
       const details = () => {
         let q: [number, StepProgress] | undefined;
         for (const e of running) if (!q || e[1].silentMs > q[1].silentMs) q = e;
-        return q ? { ...progress, quietest: { replicate: q[0], silentMs: q[1].silentMs, progressTimeoutMs: q[1].progressTimeoutMs, state: describeLiveness(q[1]) } } : progress;
+        return q
+          ? {
+              ...progress,
+              quietest: {
+                replicate: q[0],
+                silentMs: q[1].silentMs,
+                progressTimeoutMs: q[1].progressTimeoutMs,
+                state: describeLiveness(q[1]),
+              },
+            }
+          : progress;
       };
       ctx.heartbeat(progress);
       const beat = setInterval(() => ctx.heartbeat(details()), heartbeatIntervalMs(info.heartbeatTimeoutMs));
@@ -351,7 +414,9 @@ export function createSimulationActivities(deps: ActivityDeps) {
       let skipped = 0;
 
       try {
-        const env = input.environment ? await envs.ensure(input.environment.spec, { jobId: input.jobId, expectedKey: input.environment.key }, { signal }) : undefined;
+        const env = input.environment
+          ? await envs.ensure(input.environment.spec, { jobId: input.jobId, expectedKey: input.environment.key }, { signal })
+          : undefined;
         const { rows: done } = await deps.pool.query<{ replicate: number }>(
           `SELECT replicate FROM simulation_replicates
             WHERE job_id = $1 AND parameter_key = $2 AND replicate >= $3 AND replicate < $4 AND status = 'succeeded'`,
@@ -389,9 +454,22 @@ export function createSimulationActivities(deps: ActivityDeps) {
                   }).finally(() => running.delete(replicate));
               workspace = 'workspace' in out ? (out.workspace as string) : undefined;
               if (out.result === null || typeof out.result !== 'object' || Array.isArray(out.result)) {
-                throw ApplicationFailure.nonRetryable(`replicate result must be a JSON object, got ${truncate(JSON.stringify(out.result) ?? 'undefined', 100)}`, 'ResultInvalid');
+                throw ApplicationFailure.nonRetryable(
+                  `replicate result must be a JSON object, got ${truncate(JSON.stringify(out.result) ?? 'undefined', 100)}`,
+                  'ResultInvalid',
+                );
               }
-              writer.add({ replicate, seed, status: 'succeeded', result: out.result, error: null, attempts: attempt, duration_ms: out.durationMs, peak_rss_bytes: out.peakRssBytes, longest_silence_ms: out.longestSilenceMs ?? null });
+              writer.add({
+                replicate,
+                seed,
+                status: 'succeeded',
+                result: out.result,
+                error: null,
+                attempts: attempt,
+                duration_ms: out.durationMs,
+                peak_rss_bytes: out.peakRssBytes,
+                longest_silence_ms: out.longestSilenceMs ?? null,
+              });
               // Results are in PostgreSQL now; the workspace of a success is only clutter.
               if (workspace) await rm(workspace, { recursive: true, force: true });
               return;
@@ -407,7 +485,16 @@ export function createSimulationActivities(deps: ActivityDeps) {
           failed++;
           progress.failed = failed;
           if (samples.length < 5) samples.push({ replicate, error: truncate(lastError, 1500) });
-          writer.add({ replicate, seed, status: 'failed', result: null, error: truncate(lastError, 4000), attempts, duration_ms: null, peak_rss_bytes: null });
+          writer.add({
+            replicate,
+            seed,
+            status: 'failed',
+            result: null,
+            error: truncate(lastError, 4000),
+            attempts,
+            duration_ms: null,
+            peak_rss_bytes: null,
+          });
         };
 
         let next = 0;

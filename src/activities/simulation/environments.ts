@@ -154,7 +154,10 @@ export async function computeEnvironmentKey(spec: EnvironmentSpec, opts: Environ
   const bundleDir = await resolveBundle(spec, opts.projectDir);
   const rt = await opts.run(spec.runtime, { cwd: bundleDir, timeoutMs: durationToMs(spec.probeTimeout), signal: opts.signal });
   if (rt.exitCode !== 0) {
-    fail(`environment.runtime: ${[spec.runtime.command, ...spec.runtime.args].join(' ')} failed (exit ${rt.exitCode ?? rt.signal}): ${rt.stderrTail}`, 'EnvironmentRuntimeMissing');
+    fail(
+      `environment.runtime: ${[spec.runtime.command, ...spec.runtime.args].join(' ')} failed (exit ${rt.exitCode ?? rt.signal}): ${rt.stderrTail}`,
+      'EnvironmentRuntimeMissing',
+    );
   }
   const runtime = rt.stdout.trim().split('\n')[0]?.trim() || rt.stderrTail.trim().split('\n')[0]?.trim() || 'unknown';
 
@@ -170,7 +173,10 @@ export async function computeEnvironmentKey(spec: EnvironmentSpec, opts: Environ
   if (spec.lockfile && !lockfile) fail(`environment.lockfile: ${spec.lockfile} does not exist in the bundle`, 'InvalidInput');
 
   const bundle = digestOf(await treeManifest(bundleDir, BUNDLE_EXCLUDES, opts.heartbeat));
-  const key = createHash('sha256').update(JSON.stringify({ bundle, runtime, lockfile, setup: spec.setup ?? null })).digest('hex').slice(0, 32);
+  const key = createHash('sha256')
+    .update(JSON.stringify({ bundle, runtime, lockfile, setup: spec.setup ?? null }))
+    .digest('hex')
+    .slice(0, 32);
   return { key, parts: { bundle, runtime, lockfile }, bundleDir };
 }
 
@@ -221,14 +227,27 @@ async function build(spec: EnvironmentSpec, k: EnvironmentKey, opts: Environment
   const staging = path.join(tmpRoot, `${k.key}.${unique()}`);
   const envDir = path.join(staging, ENV_DIR);
   await mkdir(staging, { recursive: true });
-  await cp(k.bundleDir, envDir, { recursive: true, verbatimSymlinks: true, filter: (src) => !BUNDLE_EXCLUDES.has(path.basename(src)) || src === k.bundleDir });
+  await cp(k.bundleDir, envDir, {
+    recursive: true,
+    verbatimSymlinks: true,
+    filter: (src) => !BUNDLE_EXCLUDES.has(path.basename(src)) || src === k.bundleDir,
+  });
   if (spec.setup) {
     opts.heartbeat?.(`setup: ${spec.setup.command}`);
-    const r = await opts.run(spec.setup, { cwd: envDir, timeoutMs: durationToMs(spec.setupTimeout), env: { SHEPHERD_ENV_DIR: envDir }, signal: opts.signal });
+    const r = await opts.run(spec.setup, {
+      cwd: envDir,
+      timeoutMs: durationToMs(spec.setupTimeout),
+      env: { SHEPHERD_ENV_DIR: envDir },
+      signal: opts.signal,
+    });
     if (r.exitCode !== 0) {
       await rm(staging, { recursive: true, force: true });
       // Setup can fail for passing reasons (registry down); the activity's retry policy decides.
-      fail(`environment setup ${[spec.setup.command, ...spec.setup.args].join(' ')} failed (exit ${r.exitCode ?? r.signal}): ${r.stderrTail}`, 'EnvironmentSetupFailed', true);
+      fail(
+        `environment setup ${[spec.setup.command, ...spec.setup.args].join(' ')} failed (exit ${r.exitCode ?? r.signal}): ${r.stderrTail}`,
+        'EnvironmentSetupFailed',
+        true,
+      );
     }
   }
   const tree = await treeManifest(envDir, new Set(), opts.heartbeat);
@@ -251,7 +270,11 @@ async function discard(entryDir: string, root: string): Promise<void> {
  * Returns a validated environment for `spec`, building or rebuilding it if needed. Safe to call
  * from many processes at once: the per-key file lock makes exactly one of them build.
  */
-export async function prepareEnvironment(spec: EnvironmentSpec, opts: EnvironmentCacheOptions, known?: EnvironmentKey): Promise<EnvironmentReport> {
+export async function prepareEnvironment(
+  spec: EnvironmentSpec,
+  opts: EnvironmentCacheOptions,
+  known?: EnvironmentKey,
+): Promise<EnvironmentReport> {
   const k = known ?? (await computeEnvironmentKey(spec, opts));
   const entryDir = path.join(opts.root, k.key);
   const envDir = path.join(entryDir, ENV_DIR);

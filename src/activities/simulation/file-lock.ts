@@ -89,7 +89,11 @@ export async function acquireFileLock(lockPath: string, opts: { signal?: AbortSi
 }
 
 /** Runs `fn` while holding the lock; always releases, whatever `fn` does. */
-export async function withFileLock<T>(lockPath: string, fn: (lock: FileLock) => Promise<T>, opts: { signal?: AbortSignal } = {}): Promise<T> {
+export async function withFileLock<T>(
+  lockPath: string,
+  fn: (lock: FileLock) => Promise<T>,
+  opts: { signal?: AbortSignal } = {},
+): Promise<T> {
   const lock = await acquireFileLock(lockPath, opts);
   try {
     return await fn(lock);

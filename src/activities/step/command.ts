@@ -14,7 +14,14 @@ import { waitForDiskFloor } from './disk-floor.js';
 
 export type { CommandSpec, ResolvedCommandSpec } from '../../shared/step/command-spec.js';
 export { commandSpecSchema, parseCommandSpec } from '../../shared/step/command-spec.js';
-export { executeStep, resolveProgram, type ExecuteStepOptions, type StallInfo, type StepOutcome, type StepProgress } from './execute-step.js';
+export {
+  executeStep,
+  resolveProgram,
+  type ExecuteStepOptions,
+  type StallInfo,
+  type StepOutcome,
+  type StepProgress,
+} from './execute-step.js';
 export { StepLiveness } from './liveness.js';
 export { assertStepSucceeded, type StepFailureDetails } from './failure.js';
 export { readStepResult, resultFilePath, MAX_RESULT_BYTES } from './result-file.js';
@@ -125,7 +132,16 @@ export function createCommandActivities(deps: ActivityDeps) {
         logger: deps.logger,
       });
       // The logger's mixin adds the workflow ID, activity and attempt to both lines.
-      deps.logger.info({ command: spec.command, exitCode: outcome.exitCode, signal: outcome.signal, durationMs: outcome.durationMs, peakRssBytes: outcome.peakRssBytes }, 'step finished');
+      deps.logger.info(
+        {
+          command: spec.command,
+          exitCode: outcome.exitCode,
+          signal: outcome.signal,
+          durationMs: outcome.durationMs,
+          peakRssBytes: outcome.peakRssBytes,
+        },
+        'step finished',
+      );
       assertStepSucceeded(spec, outcome, info.attempt);
       const result = await readStepResult(outcome.resultFile, spec.resultRequired);
       const outputs = await collectOutputs(workspace, spec.outputs);

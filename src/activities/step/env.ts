@@ -3,7 +3,20 @@ import net from 'node:net';
 // What a step sees of the worker's environment: only what programs need to run, never the
 // worker's secrets (DATABASE_URL, SHEPHERD_WEBHOOK_URL, API keys, TEMPORAL_*).
 
-const INHERITED = new Set(['PATH', 'HOME', 'USER', 'LOGNAME', 'LANG', 'LANGUAGE', 'TZ', 'TMPDIR', 'TERM', 'NODE_OPTIONS', 'NODE_PATH', 'NODE_EXTRA_CA_CERTS']);
+const INHERITED = new Set([
+  'PATH',
+  'HOME',
+  'USER',
+  'LOGNAME',
+  'LANG',
+  'LANGUAGE',
+  'TZ',
+  'TMPDIR',
+  'TERM',
+  'NODE_OPTIONS',
+  'NODE_PATH',
+  'NODE_EXTRA_CA_CERTS',
+]);
 
 export function inheritedEnv(source: NodeJS.ProcessEnv = process.env): Record<string, string> {
   const env: Record<string, string> = {};

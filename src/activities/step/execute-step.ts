@@ -249,16 +249,28 @@ export async function executeStep(input: CommandSpec, opts: ExecuteStepOptions):
     peakRssBytes = Math.max(peakRssBytes, rssBytes);
     const { silentMs, longestSilenceMs, evidence } = liveness.snapshot();
     try {
-      opts.onProgress?.({ elapsedMs: Math.round(performance.now() - started), rssBytes, peakRssBytes, lastOutputLine, silentMs, longestSilenceMs, progressTimeoutMs, evidence });
+      opts.onProgress?.({
+        elapsedMs: Math.round(performance.now() - started),
+        rssBytes,
+        peakRssBytes,
+        lastOutputLine,
+        silentMs,
+        longestSilenceMs,
+        progressTimeoutMs,
+        evidence,
+      });
     } catch (err) {
       logger?.warn({ err }, 'step progress callback threw');
     }
     watchStall();
   };
-  let sampleTimer = setTimeout(function tick() {
-    sample();
-    if (!stopped) sampleTimer = setTimeout(tick, interval);
-  }, Math.min(100, interval));
+  let sampleTimer = setTimeout(
+    function tick() {
+      sample();
+      if (!stopped) sampleTimer = setTimeout(tick, interval);
+    },
+    Math.min(100, interval),
+  );
 
   let stopping: Promise<boolean> | undefined;
   const stop = (graceMs: number) =>
@@ -339,7 +351,12 @@ export async function executeStep(input: CommandSpec, opts: ExecuteStepOptions):
  * shows life: output lines are cheaper evidence), and reports a stall once the silence reaches
  * progressTimeoutMs, after a last scan so a program that just wrote a file is not killed.
  */
-function stallWatch(liveness: StepLiveness, workspace: string, progressTimeoutMs: number | null, onStall: (info: StallInfo) => void): () => void {
+function stallWatch(
+  liveness: StepLiveness,
+  workspace: string,
+  progressTimeoutMs: number | null,
+  onStall: (info: StallInfo) => void,
+): () => void {
   const files = liveness.evidence === 'output' ? new TreeWatcher(workspace) : undefined;
   const scanEveryMs = progressTimeoutMs ? Math.min(5000, Math.max(250, progressTimeoutMs / 4)) : 5000;
   let lastScan = -Infinity;

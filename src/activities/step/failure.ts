@@ -45,7 +45,11 @@ function describeCommand(argv: string[]): string {
 }
 
 /** Throws the classified failure for an unsuccessful outcome; returns for exit code 0. */
-export function assertStepSucceeded(spec: Pick<ResolvedCommandSpec, 'nonRetryableExitCodes'>, outcome: StepOutcome, attempt?: number): void {
+export function assertStepSucceeded(
+  spec: Pick<ResolvedCommandSpec, 'nonRetryableExitCodes'>,
+  outcome: StepOutcome,
+  attempt?: number,
+): void {
   // A stalled step fails even when it exits 0 on SIGTERM (a trainer saving a checkpoint).
   if (outcome.exitCode === 0 && !outcome.timedOut && !outcome.stalled) return;
   if (outcome.stalled) throwStalled(outcome, attempt);
@@ -91,7 +95,8 @@ export function assertStepSucceeded(spec: Pick<ResolvedCommandSpec, 'nonRetryabl
 function throwStalled(outcome: StepOutcome, attempt: number | undefined): never {
   const stall = outcome.stalled!;
   const what = stall.evidence === 'progress' ? 'no progress record' : 'no output line and no growth of its workspace files';
-  const last = outcome.lastOutputLine === null ? 'it printed nothing' : `last output line: ${JSON.stringify(outcome.lastOutputLine.slice(0, 300))}`;
+  const last =
+    outcome.lastOutputLine === null ? 'it printed nothing' : `last output line: ${JSON.stringify(outcome.lastOutputLine.slice(0, 300))}`;
   const message =
     `command ${describeCommand(outcome.command)} stalled: ${what} for ${formatDurationMs(stall.silentMs)} ` +
     `(progressTimeout ${formatDurationMs(stall.progressTimeoutMs)}); stopped after ${(outcome.durationMs / 1000).toFixed(1)} s; ${last}`;

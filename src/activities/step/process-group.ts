@@ -17,10 +17,7 @@ import { liveGroupMembers, readCmdline, readStat, type ProcStat } from './proc-s
 
 export const WATCHDOG_TAG = 'shepherd-step-watchdog';
 
-const LAUNCHER = [
-  '(trap "" TERM INT HUP QUIT; read -r _ <&3; kill -KILL 0) &',
-  'exec "$@" 3<&-',
-].join('\n');
+const LAUNCHER = ['(trap "" TERM INT HUP QUIT; read -r _ <&3; kill -KILL 0) &', 'exec "$@" 3<&-'].join('\n');
 
 const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => {
   try {

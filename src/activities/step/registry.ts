@@ -129,7 +129,10 @@ export async function reapOrphans(procDir: string, logger: Logger): Promise<Reap
       if (verifiedLeader) await waitGroupGone(rec.pgid, 5000);
       await waitDead(holders, 5000);
       report.reaped++;
-      logger.warn({ stepPid: rec.pid, pgid: rec.pgid, owner: rec.ownerPid, command: rec.command, workspace: rec.workspace }, 'killed step processes left by a dead worker');
+      logger.warn(
+        { stepPid: rec.pid, pgid: rec.pgid, owner: rec.ownerPid, command: rec.command, workspace: rec.workspace },
+        'killed step processes left by a dead worker',
+      );
     } else {
       report.stale++;
     }

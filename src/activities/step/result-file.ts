@@ -38,6 +38,9 @@ export async function readStepResult(file: string, required: boolean): Promise<u
     return JSON.parse(text) as unknown;
   } catch (err) {
     const preview = text.length > 200 ? `${text.slice(0, 200)}…` : text;
-    throw ApplicationFailure.nonRetryable(`result file ${file} is not valid JSON (${(err as Error).message}): ${JSON.stringify(preview)}`, 'ResultInvalid');
+    throw ApplicationFailure.nonRetryable(
+      `result file ${file} is not valid JSON (${(err as Error).message}): ${JSON.stringify(preview)}`,
+      'ResultInvalid',
+    );
   }
 }

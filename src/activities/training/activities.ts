@@ -229,11 +229,13 @@ export function createTrainingActivities(deps: ActivityDeps) {
     /** Upserts the job's row (effective config, status, metrics). Idempotent per enqueue. */
     async recordTrainingJob(row: TrainingRecordInput): Promise<{ written: boolean }> {
       const parsed = trainingRecordSchema.safeParse(row);
-      if (!parsed.success) throw ApplicationFailure.nonRetryable(`invalid training record: ${describeIssues(parsed.error, 'row')}`, 'InvalidInput');
+      if (!parsed.success)
+        throw ApplicationFailure.nonRetryable(`invalid training record: ${describeIssues(parsed.error, 'row')}`, 'InvalidInput');
       try {
         return { written: await upsertTrainingJob(deps.pool, parsed.data) };
       } catch (err) {
-        if (isDataError(err)) throw ApplicationFailure.nonRetryable(`database rejected the training record (${err.code}): ${err.message}`, 'InvalidResult');
+        if (isDataError(err))
+          throw ApplicationFailure.nonRetryable(`database rejected the training record (${err.code}): ${err.message}`, 'InvalidResult');
         throw err;
       }
     },
@@ -253,7 +255,10 @@ export function createTrainingActivities(deps: ActivityDeps) {
       try {
         job = trainingJobSchema.parse(input.job);
       } catch (err) {
-        throw ApplicationFailure.nonRetryable(`invalid job: ${err instanceof z.ZodError ? describeIssues(err, 'job') : String(err)}`, 'InvalidInput');
+        throw ApplicationFailure.nonRetryable(
+          `invalid job: ${err instanceof z.ZodError ? describeIssues(err, 'job') : String(err)}`,
+          'InvalidInput',
+        );
       }
       const { dataset, baseModel, args } = resolveJobPaths(job);
       const workflowId = info.workflowExecution?.workflowId ?? `activity-${info.activityId}`;
@@ -276,7 +281,9 @@ export function createTrainingActivities(deps: ActivityDeps) {
       }
       const warnings = [...(previous?.warnings ?? [])];
       if (!resumeFrom && candidates.length > 0) {
-        warnings.push(`checkpoint ${candidates[0]!.path} (step ${candidates[0]!.step}) no longer exists; training starts again from step 0`);
+        warnings.push(
+          `checkpoint ${candidates[0]!.path} (step ${candidates[0]!.step}) no longer exists; training starts again from step 0`,
+        );
       }
 
       const tracker = new ProgressTracker({
@@ -315,7 +322,11 @@ export function createTrainingActivities(deps: ActivityDeps) {
         return free < floor ? `free disk ${formatBytes(free)} at ${dirs.checkpoints} is under the floor of ${formatBytes(floor)}` : null;
       };
 
-      const result = (status: TrainModelResult['status'], reason: string | null, extra: { metrics?: Record<string, unknown> | null; outcome?: StepOutcome } = {}): TrainModelResult => {
+      const result = (
+        status: TrainModelResult['status'],
+        reason: string | null,
+        extra: { metrics?: Record<string, unknown> | null; outcome?: StepOutcome } = {},
+      ): TrainModelResult => {
         const p = tracker.snapshot();
         return {
           status,
@@ -350,7 +361,10 @@ export function createTrainingActivities(deps: ActivityDeps) {
         }
         if (finalIssue) tracker.warn(`validation missing: ${finalIssue}`);
         beat();
-        return { ...result('completed', null, { metrics: metricsFromFinalCheckpoint(resumeFrom, job.steps) }), valLoss: resumeFrom.valLoss };
+        return {
+          ...result('completed', null, { metrics: metricsFromFinalCheckpoint(resumeFrom, job.steps) }),
+          valLoss: resumeFrom.valLoss,
+        };
       }
 
       const lowDisk = await underFloor();
@@ -359,7 +373,12 @@ export function createTrainingActivities(deps: ActivityDeps) {
         return result('paused', lowDisk);
       }
 
-      const workspace = workspacePath(deps.runsDir, { workflowId, runId: info.workflowExecution?.runId, activityId: info.activityId, attempt: info.attempt });
+      const workspace = workspacePath(deps.runsDir, {
+        workflowId,
+        runId: info.workflowExecution?.runId,
+        activityId: info.activityId,
+        attempt: info.attempt,
+      });
       await prepareWorkspace(workspace, { files: [], inputs: [] });
       const configFile = path.join(workspace, TRAINING_CONFIG_FILE);
       await writeFile(
@@ -457,7 +476,12 @@ export function createTrainingActivities(deps: ActivityDeps) {
           sampleIntervalMs: heartbeatIntervalMs(info.heartbeatTimeoutMs),
           liveness,
           onProgress: (p) => {
-            tracker.liveness = { silentMs: p.silentMs, longestSilenceMs: p.longestSilenceMs, progressTimeoutMs: p.progressTimeoutMs, state: describeLiveness({ ...p, evidence: 'progress' }) };
+            tracker.liveness = {
+              silentMs: p.silentMs,
+              longestSilenceMs: p.longestSilenceMs,
+              progressTimeoutMs: p.progressTimeoutMs,
+              state: describeLiveness({ ...p, evidence: 'progress' }),
+            };
             beat();
             reporter.report(tracker.snapshot());
           },
@@ -502,7 +526,10 @@ export function createTrainingActivities(deps: ActivityDeps) {
       assertStepSucceeded(spec, outcome);
       const metrics = await readStepResult(outcome.resultFile, true);
       if (typeof metrics !== 'object' || metrics === null || Array.isArray(metrics)) {
-        throw ApplicationFailure.nonRetryable(`job ${job.jobId}: the trainer's result file must hold a JSON object of metrics`, 'ResultInvalid');
+        throw ApplicationFailure.nonRetryable(
+          `job ${job.jobId}: the trainer's result file must hold a JSON object of metrics`,
+          'ResultInvalid',
+        );
       }
       const m = metrics as Record<string, unknown>;
       const finalIssue = tracker.finalCheck(typeof m.valLoss === 'number' ? m.valLoss : null);

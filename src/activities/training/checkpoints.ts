@@ -68,7 +68,13 @@ export async function freeBytes(dir: string): Promise<number> {
  * Records a new checkpoint, deletes what retention no longer keeps, and saves the manifest.
  * Throws SupersededError (touching nothing) when a newer attempt has opened the directory.
  */
-export async function addCheckpoint(dirs: JobDirs, manifest: Manifest, ref: CheckpointRef, keepLast: number, keepBest: boolean): Promise<RetentionPlan> {
+export async function addCheckpoint(
+  dirs: JobDirs,
+  manifest: Manifest,
+  ref: CheckpointRef,
+  keepLast: number,
+  keepBest: boolean,
+): Promise<RetentionPlan> {
   const onDisk = await readManifest(dirs.manifest);
   if (onDisk && onDisk.epoch !== manifest.epoch) throw new SupersededError(manifest.epoch, onDisk.epoch);
   const plan = planRetention([...manifest.checkpoints.filter((c) => c.step !== ref.step), ref], keepLast, keepBest);
@@ -80,4 +86,3 @@ export async function addCheckpoint(dirs: JobDirs, manifest: Manifest, ref: Chec
   await writeManifest(dirs.manifest, manifest);
   return plan;
 }
-

@@ -10,7 +10,13 @@ const finite = z.number().refine(Number.isFinite, 'must be a finite number');
 
 const startEvent = z.object({ event: z.literal('start'), step, total_steps: z.number().int().min(1), resumed_from: z.string().nullish() });
 const stepEvent = z.object({ event: z.literal('step'), step, loss: finite });
-const evalEvent = z.object({ event: z.literal('eval'), step, val_loss: finite.nullable(), val_accuracy: finite.nullish(), reason: z.string().nullish() });
+const evalEvent = z.object({
+  event: z.literal('eval'),
+  step,
+  val_loss: finite.nullable(),
+  val_accuracy: finite.nullish(),
+  reason: z.string().nullish(),
+});
 const checkpointEvent = z.object({ event: z.literal('checkpoint'), step, path: z.string().min(1), val_loss: finite.nullish() });
 
 const eventSchema = z.discriminatedUnion('event', [startEvent, stepEvent, evalEvent, checkpointEvent]);

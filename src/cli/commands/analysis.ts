@@ -1,7 +1,13 @@
 import type { Command } from 'commander';
 import { WorkflowFailedError } from '@temporalio/client';
 import { formatSummaryTable } from '../../shared/summary-table.js';
-import { analysisHandle, startAnalysisPipeline, type AnalysisPipelineResult, type AnalysisProgress, type BreakerTarget } from '../../client/analysis.js';
+import {
+  analysisHandle,
+  startAnalysisPipeline,
+  type AnalysisPipelineResult,
+  type AnalysisProgress,
+  type BreakerTarget,
+} from '../../client/analysis.js';
 import { readDefinitionFile } from '../../config/input-file.js';
 import { loadEnv } from '../../config/env.js';
 import { createLogger } from '../../config/logger.js';
@@ -39,13 +45,18 @@ function breakerLines(p: Pick<AnalysisProgress, 'breakers'>): string {
   const b = p.breakers;
   return [
     `pipeline breaker: ${b.pipeline.state} (${b.pipeline.consecutiveFailedTargets}/${b.pipeline.threshold} consecutive failed targets)`,
-    ...b.analyzers.map((a) => `${a.analyzer} breaker: ${a.state} (${a.consecutiveFailures} consecutive failures${a.lastFailure ? `; last: ${a.lastFailure.slice(0, 100)}` : ''})`),
+    ...b.analyzers.map(
+      (a) =>
+        `${a.analyzer} breaker: ${a.state} (${a.consecutiveFailures} consecutive failures${a.lastFailure ? `; last: ${a.lastFailure.slice(0, 100)}` : ''})`,
+    ),
   ].join('\n');
 }
 
 export function printResult(r: AnalysisPipelineResult): void {
   const c = r.counts;
-  console.log(`\n${r.status}: ${c.completed} completed, ${c.partial} partial, ${c.failed} failed, ${c.skipped} skipped, ${c.cancelled} cancelled; ${r.findings} findings\n`);
+  console.log(
+    `\n${r.status}: ${c.completed} completed, ${c.partial} partial, ${c.failed} failed, ${c.skipped} skipped, ${c.cancelled} cancelled; ${r.findings} findings\n`,
+  );
   console.log(targetTable(r));
   console.log(`\n${breakerLines(r)}`);
 }
@@ -58,7 +69,9 @@ export function resultOf(err: unknown): AnalysisPipelineResult | undefined {
 }
 
 export function registerAnalysisCommands(program: Command): void {
-  const analysis = program.command('analysis').description('code-analysis pipelines: build and run apps in containers, run analyzers, store findings');
+  const analysis = program
+    .command('analysis')
+    .description('code-analysis pipelines: build and run apps in containers, run analyzers, store findings');
 
   analysis
     .command('run')
@@ -111,27 +124,48 @@ export function registerAnalysisCommands(program: Command): void {
     .option('--min-severity <level>', 'critical, high, medium, low or info')
     .option('--limit <n>', 'at most this many findings with --list', '200')
     .option('--json', 'print JSON instead of a table')
-    .action(async (pipeline: string, opts: { list?: boolean; model?: string; app?: string; analyzer?: string; minSeverity?: string; limit: string; json?: boolean }) => {
-      const levels = ['critical', 'high', 'medium', 'low', 'info'];
-      if (opts.minSeverity && !levels.includes(opts.minSeverity)) throw new Error(`--min-severity must be one of ${levels.join(', ')}, not "${opts.minSeverity}"`);
-      const limit = Number(opts.limit);
-      if (!Number.isInteger(limit) || limit < 1) throw new Error(`--limit must be a positive integer, not "${opts.limit}"`);
-      await withDatabase(async (pool) => {
-        if (opts.list) {
-          const rows = await listFindings(pool, pipeline, { model: opts.model, app: opts.app, analyzer: opts.analyzer, minSeverity: opts.minSeverity as never, limit });
-          console.log(opts.json ? JSON.stringify(rows, null, 2) : formatSummaryTable(rows as never, { maxCellWidth: 60 }));
-          return;
-        }
-        const [targets, counts] = await Promise.all([listTargets(pool, pipeline), summarizeFindings(pool, pipeline)]);
-        if (targets.length === 0 && counts.length === 0) throw new Error(`no analysis targets or findings stored for pipeline "${pipeline}"`);
-        if (opts.json) {
-          console.log(JSON.stringify({ targets, findings: counts }, null, 2));
-          return;
-        }
-        console.log(formatSummaryTable(targets.map((t) => ({ target: `${t.model}/${t.app}`, status: t.status, findings: t.findings, reason: t.reason })), { maxCellWidth: 70 }));
-        if (counts.length) console.log(`\n${formatSummaryTable(counts.map((c) => ({ target: `${c.model}/${c.app}`, analyzer: c.analyzer, severity: c.severity, count: c.count })))}`);
-      });
-    });
+    .action(
+      async (
+        pipeline: string,
+        opts: { list?: boolean; model?: string; app?: string; analyzer?: string; minSeverity?: string; limit: string; json?: boolean },
+      ) => {
+        const levels = ['critical', 'high', 'medium', 'low', 'info'];
+        if (opts.minSeverity && !levels.includes(opts.minSeverity))
+          throw new Error(`--min-severity must be one of ${levels.join(', ')}, not "${opts.minSeverity}"`);
+        const limit = Number(opts.limit);
+        if (!Number.isInteger(limit) || limit < 1) throw new Error(`--limit must be a positive integer, not "${opts.limit}"`);
+        await withDatabase(async (pool) => {
+          if (opts.list) {
+            const rows = await listFindings(pool, pipeline, {
+              model: opts.model,
+              app: opts.app,
+              analyzer: opts.analyzer,
+              minSeverity: opts.minSeverity as never,
+              limit,
+            });
+            console.log(opts.json ? JSON.stringify(rows, null, 2) : formatSummaryTable(rows as never, { maxCellWidth: 60 }));
+            return;
+          }
+          const [targets, counts] = await Promise.all([listTargets(pool, pipeline), summarizeFindings(pool, pipeline)]);
+          if (targets.length === 0 && counts.length === 0)
+            throw new Error(`no analysis targets or findings stored for pipeline "${pipeline}"`);
+          if (opts.json) {
+            console.log(JSON.stringify({ targets, findings: counts }, null, 2));
+            return;
+          }
+          console.log(
+            formatSummaryTable(
+              targets.map((t) => ({ target: `${t.model}/${t.app}`, status: t.status, findings: t.findings, reason: t.reason })),
+              { maxCellWidth: 70 },
+            ),
+          );
+          if (counts.length)
+            console.log(
+              `\n${formatSummaryTable(counts.map((c) => ({ target: `${c.model}/${c.app}`, analyzer: c.analyzer, severity: c.severity, count: c.count })))}`,
+            );
+        });
+      },
+    );
 
   analysis
     .command('reset')

@@ -28,10 +28,14 @@ async function withDatabase<T>(fn: (pool: Awaited<ReturnType<typeof openExisting
   }
 }
 
-const batchWorkflowId = (idOrBatch: string) => (idOrBatch.startsWith('conversation-batch-') ? idOrBatch : conversationBatchWorkflowId(idOrBatch));
+const batchWorkflowId = (idOrBatch: string) =>
+  idOrBatch.startsWith('conversation-batch-') ? idOrBatch : conversationBatchWorkflowId(idOrBatch);
 
 export function registerConversationCommands(program: Command): void {
-  const conv = program.command('conversations').alias('conv').description('LLM conversation workflows (definitions, batches, audit log, metrics)');
+  const conv = program
+    .command('conversations')
+    .alias('conv')
+    .description('LLM conversation workflows (definitions, batches, audit log, metrics)');
 
   conv
     .command('validate')
@@ -65,7 +69,8 @@ export function registerConversationCommands(program: Command): void {
         if (opts.detach) return;
         const result = (await handle.result()) as ConversationBatchResult;
         console.log(result.message);
-        if (result.failedItems.length > 0) console.log(formatSummaryTable(result.failedItems.map((f) => ({ item: f.key, step: f.step, error: f.error }))));
+        if (result.failedItems.length > 0)
+          console.log(formatSummaryTable(result.failedItems.map((f) => ({ item: f.key, step: f.step, error: f.error }))));
         if (result.failed > 0) process.exitCode = 1;
       });
     });
@@ -91,7 +96,11 @@ export function registerConversationCommands(program: Command): void {
     .action(async (batch: string, opts: { item?: string[] }, cmd: Command) => {
       await withClient(cmd, async (client, g) => {
         const r = await retryFailedItems(client, batchWorkflowId(batch), { keys: opts.item, taskQueue: g.taskQueue });
-        console.log(r.mode === 'signalled' ? `signalled ${r.workflowId} to retry its failed items` : `started ${r.workflowId} over ${r.items} failed item(s)`);
+        console.log(
+          r.mode === 'signalled'
+            ? `signalled ${r.workflowId} to retry its failed items`
+            : `started ${r.workflowId} over ${r.items} failed item(s)`,
+        );
       });
     });
 
@@ -105,7 +114,15 @@ export function registerConversationCommands(program: Command): void {
       const rows = await withDatabase((pool) => listAttempts(pool, { workflowId: opts.workflow, batchId: opts.batch, itemKey: opts.item }));
       console.log(
         formatSummaryTable(
-          rows.map((r) => ({ item: r.item_key, step: r.step, attempt: r.attempt, actor: r.actor, status: r.status, ms: r.latency_ms, error: r.error })),
+          rows.map((r) => ({
+            item: r.item_key,
+            step: r.step,
+            attempt: r.attempt,
+            actor: r.actor,
+            status: r.status,
+            ms: r.latency_ms,
+            error: r.error,
+          })),
           { maxCellWidth: 60 },
         ),
       );
@@ -120,7 +137,16 @@ export function registerConversationCommands(program: Command): void {
       const rows = await withDatabase((pool) => stepMetrics(pool, { definition: opts.definition, days: Number(opts.days) }));
       console.log(
         formatSummaryTable(
-          rows.map((m) => ({ definition: m.definition, step: m.step, actor: m.actor, n: m.attempts, fail: m.failureRate, p50_s: sec(m.p50Ms), p95_s: sec(m.p95Ms), p99_s: sec(m.p99Ms) })),
+          rows.map((m) => ({
+            definition: m.definition,
+            step: m.step,
+            actor: m.actor,
+            n: m.attempts,
+            fail: m.failureRate,
+            p50_s: sec(m.p50Ms),
+            p95_s: sec(m.p95Ms),
+            p99_s: sec(m.p99Ms),
+          })),
         ),
       );
     });
@@ -135,8 +161,22 @@ export function registerConversationCommands(program: Command): void {
     .action(async (file: string, opts: { days: string; floor: string; apply?: boolean }) => {
       const v = validateDefinition(readDefinitionFile(file));
       if (!v.ok) throw new Error(`${file}: ${formatIssues(v.issues)}`);
-      const recs = await withDatabase((pool) => recommendTimeouts(pool, v.definition, { days: Number(opts.days), floorMs: Number(opts.floor) * 1000 }));
-      console.log(formatSummaryTable(recs.map((r) => ({ step: r.step, configured: r.configured, samples: r.samples, timed_out: r.timedOut, p99_s: sec(r.p99Ms), recommended: r.recommended, verdict: r.verdict }))));
+      const recs = await withDatabase((pool) =>
+        recommendTimeouts(pool, v.definition, { days: Number(opts.days), floorMs: Number(opts.floor) * 1000 }),
+      );
+      console.log(
+        formatSummaryTable(
+          recs.map((r) => ({
+            step: r.step,
+            configured: r.configured,
+            samples: r.samples,
+            timed_out: r.timedOut,
+            p99_s: sec(r.p99Ms),
+            recommended: r.recommended,
+            verdict: r.verdict,
+          })),
+        ),
+      );
       if (opts.apply) {
         const changed = await applyTimeoutRecommendations(path.resolve(file), recs);
         console.log(changed.length > 0 ? `updated ${file}: ${changed.join(', ')}` : 'nothing to change');

@@ -1,11 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import {
-  batchProgress,
-  experimentBatchWorkflowId,
-  startExperimentBatch,
-  type ExperimentBatchResult,
-} from '../../client/experiments.js';
+import { batchProgress, experimentBatchWorkflowId, startExperimentBatch, type ExperimentBatchResult } from '../../client/experiments.js';
 import { experimentBatchSchema } from '../../shared/experiments/schemas.js';
 import { describeIssues } from '../../shared/schemas.js';
 import { loadEnv } from '../../config/env.js';
@@ -86,7 +81,7 @@ export function registerExperimentCommands(program: Command): void {
 
   program
     .command('export')
-    .description('export a batch\'s results from PostgreSQL (DATABASE_URL, or the embedded database)')
+    .description("export a batch's results from PostgreSQL (DATABASE_URL, or the embedded database)")
     .argument('<batchId>')
     .option('-f, --format <format>', 'csv or json', 'csv')
     .option('-o, --out <file>', 'write to a file instead of stdout')

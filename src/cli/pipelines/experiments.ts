@@ -16,7 +16,10 @@ type Row = ExperimentOutcome & { step?: PendingStepLiveness };
 export function runningText(o: Row, now: number): string {
   const elapsedMs = Math.max(0, now - (o.startedAt ?? now));
   const s = o.step;
-  const text = s && (silenceIsNotable(s) || (s.progressTimeoutMs !== null && s.silentMs >= s.progressTimeoutMs)) ? describeLiveness({ ...s, elapsedMs }) : `running ${Math.round(elapsedMs / 1000)}s`;
+  const text =
+    s && (silenceIsNotable(s) || (s.progressTimeoutMs !== null && s.silentMs >= s.progressTimeoutMs))
+      ? describeLiveness({ ...s, elapsedMs })
+      : `running ${Math.round(elapsedMs / 1000)}s`;
   if (!s || s.attempt <= 1) return text;
   return `${text} (attempt ${s.attempt}, after ${s.lastFailureType ?? (s.lastFailure ?? 'a failure').split('\n')[0]!.slice(0, 80)})`;
 }

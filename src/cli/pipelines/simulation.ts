@@ -19,9 +19,17 @@ export const simulationCli: PipelineAdapter<unknown, SimulationJobResult, Simula
   get: (client, id) => simulation.get(client, id),
   progressLines: (p) => [
     `  stage: ${p.stage}`,
-    ...p.parameters.map((s) => `  ${s.key}: ${s.status}, ${s.succeeded + s.failed}/${s.total} replicates (${s.failed} failed, ${s.running} running)${s.aggregated ? ', aggregated' : ''}`),
+    ...p.parameters.map(
+      (s) =>
+        `  ${s.key}: ${s.status}, ${s.succeeded + s.failed}/${s.total} replicates (${s.failed} failed, ${s.running} running)${s.aggregated ? ', aggregated' : ''}`,
+    ),
   ],
-  counts: (p) => ({ done: p.totals.succeeded + p.totals.failed, total: p.totals.replicates, failed: p.totals.failed, detail: `${p.totals.running} running, ${p.totals.aggregated}/${p.totals.parameters} aggregated` }),
+  counts: (p) => ({
+    done: p.totals.succeeded + p.totals.failed,
+    total: p.totals.replicates,
+    failed: p.totals.failed,
+    detail: `${p.totals.running} running, ${p.totals.aggregated}/${p.totals.parameters} aggregated`,
+  }),
   resultLines(r) {
     const failed = r.parameters.filter((p) => p.status === 'failed');
     return [

@@ -23,7 +23,9 @@ function statusLines(s: QueueStatus): string[] {
   const p = cur?.progress;
   return [
     `  queue ${s.queue}: ${s.stage}${s.paused ? ` (paused: ${s.pauseReason})` : ''}; ${s.counts.completed} completed, ${s.counts.failed} failed, ${s.counts.cancelled} cancelled`,
-    cur ? `  running ${cur.jobId}: step ${p?.step ?? 0}/${p?.totalSteps ?? cur.config.steps}, train loss ${num(p?.trainLoss)}, val loss ${num(p?.valLoss)}, ETA ${p?.etaSeconds == null ? 'n/a' : `${Math.round(p.etaSeconds)}s`}${silence(p?.liveness)}` : '  nothing running',
+    cur
+      ? `  running ${cur.jobId}: step ${p?.step ?? 0}/${p?.totalSteps ?? cur.config.steps}, train loss ${num(p?.trainLoss)}, val loss ${num(p?.valLoss)}, ETA ${p?.etaSeconds == null ? 'n/a' : `${Math.round(p.etaSeconds)}s`}${silence(p?.liveness)}`
+      : '  nothing running',
     ...s.pending.map((j) => `  queued ${j.jobId} (${j.steps} steps${j.resumeFrom ? `, resumes at ${j.resumeFrom.step}` : ''})`),
   ];
 }
@@ -49,14 +51,22 @@ export const trainingCli: PipelineAdapter<unknown, TrainingQueueResult, QueueSta
       detail: `${s.current.jobId} loss ${num(p?.trainLoss)} val ${num(p?.valLoss)} ETA ${p?.etaSeconds == null ? 'n/a' : `${Math.round(p.etaSeconds)}s`}`,
     };
   },
-  resultLines: (r) => [`queue ${r.queue} stopped: ${r.counts.completed} completed, ${r.counts.failed} failed, ${r.counts.cancelled} cancelled`, ...r.notRun.map((j) => `  not run: ${j.jobId}`)],
+  resultLines: (r) => [
+    `queue ${r.queue} stopped: ${r.counts.completed} completed, ${r.counts.failed} failed, ${r.counts.cancelled} cancelled`,
+    ...r.notRun.map((j) => `  not run: ${j.jobId}`),
+  ],
   // A queue is a service: stopping it is its normal end (see README, "How pipelines end").
   outcome: () => 'completed',
 };
 
 /** The queue's own verbs: enqueue | pause | resume | stop | cancel-current | remove | queue. */
 export function registerTrainingVerbs(cmd: Command): void {
-  const verb = (name: string, description: string, run: (h: ReturnType<typeof training.get>, ...args: string[]) => Promise<unknown>, args: string[] = []) => {
+  const verb = (
+    name: string,
+    description: string,
+    run: (h: ReturnType<typeof training.get>, ...args: string[]) => Promise<unknown>,
+    args: string[] = [],
+  ) => {
     const c = cmd.command(name).description(description).argument('<queue>');
     for (const a of args) c.argument(a);
     c.option('--json', 'machine-readable output').action(async (...all: unknown[]) => {
@@ -71,7 +81,9 @@ export function registerTrainingVerbs(cmd: Command): void {
       });
     });
   };
-  verb('enqueue', 'add a training job (JSON/YAML file) to the queue', (h, file) => h.enqueue(readDefinitionFile(file) as never), ['<jobFile>']);
+  verb('enqueue', 'add a training job (JSON/YAML file) to the queue', (h, file) => h.enqueue(readDefinitionFile(file) as never), [
+    '<jobFile>',
+  ]);
   verb('pause', 'pause the queue (the running job checkpoints and stops)', (h) => h.pause());
   verb('resume', 'resume a paused queue', (h) => h.resume());
   verb('stop', 'stop the queue after the running job checkpoints', (h) => h.stop());

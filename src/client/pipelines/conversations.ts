@@ -1,7 +1,13 @@
 import type { Client } from '@temporalio/client';
 import type { ConversationBatchInput, ConversationBatchResult } from '../../shared/conversations/schemas.js';
 import type { ConversationBatchProgress } from '../../workflows/conversations/conversation-batch.js';
-import { conversationBatchWorkflowId, retryFailedItems, startConversationBatch, type RetryFailedResult, type StartConversationBatchOptions } from '../conversations.js';
+import {
+  conversationBatchWorkflowId,
+  retryFailedItems,
+  startConversationBatch,
+  type RetryFailedResult,
+  type StartConversationBatchOptions,
+} from '../conversations.js';
 import { existingHandle, pipelineHandle, type PipelineHandle } from '../handle.js';
 import { startOrExplain } from './start.js';
 
@@ -15,8 +21,14 @@ function withRetry(client: Client, h: PipelineHandle<ConversationBatchResult, Co
 }
 
 /** Validates input and definition (InvalidInputError naming the field), then starts the batch. */
-export async function start(client: Client, input: ConversationBatchInput, opts: StartConversationBatchOptions = {}): Promise<ConversationBatchHandle> {
-  const workflow = await startOrExplain(conversationBatchWorkflowId(String(input.batchId)), () => startConversationBatch(client, input, opts));
+export async function start(
+  client: Client,
+  input: ConversationBatchInput,
+  opts: StartConversationBatchOptions = {},
+): Promise<ConversationBatchHandle> {
+  const workflow = await startOrExplain(conversationBatchWorkflowId(String(input.batchId)), () =>
+    startConversationBatch(client, input, opts),
+  );
   return withRetry(client, pipelineHandle(workflow, 'conversationProgress'));
 }
 

@@ -11,7 +11,8 @@ export async function startOrExplain<T>(workflowId: string, starter: () => Promi
   } catch (err) {
     if (err instanceof InvalidInputError || err instanceof AlreadyRunningError) throw err;
     const message = (err as Error)?.message ?? String(err);
-    if (err instanceof WorkflowExecutionAlreadyStartedError || /already running/.test(message)) throw new AlreadyRunningError(message, workflowId);
+    if (err instanceof WorkflowExecutionAlreadyStartedError || /already running/.test(message))
+      throw new AlreadyRunningError(message, workflowId);
     if (/^invalid /.test(message)) throw new InvalidInputError(message, { cause: err });
     throw err;
   }

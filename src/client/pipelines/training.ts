@@ -1,5 +1,11 @@
 import type { Client, WorkflowHandle } from '@temporalio/client';
-import { trainingJobSchema, trainingQueueInputSchema, trainingQueueWorkflowId, type TrainingJobInput, type TrainingQueueInput } from '../../shared/training/schemas.js';
+import {
+  trainingJobSchema,
+  trainingQueueInputSchema,
+  trainingQueueWorkflowId,
+  type TrainingJobInput,
+  type TrainingQueueInput,
+} from '../../shared/training/schemas.js';
 import { describeIssues } from '../../shared/schemas.js';
 import type { EnqueueResult, TrainingQueueResult } from '../../workflows/training/training-queue.js';
 import type { QueueStatus } from '../../shared/training/queue-state.js';
@@ -24,7 +30,9 @@ function withUpdates(h: PipelineHandle<TrainingQueueResult, QueueStatus>): Train
   const w: WorkflowHandle = h.workflow;
   const update = async <R>(name: string, args: unknown[]): Promise<R> => {
     try {
-      return await (args.length ? w.executeUpdate<R, [unknown, ...unknown[]]>(name, { args: args as [unknown, ...unknown[]] }) : w.executeUpdate<R, []>(name));
+      return await (args.length
+        ? w.executeUpdate<R, [unknown, ...unknown[]]>(name, { args: args as [unknown, ...unknown[]] })
+        : w.executeUpdate<R, []>(name));
     } catch (err) {
       throw toShepherdError(err, h.workflowId);
     }
@@ -45,7 +53,11 @@ function withUpdates(h: PipelineHandle<TrainingQueueResult, QueueStatus>): Train
 }
 
 /** Starts (or, with attachIfRunning, attaches to) a training queue. */
-export async function start(client: Client, input: TrainingQueueInput, opts: { taskQueue?: string; attachIfRunning?: boolean } = {}): Promise<TrainingQueueHandle> {
+export async function start(
+  client: Client,
+  input: TrainingQueueInput,
+  opts: { taskQueue?: string; attachIfRunning?: boolean } = {},
+): Promise<TrainingQueueHandle> {
   const parsed = trainingQueueInputSchema.safeParse(input);
   if (!parsed.success) throw new InvalidInputError(`invalid training queue: ${describeIssues(parsed.error)}`);
   const id = trainingQueueWorkflowId(parsed.data.queue);

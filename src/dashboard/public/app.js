@@ -71,7 +71,10 @@ function table(id, columns, rows, empty = 'nothing yet') {
     }
   }
   const head = columns
-    .map((c) => `<th data-sort="${esc(c.key)}" data-table="${esc(id)}" class="${st?.key === c.key ? (st.dir > 0 ? 'asc' : 'desc') : ''}">${esc(c.label)}</th>`)
+    .map(
+      (c) =>
+        `<th data-sort="${esc(c.key)}" data-table="${esc(id)}" class="${st?.key === c.key ? (st.dir > 0 ? 'asc' : 'desc') : ''}">${esc(c.label)}</th>`,
+    )
     .join('');
   const body = sorted
     .map((r) => `<tr>${columns.map((c) => `<td data-key="${esc(c.key)}">${c.html ? c.html(r) : fmt(c.value(r))}</td>`).join('')}</tr>`)
@@ -170,7 +173,11 @@ function overview(d) {
   const kinds = Object.entries(d.counts);
   const states = ['running', 'completed', 'partly failed', 'failed', 'cancelled'];
   const countRows = kinds.map(([kind, c]) => ({ kind, ...c }));
-  const tp = hourly(d.throughput, (r) => r.pipeline, (r) => r.count);
+  const tp = hourly(
+    d.throughput,
+    (r) => r.pipeline,
+    (r) => r.count,
+  );
   return `
   <h1>Overview</h1>
   <section><h2>Pipelines by kind and state</h2>
@@ -179,47 +186,97 @@ function overview(d) {
   <section><h2>Throughput per hour</h2>${tp.x.length ? chart('throughput', { title: 'finished per hour (last 24 h)', time: true, xLabel: 'hour', x: tp.x, series: tp.series, yLabel: 'count' }) : '<p class="muted">nothing finished in the last 24 hours</p>'}</section>
   <section><h2>Running steps: slow or stuck?</h2>
   <p class="muted">Heartbeat age against the step's heartbeat timeout: heartbeats are due every third of it, so a third without one is slow, half is about to be declared stuck (Temporal then retries it).</p>
-  ${table('steps', [
-    { key: 'workflowId', label: 'workflow', value: (r) => r.workflowId, html: (r) => `${esc(r.workflowId)} ${ui(r.link)}` },
-    { key: 'activityType', label: 'step', value: (r) => r.activityType },
-    { key: 'attempt', label: 'attempt', value: (r) => r.attempt },
-    { key: 'heartbeatAge', label: 'heartbeat age', value: (r) => r.heartbeatAgeMs, html: (r) => (r.heartbeatAgeMs === null ? '–' : `${fmt(r.heartbeatAgeMs / 1000)} s`) },
-    { key: 'heartbeatTimeout', label: 'heartbeat timeout', value: (r) => r.heartbeatTimeoutMs, html: (r) => (r.heartbeatTimeoutMs === null ? '–' : `${fmt(r.heartbeatTimeoutMs / 1000)} s`) },
-    { key: 'runningFor', label: 'running for', value: (r) => r.runningForMs, html: (r) => duration(r.runningForMs === null ? null : r.runningForMs / 1000) },
-    { key: 'verdict', label: 'verdict', value: (r) => r.verdict, html: (r) => badge(r.verdict) },
-    { key: 'lastFailure', label: 'last failure', value: (r) => r.lastFailure },
-  ], d.steps, 'no step is running')}
+  ${table(
+    'steps',
+    [
+      { key: 'workflowId', label: 'workflow', value: (r) => r.workflowId, html: (r) => `${esc(r.workflowId)} ${ui(r.link)}` },
+      { key: 'activityType', label: 'step', value: (r) => r.activityType },
+      { key: 'attempt', label: 'attempt', value: (r) => r.attempt },
+      {
+        key: 'heartbeatAge',
+        label: 'heartbeat age',
+        value: (r) => r.heartbeatAgeMs,
+        html: (r) => (r.heartbeatAgeMs === null ? '–' : `${fmt(r.heartbeatAgeMs / 1000)} s`),
+      },
+      {
+        key: 'heartbeatTimeout',
+        label: 'heartbeat timeout',
+        value: (r) => r.heartbeatTimeoutMs,
+        html: (r) => (r.heartbeatTimeoutMs === null ? '–' : `${fmt(r.heartbeatTimeoutMs / 1000)} s`),
+      },
+      {
+        key: 'runningFor',
+        label: 'running for',
+        value: (r) => r.runningForMs,
+        html: (r) => duration(r.runningForMs === null ? null : r.runningForMs / 1000),
+      },
+      { key: 'verdict', label: 'verdict', value: (r) => r.verdict, html: (r) => badge(r.verdict) },
+      { key: 'lastFailure', label: 'last failure', value: (r) => r.lastFailure },
+    ],
+    d.steps,
+    'no step is running',
+  )}
   </section>
   <section><h2>Disk-floor and other pauses</h2>
-  ${table('pauses', [
-    { key: 'queue', label: 'queue', value: (r) => r.queue, html: (r) => `<a href="/training?queue=${seg(r.queue)}">${esc(r.queue)}</a> ${ui(r.link)}` },
-    { key: 'jobId', label: 'job', value: (r) => r.jobId, html: (r) => `<a href="/training/${seg(r.instance)}">${esc(r.jobId)}</a>` },
-    { key: 'reason', label: 'reason', value: (r) => r.reason },
-    { key: 'updatedAt', label: 'since', value: (r) => r.updatedAt, html: (r) => time(r.updatedAt) },
-  ], d.pauses, 'no training job is paused')}
+  ${table(
+    'pauses',
+    [
+      {
+        key: 'queue',
+        label: 'queue',
+        value: (r) => r.queue,
+        html: (r) => `<a href="/training?queue=${seg(r.queue)}">${esc(r.queue)}</a> ${ui(r.link)}`,
+      },
+      { key: 'jobId', label: 'job', value: (r) => r.jobId, html: (r) => `<a href="/training/${seg(r.instance)}">${esc(r.jobId)}</a>` },
+      { key: 'reason', label: 'reason', value: (r) => r.reason },
+      { key: 'updatedAt', label: 'since', value: (r) => r.updatedAt, html: (r) => time(r.updatedAt) },
+    ],
+    d.pauses,
+    'no training job is paused',
+  )}
   </section>
   <section><h2>Recent executions</h2>
-  ${table('executions', [
-    { key: 'type', label: 'kind', value: (r) => r.type },
-    { key: 'workflowId', label: 'workflow', value: (r) => r.workflowId, html: (r) => (r.page ? `<a href="${esc(r.page)}">${esc(r.workflowId)}</a>` : esc(r.workflowId)) },
-    { key: 'state', label: 'state', value: (r) => r.state, html: (r) => badge(r.state) },
-    { key: 'stage', label: 'stage', value: (r) => r.stage },
-    { key: 'startTime', label: 'started', value: (r) => r.startTime, html: (r) => time(r.startTime) },
-    { key: 'link', label: 'Temporal', value: (r) => r.link, html: (r) => ui(r.link) },
-  ], d.executions, 'no executions')}
+  ${table(
+    'executions',
+    [
+      { key: 'type', label: 'kind', value: (r) => r.type },
+      {
+        key: 'workflowId',
+        label: 'workflow',
+        value: (r) => r.workflowId,
+        html: (r) => (r.page ? `<a href="${esc(r.page)}">${esc(r.workflowId)}</a>` : esc(r.workflowId)),
+      },
+      { key: 'state', label: 'state', value: (r) => r.state, html: (r) => badge(r.state) },
+      { key: 'stage', label: 'stage', value: (r) => r.stage },
+      { key: 'startTime', label: 'started', value: (r) => r.startTime, html: (r) => time(r.startTime) },
+      { key: 'link', label: 'Temporal', value: (r) => r.link, html: (r) => ui(r.link) },
+    ],
+    d.executions,
+    'no executions',
+  )}
   </section>`;
 }
 
 function experimentList(d) {
   return `<h1>Experiment batches</h1>
-  ${table('batches', [
-    { key: 'batchId', label: 'batch', value: (r) => r.batchId, html: (r) => `<a href="/experiments/${seg(r.batchId)}">${esc(r.batchId)}</a>` },
-    { key: 'status', label: 'status', value: (r) => r.status, html: (r) => badge(r.status) },
-    { key: 'experiments', label: 'experiments', value: (r) => r.experiments },
-    { key: 'failed', label: 'failed', value: (r) => r.failed },
-    { key: 'startedAt', label: 'started', value: (r) => r.startedAt, html: (r) => time(r.startedAt) },
-    { key: 'link', label: 'Temporal', value: (r) => r.link, html: (r) => ui(r.link) },
-  ], d.batches, 'no experiment batch has run yet')}`;
+  ${table(
+    'batches',
+    [
+      {
+        key: 'batchId',
+        label: 'batch',
+        value: (r) => r.batchId,
+        html: (r) => `<a href="/experiments/${seg(r.batchId)}">${esc(r.batchId)}</a>`,
+      },
+      { key: 'status', label: 'status', value: (r) => r.status, html: (r) => badge(r.status) },
+      { key: 'experiments', label: 'experiments', value: (r) => r.experiments },
+      { key: 'failed', label: 'failed', value: (r) => r.failed },
+      { key: 'startedAt', label: 'started', value: (r) => r.startedAt, html: (r) => time(r.startedAt) },
+      { key: 'link', label: 'Temporal', value: (r) => r.link, html: (r) => ui(r.link) },
+    ],
+    d.batches,
+    'no experiment batch has run yet',
+  )}`;
 }
 
 function experimentBatch(d) {
@@ -228,7 +285,9 @@ function experimentBatch(d) {
   const ok = d.results.filter((r) => r.status === 'succeeded');
   const failed = d.results.filter((r) => r.status !== 'succeeded');
   const batchId = b?.batchId ?? decodeURIComponent(location.pathname.split('/')[2]);
-  const metricLinks = metrics.map((m) => (m === d.metric ? `<strong>${esc(m)}</strong>` : `<a href="?metric=${seg(m)}">${esc(m)}</a>`)).join(' · ');
+  const metricLinks = metrics
+    .map((m) => (m === d.metric ? `<strong>${esc(m)}</strong>` : `<a href="?metric=${seg(m)}">${esc(m)}</a>`))
+    .join(' · ');
   // Across batches: x = batch (in order of first finish), one series per experiment.
   const batches = [...new Set(d.history.map((p) => p.batchId))];
   const names = [...new Set(d.history.map((p) => p.experiment))].sort();
@@ -238,30 +297,62 @@ function experimentBatch(d) {
     xValues: batches,
     xLabel: 'batch',
     yLabel: d.metric,
-    series: names.map((n) => ({ label: n, values: batches.map((bid) => d.history.find((p) => p.batchId === bid && p.experiment === n)?.value ?? null) })),
+    series: names.map((n) => ({
+      label: n,
+      values: batches.map((bid) => d.history.find((p) => p.batchId === bid && p.experiment === n)?.value ?? null),
+    })),
   };
   return `<h1>Batch ${esc(batchId)} ${b ? badge(b.status) : ''} ${ui(b?.link)}</h1>
   <p>${d.results.length} experiments, ${failed.length} failed · download <a href="/api/experiments/${seg(batchId)}/export.csv" data-testid="download-csv">CSV</a> · <a href="/api/experiments/${seg(batchId)}/export.json" data-testid="download-json">JSON</a></p>
   <section><h2>Results</h2>
-  ${table('results', [
-    { key: 'experiment', label: 'experiment', value: (r) => r.experiment, html: (r) => `${esc(r.experiment)} ${ui(r.link, '↗')}` },
-    { key: 'status', label: 'status', value: (r) => r.status, html: (r) => badge(r.status) },
-    ...metrics.map((m) => ({ key: `m:${m}`, label: m, value: (r) => (typeof r.metrics[m] === 'number' ? r.metrics[m] : null) })),
-    { key: 'attempt', label: 'attempt', value: (r) => r.attempt },
-    { key: 'durationMs', label: 'duration (s)', value: (r) => r.durationMs, html: (r) => fmt(r.durationMs === null ? null : r.durationMs / 1000) },
-  ], d.results, 'no results yet')}
+  ${table(
+    'results',
+    [
+      { key: 'experiment', label: 'experiment', value: (r) => r.experiment, html: (r) => `${esc(r.experiment)} ${ui(r.link, '↗')}` },
+      { key: 'status', label: 'status', value: (r) => r.status, html: (r) => badge(r.status) },
+      ...metrics.map((m) => ({ key: `m:${m}`, label: m, value: (r) => (typeof r.metrics[m] === 'number' ? r.metrics[m] : null) })),
+      { key: 'attempt', label: 'attempt', value: (r) => r.attempt },
+      {
+        key: 'durationMs',
+        label: 'duration (s)',
+        value: (r) => r.durationMs,
+        html: (r) => fmt(r.durationMs === null ? null : r.durationMs / 1000),
+      },
+    ],
+    d.results,
+    'no results yet',
+  )}
   </section>
-  ${d.metric ? `<section><h2>Compare</h2><p>metric: ${metricLinks}</p>
+  ${
+    d.metric
+      ? `<section><h2>Compare</h2><p>metric: ${metricLinks}</p>
     ${chart('by-experiment', { title: `${d.metric} per experiment`, x: ok.map((_, i) => i), xValues: ok.map((r) => r.experiment), xLabel: 'experiment', yLabel: d.metric, series: [{ label: d.metric, values: ok.map((r) => r.metrics[d.metric] ?? null) }] })}
-    ${batches.length ? chart('across-batches', across) : ''}</section>` : ''}
+    ${batches.length ? chart('across-batches', across) : ''}</section>`
+      : ''
+  }
   <section><h2>Failures</h2>
-  ${table('failures', [
-    { key: 'experiment', label: 'experiment', value: (r) => r.experiment },
-    { key: 'exitCode', label: 'exit code', value: (r) => r.failure?.exitCode ?? r.exitCode },
-    { key: 'signal', label: 'signal', value: (r) => r.failure?.signal ?? null, html: (r) => `${esc(r.failure?.signal ?? '–')}${r.failure?.possibleOom ? ' <span class="badge s-failed">possible OOM</span>' : ''}` },
-    { key: 'error', label: 'error', value: (r) => r.error },
-    { key: 'stderr', label: 'stderr tail', value: (r) => r.failure?.stderrTail ?? null, html: (r) => `<pre>${esc(r.failure?.stderrTail ?? '')}</pre>` },
-  ], failed, 'no failures')}
+  ${table(
+    'failures',
+    [
+      { key: 'experiment', label: 'experiment', value: (r) => r.experiment },
+      { key: 'exitCode', label: 'exit code', value: (r) => r.failure?.exitCode ?? r.exitCode },
+      {
+        key: 'signal',
+        label: 'signal',
+        value: (r) => r.failure?.signal ?? null,
+        html: (r) => `${esc(r.failure?.signal ?? '–')}${r.failure?.possibleOom ? ' <span class="badge s-failed">possible OOM</span>' : ''}`,
+      },
+      { key: 'error', label: 'error', value: (r) => r.error },
+      {
+        key: 'stderr',
+        label: 'stderr tail',
+        value: (r) => r.failure?.stderrTail ?? null,
+        html: (r) => `<pre>${esc(r.failure?.stderrTail ?? '')}</pre>`,
+      },
+    ],
+    failed,
+    'no failures',
+  )}
   </section>`;
 }
 
@@ -270,16 +361,21 @@ function simulationList(d) {
 }
 
 function jobsTable(jobs) {
-  return table('jobs', [
-    { key: 'jobId', label: 'job', value: (r) => r.jobId, html: (r) => `<a href="/simulation/${seg(r.jobId)}">${esc(r.jobId)}</a>` },
-    { key: 'status', label: 'status', value: (r) => r.status, html: (r) => badge(r.status) },
-    { key: 'done', label: 'done', value: (r) => r.succeeded + r.failed },
-    { key: 'total', label: 'total', value: (r) => r.total },
-    { key: 'failed', label: 'failed', value: (r) => r.failed },
-    { key: 'rate', label: 'rate (/s)', value: (r) => r.ratePerSecond },
-    { key: 'eta', label: 'ETA', value: (r) => r.etaSeconds, html: (r) => (r.status === 'running' ? duration(r.etaSeconds) : '–') },
-    { key: 'link', label: 'Temporal', value: (r) => r.link, html: (r) => ui(r.link) },
-  ], jobs, 'no simulation job has run yet');
+  return table(
+    'jobs',
+    [
+      { key: 'jobId', label: 'job', value: (r) => r.jobId, html: (r) => `<a href="/simulation/${seg(r.jobId)}">${esc(r.jobId)}</a>` },
+      { key: 'status', label: 'status', value: (r) => r.status, html: (r) => badge(r.status) },
+      { key: 'done', label: 'done', value: (r) => r.succeeded + r.failed },
+      { key: 'total', label: 'total', value: (r) => r.total },
+      { key: 'failed', label: 'failed', value: (r) => r.failed },
+      { key: 'rate', label: 'rate (/s)', value: (r) => r.ratePerSecond },
+      { key: 'eta', label: 'ETA', value: (r) => r.etaSeconds, html: (r) => (r.status === 'running' ? duration(r.etaSeconds) : '–') },
+      { key: 'link', label: 'Temporal', value: (r) => r.link, html: (r) => ui(r.link) },
+    ],
+    jobs,
+    'no simulation job has run yet',
+  );
 }
 
 function simulationJob(d) {
@@ -289,7 +385,10 @@ function simulationJob(d) {
   const numeric = d.parameterNames.find((p) => d.aggregates.every((a) => typeof a.parameters[p] === 'number'));
   const rows = [...d.aggregates].sort((a, b) => (numeric ? a.parameters[numeric] - b.parameters[numeric] : 0));
   const x = rows.map((a, i) => (numeric ? a.parameters[numeric] : i));
-  const label = (a) => Object.entries(a.parameters).map(([k, v]) => `${k}=${v}`).join(' ');
+  const label = (a) =>
+    Object.entries(a.parameters)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ');
   const aggCols = d.fields.flatMap((f) => [
     { key: `${f}:mean`, label: `${f} mean`, value: (r) => r.aggregates[f]?.mean ?? null },
     { key: `${f}:std`, label: `${f} std`, value: (r) => r.aggregates[f]?.std ?? null },
@@ -318,22 +417,37 @@ function simulationJob(d) {
     <span data-key="failed">${j.failed}</span> failed${j.status === 'running' ? `, ${fmt(j.ratePerSecond)}/s, ETA ${duration(j.etaSeconds)}` : ''}</p>
   <progress max="${j.total}" value="${j.succeeded + j.failed}"></progress>
   <section><h2>Aggregates per parameter set</h2>
-  ${table('aggregates', [
-    { key: 'parameterKey', label: 'parameter set', value: (r) => r.parameterKey, html: (r) => `${esc(label(r))} <span class="muted">${esc(r.parameterKey)}</span>` },
-    ...d.parameterNames.map((p) => ({ key: `p:${p}`, label: p, value: (r) => r.parameters[p] ?? null })),
-    { key: 'succeeded', label: 'succeeded', value: (r) => r.succeeded },
-    { key: 'failed', label: 'failed', value: (r) => r.failed },
-    ...aggCols,
-  ], d.aggregates, 'no parameter set has been aggregated yet')}
+  ${table(
+    'aggregates',
+    [
+      {
+        key: 'parameterKey',
+        label: 'parameter set',
+        value: (r) => r.parameterKey,
+        html: (r) => `${esc(label(r))} <span class="muted">${esc(r.parameterKey)}</span>`,
+      },
+      ...d.parameterNames.map((p) => ({ key: `p:${p}`, label: p, value: (r) => r.parameters[p] ?? null })),
+      { key: 'succeeded', label: 'succeeded', value: (r) => r.succeeded },
+      { key: 'failed', label: 'failed', value: (r) => r.failed },
+      ...aggCols,
+    ],
+    d.aggregates,
+    'no parameter set has been aggregated yet',
+  )}
   ${plots}</section>
   <section><h2>Failed replicates</h2>
-  ${table('failed-replicates', [
-    { key: 'parameterKey', label: 'parameter set', value: (r) => r.parameterKey },
-    { key: 'replicate', label: 'replicate', value: (r) => r.replicate },
-    { key: 'seed', label: 'seed', value: (r) => r.seed },
-    { key: 'attempts', label: 'attempts', value: (r) => r.attempts },
-    { key: 'error', label: 'error', value: (r) => r.error, html: (r) => `<pre>${esc(r.error ?? '')}</pre>` },
-  ], d.failures, 'no replicate failed')}</section>`;
+  ${table(
+    'failed-replicates',
+    [
+      { key: 'parameterKey', label: 'parameter set', value: (r) => r.parameterKey },
+      { key: 'replicate', label: 'replicate', value: (r) => r.replicate },
+      { key: 'seed', label: 'seed', value: (r) => r.seed },
+      { key: 'attempts', label: 'attempts', value: (r) => r.attempts },
+      { key: 'error', label: 'error', value: (r) => r.error, html: (r) => `<pre>${esc(r.error ?? '')}</pre>` },
+    ],
+    d.failures,
+    'no replicate failed',
+  )}</section>`;
 }
 
 function trainingList(d, _config) {
@@ -349,25 +463,37 @@ function trainingList(d, _config) {
       return `<section data-testid="queue-${esc(s.queue)}"><h2>Queue ${esc(s.queue)} ${badge(s.stage)} ${ui(q.link)} ${controls}</h2>
       ${s.paused ? `<p class="warn" data-testid="pause-reason">paused: ${esc(s.pauseReason)}</p>` : ''}
       ${cur ? `<p>current: <a href="/training/${seg(cur.instance)}">${esc(cur.jobId)}</a>${p ? ` step <span data-key="step">${p.step}</span> / ${p.totalSteps}, train loss ${fmt(p.trainLoss)}, val loss ${fmt(p.valLoss)}, ETA ${duration(p.etaSeconds)}` : ''}</p>` : '<p class="muted">no job running</p>'}
-      ${table(`pending-${s.queue}`, [
-        { key: 'position', label: '#', value: (r) => r.position },
-        { key: 'jobId', label: 'queued job', value: (r) => r.jobId },
-        { key: 'steps', label: 'steps', value: (r) => r.steps },
-        { key: 'enqueuedAt', label: 'enqueued', value: (r) => r.enqueuedAt, html: (r) => time(r.enqueuedAt) },
-      ], s.pending.map((p, i) => ({ ...p, position: i + 1 })), 'nothing queued')}
-      <p class="muted">${Object.entries(s.counts).map(([k, v]) => `${esc(k)} ${v}`).join(' · ')}</p></section>`;
+      ${table(
+        `pending-${s.queue}`,
+        [
+          { key: 'position', label: '#', value: (r) => r.position },
+          { key: 'jobId', label: 'queued job', value: (r) => r.jobId },
+          { key: 'steps', label: 'steps', value: (r) => r.steps },
+          { key: 'enqueuedAt', label: 'enqueued', value: (r) => r.enqueuedAt, html: (r) => time(r.enqueuedAt) },
+        ],
+        s.pending.map((p, i) => ({ ...p, position: i + 1 })),
+        'nothing queued',
+      )}
+      <p class="muted">${Object.entries(s.counts)
+        .map(([k, v]) => `${esc(k)} ${v}`)
+        .join(' · ')}</p></section>`;
     })
     .join('');
   return `<h1>Training</h1><div id="control-message" role="status"></div>${queues || '<p class="muted">no training queue is running</p>'}
   <section><h2>Jobs</h2>
-  ${table('training-jobs', [
-    { key: 'jobId', label: 'job', value: (r) => r.jobId, html: (r) => `<a href="/training/${seg(r.instance)}">${esc(r.jobId)}</a>` },
-    { key: 'queue', label: 'queue', value: (r) => r.queue },
-    { key: 'status', label: 'status', value: (r) => r.status, html: (r) => badge(r.status) },
-    { key: 'valLoss', label: 'val loss', value: (r) => (typeof r.metrics?.valLoss === 'number' ? r.metrics.valLoss : null) },
-    { key: 'reason', label: 'reason / error', value: (r) => r.reason ?? r.error },
-    { key: 'createdAt', label: 'enqueued', value: (r) => r.createdAt, html: (r) => time(r.createdAt) },
-  ], d.jobs, 'no training job yet')}</section>`;
+  ${table(
+    'training-jobs',
+    [
+      { key: 'jobId', label: 'job', value: (r) => r.jobId, html: (r) => `<a href="/training/${seg(r.instance)}">${esc(r.jobId)}</a>` },
+      { key: 'queue', label: 'queue', value: (r) => r.queue },
+      { key: 'status', label: 'status', value: (r) => r.status, html: (r) => badge(r.status) },
+      { key: 'valLoss', label: 'val loss', value: (r) => (typeof r.metrics?.valLoss === 'number' ? r.metrics.valLoss : null) },
+      { key: 'reason', label: 'reason / error', value: (r) => r.reason ?? r.error },
+      { key: 'createdAt', label: 'enqueued', value: (r) => r.createdAt, html: (r) => time(r.createdAt) },
+    ],
+    d.jobs,
+    'no training job yet',
+  )}</section>`;
 }
 
 function trainingJob(d) {
@@ -390,35 +516,75 @@ function trainingJob(d) {
   <p class="muted" data-testid="sample-count">${d.samples.length} samples</p>
   <section><h2>Checkpoints kept</h2>
   ${c ? `<p>disk use <span data-testid="checkpoint-bytes">${bytes(c.totalBytes)}</span></p>` : '<p class="muted">checkpoint directory not visible from this dashboard</p>'}
-  ${table('checkpoints', [
-    { key: 'step', label: 'step', value: (r) => r.step },
-    { key: 'valLoss', label: 'val loss', value: (r) => r.valLoss },
-    { key: 'file', label: 'file', value: (r) => r.file },
-    { key: 'role', label: 'kept as', value: (r) => r.role },
-    { key: 'bytes', label: 'size', value: (r) => r.bytes, html: (r) => bytes(r.bytes) },
-  ], c?.kept ?? [], 'no checkpoint kept')}</section>
-  ${j.metrics ? `<section><h2>Final metrics</h2>${table('final-metrics', [{ key: 'name', label: 'metric', value: (r) => r.name }, { key: 'value', label: 'value', value: (r) => r.value }], Object.entries(j.metrics).filter(([, v]) => typeof v !== 'object').map(([name, value]) => ({ name, value })))}</section>` : ''}`;
+  ${table(
+    'checkpoints',
+    [
+      { key: 'step', label: 'step', value: (r) => r.step },
+      { key: 'valLoss', label: 'val loss', value: (r) => r.valLoss },
+      { key: 'file', label: 'file', value: (r) => r.file },
+      { key: 'role', label: 'kept as', value: (r) => r.role },
+      { key: 'bytes', label: 'size', value: (r) => r.bytes, html: (r) => bytes(r.bytes) },
+    ],
+    c?.kept ?? [],
+    'no checkpoint kept',
+  )}</section>
+  ${
+    j.metrics
+      ? `<section><h2>Final metrics</h2>${table(
+          'final-metrics',
+          [
+            { key: 'name', label: 'metric', value: (r) => r.name },
+            { key: 'value', label: 'value', value: (r) => r.value },
+          ],
+          Object.entries(j.metrics)
+            .filter(([, v]) => typeof v !== 'object')
+            .map(([name, value]) => ({ name, value })),
+        )}</section>`
+      : ''
+  }`;
 }
 
 function conversationList(d) {
-  const tp = hourly(d.throughput, (r) => r.definition, (r) => r.count);
+  const tp = hourly(
+    d.throughput,
+    (r) => r.definition,
+    (r) => r.count,
+  );
   return `<h1>Conversations</h1>
   ${tp.x.length ? chart('conv-throughput', { title: 'step attempts per hour', time: true, xLabel: 'hour', x: tp.x, series: tp.series, yLabel: 'attempts' }) : ''}
-  ${table('definitions', [
-    { key: 'definition', label: 'definition', value: (r) => r.definition, html: (r) => `<a href="/conversations/${seg(r.definition)}">${esc(r.definition)}</a>` },
-    { key: 'attempts', label: 'attempts', value: (r) => r.attempts },
-    { key: 'lastHour', label: 'last active hour', value: (r) => r.lastHour, html: (r) => time(r.lastHour) },
-  ], d.definitions, 'no conversation has run in the last 30 days')}`;
+  ${table(
+    'definitions',
+    [
+      {
+        key: 'definition',
+        label: 'definition',
+        value: (r) => r.definition,
+        html: (r) => `<a href="/conversations/${seg(r.definition)}">${esc(r.definition)}</a>`,
+      },
+      { key: 'attempts', label: 'attempts', value: (r) => r.attempts },
+      { key: 'lastHour', label: 'last active hour', value: (r) => r.lastHour, html: (r) => time(r.lastHour) },
+    ],
+    d.definitions,
+    'no conversation has run in the last 30 days',
+  )}`;
 }
 
 function conversationDefinition(d) {
-  const tp = hourly(d.throughput, () => 'attempts', (r) => r.count);
+  const tp = hourly(
+    d.throughput,
+    () => 'attempts',
+    (r) => r.count,
+  );
   const pairs = [...new Set(d.latency.map((l) => `${l.step}\u0000${l.actor}`))].slice(0, 12);
   const latencyCharts = pairs
     .map((key) => {
       const [step, actor] = key.split('\u0000');
       const rows = d.latency.filter((l) => l.step === step && l.actor === actor);
-      const { x } = hourly([{ hour: '' }], () => '', () => 0);
+      const { x } = hourly(
+        [{ hour: '' }],
+        () => '',
+        () => 0,
+      );
       const at = (t, f) => rows.find((r) => Date.parse(r.bucket) / 1000 === t)?.[f] ?? null;
       return chart(`lat-${step}-${actor}`, {
         title: `${step} · ${actor}`,
@@ -438,65 +604,108 @@ function conversationDefinition(d) {
   return `<h1>Conversations: ${esc(d.definition)}</h1>
   ${tp.x.length ? chart('def-throughput', { title: 'step attempts per hour', time: true, xLabel: 'hour', x: tp.x, series: tp.series, yLabel: 'attempts' }) : ''}
   <section><h2>Latency per step and model (last 24 hours)</h2>
-  ${table('step-metrics', [
-    { key: 'step', label: 'step', value: (r) => r.step },
-    { key: 'actor', label: 'model / actor', value: (r) => r.actor },
-    { key: 'attempts', label: 'attempts', value: (r) => r.attempts },
-    { key: 'failureRate', label: 'failure rate', value: (r) => r.failureRate },
-    { key: 'p50Ms', label: 'p50 ms', value: (r) => r.p50Ms },
-    { key: 'p95Ms', label: 'p95 ms', value: (r) => r.p95Ms },
-    { key: 'p99Ms', label: 'p99 ms', value: (r) => r.p99Ms },
-  ], d.metrics, 'no attempts in the last 24 hours')}
+  ${table(
+    'step-metrics',
+    [
+      { key: 'step', label: 'step', value: (r) => r.step },
+      { key: 'actor', label: 'model / actor', value: (r) => r.actor },
+      { key: 'attempts', label: 'attempts', value: (r) => r.attempts },
+      { key: 'failureRate', label: 'failure rate', value: (r) => r.failureRate },
+      { key: 'p50Ms', label: 'p50 ms', value: (r) => r.p50Ms },
+      { key: 'p95Ms', label: 'p95 ms', value: (r) => r.p95Ms },
+      { key: 'p99Ms', label: 'p99 ms', value: (r) => r.p99Ms },
+    ],
+    d.metrics,
+    'no attempts in the last 24 hours',
+  )}
   <div class="grid">${latencyCharts}</div></section>
   <section><h2>Timeouts: configured and recommended (last 7 days, as <code>shepherd conversations recommend</code>)</h2>
-  ${d.recommendations ? table('recommendations', [
-    { key: 'step', label: 'step', value: (r) => r.step },
-    { key: 'configured', label: 'configured', value: (r) => r.configured },
-    { key: 'p99Ms', label: 'p99 ms', value: (r) => r.p99Ms },
-    { key: 'recommended', label: 'recommended', value: (r) => r.recommended },
-    { key: 'samples', label: 'samples', value: (r) => r.samples },
-    { key: 'verdict', label: 'verdict', value: (r) => r.verdict, html: (r) => badge(r.verdict) },
-  ], d.recommendations) : `<p class="muted">${esc(d.recommendationError ?? 'unavailable')}</p>`}</section>
+  ${
+    d.recommendations
+      ? table(
+          'recommendations',
+          [
+            { key: 'step', label: 'step', value: (r) => r.step },
+            { key: 'configured', label: 'configured', value: (r) => r.configured },
+            { key: 'p99Ms', label: 'p99 ms', value: (r) => r.p99Ms },
+            { key: 'recommended', label: 'recommended', value: (r) => r.recommended },
+            { key: 'samples', label: 'samples', value: (r) => r.samples },
+            { key: 'verdict', label: 'verdict', value: (r) => r.verdict, html: (r) => badge(r.verdict) },
+          ],
+          d.recommendations,
+        )
+      : `<p class="muted">${esc(d.recommendationError ?? 'unavailable')}</p>`
+  }</section>
   <section><h2>Failures by type</h2>
-  ${table('conv-failures', [
-    { key: 'errorType', label: 'type', value: (r) => r.errorType },
-    { key: 'step', label: 'step', value: (r) => r.step },
-    { key: 'count', label: 'count', value: (r) => r.count },
-    { key: 'lastAt', label: 'last', value: (r) => r.lastAt, html: (r) => time(r.lastAt) },
-    { key: 'lastError', label: 'example error', value: (r) => r.lastError },
-  ], d.failures, 'no failures in the last 7 days')}</section>
+  ${table(
+    'conv-failures',
+    [
+      { key: 'errorType', label: 'type', value: (r) => r.errorType },
+      { key: 'step', label: 'step', value: (r) => r.step },
+      { key: 'count', label: 'count', value: (r) => r.count },
+      { key: 'lastAt', label: 'last', value: (r) => r.lastAt, html: (r) => time(r.lastAt) },
+      { key: 'lastError', label: 'example error', value: (r) => r.lastError },
+    ],
+    d.failures,
+    'no failures in the last 7 days',
+  )}</section>
   <section><h2>Items</h2>
-  ${table('items', [
-    { key: 'itemKey', label: 'item', value: (r) => r.itemKey, html: (r) => `<a href="/conversations/${seg(d.definition)}/items/${seg(r.itemKey)}">${esc(r.itemKey)}</a>` },
-    { key: 'lastStatus', label: 'last step', value: (r) => r.lastStatus, html: (r) => badge(r.lastStatus) },
-    { key: 'lastAt', label: 'at', value: (r) => r.lastAt, html: (r) => time(r.lastAt) },
-  ], d.items)}</section>`;
+  ${table(
+    'items',
+    [
+      {
+        key: 'itemKey',
+        label: 'item',
+        value: (r) => r.itemKey,
+        html: (r) => `<a href="/conversations/${seg(d.definition)}/items/${seg(r.itemKey)}">${esc(r.itemKey)}</a>`,
+      },
+      { key: 'lastStatus', label: 'last step', value: (r) => r.lastStatus, html: (r) => badge(r.lastStatus) },
+      { key: 'lastAt', label: 'at', value: (r) => r.lastAt, html: (r) => time(r.lastAt) },
+    ],
+    d.items,
+  )}</section>`;
 }
 
 function conversationItem(d) {
   return `<h1>Audit log: ${esc(d.definition)} / ${esc(d.item)}</h1>
-  ${table('audit', [
-    { key: 'finishedAt', label: 'finished', value: (r) => r.finishedAt, html: (r) => time(r.finishedAt) },
-    { key: 'step', label: 'step', value: (r) => r.step },
-    { key: 'attempt', label: 'attempt', value: (r) => r.attempt },
-    { key: 'actor', label: 'actor', value: (r) => r.actor, html: (r) => `${esc(r.actorKind)}: ${esc(r.actor)}` },
-    { key: 'status', label: 'status', value: (r) => r.status, html: (r) => badge(r.status) },
-    { key: 'latencyMs', label: 'latency ms', value: (r) => r.latencyMs },
-    { key: 'error', label: 'error', value: (r) => r.error, html: (r) => (r.error ? `<pre>${esc(r.errorType ?? '')}: ${esc(r.error)}</pre>` : '') },
-    { key: 'link', label: 'run', value: (r) => r.runId, html: (r) => ui(r.link) },
-  ], d.entries, 'no attempts recorded for this item')}`;
+  ${table(
+    'audit',
+    [
+      { key: 'finishedAt', label: 'finished', value: (r) => r.finishedAt, html: (r) => time(r.finishedAt) },
+      { key: 'step', label: 'step', value: (r) => r.step },
+      { key: 'attempt', label: 'attempt', value: (r) => r.attempt },
+      { key: 'actor', label: 'actor', value: (r) => r.actor, html: (r) => `${esc(r.actorKind)}: ${esc(r.actor)}` },
+      { key: 'status', label: 'status', value: (r) => r.status, html: (r) => badge(r.status) },
+      { key: 'latencyMs', label: 'latency ms', value: (r) => r.latencyMs },
+      {
+        key: 'error',
+        label: 'error',
+        value: (r) => r.error,
+        html: (r) => (r.error ? `<pre>${esc(r.errorType ?? '')}: ${esc(r.error)}</pre>` : ''),
+      },
+      { key: 'link', label: 'run', value: (r) => r.runId, html: (r) => ui(r.link) },
+    ],
+    d.entries,
+    'no attempts recorded for this item',
+  )}`;
 }
 
 function analysis(d) {
-  if (!d.available) return '<h1>Analysis findings</h1><p class="muted" data-testid="analysis-unavailable">The analysis pipeline has no tables in this database yet.</p>';
+  if (!d.available)
+    return '<h1>Analysis findings</h1><p class="muted" data-testid="analysis-unavailable">The analysis pipeline has no tables in this database yet.</p>';
   return `<h1>Analysis findings</h1>
-  ${table('findings', [
-    { key: 'target', label: 'target', value: (r) => `${r.pipelineId}/${r.model}/${r.app}` },
-    { key: 'targetStatus', label: 'target status', value: (r) => r.targetStatus },
-    { key: 'analyzer', label: 'analyzer', value: (r) => r.analyzer },
-    { key: 'severity', label: 'severity', value: (r) => r.severity },
-    { key: 'count', label: 'findings', value: (r) => r.count },
-  ], d.findings, 'no findings')}`;
+  ${table(
+    'findings',
+    [
+      { key: 'target', label: 'target', value: (r) => `${r.pipelineId}/${r.model}/${r.app}` },
+      { key: 'targetStatus', label: 'target status', value: (r) => r.targetStatus },
+      { key: 'analyzer', label: 'analyzer', value: (r) => r.analyzer },
+      { key: 'severity', label: 'severity', value: (r) => r.severity },
+      { key: 'count', label: 'findings', value: (r) => r.count },
+    ],
+    d.findings,
+    'no findings',
+  )}`;
 }
 
 // ---------- routing, polling, control ----------
@@ -521,7 +730,9 @@ function render(d) {
 
 async function refresh() {
   clearTimeout(timer);
-  const res = await fetch(`/api${location.pathname === '/' ? '/overview' : location.pathname}${location.search}`, { headers: { accept: 'application/json' } });
+  const res = await fetch(`/api${location.pathname === '/' ? '/overview' : location.pathname}${location.search}`, {
+    headers: { accept: 'application/json' },
+  });
   const d = await res.json();
   if (!res.ok) {
     app.innerHTML = `<p class="error" data-testid="error">${esc(d.error ?? res.statusText)}</p>`;
@@ -543,7 +754,10 @@ app.addEventListener('click', async (e) => {
   const btn = e.target.closest('button[data-control]');
   if (!btn) return;
   btn.disabled = true;
-  const res = await fetch(`/api/training/queues/${seg(btn.dataset.queue)}/${btn.dataset.control}`, { method: 'POST', headers: { 'x-shepherd-control': '1' } });
+  const res = await fetch(`/api/training/queues/${seg(btn.dataset.queue)}/${btn.dataset.control}`, {
+    method: 'POST',
+    headers: { 'x-shepherd-control': '1' },
+  });
   const body = await res.json();
   await refresh().catch(showError);
   const msg = document.getElementById('control-message');
@@ -552,7 +766,8 @@ app.addEventListener('click', async (e) => {
 
 for (const a of document.querySelectorAll('header nav a')) {
   const v = a.dataset.nav;
-  if ((v === 'overview' && location.pathname === '/') || (v !== 'overview' && location.pathname.startsWith(`/${v}`))) a.classList.add('current');
+  if ((v === 'overview' && location.pathname === '/') || (v !== 'overview' && location.pathname.startsWith(`/${v}`)))
+    a.classList.add('current');
 }
 
 refresh().catch(showError);

@@ -19,7 +19,10 @@ import { listExecutions, webUiLink } from '../temporal.js';
 
 /** The definition the newest batch of this name ran with (its latest run's input). */
 async function definitionOf(ctx: DashboardContext, name: string) {
-  const [batch] = await listExecutions(ctx.client, { query: `WorkflowType = 'conversationBatch' AND Target = '${name.replace(/'/g, "''")}'`, limit: 1 });
+  const [batch] = await listExecutions(ctx.client, {
+    query: `WorkflowType = 'conversationBatch' AND Target = '${name.replace(/'/g, "''")}'`,
+    limit: 1,
+  });
   if (!batch) return null;
   const input = await latestInput(ctx.client.workflow.getHandle(batch.workflowId));
   if (input.definition) return assertValidDefinition(input.definition);

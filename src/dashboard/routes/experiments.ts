@@ -32,10 +32,24 @@ export function experimentRoutes(ctx: DashboardContext) {
       const batchId = c.req.param('batch');
       const [[batch = null], results] = await Promise.all([listExperimentBatches(ctx.pool, 1, batchId), loadResults(ctx.pool, batchId)]);
       if (!batch && results.length === 0) return c.json({ error: `no batch ${batchId}` }, 404);
-      const metricNames = [...new Set(results.flatMap((r) => Object.entries(r.metrics).filter(([, v]) => typeof v === 'number').map(([k]) => k)))];
+      const metricNames = [
+        ...new Set(
+          results.flatMap((r) =>
+            Object.entries(r.metrics)
+              .filter(([, v]) => typeof v === 'number')
+              .map(([k]) => k),
+          ),
+        ),
+      ];
       metricNames.sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
       const metric = c.req.query('metric') ?? metricNames[0] ?? null;
-      const history = metric ? await metricAcrossBatches(ctx.pool, results.map((r) => r.experiment), metric) : [];
+      const history = metric
+        ? await metricAcrossBatches(
+            ctx.pool,
+            results.map((r) => r.experiment),
+            metric,
+          )
+        : [];
       return c.json({
         live: batch?.status === 'running',
         batch: batch && { ...batch, link: batch.workflowId ? webUiLink(ctx.uiUrl, ctx.namespace, batch.workflowId) : null },
@@ -60,13 +74,19 @@ export function experimentRoutes(ctx: DashboardContext) {
 
 const rank = (m: string) => (PREFERRED.includes(m) ? PREFERRED.indexOf(m) : PREFERRED.length);
 
-function pickFailure(f: unknown): { exitCode: number | null; signal: string | null; stderrTail: string | null; possibleOom: boolean } | null {
+function pickFailure(
+  f: unknown,
+): { exitCode: number | null; signal: string | null; stderrTail: string | null; possibleOom: boolean } | null {
   if (!f || typeof f !== 'object') return null;
   const o = f as Record<string, unknown>;
   return {
     exitCode: typeof o.exitCode === 'number' ? o.exitCode : null,
     signal: typeof o.signal === 'string' ? o.signal : null,
-    stderrTail: Array.isArray(o.stderrTail) ? o.stderrTail.join('\n').slice(-4000) : typeof o.stderrTail === 'string' ? o.stderrTail.slice(-4000) : null,
+    stderrTail: Array.isArray(o.stderrTail)
+      ? o.stderrTail.join('\n').slice(-4000)
+      : typeof o.stderrTail === 'string'
+        ? o.stderrTail.slice(-4000)
+        : null,
     possibleOom: o.possibleOomKill === true,
   };
 }

@@ -37,7 +37,9 @@ export function pageOf(e: PipelineExecution): string | null {
     case 'conversationRun':
       return e.target && e.type === 'conversationRun' && e.pipelineId
         ? `/conversations/${encodeURIComponent(e.pipelineId)}/items/${encodeURIComponent(e.target)}`
-        : e.target ? `/conversations/${encodeURIComponent(e.target)}` : null;
+        : e.target
+          ? `/conversations/${encodeURIComponent(e.target)}`
+          : null;
     default:
       return null;
   }
@@ -48,7 +50,10 @@ export function overviewRoutes(ctx: DashboardContext) {
     // A run that continued as new is superseded by its successor, which is listed on its own.
     const executions = (await listExecutions(ctx.client, { limit: 500 })).filter((e) => e.status !== 'CONTINUED_AS_NEW');
     const [states, throughput, pauses] = await Promise.all([
-      pipelineStates(ctx.pool, executions.map((e) => e.workflowId)),
+      pipelineStates(
+        ctx.pool,
+        executions.map((e) => e.workflowId),
+      ),
       throughputPerHour(ctx.pool, 24),
       pausedTrainingJobs(ctx.pool),
     ]);

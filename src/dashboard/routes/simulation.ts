@@ -26,6 +26,13 @@ export function simulationRoutes(ctx: DashboardContext) {
       if (!job) return c.json({ error: `no simulation job ${jobId}` }, 404);
       const parameterNames = [...new Set(aggregates.flatMap((a) => Object.keys(a.parameters)))].sort();
       const fields = [...new Set(aggregates.flatMap((a) => Object.keys(a.aggregates)))].sort();
-      return c.json({ live: job.status === 'running', job: { ...job, link: link(job.workflowId) }, parameterNames, fields, aggregates, failures });
+      return c.json({
+        live: job.status === 'running',
+        job: { ...job, link: link(job.workflowId) },
+        parameterNames,
+        fields,
+        aggregates,
+        failures,
+      });
     });
 }

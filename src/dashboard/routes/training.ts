@@ -37,7 +37,10 @@ async function checkpointsOf(runsDir: string | undefined, job: TrainingJobRow) {
   if (!manifest) return null;
   const kept = await Promise.all(
     manifest.checkpoints.map(async (c) => {
-      const bytes = await stat(path.resolve(dirs.checkpoints, c.path)).then((s) => s.size, () => null);
+      const bytes = await stat(path.resolve(dirs.checkpoints, c.path)).then(
+        (s) => s.size,
+        () => null,
+      );
       return { step: c.step, valLoss: c.valLoss ?? null, file: path.basename(c.path), bytes };
     }),
   );
@@ -51,15 +54,17 @@ async function checkpointsOf(runsDir: string | undefined, job: TrainingJobRow) {
 
 export function trainingRoutes(ctx: DashboardContext) {
   const control = (update: typeof pauseUpdate | typeof resumeUpdate) => async (c: Context) => {
-    if (!ctx.controls.training) return c.json({ error: 'control actions are disabled (start the dashboard with --allow-control training)' }, 403);
+    if (!ctx.controls.training)
+      return c.json({ error: 'control actions are disabled (start the dashboard with --allow-control training)' }, 403);
     // A custom header cannot be sent cross-site without a CORS preflight, which is never granted.
     if (c.req.header('x-shepherd-control') !== '1') return c.json({ error: 'missing X-Shepherd-Control header' }, 400);
     const queue = c.req.param('queue')!;
     const handle = ctx.client.workflow.getHandle(trainingQueueWorkflowId(queue));
     try {
-      const status = update === pauseUpdate
-        ? await handle.executeUpdate(pauseUpdate, { args: [{ reason: 'paused from the dashboard' }] })
-        : await handle.executeUpdate(resumeUpdate, { args: [] });
+      const status =
+        update === pauseUpdate
+          ? await handle.executeUpdate(pauseUpdate, { args: [{ reason: 'paused from the dashboard' }] })
+          : await handle.executeUpdate(resumeUpdate, { args: [] });
       return c.json({ status });
     } catch (err) {
       const e = err as Error & { cause?: Error };

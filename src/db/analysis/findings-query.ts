@@ -43,7 +43,12 @@ export interface AnalyzerRunRow {
 function where(f: FindingsFilter): { sql: string; params: unknown[] } {
   const clauses = ['pipeline_id = $1'];
   const params: unknown[] = [f.pipelineId];
-  for (const [col, v] of [['model', f.model], ['app', f.app], ['analyzer', f.analyzer], ['severity', f.severity]] as const) {
+  for (const [col, v] of [
+    ['model', f.model],
+    ['app', f.app],
+    ['analyzer', f.analyzer],
+    ['severity', f.severity],
+  ] as const) {
     if (v === undefined) continue;
     params.push(v);
     clauses.push(`${col} = $${params.length}`);
@@ -61,7 +66,17 @@ export async function listFindings(pool: pg.Pool, f: FindingsFilter): Promise<St
      LIMIT ${Math.max(1, Math.min(f.limit ?? 100, 10_000))} OFFSET ${Math.max(0, f.offset ?? 0)}`,
     w.params,
   );
-  return res.rows.map((r) => ({ model: r.model, app: r.app, analyzer: r.analyzer, rule: r.rule, severity: r.severity, location: r.location, message: r.message, runId: r.run_id, attempt: r.attempt }));
+  return res.rows.map((r) => ({
+    model: r.model,
+    app: r.app,
+    analyzer: r.analyzer,
+    rule: r.rule,
+    severity: r.severity,
+    location: r.location,
+    message: r.message,
+    runId: r.run_id,
+    attempt: r.attempt,
+  }));
 }
 
 export async function countFindings(pool: pg.Pool, f: FindingsFilter): Promise<number> {
@@ -77,7 +92,17 @@ export async function listAnalyzerRuns(pool: pg.Pool, pipelineId: string): Promi
     [pipelineId],
   );
   return res.rows.map((r) => ({
-    model: r.model, app: r.app, analyzer: r.analyzer, status: r.status, reason: r.reason, findings: r.findings,
-    bySeverity: r.by_severity, metrics: r.metrics, reportRef: r.report_ref, runId: r.run_id, attempt: r.attempt, durationMs: r.duration_ms,
+    model: r.model,
+    app: r.app,
+    analyzer: r.analyzer,
+    status: r.status,
+    reason: r.reason,
+    findings: r.findings,
+    bySeverity: r.by_severity,
+    metrics: r.metrics,
+    reportRef: r.report_ref,
+    runId: r.run_id,
+    attempt: r.attempt,
+    durationMs: r.duration_ms,
   }));
 }

@@ -42,7 +42,12 @@ export interface StoreOutcome {
 
 const CHUNK = 1000;
 
-export async function storeAnalyzerResult(pool: pg.Pool, key: AnalyzerAttemptKey, run: AnalyzerRunRecord, findings: readonly FindingRow[]): Promise<StoreOutcome> {
+export async function storeAnalyzerResult(
+  pool: pg.Pool,
+  key: AnalyzerAttemptKey,
+  run: AnalyzerRunRecord,
+  findings: readonly FindingRow[],
+): Promise<StoreOutcome> {
   const client = await pool.connect();
   try {
     await client.query('BEGIN');
@@ -89,7 +94,15 @@ export async function storeAnalyzerResult(pool: pg.Pool, key: AnalyzerAttemptKey
         `INSERT INTO analysis_findings (pipeline_id, model, app, analyzer, rule, severity, location, message, run_id, attempt)
          SELECT $1, $2, $3, $4, r, s, l, m, $5, $6 FROM unnest($7::text[], $8::text[], $9::text[], $10::text[]) AS t(r, s, l, m)
          ON CONFLICT (pipeline_id, model, app, analyzer, rule, location) DO NOTHING`,
-        [...target, key.runId, key.attempt, part.map((f) => f.rule), part.map((f) => f.severity), part.map((f) => f.location), part.map((f) => f.message)],
+        [
+          ...target,
+          key.runId,
+          key.attempt,
+          part.map((f) => f.rule),
+          part.map((f) => f.severity),
+          part.map((f) => f.location),
+          part.map((f) => f.message),
+        ],
       );
     }
     await client.query('COMMIT');

@@ -1,5 +1,11 @@
 import type pg from 'pg';
-import type { ClaimTargetInput, ClaimTargetResult, FinishTargetInput, RecordTargetsInput, SkipTargetsInput } from '../../shared/analysis/activities.js';
+import type {
+  ClaimTargetInput,
+  ClaimTargetResult,
+  FinishTargetInput,
+  RecordTargetsInput,
+  SkipTargetsInput,
+} from '../../shared/analysis/activities.js';
 
 // analysis_targets: one row per (pipeline, model, app). Every write is keyed so that a retried
 // activity is a no-op and a second pipeline or appAnalysis run can never take a row over.
@@ -12,7 +18,11 @@ export async function recordTargets(pool: pg.Pool, input: RecordTargetsInput): P
      SELECT $1, t.model, t.app, t.workflow_id, t.source_dir, $2
        FROM jsonb_to_recordset($3::jsonb) AS t(model text, app text, workflow_id text, source_dir text)
      ON CONFLICT (pipeline_id, model, app) DO NOTHING`,
-    [input.pipelineId, input.pipelineRunId, JSON.stringify(input.targets.map((t) => ({ model: t.model, app: t.app, workflow_id: t.workflowId, source_dir: t.sourceDir })))],
+    [
+      input.pipelineId,
+      input.pipelineRunId,
+      JSON.stringify(input.targets.map((t) => ({ model: t.model, app: t.app, workflow_id: t.workflowId, source_dir: t.sourceDir }))),
+    ],
   );
 }
 
@@ -43,7 +53,10 @@ export async function claimTarget(pool: pg.Pool, input: ClaimTargetInput): Promi
     [input.pipelineId, input.model, input.app, input.workflowId, input.sourceDir, input.runId],
   );
   if (rows.length > 0) return { claimed: true };
-  const owner = await pool.query<{ run_id: string | null }>('SELECT run_id FROM analysis_targets WHERE pipeline_id = $1 AND model = $2 AND app = $3', [input.pipelineId, input.model, input.app]);
+  const owner = await pool.query<{ run_id: string | null }>(
+    'SELECT run_id FROM analysis_targets WHERE pipeline_id = $1 AND model = $2 AND app = $3',
+    [input.pipelineId, input.model, input.app],
+  );
   return { claimed: false, ownerRunId: owner.rows[0]?.run_id ?? undefined };
 }
 
@@ -52,7 +65,16 @@ export async function finishTarget(pool: pg.Pool, input: FinishTargetInput): Pro
   await pool.query(
     `UPDATE analysis_targets SET status = $5, reason = $6, analyzers = $7::jsonb, findings = $8, finished_at = now(), updated_at = now()
       WHERE pipeline_id = $1 AND model = $2 AND app = $3 AND run_id = $4`,
-    [input.pipelineId, input.model, input.app, input.runId, input.status, input.reason ?? null, JSON.stringify(input.analyzers), input.findings],
+    [
+      input.pipelineId,
+      input.model,
+      input.app,
+      input.runId,
+      input.status,
+      input.reason ?? null,
+      JSON.stringify(input.analyzers),
+      input.findings,
+    ],
   );
 }
 

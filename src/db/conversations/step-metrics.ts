@@ -124,7 +124,11 @@ function niceCeil(ms: number): number {
 }
 
 /** For each step: its configured timeout against max(factor × p99, floor) of its measured latency. */
-export async function recommendTimeouts(pool: pg.Pool, def: ConversationDefinition, opts: RecommendOptions = {}): Promise<TimeoutRecommendation[]> {
+export async function recommendTimeouts(
+  pool: pg.Pool,
+  def: ConversationDefinition,
+  opts: RecommendOptions = {},
+): Promise<TimeoutRecommendation[]> {
   const floorMs = opts.floorMs ?? 5000;
   const factor = opts.factor ?? 2;
   const minSamples = opts.minSamples ?? 20;
@@ -138,11 +142,31 @@ export async function recommendTimeouts(pool: pg.Pool, def: ConversationDefiniti
     const timedOut = rows.reduce((n, m) => n + m.timedOut, 0);
     const p99 = rows.reduce<number | null>((acc, m) => (m.p99Ms === null ? acc : Math.max(acc ?? 0, m.p99Ms)), null);
     if (samples < minSamples || p99 === null) {
-      return { step: step.id, configuredMs, configured: String(configured), samples, timedOut, p99Ms: p99, recommendedMs: null, recommended: null, verdict: 'insufficient_data' as const };
+      return {
+        step: step.id,
+        configuredMs,
+        configured: String(configured),
+        samples,
+        timedOut,
+        p99Ms: p99,
+        recommendedMs: null,
+        recommended: null,
+        verdict: 'insufficient_data' as const,
+      };
     }
     const recommendedMs = niceCeil(Math.max(factor * p99, floorMs));
     const verdict = configuredMs < recommendedMs ? 'too_tight' : configuredMs > looseFactor * recommendedMs ? 'too_loose' : 'ok';
-    return { step: step.id, configuredMs, configured: String(configured), samples, timedOut, p99Ms: p99, recommendedMs, recommended: formatDuration(recommendedMs), verdict };
+    return {
+      step: step.id,
+      configuredMs,
+      configured: String(configured),
+      samples,
+      timedOut,
+      p99Ms: p99,
+      recommendedMs,
+      recommended: formatDuration(recommendedMs),
+      verdict,
+    };
   });
 }
 
@@ -154,7 +178,10 @@ export async function recommendTimeouts(pool: pg.Pool, def: ConversationDefiniti
 export async function applyTimeoutRecommendations(file: string, recs: TimeoutRecommendation[]): Promise<string[]> {
   const text = await readFile(file, 'utf8');
   const doc = isYamlFile(file) ? parseDocument(text) : null;
-  const raw = (doc ? doc.toJS() : parseDefinitionText(text, file)) as { steps: Array<Record<string, unknown>>; defaults?: { heartbeatTimeout?: string | number } };
+  const raw = (doc ? doc.toJS() : parseDefinitionText(text, file)) as {
+    steps: Array<Record<string, unknown>>;
+    defaults?: { heartbeatTimeout?: string | number };
+  };
   const changed: string[] = [];
   for (const rec of recs) {
     if (rec.recommended === null || (rec.verdict !== 'too_tight' && rec.verdict !== 'too_loose')) continue;

@@ -11,7 +11,12 @@ export async function tableExists(pool: pg.Pool, table: string): Promise<boolean
  * Findings per target, analyzer and severity (analysis_findings from the analysis pipeline's
  * migration); null when that pipeline's tables are not in this database.
  */
-export async function findingsSummary(pool: pg.Pool): Promise<{ pipelineId: string; model: string; app: string; analyzer: string; severity: string; count: number; targetStatus: string | null }[] | null> {
+export async function findingsSummary(
+  pool: pg.Pool,
+): Promise<
+  | { pipelineId: string; model: string; app: string; analyzer: string; severity: string; count: number; targetStatus: string | null }[]
+  | null
+> {
   if (!(await tableExists(pool, 'analysis_findings')) || !(await tableExists(pool, 'analysis_targets'))) return null;
   const { rows } = await pool.query(
     `SELECT f.pipeline_id, f.model, f.app, f.analyzer, f.severity, count(*)::int AS count, t.status AS target_status
@@ -19,5 +24,13 @@ export async function findingsSummary(pool: pg.Pool): Promise<{ pipelineId: stri
        LEFT JOIN analysis_targets t USING (pipeline_id, model, app)
       GROUP BY 1, 2, 3, 4, 5, 7 ORDER BY 1, 2, 3, 4, 5 LIMIT 1000`,
   );
-  return rows.map((r) => ({ pipelineId: r.pipeline_id, model: r.model, app: r.app, analyzer: r.analyzer, severity: r.severity, count: r.count, targetStatus: r.target_status }));
+  return rows.map((r) => ({
+    pipelineId: r.pipeline_id,
+    model: r.model,
+    app: r.app,
+    analyzer: r.analyzer,
+    severity: r.severity,
+    count: r.count,
+    targetStatus: r.target_status,
+  }));
 }

@@ -43,7 +43,11 @@ export async function itemAuditLog(pool: pg.Pool, definition: string, itemKey: s
 }
 
 /** The most recent items of a definition, to pick one from. */
-export async function recentItems(pool: pg.Pool, definition: string, limit = 50): Promise<{ itemKey: string; lastStatus: string; lastAt: string }[]> {
+export async function recentItems(
+  pool: pg.Pool,
+  definition: string,
+  limit = 50,
+): Promise<{ itemKey: string; lastStatus: string; lastAt: string }[]> {
   const { rows } = await pool.query(
     `SELECT DISTINCT ON (item_key) item_key, status, finished_at FROM (
        SELECT item_key, status, finished_at FROM conversation_attempts WHERE definition = $1 ORDER BY finished_at DESC LIMIT 1000) t

@@ -26,5 +26,13 @@ export async function conversationLatency(pool: pg.Pool, definition: string, hou
       GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`,
     [definition, hours],
   );
-  return rows.map((r) => ({ bucket: new Date(r.bucket).toISOString(), step: r.step, actor: r.actor, count: r.count, p50Ms: r.p50, p95Ms: r.p95, p99Ms: r.p99 }));
+  return rows.map((r) => ({
+    bucket: new Date(r.bucket).toISOString(),
+    step: r.step,
+    actor: r.actor,
+    count: r.count,
+    p50Ms: r.p50,
+    p95Ms: r.p95,
+    p99Ms: r.p99,
+  }));
 }

@@ -6,7 +6,17 @@ export interface AggregateRow {
   replicates: number;
   succeeded: number;
   failed: number;
-  aggregates: Record<string, { count: number; mean?: number | null; std?: number | null; min?: number | null; max?: number | null; percentiles?: Record<string, number | null> }>;
+  aggregates: Record<
+    string,
+    {
+      count: number;
+      mean?: number | null;
+      std?: number | null;
+      min?: number | null;
+      max?: number | null;
+      percentiles?: Record<string, number | null>;
+    }
+  >;
   computedAt: string;
 }
 

@@ -21,7 +21,10 @@ export interface TrainingJobRow {
 const iso = (d: Date | null) => (d ? new Date(d).toISOString() : null);
 
 /** Training jobs, newest first; one queue or all, or one enqueue. */
-export async function listTrainingJobs(pool: pg.Pool, opts: { queue?: string; instance?: string; limit?: number } = {}): Promise<TrainingJobRow[]> {
+export async function listTrainingJobs(
+  pool: pg.Pool,
+  opts: { queue?: string; instance?: string; limit?: number } = {},
+): Promise<TrainingJobRow[]> {
   const { rows } = await pool.query(
     `SELECT instance, queue, job_id, status, (config ->> 'steps')::int AS steps, metrics, error, reason,
             last_checkpoint, best_checkpoint, attempt, workflow_id, started_at, finished_at, created_at

@@ -95,10 +95,7 @@ export function toJson(results: ExportedResult[]): string {
 export function toCsv(results: ExportedResult[]): string {
   const flat = results.map((r) => flatten(r.metrics));
   const keys = new Set(flat.flatMap((m) => Object.keys(m)));
-  const metricKeys = [
-    ...PREFERRED_METRICS.filter((k) => keys.has(k)),
-    ...[...keys].filter((k) => !PREFERRED_METRICS.includes(k)).sort(),
-  ];
+  const metricKeys = [...PREFERRED_METRICS.filter((k) => keys.has(k)), ...[...keys].filter((k) => !PREFERRED_METRICS.includes(k)).sort()];
   // A metric named like a fixed column must not produce two columns with the same header.
   const metricHeader = metricKeys.map((k) => (FIXED_COLUMNS.includes(k) ? `metrics.${k}` : k));
   const header = ['experiment', 'status', ...metricHeader, 'duration_ms', 'error'];

@@ -53,7 +53,11 @@ export interface AnalysisActivities {
   skipAnalysisTargets(input: SkipTargetsInput): Promise<void>;
   claimAnalysisTarget(input: ClaimTargetInput): Promise<ClaimTargetResult>;
   finishAnalysisTarget(input: FinishTargetInput): Promise<void>;
-  notifyWebhook(input: { text: string; title?: string; table?: { rows: Record<string, unknown>[]; columns?: string[] } }): Promise<{ sent: boolean; reason?: string }>;
+  notifyWebhook(input: {
+    text: string;
+    title?: string;
+    table?: { rows: Record<string, unknown>[]; columns?: string[] };
+  }): Promise<{ sent: boolean; reason?: string }>;
 }
 
 export type { AppAddress };

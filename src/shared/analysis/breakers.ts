@@ -44,7 +44,12 @@ export type AdmitDecision = { run: true; probe: boolean } | { run: false; reason
  * May `target` run this analyzer now? An open breaker whose cool-down is over becomes half-open
  * and admits exactly one target as a trial; others are skipped until the trial reports.
  */
-export function admitAnalyzer(b: AnalyzerBreaker, cfg: AnalyzerBreakerConfig, clock: AnalyzerClock, target: string): { breaker: AnalyzerBreaker; decision: AdmitDecision } {
+export function admitAnalyzer(
+  b: AnalyzerBreaker,
+  cfg: AnalyzerBreakerConfig,
+  clock: AnalyzerClock,
+  target: string,
+): { breaker: AnalyzerBreaker; decision: AdmitDecision } {
   if (b.state === 'closed') return { breaker: b, decision: { run: true, probe: false } };
   if (b.state === 'open') {
     const targetsSince = clock.targetsFinished - (b.openedAtTargets ?? 0);
@@ -73,7 +78,8 @@ export function recordAnalyzerOutcome(
 ): AnalyzerBreaker {
   const wasProbe = b.state === 'half-open' && b.probe === target;
   if (status === 'skipped') return wasProbe ? { ...b, probe: undefined } : b;
-  if (status === 'completed') return { ...b, state: 'closed', consecutiveFailures: 0, probe: undefined, openedAt: undefined, openedAtTargets: undefined };
+  if (status === 'completed')
+    return { ...b, state: 'closed', consecutiveFailures: 0, probe: undefined, openedAt: undefined, openedAtTargets: undefined };
   const failures = b.consecutiveFailures + 1;
   const failed = { ...b, consecutiveFailures: failures, lastFailure: reason };
   if (wasProbe || (b.state === 'closed' && failures >= cfg.failureThreshold)) {
@@ -106,7 +112,13 @@ export function recordTargetOutcome(b: PipelineBreaker, status: TargetStatus, ta
   if (status !== 'failed') return b;
   const n = b.consecutiveFailedTargets + 1;
   if (b.state === 'closed' && n >= b.threshold) {
-    return { ...b, state: 'open', consecutiveFailedTargets: n, trips: b.trips + 1, reason: `pipeline breaker open: ${n} consecutive failed targets (last: ${target})` };
+    return {
+      ...b,
+      state: 'open',
+      consecutiveFailedTargets: n,
+      trips: b.trips + 1,
+      reason: `pipeline breaker open: ${n} consecutive failed targets (last: ${target})`,
+    };
   }
   return { ...b, consecutiveFailedTargets: n };
 }

@@ -11,7 +11,12 @@ import { ANALYZER_NAMES } from './analyzers.js';
  * pipelines) could produce the same ID. Model names keep their hyphens (claude-3-5-haiku).
  */
 const segment = (what: string) =>
-  z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._]{0,63}$/, `${what} must be 1-64 letters, digits, "." or "_" (no "-": it separates the parts of the workflow ID)`);
+  z
+    .string()
+    .regex(
+      /^[A-Za-z0-9][A-Za-z0-9._]{0,63}$/,
+      `${what} must be 1-64 letters, digits, "." or "_" (no "-": it separates the parts of the workflow ID)`,
+    );
 
 export const pipelineIdSchema = segment('a pipeline id');
 export const modelNameSchema = z
@@ -56,7 +61,8 @@ export const analysisTargetSchema = z
   })
   .strict()
   .superRefine((t, ctx) => {
-    if (t.image && t.buildContext) ctx.addIssue({ code: 'custom', path: ['image'], message: 'give either image or buildContext, not both' });
+    if (t.image && t.buildContext)
+      ctx.addIssue({ code: 'custom', path: ['image'], message: 'give either image or buildContext, not both' });
   });
 
 export const breakerSchema = z
@@ -104,11 +110,16 @@ export const analysisPipelineSchema = z
     });
     p.targets.forEach((t, i) => {
       for (const [j, a] of (t.analyzers ?? []).entries()) {
-        if (!names.has(a)) ctx.addIssue({ code: 'custom', path: ['targets', i, 'analyzers', j], message: `analyzer "${a}" is not configured in analyzers` });
+        if (!names.has(a))
+          ctx.addIssue({ code: 'custom', path: ['targets', i, 'analyzers', j], message: `analyzer "${a}" is not configured in analyzers` });
       }
       const needsApp = (t.analyzers ?? [...names]).some((a) => a === 'dynamic' || a === 'performance');
       if (needsApp && !t.image && !t.buildContext) {
-        ctx.addIssue({ code: 'custom', path: ['targets', i, 'buildContext'], message: 'dynamic/performance analyzers need the app running: give image or buildContext' });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['targets', i, 'buildContext'],
+          message: 'dynamic/performance analyzers need the app running: give image or buildContext',
+        });
       }
     });
   });

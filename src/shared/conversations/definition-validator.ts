@@ -26,8 +26,7 @@ export interface DefinitionIssue {
 }
 
 export type DefinitionValidation =
-  | { ok: true; definition: ConversationDefinition; issues: [] }
-  | { ok: false; definition?: undefined; issues: DefinitionIssue[] };
+  { ok: true; definition: ConversationDefinition; issues: [] } | { ok: false; definition?: undefined; issues: DefinitionIssue[] };
 
 export interface ValidateOptions {
   /** Model names the workers know; when given, an llm step naming another model is an error. */
@@ -106,14 +105,22 @@ function checkWiring(def: ConversationDefinition, opts: ValidateOptions): Defini
     }
     checkRouteField(step, add);
     if (step.actor?.kind === 'llm' && opts.knownModels && !opts.knownModels.includes(step.actor.model)) {
-      add(step.id, `${at}.actor.model`, `step '${step.id}' uses model '${step.actor.model}', which no worker is configured for (known: ${opts.knownModels.join(', ') || 'none'})`);
+      add(
+        step.id,
+        `${at}.actor.model`,
+        `step '${step.id}' uses model '${step.actor.model}', which no worker is configured for (known: ${opts.knownModels.join(', ') || 'none'})`,
+      );
     }
     if (step.actor?.kind === 'db' && step.output) {
       add(step.id, `${at}.output`, `step '${step.id}': a db action's output is fixed; remove output`);
     }
     const policy = stepPolicy(def, step);
     if (durationToMs(policy.heartbeatTimeout) >= durationToMs(policy.timeout)) {
-      add(step.id, `${at}.heartbeatTimeout`, `step '${step.id}': heartbeatTimeout (${policy.heartbeatTimeout}) must be shorter than timeout (${policy.timeout})`);
+      add(
+        step.id,
+        `${at}.heartbeatTimeout`,
+        `step '${step.id}': heartbeatTimeout (${policy.heartbeatTimeout}) must be shorter than timeout (${policy.timeout})`,
+      );
     }
   }
 
@@ -138,7 +145,11 @@ function checkWiring(def: ConversationDefinition, opts: ValidateOptions): Defini
 
   const order = topologicalOrder(def.start, steps, reachable);
   if (!order.ok) {
-    add(order.cycle[0], `definition.steps.${order.cycle[0]}.next`, `steps form a cycle (${order.cycle.join(' -> ')}); conversation graphs must be acyclic so every item ends`);
+    add(
+      order.cycle[0],
+      `definition.steps.${order.cycle[0]}.next`,
+      `steps form a cycle (${order.cycle.join(' -> ')}); conversation graphs must be acyclic so every item ends`,
+    );
     return issues;
   }
   if (![...reachable].some((id) => steps.get(id)!.end)) {
@@ -169,7 +180,11 @@ function checkWiring(def: ConversationDefinition, opts: ValidateOptions): Defini
         return a?.kind === 'db' && a.action === 'save_decision';
       });
       if (!saver) {
-        add(step.id, `definition.steps.${step.id}.actor`, `step '${step.id}' applies a decision, but no save_decision step always runs before it`);
+        add(
+          step.id,
+          `definition.steps.${step.id}.actor`,
+          `step '${step.id}' applies a decision, but no save_decision step always runs before it`,
+        );
       }
     }
   }
@@ -185,7 +200,11 @@ function checkRouteField(step: Step, add: Add) {
   const fields = outputFields(step);
   const spec = fields[route.on];
   if (effectiveOutput(step).format === 'text' || spec === undefined) {
-    add(step.id, at, `step '${step.id}' routes on '${route.on}', which its output does not declare (fields: ${Object.keys(fields).join(', ')})`);
+    add(
+      step.id,
+      at,
+      `step '${step.id}' routes on '${route.on}', which its output does not declare (fields: ${Object.keys(fields).join(', ')})`,
+    );
     return;
   }
   const type = fieldType(spec);
@@ -231,12 +250,14 @@ function checkTemplates(def: ConversationDefinition, step: Step, steps: Map<stri
       if (ref.kind === 'invalid') {
         bad(ref.reason);
       } else if (ref.kind === 'item') {
-        if (ref.field !== undefined && !def.item.fields.includes(ref.field)) bad(`items have no field '${ref.field}' (item.fields: ${def.item.fields.join(', ')})`);
+        if (ref.field !== undefined && !def.item.fields.includes(ref.field))
+          bad(`items have no field '${ref.field}' (item.fields: ${def.item.fields.join(', ')})`);
       } else {
         const source = steps.get(ref.step);
         if (!source) bad(`there is no step '${ref.step}'`);
         else if (ref.step === step.id) bad(`a step cannot use its own output`);
-        else if (before && !before.has(ref.step)) bad(`step '${ref.step}' has not always run before '${step.id}' (it is on some routes only, or later)`);
+        else if (before && !before.has(ref.step))
+          bad(`step '${ref.step}' has not always run before '${step.id}' (it is on some routes only, or later)`);
         else if (ref.field !== undefined && !(ref.field in outputFields(source))) {
           bad(`step '${ref.step}' output has no field '${ref.field}' (fields: ${Object.keys(outputFields(source)).join(', ')})`);
         }

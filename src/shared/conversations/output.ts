@@ -60,7 +60,8 @@ export function checkFields(fields: Record<string, FieldSpec>, value: unknown): 
     const type = fieldType(spec);
     if (!typeOk(type, v)) problems.push(`field '${name}' should be ${type}, got ${JSON.stringify(v).slice(0, 60)}`);
     const values = fieldEnum(spec);
-    if (values && !values.includes(String(v))) problems.push(`field '${name}' = ${JSON.stringify(v).slice(0, 60)} is not one of ${values.join(' | ')}`);
+    if (values && !values.includes(String(v)))
+      problems.push(`field '${name}' = ${JSON.stringify(v).slice(0, 60)} is not one of ${values.join(' | ')}`);
   }
   return problems.length > 0 ? { ok: false, error: problems.join('; ') } : { ok: true, value: obj };
 }

@@ -29,5 +29,7 @@ export function nextStep(step: Step, output: unknown): string | null {
   const key = typeof value === 'string' ? value : value === undefined || value === null ? undefined : JSON.stringify(value);
   if (key !== undefined && Object.prototype.hasOwnProperty.call(route.cases, key)) return route.cases[key]!;
   if (route.default !== undefined) return route.default;
-  throw new RoutingError(`step '${step.id}': output field '${route.on}' = ${JSON.stringify(value)} matches no route and there is no default`);
+  throw new RoutingError(
+    `step '${step.id}': output field '${route.on}' = ${JSON.stringify(value)} matches no route and there is no default`,
+  );
 }

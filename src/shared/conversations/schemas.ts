@@ -133,7 +133,11 @@ export const conversationDefinitionSchema = z
         retry: stepRetrySchema.default({ maximumAttempts: 3, initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m' }),
       })
       .strict()
-      .default({ timeout: '2m', heartbeatTimeout: '30s', retry: { maximumAttempts: 3, initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m' } }),
+      .default({
+        timeout: '2m',
+        heartbeatTimeout: '30s',
+        retry: { maximumAttempts: 3, initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m' },
+      }),
     steps: z.array(stepSchema).min(1).max(200),
   })
   .strict();

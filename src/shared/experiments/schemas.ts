@@ -28,7 +28,11 @@ export const experimentSchema = z
     const ratio = e.params.trainRatio ?? e.params.train_ratio;
     if (ratio !== undefined && !(typeof ratio === 'number' && ratio > 0 && ratio < 1)) {
       // The seed's "train set will be empty" must surface here, before any step runs.
-      ctx.addIssue({ code: 'custom', path: ['params', 'trainRatio'], message: 'must be a number strictly between 0 and 1 (train and test sets must both be non-empty)' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['params', 'trainRatio'],
+        message: 'must be a number strictly between 0 and 1 (train and test sets must both be non-empty)',
+      });
     }
     if (e.args.some((a) => a.includes('{dataset}')) && !e.dataset) {
       ctx.addIssue({ code: 'custom', path: ['dataset'], message: 'args reference {dataset} but no dataset is given' });
@@ -50,9 +54,11 @@ export const experimentBatchSchema = z
   .superRefine((b, ctx) => {
     const seen = new Set<string>();
     b.experiments.forEach((e, i) => {
-      if (seen.has(e.name)) ctx.addIssue({ code: 'custom', path: ['experiments', i, 'name'], message: `duplicate experiment name "${e.name}"` });
+      if (seen.has(e.name))
+        ctx.addIssue({ code: 'custom', path: ['experiments', i, 'name'], message: `duplicate experiment name "${e.name}"` });
       seen.add(e.name);
-      if (e.timeout === undefined) checkProgressTimeout(e.progressTimeout, b.experimentTimeout, ctx, ['experiments', i, 'progressTimeout'], 'experimentTimeout');
+      if (e.timeout === undefined)
+        checkProgressTimeout(e.progressTimeout, b.experimentTimeout, ctx, ['experiments', i, 'progressTimeout'], 'experimentTimeout');
     });
   });
 

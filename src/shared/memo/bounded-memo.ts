@@ -16,7 +16,11 @@ function utf8Length(s: string): number {
 export function boundedMemoValue(value: unknown, maxBytes = MAX_MEMO_VALUE_BYTES): unknown {
   const bytes = utf8Length(JSON.stringify(value) ?? '');
   if (bytes <= maxBytes || typeof value !== 'object' || value === null) return value;
-  const summary: Record<string, unknown> = { truncated: true, bytes, note: 'too large for the memo: the workflow input in the history holds all of it' };
+  const summary: Record<string, unknown> = {
+    truncated: true,
+    bytes,
+    note: 'too large for the memo: the workflow input in the history holds all of it',
+  };
   for (const [k, v] of Object.entries(value)) {
     if (Array.isArray(v)) summary[k] = { items: v.length };
     else if (typeof v === 'string') summary[k] = v.length > 200 ? `${v.slice(0, 200)}…` : v;

@@ -51,6 +51,10 @@ export function fieldStats(raw: readonly unknown[], spec: Pick<AggregateSpec, 's
 /** Summarises every requested field over the successful replicates' results. */
 export function aggregateResults(results: readonly unknown[], spec: AggregateSpec): Record<string, FieldStats> {
   const out: Record<string, FieldStats> = {};
-  for (const field of spec.fields) out[field] = fieldStats(results.map((r) => readField(r, field)), spec);
+  for (const field of spec.fields)
+    out[field] = fieldStats(
+      results.map((r) => readField(r, field)),
+      spec,
+    );
   return out;
 }

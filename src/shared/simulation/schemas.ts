@@ -6,7 +6,9 @@ import { checkProgressTimeout, progressTimeoutSchema } from '../step/liveness.js
 
 const envNameSchema = z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'env names must be UPPER_SNAKE_CASE');
 const paramNameSchema = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'parameter names must be identifiers (letters, digits, "_")');
-const fieldPathSchema = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/, 'must be a result field name, dotted for nested objects (e.g. "peak.day")');
+const fieldPathSchema = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/, 'must be a result field name, dotted for nested objects (e.g. "peak.day")');
 
 /** A program as argv; never a shell string. */
 export const argvCommandSchema = z
@@ -40,7 +42,10 @@ export const replicateCommandSchema = z
 export const replicateModuleSchema = z
   .object({
     module: relativePathSchema,
-    export: z.string().regex(/^[A-Za-z_$][A-Za-z0-9_$]*$/, 'must be an exported function name').default('simulate'),
+    export: z
+      .string()
+      .regex(/^[A-Za-z_$][A-Za-z0-9_$]*$/, 'must be an exported function name')
+      .default('simulate'),
   })
   .strict();
 
@@ -73,7 +78,12 @@ export const failurePolicySchema = z
 
 export const seedPolicySchema = z
   .object({
-    base: z.number().int().min(0).max(2 ** 31 - 1).default(1),
+    base: z
+      .number()
+      .int()
+      .min(0)
+      .max(2 ** 31 - 1)
+      .default(1),
     /**
      * `hashed`: independent streams per parameter set and replicate. `sequential`: replicate i gets
      * base + i in every parameter set (common random numbers, for paired comparisons).
@@ -120,7 +130,11 @@ export function deriveParameterKey(values: Record<string, number | string | bool
     .map((k) => `${k}-${sanitizeKeyPart(String(values[k]))}`);
   const plain = entries.join('_') || 'default';
   if (plain.length <= 60 && /^[A-Za-z0-9]/.test(plain)) return plain;
-  const canonical = JSON.stringify(Object.keys(values).sort().map((k) => [k, values[k]]));
+  const canonical = JSON.stringify(
+    Object.keys(values)
+      .sort()
+      .map((k) => [k, values[k]]),
+  );
   return `p-${fnv1a(canonical).toString(16).padStart(8, '0')}${fnv1a(canonical, 0x1234567).toString(16).padStart(8, '0')}`;
 }
 
@@ -227,7 +241,9 @@ export const parameterSweepSchema = z
     aggregate: aggregateSpecSchema,
     failurePolicy: failurePolicySchema,
     continueAsNewAfterEvents: z.number().int().min(50).max(40_000).default(10_000),
-    environment: z.custom<EnvironmentReport>((v) => typeof v === 'object' && v !== null && typeof (v as EnvironmentReport).key === 'string').optional(),
+    environment: z
+      .custom<EnvironmentReport>((v) => typeof v === 'object' && v !== null && typeof (v as EnvironmentReport).key === 'string')
+      .optional(),
     environmentSpec: environmentSpecSchema.optional(),
     /** Workflow ID of the job to send progress to; absent when the sweep was started on its own. */
     reportTo: z.string().min(1).optional(),

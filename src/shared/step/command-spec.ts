@@ -24,7 +24,10 @@ const workspacePath = z
   .string()
   .min(1)
   .max(4096)
-  .refine(isWorkspaceRelativePath, `must be a relative path inside the workspace (no leading "/", no "..", not under ${RESERVED_WORKSPACE_DIR}/)`);
+  .refine(
+    isWorkspaceRelativePath,
+    `must be a relative path inside the workspace (no leading "/", no "..", not under ${RESERVED_WORKSPACE_DIR}/)`,
+  );
 
 const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name');
 
@@ -39,9 +42,7 @@ export const commandSpecSchema = z
     /** Merged over a minimal inherited environment (PATH, HOME, locale, Node settings). */
     env: z.record(envName, z.string().refine(noNul, 'must not contain NUL')).default({}),
     /** Written into the workspace before start. */
-    files: z
-      .array(z.strictObject({ path: workspacePath, content: z.string(), executable: z.boolean().default(false) }))
-      .default([]),
+    files: z.array(z.strictObject({ path: workspacePath, content: z.string(), executable: z.boolean().default(false) })).default([]),
     /** Copied into the workspace before start (files or directories). */
     inputs: z
       .array(z.strictObject({ source: z.string().startsWith('/', 'must be an absolute path').refine(noNul), path: workspacePath }))

@@ -53,7 +53,10 @@ export function checkEnqueue(state: QueueState, jobId: string): void {
     throw new Error(`jobId: ${jobId} is already queued; give the new job another jobId`);
   }
   const earlier = state.recent.find((r) => r.jobId === jobId);
-  if (earlier) throw new Error(`jobId: ${jobId} already ran in this queue (${earlier.status} at ${earlier.finishedAt}); give the new job another jobId`);
+  if (earlier)
+    throw new Error(
+      `jobId: ${jobId} already ran in this queue (${earlier.status} at ${earlier.finishedAt}); give the new job another jobId`,
+    );
 }
 
 export function checkPause(state: QueueState): void {
@@ -63,7 +66,8 @@ export function checkPause(state: QueueState): void {
 
 export function checkResume(state: QueueState): void {
   if (!state.paused) throw new Error(`queue ${state.queue} is not paused`);
-  if (state.current) throw new Error(`queue ${state.queue} is still stopping job ${state.current.job.jobId} at its checkpoint; resume once it has stopped`);
+  if (state.current)
+    throw new Error(`queue ${state.queue} is still stopping job ${state.current.job.jobId} at its checkpoint; resume once it has stopped`);
 }
 
 export function checkStop(state: QueueState): void {
@@ -120,7 +124,18 @@ export function remove(state: QueueState, jobId: string, finishedAt: string): Pe
 }
 
 export function finishedOf(entry: PendingJob, status: FinishedJob['status'], finishedAt: string): FinishedJob {
-  return { jobId: entry.job.jobId, instance: entry.instance, status, finishedAt, step: null, trainLoss: null, valLoss: null, bestCheckpoint: null, error: null, warnings: [] };
+  return {
+    jobId: entry.job.jobId,
+    instance: entry.instance,
+    status,
+    finishedAt,
+    step: null,
+    trainLoss: null,
+    valLoss: null,
+    bestCheckpoint: null,
+    error: null,
+    warnings: [],
+  };
 }
 
 /** Whether the main loop may start the next job. */

@@ -15,16 +15,18 @@ export const GIB = 1024 ** 3;
 
 const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name');
 
-export const trainerSchema = z.strictObject({
-  /** Program to run (argv, never a shell string); `{project}` in args becomes the worker's project root. */
-  command: z.string().min(1).default('node'),
-  args: z.array(z.string()).default(DEFAULT_TRAINER_ARGS),
-  env: z.record(envName, z.string()).default({}),
-  /** Exit codes meaning "this configuration cannot work" (2: the example trainer's config error). */
-  nonRetryableExitCodes: z.array(z.number().int().min(1).max(255)).default([2]),
-  /** Time between SIGTERM (save a checkpoint and exit) and SIGKILL when the job is paused or cancelled. */
-  graceMs: z.number().int().min(0).max(600_000).default(10_000),
-}).superRefine((t, ctx) => checkStepSpec(t, ctx));
+export const trainerSchema = z
+  .strictObject({
+    /** Program to run (argv, never a shell string); `{project}` in args becomes the worker's project root. */
+    command: z.string().min(1).default('node'),
+    args: z.array(z.string()).default(DEFAULT_TRAINER_ARGS),
+    env: z.record(envName, z.string()).default({}),
+    /** Exit codes meaning "this configuration cannot work" (2: the example trainer's config error). */
+    nonRetryableExitCodes: z.array(z.number().int().min(1).max(255)).default([2]),
+    /** Time between SIGTERM (save a checkpoint and exit) and SIGKILL when the job is paused or cancelled. */
+    graceMs: z.number().int().min(0).max(600_000).default(10_000),
+  })
+  .superRefine((t, ctx) => checkStepSpec(t, ctx));
 
 const paramValue = z.union([z.number(), z.string(), z.boolean()]);
 
@@ -37,7 +39,12 @@ export const trainingJobSchema = z
     validationFraction: z.number().gt(0, 'must be > 0: a job without validation data cannot report val loss').lt(1).default(0.2),
     /** Initial weights (relative to the project root); null: random initialisation from `seed`. */
     baseModel: relativePathSchema.nullable().default(null),
-    seed: z.number().int().min(0).max(2 ** 31 - 1).default(1),
+    seed: z
+      .number()
+      .int()
+      .min(0)
+      .max(2 ** 31 - 1)
+      .default(1),
     steps: z.number().int().min(1).max(1_000_000_000),
     evalInterval: z.number().int().min(1),
     checkpointInterval: z.number().int().min(1),
@@ -192,11 +199,21 @@ export interface TrainModelInput {
   progressIntervalMs: number;
 }
 
-export interface TrainModelResult
-  extends Pick<
-    TrainingProgress,
-    'jobId' | 'instance' | 'attempt' | 'step' | 'totalSteps' | 'trainLoss' | 'valLoss' | 'gap' | 'lastCheckpoint' | 'bestCheckpoint' | 'startStep' | 'warnings'
-  > {
+export interface TrainModelResult extends Pick<
+  TrainingProgress,
+  | 'jobId'
+  | 'instance'
+  | 'attempt'
+  | 'step'
+  | 'totalSteps'
+  | 'trainLoss'
+  | 'valLoss'
+  | 'gap'
+  | 'lastCheckpoint'
+  | 'bestCheckpoint'
+  | 'startStep'
+  | 'warnings'
+> {
   /** paused: the disk floor stopped the job at a checkpoint; it continues from there on resume. */
   status: 'completed' | 'paused';
   reason: string | null;

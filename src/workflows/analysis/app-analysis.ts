@@ -28,9 +28,26 @@ const { claimAnalysisTarget, finishAnalysisTarget } = proxyActivities<AnalysisAc
 /** How often an app analyzer is re-run because the app container was replaced under it (holder retried on another worker). */
 const MAX_READDRESS = 2;
 
-const skippedOutcome = (analyzer: AnalyzerOutcome['analyzer'], reason: string): AnalyzerOutcome => ({ analyzer, status: 'skipped', reason, findings: 0, bySeverity: {}, durationMs: 0 });
-const failedOutcome = (analyzer: AnalyzerOutcome['analyzer'], reason: string, durationMs = 0): AnalyzerOutcome => ({ analyzer, status: 'failed', reason, findings: 0, bySeverity: {}, durationMs });
-const appFailedOutcome = (analyzer: AnalyzerOutcome['analyzer'], reason: string): AnalyzerOutcome => ({ ...failedOutcome(analyzer, reason), cause: 'app' });
+const skippedOutcome = (analyzer: AnalyzerOutcome['analyzer'], reason: string): AnalyzerOutcome => ({
+  analyzer,
+  status: 'skipped',
+  reason,
+  findings: 0,
+  bySeverity: {},
+  durationMs: 0,
+});
+const failedOutcome = (analyzer: AnalyzerOutcome['analyzer'], reason: string, durationMs = 0): AnalyzerOutcome => ({
+  analyzer,
+  status: 'failed',
+  reason,
+  findings: 0,
+  bySeverity: {},
+  durationMs,
+});
+const appFailedOutcome = (analyzer: AnalyzerOutcome['analyzer'], reason: string): AnalyzerOutcome => ({
+  ...failedOutcome(analyzer, reason),
+  cause: 'app',
+});
 
 /**
  * One target: build or reuse the app image, hold the app container while the analyzers that need
@@ -46,7 +63,10 @@ export async function appAnalysis(rawInput: unknown): Promise<AppAnalysisResult>
   const setStage = (stage: string) => {
     state.stage = stage;
     upsertSearchAttributes({ Stage: [stage] });
-    setCurrentDetails(`**${label}** (${pipelineId}): ${stage}\n` + state.analyzers.map((a) => `- ${a.analyzer}: ${a.status}${a.reason ? ` (${a.reason})` : ''}`).join('\n'));
+    setCurrentDetails(
+      `**${label}** (${pipelineId}): ${stage}\n` +
+        state.analyzers.map((a) => `- ${a.analyzer}: ${a.status}${a.reason ? ` (${a.reason})` : ''}`).join('\n'),
+    );
   };
   upsertSearchAttributes({ PipelineKind: ['appAnalysis'], PipelineId: [pipelineId], Target: [label] });
   setHandler(appAnalysisProgressQuery, () => ({ ...state }));
@@ -57,11 +77,26 @@ export async function appAnalysis(rawInput: unknown): Promise<AppAnalysisResult>
 
   // The database half of "one execution per target": the workflow ID already rejects a second
   // run, the unique row makes it impossible even for a run started outside this pipeline.
-  const claim = await claimAnalysisTarget({ pipelineId, model: target.model, app: target.app, workflowId, runId, sourceDir: target.sourceDir });
+  const claim = await claimAnalysisTarget({
+    pipelineId,
+    model: target.model,
+    app: target.app,
+    workflowId,
+    runId,
+    sourceDir: target.sourceDir,
+  });
   if (!claim.claimed) {
     const reason = `already analysed by run ${claim.ownerRunId ?? 'unknown'} of ${workflowId}`;
     setStage('skipped');
-    return { pipelineId, model: target.model, app: target.app, status: 'skipped', reason, analyzers: input.analyzers.map((a) => skippedOutcome(a.name, reason)), findings: 0 };
+    return {
+      pipelineId,
+      model: target.model,
+      app: target.app,
+      status: 'skipped',
+      reason,
+      analyzers: input.analyzers.map((a) => skippedOutcome(a.name, reason)),
+      findings: 0,
+    };
   }
 
   const outcomes = new Map<string, AnalyzerOutcome>(input.skipped.map((s) => [s.name, skippedOutcome(s.name, s.reason)]));
@@ -79,7 +114,13 @@ export async function appAnalysis(rawInput: unknown): Promise<AppAnalysisResult>
   }
   const analyzers = [...outcomes.values()];
   const status = targetStatusOf(analyzers);
-  const reason = status === 'completed' ? undefined : analyzers.filter((a) => a.status !== 'completed').map((a) => `${a.analyzer}: ${a.reason ?? a.status}`).join('; ');
+  const reason =
+    status === 'completed'
+      ? undefined
+      : analyzers
+          .filter((a) => a.status !== 'completed')
+          .map((a) => `${a.analyzer}: ${a.reason ?? a.status}`)
+          .join('; ');
   await finish(input, runId, outcomes, status, reason);
   setStage(status);
   return { pipelineId, model: target.model, app: target.app, status, reason, analyzers, findings: sumFindings(analyzers), container };
@@ -89,9 +130,24 @@ function sumFindings(outcomes: AnalyzerOutcome[]): number {
   return outcomes.reduce((n, o) => n + o.findings, 0);
 }
 
-async function finish(input: AppAnalysis, runId: string, outcomes: Map<string, AnalyzerOutcome>, status: Parameters<AnalysisActivities['finishAnalysisTarget']>[0]['status'], reason?: string) {
+async function finish(
+  input: AppAnalysis,
+  runId: string,
+  outcomes: Map<string, AnalyzerOutcome>,
+  status: Parameters<AnalysisActivities['finishAnalysisTarget']>[0]['status'],
+  reason?: string,
+) {
   const analyzers = [...outcomes.values()];
-  await finishAnalysisTarget({ pipelineId: input.pipelineId, model: input.target.model, app: input.target.app, runId, status, reason, analyzers, findings: sumFindings(analyzers) });
+  await finishAnalysisTarget({
+    pipelineId: input.pipelineId,
+    model: input.target.model,
+    app: input.target.app,
+    runId,
+    status,
+    reason,
+    analyzers,
+    findings: sumFindings(analyzers),
+  });
 }
 
 type State = { stage: string; address?: AppAddress; leases: number };
@@ -141,13 +197,25 @@ async function analyse(
       }
     }
     if (image) {
-      const spec = { image, port: target.port, healthPath: target.healthPath, healthTimeout: target.healthTimeout, ...(target.cmd ? { cmd: target.cmd } : {}), ...(target.env ? { env: target.env } : {}), ...(target.limits ? { limits: target.limits } : {}) };
+      const spec = {
+        image,
+        port: target.port,
+        healthPath: target.healthPath,
+        healthTimeout: target.healthTimeout,
+        ...(target.cmd ? { cmd: target.cmd } : {}),
+        ...(target.env ? { env: target.env } : {}),
+        ...(target.limits ? { limits: target.limits } : {}),
+      };
       const { holdAppContainer: hold } = proxyActivities<AnalysisActivities>({
         startToCloseTimeout: input.timeouts.hold,
         heartbeatTimeout: '20s',
         // A container that died or never got healthy is the answer, not a glitch; a worker that
         // died (heartbeat timeout) is retried, and the new container signals its new address.
-        retry: { maximumAttempts: 3, initialInterval: '1s', nonRetryableErrorTypes: ['InvalidInput', 'AppUnhealthy', 'AppContainerExited'] },
+        retry: {
+          maximumAttempts: 3,
+          initialInterval: '1s',
+          nonRetryableErrorTypes: ['InvalidInput', 'AppUnhealthy', 'AppContainerExited'],
+        },
         cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
         summary: `app container ${target.model}/${target.app}`,
       });
@@ -172,7 +240,9 @@ async function analyse(
       const readyWithin = durationMs(target.healthTimeout) + durationMs(input.timeouts.readyGrace);
       await condition(() => state.address !== undefined || holderError !== undefined, readyWithin);
       if (!state.address) {
-        appProblem = holderError ? `app container not ready: ${rootMessage(holderError)}` : `app container sent no ready signal within ${readyWithin} ms`;
+        appProblem = holderError
+          ? `app container not ready: ${rootMessage(holderError)}`
+          : `app container sent no ready signal within ${readyWithin} ms`;
       }
     }
     if (appProblem) {
@@ -187,20 +257,22 @@ async function analyse(
     await Promise.all([
       ...sourceRuns,
       ...appAnalyzers.map((a) =>
-        appScope.run(async () => {
-          // One lease per app analyzer in flight: the container's reference count.
-          state.leases++;
-          try {
-            await runAppAnalyzer(input, a, state, outcomes, publish, () => holderError);
-          } finally {
-            state.leases--;
-          }
-        }).catch((err) => {
-          // The app scope was cancelled because the container failed: the analyzer failed with that reason.
-          if (!holderError || !isCancellation(err)) throw err;
-          outcomes.set(a.name, appFailedOutcome(a.name, `app container failed during analysis: ${rootMessage(holderError)}`));
-          publish();
-        }),
+        appScope
+          .run(async () => {
+            // One lease per app analyzer in flight: the container's reference count.
+            state.leases++;
+            try {
+              await runAppAnalyzer(input, a, state, outcomes, publish, () => holderError);
+            } finally {
+              state.leases--;
+            }
+          })
+          .catch((err) => {
+            // The app scope was cancelled because the container failed: the analyzer failed with that reason.
+            if (!holderError || !isCancellation(err)) throw err;
+            outcomes.set(a.name, appFailedOutcome(a.name, `app container failed during analysis: ${rootMessage(holderError)}`));
+            publish();
+          }),
       ),
     ]);
     return { image: image!, heldMs: Date.now() - heldFrom };
@@ -239,7 +311,13 @@ function analyzerInput(input: AppAnalysis, a: AnalyzerConfig, address?: AppAddre
   };
 }
 
-async function runOne(input: AppAnalysis, a: AnalyzerConfig, address: AppAddress | undefined, outcomes: Map<string, AnalyzerOutcome>, publish: () => void): Promise<void> {
+async function runOne(
+  input: AppAnalysis,
+  a: AnalyzerConfig,
+  address: AppAddress | undefined,
+  outcomes: Map<string, AnalyzerOutcome>,
+  publish: () => void,
+): Promise<void> {
   const startedAt = Date.now();
   try {
     outcomes.set(a.name, await analyzerProxy(input, a)(analyzerInput(input, a, address)));
@@ -251,7 +329,14 @@ async function runOne(input: AppAnalysis, a: AnalyzerConfig, address: AppAddress
 }
 
 /** An app analyzer; re-run against the new address when the container was replaced while it ran. */
-async function runAppAnalyzer(input: AppAnalysis, a: AnalyzerConfig, state: State, outcomes: Map<string, AnalyzerOutcome>, publish: () => void, holderError: () => unknown): Promise<void> {
+async function runAppAnalyzer(
+  input: AppAnalysis,
+  a: AnalyzerConfig,
+  state: State,
+  outcomes: Map<string, AnalyzerOutcome>,
+  publish: () => void,
+  holderError: () => unknown,
+): Promise<void> {
   for (let round = 0; ; round++) {
     const address = state.address!;
     await runOne(input, a, address, outcomes, publish);

@@ -38,7 +38,13 @@ export class PipelineState {
     input.targets.forEach((t, i) => {
       const key = targetKey(t);
       const first = seen.get(key);
-      const base = { model: t.model, app: t.app, workflowId: appAnalysisWorkflowId(input.pipelineId, t.model, t.app), analyzers: [], findings: 0 };
+      const base = {
+        model: t.model,
+        app: t.app,
+        workflowId: appAnalysisWorkflowId(input.pipelineId, t.model, t.app),
+        analyzers: [],
+        findings: 0,
+      };
       if (first !== undefined) {
         // Listed twice: reported, never run a second time (seed 003's duplicate task).
         this.duplicates.push({ ...base, status: 'skipped', reason: `duplicate of targets[${first}] (${key}): analysed once` });
@@ -70,7 +76,12 @@ export class PipelineState {
     const run: AnalyzerConfig[] = [];
     const skipped: { name: AnalyzerName; reason: string }[] = [];
     for (const a of wanted) {
-      const { breaker, decision } = admitAnalyzer(this.analyzerBreakers.get(a.name)!, this.cfg, { now, targetsFinished: this.finishedCount() }, targetKey(t));
+      const { breaker, decision } = admitAnalyzer(
+        this.analyzerBreakers.get(a.name)!,
+        this.cfg,
+        { now, targetsFinished: this.finishedCount() },
+        targetKey(t),
+      );
       this.analyzerBreakers.set(a.name, breaker);
       if (decision.run) run.push(a);
       else skipped.push({ name: a.name, reason: decision.reason });
@@ -137,7 +148,10 @@ export class PipelineState {
     const b = this.breakers();
     const breakerLines = [
       `- pipeline: ${b.pipeline.state}, ${b.pipeline.consecutiveFailedTargets}/${b.pipeline.threshold} consecutive failed targets`,
-      ...b.analyzers.map((a) => `- ${a.analyzer}: ${a.state}, ${a.consecutiveFailures} consecutive failures${a.lastFailure ? ` (last: ${a.lastFailure.slice(0, 120)})` : ''}`),
+      ...b.analyzers.map(
+        (a) =>
+          `- ${a.analyzer}: ${a.state}, ${a.consecutiveFailures} consecutive failures${a.lastFailure ? ` (last: ${a.lastFailure.slice(0, 120)})` : ''}`,
+      ),
     ];
     return [`**Analysis ${this.input.pipelineId}**: ${this.stage}`, ...lines, '', '**Breakers**', ...breakerLines].join('\n');
   }

@@ -57,17 +57,23 @@ export async function analysisPipeline(rawInput: unknown): Promise<AnalysisPipel
   upsertSearchAttributes({ PipelineKind: ['analysisPipeline'], PipelineId: [input.pipelineId] });
   upsertMemo({ effectiveInput: input });
   setHandler(analysisProgressQuery, () => state.progress());
-  setHandler(resetBreakerUpdate, ({ breaker }) => {
-    const reset = state.reset(breaker);
-    refresh();
-    return { reset, breakers: state.breakers() };
-  }, {
-    validator: ({ breaker }) => {
-      if (breaker !== 'pipeline' && breaker !== 'all' && !state.analyzerBreakers.has(breaker)) {
-        throw new Error(`breaker must be "pipeline", "all" or a configured analyzer (${[...state.analyzerBreakers.keys()].join(', ')}), not "${String(breaker)}"`);
-      }
+  setHandler(
+    resetBreakerUpdate,
+    ({ breaker }) => {
+      const reset = state.reset(breaker);
+      refresh();
+      return { reset, breakers: state.breakers() };
     },
-  });
+    {
+      validator: ({ breaker }) => {
+        if (breaker !== 'pipeline' && breaker !== 'all' && !state.analyzerBreakers.has(breaker)) {
+          throw new Error(
+            `breaker must be "pipeline", "all" or a configured analyzer (${[...state.analyzerBreakers.keys()].join(', ')}), not "${String(breaker)}"`,
+          );
+        }
+      },
+    },
+  );
   setHandler(resetBreakerSignal, ({ breaker }) => {
     state.reset(breaker);
     refresh();
@@ -78,7 +84,12 @@ export async function analysisPipeline(rawInput: unknown): Promise<AnalysisPipel
   await recordAnalysisTargets({
     pipelineId: input.pipelineId,
     pipelineRunId: workflowInfo().runId,
-    targets: state.targets.map((t, i) => ({ model: t.model, app: t.app, workflowId: t.workflowId, sourceDir: input.targets[state.sourceIndex[i]!]!.sourceDir })),
+    targets: state.targets.map((t, i) => ({
+      model: t.model,
+      app: t.app,
+      workflowId: t.workflowId,
+      sourceDir: input.targets[state.sourceIndex[i]!]!.sourceDir,
+    })),
   });
 
   let cancellation: unknown;
@@ -114,7 +125,10 @@ async function preflight(input: AnalysisPipeline, state: PipelineState): Promise
   upsertSearchAttributes({ Stage: ['preflight failed'] });
   setCurrentDetails(state.details(Date.now()));
   if (input.notify) {
-    await notifyWebhook({ title: `Analysis ${input.pipelineId}: preflight failed`, text: `Analysis pipeline ${input.pipelineId} did not start: ${reason}` }).catch(() => undefined);
+    await notifyWebhook({
+      title: `Analysis ${input.pipelineId}: preflight failed`,
+      text: `Analysis pipeline ${input.pipelineId} did not start: ${reason}`,
+    }).catch(() => undefined);
   }
   throw ApplicationFailure.nonRetryable(reason, 'PreflightFailed', { problems });
 }
@@ -144,7 +158,10 @@ async function schedule(input: AnalysisPipeline, state: PipelineState, refresh: 
         refresh();
         if (resetWaitMs <= 0) return;
         if (input.notify) {
-          await notifyWebhook({ title: `Analysis ${input.pipelineId}: pipeline breaker open`, text: `${reason}. ${left.length} targets wait up to ${input.breakers.pipelineResetWait} for a resetBreaker update.` }).catch(() => undefined);
+          await notifyWebhook({
+            title: `Analysis ${input.pipelineId}: pipeline breaker open`,
+            text: `${reason}. ${left.length} targets wait up to ${input.breakers.pipelineResetWait} for a resetBreaker update.`,
+          }).catch(() => undefined);
         }
         const reset = await condition(() => state.pipelineBreaker.state === 'closed', resetWaitMs);
         if (!reset) return;
@@ -180,7 +197,13 @@ async function runTarget(input: AnalysisPipeline, state: PipelineState, i: numbe
     });
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError) {
-      state.finish(i, 'skipped', skipped.map((s) => ({ analyzer: s.name, status: 'skipped', reason: s.reason, findings: 0, bySeverity: {}, durationMs: 0 })), Date.now(), `already started as ${t.workflowId} (another start of pipeline ${input.pipelineId}): not run twice`);
+      state.finish(
+        i,
+        'skipped',
+        skipped.map((s) => ({ analyzer: s.name, status: 'skipped', reason: s.reason, findings: 0, bySeverity: {}, durationMs: 0 })),
+        Date.now(),
+        `already started as ${t.workflowId} (another start of pipeline ${input.pipelineId}): not run twice`,
+      );
       refresh();
       return;
     }
@@ -199,11 +222,17 @@ async function runTarget(input: AnalysisPipeline, state: PipelineState, i: numbe
   }
 }
 
-async function conclude(input: AnalysisPipeline, state: PipelineState, cancellation: unknown, setStage: (s: string) => void): Promise<AnalysisPipelineResult> {
+async function conclude(
+  input: AnalysisPipeline,
+  state: PipelineState,
+  cancellation: unknown,
+  setStage: (s: string) => void,
+): Promise<AnalysisPipelineResult> {
   const targets = state.allTargets();
   const counts: Record<TargetStatus, number> = { completed: 0, partial: 0, failed: 0, skipped: 0, cancelled: 0 };
   for (const t of targets) {
-    if (t.status === 'queued' || t.status === 'running') Object.assign(t, { status: 'cancelled', reason: 'pipeline cancelled before it started' });
+    if (t.status === 'queued' || t.status === 'running')
+      Object.assign(t, { status: 'cancelled', reason: 'pipeline cancelled before it started' });
     counts[t.status as TargetStatus]++;
   }
   const status: AnalysisPipelineStatus = cancellation
@@ -219,15 +248,31 @@ async function conclude(input: AnalysisPipeline, state: PipelineState, cancellat
   // Skipped rows this run registered get their reason (a duplicate start's rows are never touched).
   const skips = state.targets.filter((t) => t.status === 'skipped' || t.status === 'cancelled').filter((t) => t.startedAt === undefined);
   if (skips.length) {
-    await skipAnalysisTargets({ pipelineId: input.pipelineId, pipelineRunId: workflowInfo().runId, targets: skips.map((t) => ({ model: t.model, app: t.app, reason: t.reason ?? t.status })) });
+    await skipAnalysisTargets({
+      pipelineId: input.pipelineId,
+      pipelineRunId: workflowInfo().runId,
+      targets: skips.map((t) => ({ model: t.model, app: t.app, reason: t.reason ?? t.status })),
+    });
   }
   const findings = targets.reduce((n, t) => n + t.findings, 0);
-  const result: AnalysisPipelineResult = { pipelineId: input.pipelineId, status, counts, findings, targets, breakers: state.breakers(), notified: false };
+  const result: AnalysisPipelineResult = {
+    pipelineId: input.pipelineId,
+    status,
+    counts,
+    findings,
+    targets,
+    breakers: state.breakers(),
+    notified: false,
+  };
   if (input.notify) result.notified = await notifySummary(input, result);
   if (cancellation) throw cancellation;
   if (status === 'failed') {
     // Every target failed: the workflow fails too, so the Web UI and callers cannot miss it.
-    throw ApplicationFailure.nonRetryable(`analysis ${input.pipelineId}: all ${state.targets.length} targets failed or were skipped`, 'AnalysisFailed', result);
+    throw ApplicationFailure.nonRetryable(
+      `analysis ${input.pipelineId}: all ${state.targets.length} targets failed or were skipped`,
+      'AnalysisFailed',
+      result,
+    );
   }
   return result;
 }

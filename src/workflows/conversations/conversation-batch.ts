@@ -78,7 +78,16 @@ export async function conversationBatch(rawInput: unknown): Promise<Conversation
   const input = parseInput(conversationBatchInputSchema, rawInput);
   const { batchId } = input;
   const firstRun = input.state === undefined;
-  const state: BatchState = input.state ?? { cursor: null, page: 0, completed: 0, failed: [], failedOmitted: 0, retried: 0, pendingRetry: [], alreadyDone: 0 };
+  const state: BatchState = input.state ?? {
+    cursor: null,
+    page: 0,
+    completed: 0,
+    failed: [],
+    failedOmitted: 0,
+    retried: 0,
+    pendingRetry: [],
+    alreadyDone: 0,
+  };
 
   const rawDef = input.definition ?? (await loadConversationDefinition({ path: input.definitionFile! }));
   const v = validateDefinition(rawDef);
@@ -90,7 +99,10 @@ export async function conversationBatch(rawInput: unknown): Promise<Conversation
     if (models.length > 0) {
       const { unknown, known } = await checkConversationModels({ models });
       if (unknown.length > 0) {
-        throw ApplicationFailure.nonRetryable(`definition ${def.name} uses model(s) ${unknown.join(', ')} that no worker serves (known: ${known.join(', ') || 'none'})`, 'UnknownModel');
+        throw ApplicationFailure.nonRetryable(
+          `definition ${def.name} uses model(s) ${unknown.join(', ')} that no worker serves (known: ${known.join(', ') || 'none'})`,
+          'UnknownModel',
+        );
       }
     }
     upsertMemo({ definition: def.name, definitionVersion: def.version ?? null, source: input.source.kind });
@@ -118,7 +130,9 @@ export async function conversationBatch(rawInput: unknown): Promise<Conversation
   setHandler(conversationBatchProgressQuery, progress);
   setHandler(legacyConversationProgressQuery, progress);
   const refresh = () =>
-    setCurrentDetails(`**Batch ${batchId}** (${def.name}) page ${state.page}: ${state.completed} completed, ${state.failed.length + state.failedOmitted} failed, ${running.size} running`);
+    setCurrentDetails(
+      `**Batch ${batchId}** (${def.name}) page ${state.page}: ${state.completed} completed, ${state.failed.length + state.failedOmitted} failed, ${running.size} running`,
+    );
   refresh();
 
   const fail = (f: FailedItem) => {
@@ -235,7 +249,11 @@ async function announceDry(input: ConversationBatch, def: ConversationDefinition
   if (!input.notify) return false;
   try {
     const rows = state.failed.slice(0, 30).map((f) => ({ item: f.key, step: f.step ?? '-', error: f.error }));
-    const r = await notifyWebhook({ title: `Conversation batch ${input.batchId}: source ran dry, ${outcomeHeadline(decideOutcome(state.completed, state.failed.length + state.failedOmitted), state.completed, state.failed.length + state.failedOmitted, 'items')}`, text: dryMessage(def, state), table: rows.length > 0 ? { rows } : undefined });
+    const r = await notifyWebhook({
+      title: `Conversation batch ${input.batchId}: source ran dry, ${outcomeHeadline(decideOutcome(state.completed, state.failed.length + state.failedOmitted), state.completed, state.failed.length + state.failedOmitted, 'items')}`,
+      text: dryMessage(def, state),
+      table: rows.length > 0 ? { rows } : undefined,
+    });
     return r.sent;
   } catch (err) {
     // The webhook never fails the batch, but a cancelled batch ends cancelled, not "exhausted".

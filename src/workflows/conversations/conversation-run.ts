@@ -43,7 +43,10 @@ import { backoffMs } from '../../shared/retry.js';
 
 // Audit rows are small, local writes: a local activity avoids a server round trip per attempt.
 // They retry until the database answers; an attempt is not "done" until it is recorded.
-const { loadConversationDefinition, checkConversationModels } = proxyActivities<Activities>({ startToCloseTimeout: '1m', retry: { maximumAttempts: 5 } });
+const { loadConversationDefinition, checkConversationModels } = proxyActivities<Activities>({
+  startToCloseTimeout: '1m',
+  retry: { maximumAttempts: 5 },
+});
 const { recordConversationAttempt } = proxyLocalActivities<Activities>({
   startToCloseTimeout: '30s',
   retry: { initialInterval: '500ms', maximumInterval: '30s' },
@@ -75,11 +78,15 @@ function classify(err: unknown, step: Step, timeout: string | number, heartbeatT
   if (cause instanceof CancelledFailure) return { status: 'cancelled', type: 'Cancelled', message: cause.message, retryable: false };
   if (cause instanceof ApplicationFailure) {
     const timedOut = cause.type === 'ModelStalled' || cause.type === 'StepTimedOut';
-    return { status: timedOut ? 'timed_out' : 'failed', type: cause.type ?? 'Error', message: cause.message, retryable: !cause.nonRetryable };
+    return {
+      status: timedOut ? 'timed_out' : 'failed',
+      type: cause.type ?? 'Error',
+      message: cause.message,
+      retryable: !cause.nonRetryable,
+    };
   }
   return { status: 'failed', type: 'Error', message: (cause as Error)?.message ?? String(cause), retryable: true };
 }
-
 
 export async function conversationRun(rawInput: unknown): Promise<ConversationRunResult> {
   const input = parseInput(conversationRunInputSchema, rawInput);
@@ -90,7 +97,10 @@ export async function conversationRun(rawInput: unknown): Promise<ConversationRu
   const item = input.item;
   const missing = def.item.fields.filter((f) => item[f] === undefined || item[f] === null);
   if (missing.length > 0) {
-    throw ApplicationFailure.nonRetryable(`item: missing field(s) ${missing.join(', ')} (definition ${def.name} needs ${def.item.fields.join(', ')})`, 'InvalidItem');
+    throw ApplicationFailure.nonRetryable(
+      `item: missing field(s) ${missing.join(', ')} (definition ${def.name} needs ${def.item.fields.join(', ')})`,
+      'InvalidItem',
+    );
   }
   if (input.batchId === undefined) {
     // Started on its own (a batch checks once for all its items): a model no worker serves would
@@ -98,7 +108,10 @@ export async function conversationRun(rawInput: unknown): Promise<ConversationRu
     const models = [...new Set(def.steps.flatMap((s) => (s.actor?.kind === 'llm' ? [s.actor.model] : [])))];
     const { unknown, known } = models.length > 0 ? await checkConversationModels({ models }) : { unknown: [], known: [] };
     if (unknown.length > 0) {
-      throw ApplicationFailure.nonRetryable(`definition ${def.name} uses model(s) ${unknown.join(', ')} that no worker serves (known: ${known.join(', ') || 'none'})`, 'UnknownModel');
+      throw ApplicationFailure.nonRetryable(
+        `definition ${def.name} uses model(s) ${unknown.join(', ')} that no worker serves (known: ${known.join(', ') || 'none'})`,
+        'UnknownModel',
+      );
     }
   }
   const itemKey = String(item[def.item.key]);
@@ -113,7 +126,13 @@ export async function conversationRun(rawInput: unknown): Promise<ConversationRu
     const step: Step = steps.get(current)!;
     upsertSearchAttributes({ Stage: [step.id] });
     setCurrentDetails(`**${def.name}** item \`${itemKey}\`: ${[...path.map((p) => p.step), step.id].join(' → ')}`);
-    const { output, attempts } = await runStep(def, step, ctx, { item, itemKey, batchId: input.batchId, workflowId: info.workflowId, runId: info.runId });
+    const { output, attempts } = await runStep(def, step, ctx, {
+      item,
+      itemKey,
+      batchId: input.batchId,
+      workflowId: info.workflowId,
+      runId: info.runId,
+    });
     ctx.steps[step.id] = output;
     path.push({ step: step.id, attempts, output });
     try {
@@ -142,7 +161,12 @@ interface RunContext {
   runId: string;
 }
 
-async function runStep(def: ConversationDefinition, step: Step, tctx: TemplateContext, rc: RunContext): Promise<{ output: Record<string, unknown>; attempts: number }> {
+async function runStep(
+  def: ConversationDefinition,
+  step: Step,
+  tctx: TemplateContext,
+  rc: RunContext,
+): Promise<{ output: Record<string, unknown>; attempts: number }> {
   const policy = stepPolicy(def, step);
   const actor = step.actor!;
   const rendered = renderActorInput(step, tctx);
@@ -169,17 +193,34 @@ async function runStep(def: ConversationDefinition, step: Step, tctx: TemplateCo
       const c = classify(err, step, policy.timeout, policy.heartbeatTimeout);
       // Recorded even when the run is being cancelled: the audit trail must show every attempt.
       await CancellationScope.nonCancellable(() =>
-        recordConversationAttempt({ ...base, status: c.status, error: c.message, errorType: c.type, finishedAt: Date.now(), latencyMs: Date.now() - startedAt }),
+        recordConversationAttempt({
+          ...base,
+          status: c.status,
+          error: c.message,
+          errorType: c.type,
+          finishedAt: Date.now(),
+          latencyMs: Date.now() - startedAt,
+        }),
       );
       if (isCancellation(err)) throw err;
       if (!c.retryable || attempt >= policy.retry.maximumAttempts) {
         const why = c.retryable ? `after ${attempt} attempt(s)` : `(not retryable, attempt ${attempt})`;
-        throw ApplicationFailure.nonRetryable(`step '${step.id}' failed ${why}: ${c.message}`, 'StepFailed', { step: step.id, attempts: attempt, errorType: c.type });
+        throw ApplicationFailure.nonRetryable(`step '${step.id}' failed ${why}: ${c.message}`, 'StepFailed', {
+          step: step.id,
+          attempts: attempt,
+          errorType: c.type,
+        });
       }
       await sleep(backoffMs(policy.retry, attempt));
       continue;
     }
-    await recordConversationAttempt({ ...base, status: 'completed', output: outcome.output, latencyMs: outcome.latencyMs ?? Date.now() - startedAt, finishedAt: Date.now() });
+    await recordConversationAttempt({
+      ...base,
+      status: 'completed',
+      output: outcome.output,
+      latencyMs: outcome.latencyMs ?? Date.now() - startedAt,
+      finishedAt: Date.now(),
+    });
     return { output: outcome.output, attempts: attempt };
   }
 }
@@ -192,13 +233,23 @@ type RenderedInput =
 function renderActorInput(step: Step, ctx: TemplateContext): RenderedInput {
   const a = step.actor!;
   if (a.kind === 'llm') {
-    return { kind: 'llm', system: a.system === undefined ? undefined : renderTemplate(joinText(a.system), ctx), prompt: renderTemplate(joinText(a.prompt), ctx) };
+    return {
+      kind: 'llm',
+      system: a.system === undefined ? undefined : renderTemplate(joinText(a.system), ctx),
+      prompt: renderTemplate(joinText(a.prompt), ctx),
+    };
   }
   if (a.kind === 'script') return { kind: 'script', args: a.args.map((t) => renderTemplate(t, ctx)), input: renderMap(a.input, ctx) };
   return { kind: 'db', fields: renderMap(a.fields, ctx) };
 }
 
-async function invokeActor(def: ConversationDefinition, step: Step, rendered: RenderedInput, attempt: number, rc: RunContext): Promise<AttemptOutcome> {
+async function invokeActor(
+  def: ConversationDefinition,
+  step: Step,
+  rendered: RenderedInput,
+  attempt: number,
+  rc: RunContext,
+): Promise<AttemptOutcome> {
   const policy = stepPolicy(def, step);
   const actor = step.actor!;
   const common = {
@@ -224,20 +275,43 @@ async function invokeActor(def: ConversationDefinition, step: Step, rendered: Re
     return { output: r.output, latencyMs: r.latencyMs };
   }
   if (actor.kind === 'script' && rendered.kind === 'script') {
-    const { runConversationScript } = proxyActivities<Activities>({ ...common, summary: `${step.id} · ${actor.command} · attempt ${attempt}` });
-    const r = await runConversationScript({ command: actor.command, args: rendered.args, input: rendered.input, nonRetryableExitCodes: actor.nonRetryableExitCodes });
+    const { runConversationScript } = proxyActivities<Activities>({
+      ...common,
+      summary: `${step.id} · ${actor.command} · attempt ${attempt}`,
+    });
+    const r = await runConversationScript({
+      command: actor.command,
+      args: rendered.args,
+      input: rendered.input,
+      nonRetryableExitCodes: actor.nonRetryableExitCodes,
+    });
     const out = effectiveOutput(step);
     const value = out.format === 'text' ? { text: typeof r.result === 'string' ? r.result : JSON.stringify(r.result) } : r.result;
     const checked = out.format === 'json' ? checkFields(out.fields, value) : ({ ok: true, value } as const);
     if (!checked.ok) {
       // The program kept its result-file contract but not the step's declared output.
-      throw ApplicationFailure.nonRetryable(`step '${step.id}': script result does not match the declared output: ${checked.error}`, 'InvalidScriptOutput');
+      throw ApplicationFailure.nonRetryable(
+        `step '${step.id}': script result does not match the declared output: ${checked.error}`,
+        'InvalidScriptOutput',
+      );
     }
     return { output: checked.value as Record<string, unknown>, latencyMs: r.durationMs };
   }
   if (actor.kind === 'db' && rendered.kind === 'db') {
-    const { conversationDbAction } = proxyActivities<Activities>({ ...common, retry: { maximumAttempts: 1 }, summary: `${step.id} · ${actor.action}` });
-    const output = await conversationDbAction({ action: actor.action, definition: def.name, itemKey: rc.itemKey, workflowId: rc.workflowId, runId: rc.runId, step: step.id, fields: rendered.fields });
+    const { conversationDbAction } = proxyActivities<Activities>({
+      ...common,
+      retry: { maximumAttempts: 1 },
+      summary: `${step.id} · ${actor.action}`,
+    });
+    const output = await conversationDbAction({
+      action: actor.action,
+      definition: def.name,
+      itemKey: rc.itemKey,
+      workflowId: rc.workflowId,
+      runId: rc.runId,
+      step: step.id,
+      fields: rendered.fields,
+    });
     return { output };
   }
   throw ApplicationFailure.nonRetryable(`step '${step.id}': actor and rendered input disagree`, 'InternalError');

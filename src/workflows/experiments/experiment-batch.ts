@@ -39,7 +39,6 @@ const { notifyBatchSummary } = proxyActivities<Activities>({
 /** @deprecated the old name of experimentRunWorkflowId (it returns a workflow ID, not a run ID). */
 export const experimentRunId = experimentRunWorkflowId;
 
-
 function renderDetails(batchId: string, outcomes: ExperimentOutcome[], headline?: string): string {
   const now = Date.now();
   const lines = outcomes.map((o) => {
@@ -75,10 +74,24 @@ export async function experimentBatch(rawInput: unknown): Promise<ExperimentBatc
       try {
         const result = await executeChild(experimentRun, {
           workflowId: experimentRunWorkflowId(batchId, experiment.name),
-          args: [{ batchId, experiment, retry: input.retry, timeout: experiment.timeout ?? input.experimentTimeout, heartbeatTimeout: input.heartbeatTimeout }],
+          args: [
+            {
+              batchId,
+              experiment,
+              retry: input.retry,
+              timeout: experiment.timeout ?? input.experimentTimeout,
+              heartbeatTimeout: input.heartbeatTimeout,
+            },
+          ],
           staticSummary: `experiment ${experiment.name}`,
         });
-        Object.assign(outcome, { status: 'succeeded', metrics: result.metrics, attempts: result.attempt, durationMs: result.durationMs, peakRssBytes: result.peakRssBytes });
+        Object.assign(outcome, {
+          status: 'succeeded',
+          metrics: result.metrics,
+          attempts: result.attempt,
+          durationMs: result.durationMs,
+          peakRssBytes: result.peakRssBytes,
+        });
       } catch (err) {
         if (isCancellation(err)) {
           outcome.status = 'cancelled';

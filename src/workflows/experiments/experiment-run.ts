@@ -1,4 +1,12 @@
-import { ActivityCancellationType, ApplicationFailure, patched, proxyActivities, TemporalFailure, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import {
+  ActivityCancellationType,
+  ApplicationFailure,
+  patched,
+  proxyActivities,
+  TemporalFailure,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { Activities } from '../../activities/index.js';
 import { experimentRunInputSchema, type ExperimentRunInput } from '../../shared/experiments/schemas.js';
 import { parseInput } from '../validate-input.js';
@@ -10,7 +18,6 @@ const { recordExperimentResult } = proxyActivities<Activities>({
   startToCloseTimeout: '30s',
   retry: { maximumAttempts: 10, initialInterval: '1s', maximumInterval: '30s' },
 });
-
 
 /** The step's structured failure (exit code, signal, stderr tail, peak RSS), when a program ran and failed. */
 function stepFailure(err: unknown): { failure?: Record<string, unknown>; exitCode?: number | null } {

@@ -23,7 +23,14 @@ import {
   type SweepStatus,
 } from '../../shared/simulation/schemas.js';
 import { sweepProgressQuery, sweepProgressSignal } from '../../shared/simulation/messages.js';
-import { batchCount, batchRange, durationToMs, nextSignalThreshold, windowShape, type BatchRange } from '../../shared/simulation/sweep-plan.js';
+import {
+  batchCount,
+  batchRange,
+  durationToMs,
+  nextSignalThreshold,
+  windowShape,
+  type BatchRange,
+} from '../../shared/simulation/sweep-plan.js';
 import { parseInput } from '../validate-input.js';
 import { NON_RETRYABLE } from '../../shared/failure-types.js';
 import { rootMessage } from '../../shared/failure-message.js';
@@ -32,18 +39,25 @@ export { sweepProgressQuery, sweepProgressSignal };
 
 const { aggregateParameter } = proxyActivities<Activities>({
   startToCloseTimeout: '2m',
-  retry: { maximumAttempts: 10, initialInterval: '1s', maximumInterval: '30s', nonRetryableErrorTypes: [...NON_RETRYABLE.sweepAggregation] },
+  retry: {
+    maximumAttempts: 10,
+    initialInterval: '1s',
+    maximumInterval: '30s',
+    nonRetryableErrorTypes: [...NON_RETRYABLE.sweepAggregation],
+  },
 });
 
 /** Failures after which running more replicates of this parameter set cannot help. */
 const BATCH_NON_RETRYABLE = [...NON_RETRYABLE.replicateBatch];
 
-
 /** Worst case for one batch: every replicate of every round uses every attempt and its backoff. */
 function batchTimeoutMs(input: ParameterSweep, perTaskConcurrency: number): number {
   const rounds = Math.ceil(input.replicatesPerTask / perTaskConcurrency);
-  const perReplicate = (durationToMs(input.replicateTimeout) + durationToMs(input.replicateRetry.maximumInterval)) * input.replicateRetry.maximumAttempts;
-  const setup = input.environmentSpec ? durationToMs(input.environmentSpec.setupTimeout) + durationToMs(input.environmentSpec.probeTimeout) : 0;
+  const perReplicate =
+    (durationToMs(input.replicateTimeout) + durationToMs(input.replicateRetry.maximumInterval)) * input.replicateRetry.maximumAttempts;
+  const setup = input.environmentSpec
+    ? durationToMs(input.environmentSpec.setupTimeout) + durationToMs(input.environmentSpec.probeTimeout)
+    : 0;
   return rounds * perReplicate + setup + 60_000;
 }
 
@@ -79,14 +93,25 @@ export async function parameterSweep(raw: unknown): Promise<ParameterSweepResult
   let status: SweepStatus = 'running';
   let running = 0;
   let aggregated = false;
-  const progress = (): SweepProgress => ({ key, status, total, succeeded: state.succeeded, failed: state.failed, running, aggregated, runs: state.runs });
+  const progress = (): SweepProgress => ({
+    key,
+    status,
+    total,
+    succeeded: state.succeeded,
+    failed: state.failed,
+    running,
+    aggregated,
+    runs: state.runs,
+  });
   setHandler(sweepProgressQuery, progress);
   upsertSearchAttributes({ PipelineKind: ['parameterSweep'], PipelineId: [jobId], Target: [key], Stage: [status] });
   const refresh = () => {
     const p = progress();
     setCurrentDetails(
       [
-        `**${key}** (${Object.entries(input.values).map(([k, v]) => `${k}=${v}`).join(', ')})`,
+        `**${key}** (${Object.entries(input.values)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(', ')})`,
         `- ${p.succeeded + p.failed}/${total} replicates finished: ${p.succeeded} succeeded, ${p.failed} failed (policy allows ${allowedFailures})`,
         `- ${p.running} running in ${window} task(s) of ${input.replicatesPerTask}, ${perTaskConcurrency} at a time each`,
         `- stage: ${p.status}${p.aggregated ? ', aggregated' : ''}; run ${p.runs} of this sweep (continue-as-new)`,

@@ -28,7 +28,13 @@ import {
 import { parameterSweep } from './parameter-sweep.js';
 import { simulationProgressQuery, sweepProgressSignal, type SimulationJobProgress } from '../../shared/simulation/messages.js';
 import { sweepWorkflowId } from '../../shared/simulation/workflow-ids.js';
-import { defaultReplicatesPerTask, durationToMs, formatDurationMs, progressSignalBudget, sweepConcurrency } from '../../shared/simulation/sweep-plan.js';
+import {
+  defaultReplicatesPerTask,
+  durationToMs,
+  formatDurationMs,
+  progressSignalBudget,
+  sweepConcurrency,
+} from '../../shared/simulation/sweep-plan.js';
 import { parseInput } from '../validate-input.js';
 import { NON_RETRYABLE } from '../../shared/failure-types.js';
 import { rootMessage } from '../../shared/failure-message.js';
@@ -42,11 +48,15 @@ export { simulationProgressQuery };
 
 const { registerSimulationJob, finishSimulationJob } = proxyActivities<Activities>({
   startToCloseTimeout: '1m',
-  retry: { maximumAttempts: 10, initialInterval: '1s', maximumInterval: '30s', nonRetryableErrorTypes: [...NON_RETRYABLE.simulationRegistration] },
+  retry: {
+    maximumAttempts: 10,
+    initialInterval: '1s',
+    maximumInterval: '30s',
+    nonRetryableErrorTypes: [...NON_RETRYABLE.simulationRegistration],
+  },
 });
 
 export { sweepWorkflowId };
-
 
 const FINAL = new Set(['completed', 'failed', 'cancelled']);
 const MAX_RESULT_CHARS = 1_000_000;
@@ -95,13 +105,25 @@ export async function simulationJob(raw: unknown): Promise<SimulationJobResult> 
     stage,
     environment,
     totals: totals(),
-    parameters: outcomes.map(({ key, status, total, succeeded, failed, running, aggregated, runs }) => ({ key, status, total, succeeded, failed, running, aggregated, runs })),
+    parameters: outcomes.map(({ key, status, total, succeeded, failed, running, aggregated, runs }) => ({
+      key,
+      status,
+      total,
+      succeeded,
+      failed,
+      running,
+      aggregated,
+      runs,
+    })),
   });
   const refresh = () => {
     const t = totals();
     const lines = outcomes
       .slice(0, 25)
-      .map((o) => `- ${o.key}: ${o.status}, ${o.succeeded + o.failed}/${o.total} done, ${o.failed} failed, ${o.running} running${o.aggregated ? ', aggregated' : ''}`);
+      .map(
+        (o) =>
+          `- ${o.key}: ${o.status}, ${o.succeeded + o.failed}/${o.total} done, ${o.failed} failed, ${o.running} running${o.aggregated ? ', aggregated' : ''}`,
+      );
     if (outcomes.length > 25) lines.push(`- … and ${outcomes.length - 25} more parameter sets`);
     setCurrentDetails(
       [
@@ -123,7 +145,15 @@ export async function simulationJob(raw: unknown): Promise<SimulationJobResult> 
   setHandler(sweepProgressSignal, (p) => {
     const o = byKey.get(p.key);
     // A late signal must not move a finished parameter back to "running".
-    if (o && !FINAL.has(o.status)) Object.assign(o, { status: p.status, succeeded: p.succeeded, failed: p.failed, running: p.running, aggregated: p.aggregated, runs: p.runs });
+    if (o && !FINAL.has(o.status))
+      Object.assign(o, {
+        status: p.status,
+        succeeded: p.succeeded,
+        failed: p.failed,
+        running: p.running,
+        aggregated: p.aggregated,
+        runs: p.runs,
+      });
     refresh();
   });
   refresh();
@@ -155,13 +185,15 @@ export async function simulationJob(raw: unknown): Promise<SimulationJobResult> 
   let timedOut = false;
   const timer = new CancellationScope();
   if (job.timeout !== undefined) {
-    void timer.run(() => sleep(durationToMs(job.timeout!))).then(
-      () => {
-        timedOut = true;
-        work.cancel();
-      },
-      () => undefined,
-    );
+    void timer
+      .run(() => sleep(durationToMs(job.timeout!)))
+      .then(
+        () => {
+          timedOut = true;
+          work.cancel();
+        },
+        () => undefined,
+      );
   }
 
   let setupFailure: unknown;
@@ -199,7 +231,16 @@ export async function simulationJob(raw: unknown): Promise<SimulationJobResult> 
               parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
               staticSummary: `${jobId}: ${p.key}`,
             });
-            Object.assign(o, { status: 'completed', succeeded: r.succeeded, failed: r.failed, running: 0, aggregated: true, runs: r.runs, aggregates: r.aggregates, failureSamples: r.failureSamples });
+            Object.assign(o, {
+              status: 'completed',
+              succeeded: r.succeeded,
+              failed: r.failed,
+              running: 0,
+              aggregated: true,
+              runs: r.runs,
+              aggregates: r.aggregates,
+              failureSamples: r.failureSamples,
+            });
           } catch (err) {
             o.running = 0;
             if (isCancellation(err)) o.status = 'cancelled';
@@ -207,8 +248,12 @@ export async function simulationJob(raw: unknown): Promise<SimulationJobResult> 
               o.status = 'failed';
               o.error = rootMessage(err);
               const cause = err instanceof ChildWorkflowFailure ? err.cause : undefined;
-              const details = cause instanceof ApplicationFailure ? (cause.details?.[0] as { progress?: SweepProgress; failureSamples?: ParameterOutcome['failureSamples'] } | undefined) : undefined;
-              if (details?.progress) Object.assign(o, { succeeded: details.progress.succeeded, failed: details.progress.failed, runs: details.progress.runs });
+              const details =
+                cause instanceof ApplicationFailure
+                  ? (cause.details?.[0] as { progress?: SweepProgress; failureSamples?: ParameterOutcome['failureSamples'] } | undefined)
+                  : undefined;
+              if (details?.progress)
+                Object.assign(o, { succeeded: details.progress.succeeded, failed: details.progress.failed, runs: details.progress.runs });
               if (details?.failureSamples) o.failureSamples = details.failureSamples;
             }
           }
@@ -226,7 +271,8 @@ export async function simulationJob(raw: unknown): Promise<SimulationJobResult> 
   const stopped = timedOut || work.consideredCancelled;
   const t = totals();
   const parametersFailed = outcomes.filter((o) => o.status === 'failed').length;
-  const status: SimulationJobResult['status'] = parametersFailed === 0 ? 'completed' : parametersFailed === outcomes.length ? 'failed' : 'completed_with_failures';
+  const status: SimulationJobResult['status'] =
+    parametersFailed === 0 ? 'completed' : parametersFailed === outcomes.length ? 'failed' : 'completed_with_failures';
   const finalStatus = setupFailure ? 'failed' : timedOut ? 'timed_out' : stopped ? 'cancelled' : status;
   const result: SimulationJobResult = {
     jobId,
@@ -251,7 +297,13 @@ export async function simulationJob(raw: unknown): Promise<SimulationJobResult> 
   await CancellationScope.nonCancellable(async () => {
     setStage(finalStatus);
     // Keyed by this run's ID: a job refused for reusing another job's ID never touches that job's row.
-    await finishSimulationJob({ jobId, runId, status: finalStatus, summary: { ...result, parameters: snapshot().parameters }, environment }).catch(() => undefined);
+    await finishSimulationJob({
+      jobId,
+      runId,
+      status: finalStatus,
+      summary: { ...result, parameters: snapshot().parameters },
+      environment,
+    }).catch(() => undefined);
   });
 
   if (setupFailure) {

@@ -86,7 +86,6 @@ const { validateTrainingJob } = proxyLocalActivities<Activities>({
   retry: { maximumAttempts: 3, initialInterval: '500ms', nonRetryableErrorTypes: [...NON_RETRYABLE.trainingLocal] },
 });
 
-
 function jobIdOf(arg: unknown): string {
   const id = typeof arg === 'string' ? arg : (arg as { jobId?: unknown } | undefined)?.jobId;
   if (typeof id !== 'string' || id === '') throw new Error('jobId: expected a job ID (a string, or {"jobId": "..."})');
@@ -122,7 +121,12 @@ export async function trainingQueue(rawInput: unknown): Promise<TrainingQueueRes
     const stage = q.stage(state);
     const target = state.current?.job.jobId ?? '';
     if (stage !== shownStage || target !== shownTarget) {
-      upsertSearchAttributes({ PipelineKind: ['trainingQueue'], PipelineId: [config.queue], Stage: [stage], Target: target ? [target] : [] });
+      upsertSearchAttributes({
+        PipelineKind: ['trainingQueue'],
+        PipelineId: [config.queue],
+        Stage: [stage],
+        Target: target ? [target] : [],
+      });
       upsertMemo({ queue: config.queue, pauseReason: state.pauseReason, currentJob: state.current?.job ?? null });
       shownStage = stage;
       shownTarget = target;
@@ -130,7 +134,11 @@ export async function trainingQueue(rawInput: unknown): Promise<TrainingQueueRes
     setCurrentDetails(q.renderDetails(state));
   };
 
-  const record = (entry: q.CurrentJob | { job: TrainingJob; instance: string }, status: 'running' | 'paused' | 'completed' | 'failed' | 'cancelled' | 'removed', extra: Partial<Parameters<typeof recordTrainingJob>[0]> = {}) =>
+  const record = (
+    entry: q.CurrentJob | { job: TrainingJob; instance: string },
+    status: 'running' | 'paused' | 'completed' | 'failed' | 'cancelled' | 'removed',
+    extra: Partial<Parameters<typeof recordTrainingJob>[0]> = {},
+  ) =>
     recordTrainingJob({
       queue: config.queue,
       jobId: entry.job.jobId,
@@ -203,7 +211,11 @@ export async function trainingQueue(rawInput: unknown): Promise<TrainingQueueRes
     },
     {
       validator: (arg) => {
-        if (arg !== undefined && arg !== null && (typeof arg !== 'object' || (arg.reason !== undefined && typeof arg.reason !== 'string'))) {
+        if (
+          arg !== undefined &&
+          arg !== null &&
+          (typeof arg !== 'object' || (arg.reason !== undefined && typeof arg.reason !== 'string'))
+        ) {
           throw new Error('reason: expected {"reason": "<text>"} or no argument');
         }
         q.checkPause(state);
@@ -305,12 +317,16 @@ export async function trainingQueue(rawInput: unknown): Promise<TrainingQueueRes
         refresh();
         await record(cur, 'paused', { reason, lastCheckpoint: resumeFrom, warnings: result?.warnings ?? cur.progress?.warnings ?? [] });
         if (result?.status === 'paused') {
-          await notify(`Training queue ${config.queue} paused`, `Job ${job.jobId} stopped at step ${result.step}/${job.steps} and queue ${config.queue} paused: ${reason}`, {
-            job: job.jobId,
-            step: result.step,
-            checkpoint: resumeFrom?.path,
-            reason,
-          });
+          await notify(
+            `Training queue ${config.queue} paused`,
+            `Job ${job.jobId} stopped at step ${result.step}/${job.steps} and queue ${config.queue} paused: ${reason}`,
+            {
+              job: job.jobId,
+              step: result.step,
+              checkpoint: resumeFrom?.path,
+              reason,
+            },
+          );
         }
         return;
       }
@@ -343,7 +359,16 @@ export async function trainingQueue(rawInput: unknown): Promise<TrainingQueueRes
       refresh();
       await record(cur, done.status, {
         metrics: result
-          ? { ...result.metrics, step: result.step, trainLoss: result.trainLoss, valLoss: result.valLoss, gap: result.gap, durationMs: result.durationMs, retained: result.retained, ...(result.longestSilenceMs === undefined ? {} : { longestSilenceMs: result.longestSilenceMs }) }
+          ? {
+              ...result.metrics,
+              step: result.step,
+              trainLoss: result.trainLoss,
+              valLoss: result.valLoss,
+              gap: result.gap,
+              durationMs: result.durationMs,
+              retained: result.retained,
+              ...(result.longestSilenceMs === undefined ? {} : { longestSilenceMs: result.longestSilenceMs }),
+            }
           : p
             ? { step: p.step, trainLoss: p.trainLoss, valLoss: p.valLoss, gap: p.gap }
             : null,
@@ -401,5 +426,11 @@ export async function trainingQueue(rawInput: unknown): Promise<TrainingQueueRes
 
   await condition(allHandlersFinished);
   refresh();
-  return { queue: config.queue, status: 'stopped', counts: { ...state.counts }, recent: state.recent.slice(-10), notRun: state.pending.map((p) => p.job) };
+  return {
+    queue: config.queue,
+    status: 'stopped',
+    counts: { ...state.counts },
+    recent: state.recent.slice(-10),
+    notRun: state.pending.map((p) => p.job),
+  };
 }
