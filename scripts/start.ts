@@ -77,7 +77,8 @@ process.on('SIGTERM', () => void shutdown(0));
 
 const { client } = await connectClient({ address: server.address, namespace: 'default' });
 await ensureConversationMetricsSchedule(client, { taskQueue: env.SHEPHERD_TASK_QUEUE });
-dashboard = await startStackDashboard({ pool: db.pool, client, uiUrl: server.uiUrl, runsDir: env.runsDir, say });
+const { client: reader } = await connectClient({ address: server.address, namespace: 'default' }, { reader: true });
+dashboard = await startStackDashboard({ pool: db.pool, client: reader, uiUrl: server.uiUrl, runsDir: env.runsDir, say });
 say(`Dashboard: ${dashboard.url}   (beside the Temporal Web UI: ${server.uiUrl})`);
 if (isAnalysisInput(input)) {
   await runAnalysisExample(client, input, {

@@ -1,6 +1,6 @@
 import { Client, Connection } from '@temporalio/client';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
-import { clientDataConverter } from '../codec/data-converter.js';
+import { clientDataConverter, readerDataConverter } from '../codec/data-converter.js';
 
 export interface TemporalTarget {
   address?: string;
@@ -17,9 +17,14 @@ export function resolveConnectOptions(override: TemporalTarget = {}) {
   return { connectionOptions, namespace };
 }
 
-export async function connectClient(override: TemporalTarget = {}): Promise<{ client: Client; connection: Connection }> {
+export async function connectClient(
+  override: TemporalTarget = {},
+  opts: { reader?: boolean } = {},
+): Promise<{ client: Client; connection: Connection }> {
   const { connectionOptions, namespace } = resolveConnectOptions(override);
-  const dataConverter = clientDataConverter(); // before connecting: a bad key variable leaves nothing open
+  // Before connecting: a bad key variable leaves nothing open. A reader (the dashboard) shows an
+  // undecodable payload as such instead of failing a whole listing on it.
+  const dataConverter = opts.reader ? readerDataConverter() : clientDataConverter();
   const connection = await Connection.connect(connectionOptions);
   return { client: new Client({ connection, namespace, dataConverter }), connection };
 }

@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import type { DataConverter, PayloadCodec } from '@temporalio/common';
 import { EncryptionCodec } from './encryption-codec.js';
 import { keyringFromEnv, type Keyring } from './keyring.js';
@@ -21,4 +22,16 @@ export function payloadCodecs(opts: CodecOptions = {}): PayloadCodec[] {
 /** For `new Client({ dataConverter })`: payloads encrypted on the way out, decrypted on the way in. */
 export function clientDataConverter(opts: Omit<CodecOptions, 'tolerant'> = {}): DataConverter {
   return { payloadCodecs: payloadCodecs(opts) };
+}
+
+/** Shepherd's tolerant payload converter: an undecodable payload becomes a marker, not an exception. */
+export const tolerantPayloadConverterPath = fileURLToPath(new URL('../shared/payloads/payload-converter.js', import.meta.url));
+
+/**
+ * For readers that show many workflows (the dashboard): a payload this process cannot decode (a
+ * memo encrypted under keys it lacks, an unknown encoding) is shown as undecodable instead of
+ * failing the whole listing, since the SDK decodes every listed workflow's memo eagerly.
+ */
+export function readerDataConverter(opts: Omit<CodecOptions, 'tolerant'> = {}): DataConverter {
+  return { payloadConverterPath: tolerantPayloadConverterPath, payloadCodecs: payloadCodecs({ ...opts, tolerant: true }) };
 }

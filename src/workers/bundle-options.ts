@@ -7,4 +7,4 @@ import { fileURLToPath } from 'node:url';
 // interceptors.ts under tsx (source tree), interceptors.js in dist/ (the built package).
 const ext = import.meta.url.endsWith('.ts') ? 'ts' : 'js';
 export const workflowInterceptorModules = [fileURLToPath(new URL(`../workflows/interceptors.${ext}`, import.meta.url))];
-export const payloadConverterPath = fileURLToPath(new URL('../shared/payloads/payload-converter.js', import.meta.url));
+export { tolerantPayloadConverterPath as payloadConverterPath } from '../codec/data-converter.js';

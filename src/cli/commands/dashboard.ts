@@ -27,7 +27,7 @@ export function registerDashboardCommand(program: Command): void {
       const env = loadEnv();
       const logger = createLogger(env.SHEPHERD_LOG_LEVEL, 'dashboard');
       const db = await openDatabase({ databaseUrl: env.DATABASE_URL, dataDir: env.dataDir, logger, poolMax: 5 });
-      const { client, connection } = await connectClient({ address: g.address, namespace: g.namespace });
+      const { client, connection } = await connectClient({ address: g.address, namespace: g.namespace }, { reader: true });
       const server = await serveDashboard(
         {
           pool: db.pool,
