@@ -2,9 +2,9 @@ import path from 'node:path';
 import { z } from 'zod';
 import { resolveDataPath } from './data-dir.js';
 import { durationSchema } from '../shared/schemas.js';
+import { parseByteSize } from '../shared/bytes.js';
 import {
   DEFAULT_RETENTION as D,
-  parseByteSize,
   parseDiskFloor,
   retentionPolicySchema,
   type DiskFloor,

@@ -1,6 +1,6 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { StepFailureDetails } from '../step/failure.js';
-import { formatBytes } from '../step/failure.js';
+import { formatBytes } from '../../shared/bytes.js';
 
 // Failures of container steps, classified like runCommand's (CommandFailed / StepTimedOut with
 // StepFailureDetails) plus what only the runtime knows: its OOMKilled state and the container.

@@ -1,3 +1,4 @@
+import { formatBytes } from '../../shared/bytes.js';
 import { formatDurationMs } from '../../shared/durations.js';
 import { policyLimits, type RetentionPolicy, type RunClass } from '../../shared/hygiene/schemas.js';
 
@@ -20,8 +21,6 @@ export interface Decision<T> {
   remove: boolean;
   reason: string;
 }
-
-const formatGiB = (n: number) => `${(n / 2 ** 30).toFixed(2)} GiB`;
 
 export function planCleanup<T>(runs: readonly RunFacts<T>[], policy: RetentionPolicy, nowMs: number): Decision<T>[] {
   const limits = policyLimits(policy);
@@ -55,7 +54,7 @@ export function planCleanup<T>(runs: readonly RunFacts<T>[], policy: RetentionPo
   for (const d of candidates) {
     if (total <= limits.maxTotalBytes) break;
     total -= d.facts.bytes;
-    Object.assign(d, { remove: true, reason: `workspaces over the total size limit of ${formatGiB(limits.maxTotalBytes)}` });
+    Object.assign(d, { remove: true, reason: `workspaces over the total size limit of ${formatBytes(limits.maxTotalBytes)}` });
   }
   return decisions;
 }

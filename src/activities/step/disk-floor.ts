@@ -4,7 +4,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { floorBytes, type DiskFloor } from '../../shared/hygiene/schemas.js';
 // One free-space helper for the whole worker: the training queue's disk floor uses it too.
 import { freeBytes } from '../training/checkpoints.js';
-import { formatBytes } from './failure.js';
+import { formatBytes } from '../../shared/bytes.js';
 
 // The data-dir disk floor (SHEPHERD_DISK_FLOOR): below it a step does not start, so a full disk
 // stops new work with a stated reason instead of failing programs half-way with ENOSPC.

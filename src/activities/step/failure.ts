@@ -2,6 +2,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { ResolvedCommandSpec } from '../../shared/step/command-spec.js';
 import { formatDurationMs } from '../../shared/durations.js';
 import type { StepOutcome } from './execute-step.js';
+import { formatBytes } from '../../shared/bytes.js';
 
 // Turns a finished step into a failure a person can act on from the Web UI alone: what ran,
 // how it ended (code or signal), for how long, with how much memory, and what it said last.
@@ -26,17 +27,6 @@ export interface StepFailureDetails {
   workspace: string;
   /** The activity attempt that ran the step, when the caller knows it. */
   attempt?: number;
-}
-
-export function formatBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
-  let i = 0;
-  let v = n;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
 }
 
 function describeCommand(argv: string[]): string {

@@ -27,7 +27,7 @@ import { assertStepSucceeded } from '../step/failure.js';
 import { readStepResult } from '../step/result-file.js';
 import { prepareWorkspace, workspacePath } from '../step/workspace.js';
 import { addCheckpoint, existsInside, freeBytes, jobDirs, openJobDir, SupersededError, trainingRoot } from './checkpoints.js';
-import { formatBytes } from '../step/failure.js';
+import { formatBytes } from '../../shared/bytes.js';
 import { ProgressTracker } from './progress.js';
 import { parseProgressLine } from './protocol.js';
 import { bestByValLoss } from './retention.js';

@@ -1,33 +1,14 @@
 import { z } from 'zod';
 import { durationToMs } from '../durations.js';
 import { durationSchema } from '../schemas.js';
+import { parseByteSize } from '../bytes.js';
 
 // Workspace retention and the data-dir disk floor: the policy the cleanup workflow applies, its
-// input and report, and the size grammar the environment uses ("500MiB", "20GB", "5%").
+// input and report, and the disk floor grammar the environment uses ("1GiB", "5%").
 
 export const WORKSPACE_CLEANUP_WORKFLOW_TYPE = 'workspaceCleanup';
 /** Workflow ID of an on-demand cleanup (the Schedule's runs use `<scheduleId>-run-<time>`). */
 export const workspaceCleanupWorkflowId = (stamp: string) => `workspace-cleanup-${stamp}`;
-
-const UNIT_BYTES: Record<string, number> = {
-  '': 1,
-  b: 1,
-  kb: 1e3,
-  mb: 1e6,
-  gb: 1e9,
-  tb: 1e12,
-  kib: 2 ** 10,
-  mib: 2 ** 20,
-  gib: 2 ** 30,
-  tib: 2 ** 40,
-};
-
-/** Bytes of "1048576", "500MiB", "20GB" (decimal and binary units); undefined when not a size. */
-export function parseByteSize(text: string): number | undefined {
-  const m = /^(\d+(?:\.\d+)?)\s*([kmgt]i?b|b)?$/i.exec(text.trim());
-  if (!m) return undefined;
-  return Math.round(Number(m[1]) * UNIT_BYTES[(m[2] ?? '').toLowerCase()]!);
-}
 
 /** A floor as bytes free or as a percentage of the filesystem's size. */
 export type DiskFloor = { bytes: number } | { percent: number };
@@ -131,16 +112,4 @@ export interface WorkspaceCleanupReport {
   disk: { freeBytes: number; floorBytes: number; underFloor: boolean };
   /** Problems that did not stop the cleanup (a tree that could not be removed...). */
   warnings: string[];
-}
-
-/** 1536 → "1.5 KiB" (binary units, as `du -h`). */
-export function formatSize(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let i = 0;
-  let v = n;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
 }
