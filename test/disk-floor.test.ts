@@ -3,7 +3,7 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { diskState } from '../src/activities/step/disk-floor.js';
-import { freeBytes } from '../src/activities/training/checkpoints.js';
+import { freeBytes } from '../src/activities/step/disk-floor.js';
 import { startExperimentBatch } from '../src/client/experiments.js';
 import { loadEnv } from '../src/config/env.js';
 import { experimentRunWorkflowId } from '../src/shared/experiments/workflow-ids.js';

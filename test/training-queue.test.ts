@@ -7,7 +7,8 @@ import { execa } from 'execa';
 import { inject } from 'vitest';
 import { ensureTemporalCli } from '../scripts/lib/temporal-cli.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freeBytes, trainingRoot } from '../src/activities/training/checkpoints.js';
+import { freeBytes } from '../src/activities/step/disk-floor.js';
+import { trainingRoot } from '../src/activities/training/checkpoints.js';
 import { trainingQueueWorkflowId, type TrainingJob } from '../src/shared/training/schemas.js';
 import {
   cancelCurrentUpdate,

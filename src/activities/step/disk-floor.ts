@@ -2,8 +2,6 @@ import { access, statfs } from 'node:fs/promises';
 import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { floorBytes, type DiskFloor } from '../../shared/hygiene/schemas.js';
-// One free-space helper for the whole worker: the training queue's disk floor uses it too.
-import { freeBytes } from '../training/checkpoints.js';
 import { formatBytes } from '../../shared/bytes.js';
 
 // The data-dir disk floor (SHEPHERD_DISK_FLOOR): below it a step does not start, so a full disk
@@ -34,15 +32,25 @@ async function existingDir(dir: string): Promise<string> {
   }
 }
 
+/** Free and total bytes of the filesystem holding `dir` (free: what unprivileged writers may use). */
+export async function diskSpace(dir: string): Promise<{ freeBytes: number; totalBytes: number }> {
+  const s = await statfs(dir);
+  return { freeBytes: Number(s.bavail) * Number(s.bsize), totalBytes: Number(s.blocks) * Number(s.bsize) };
+}
+
+/** Bytes unprivileged writers may still use on the filesystem holding `dir`. */
+export async function freeBytes(dir: string): Promise<number> {
+  return (await diskSpace(dir)).freeBytes;
+}
+
+/**
+ * Free space where `dir` is (or would be created), against the floor. The one free-space reading
+ * of the worker: the training queue's own floor uses freeBytes too.
+ */
 export async function diskState(dir: string, floor: DiskFloor | undefined): Promise<DiskState> {
-  const at = await existingDir(dir);
-  const free = await freeBytes(at);
-  let limit = 0;
-  if (floor && 'percent' in floor) {
-    const s = await statfs(at);
-    limit = floorBytes(floor, Number(s.blocks) * Number(s.bsize));
-  } else if (floor) limit = floor.bytes;
-  return { dir, freeBytes: free, floorBytes: limit, underFloor: free < limit };
+  const { freeBytes, totalBytes } = await diskSpace(await existingDir(dir));
+  const limit = floor ? floorBytes(floor, totalBytes) : 0;
+  return { dir, freeBytes, floorBytes: limit, underFloor: freeBytes < limit };
 }
 
 export function diskFloorMessage(s: DiskState): string {
@@ -79,7 +87,9 @@ export interface WaitForDiskOptions {
 /** Returns once free space is at or above the floor; see the header for why it waits. */
 export async function waitForDiskFloor(opts: WaitForDiskOptions): Promise<void> {
   for (;;) {
-    const state = await diskState(opts.dir, opts.floor());
+    const floor = opts.floor();
+    if (!floor) return; // no floor configured: no disk reads on every step's start
+    const state = await diskState(opts.dir, floor);
     if (!state.underFloor) return;
     const reason = diskFloorMessage(state);
     opts.onWaiting(reason, state);

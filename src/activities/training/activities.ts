@@ -26,7 +26,7 @@ import { describeLiveness } from '../../shared/step/liveness.js';
 import { assertStepSucceeded } from '../step/failure.js';
 import { readStepResult } from '../step/result-file.js';
 import { prepareWorkspace, workspacePath } from '../step/workspace.js';
-import { addCheckpoint, existsInside, freeBytes, jobDirs, openJobDir, SupersededError, trainingRoot } from './checkpoints.js';
+import { addCheckpoint, existsInside, jobDirs, openJobDir, SupersededError, trainingRoot } from './checkpoints.js';
 import { formatBytes } from '../../shared/bytes.js';
 import { ProgressTracker } from './progress.js';
 import { parseProgressLine } from './protocol.js';
@@ -34,6 +34,7 @@ import { bestByValLoss } from './retention.js';
 import { recordDiskFloorPause } from '../shepherd-metrics.js';
 import { isFinalCheckpoint, metricsFromFinalCheckpoint } from './final-checkpoint.js';
 import { ProgressSamples } from './progress-samples.js';
+import { freeBytes } from '../step/disk-floor.js';
 
 // trainModel: the seed's daemon-managed train.py as a heartbeating activity. The trainer runs
 // under the foundation's process machinery (own process group, killed with the worker), reports

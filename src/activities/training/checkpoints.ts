@@ -1,4 +1,4 @@
-import { mkdir, realpath, rename, rm, stat, statfs, writeFile } from 'node:fs/promises';
+import { mkdir, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { CheckpointRef } from '../../shared/training/schemas.js';
 import { planRetention, type RetentionPlan } from './retention.js';
@@ -56,12 +56,6 @@ export async function existsInside(dir: string, p: string): Promise<boolean> {
   } catch {
     return false;
   }
-}
-
-/** Bytes available to unprivileged writers on the filesystem holding `dir`. */
-export async function freeBytes(dir: string): Promise<number> {
-  const s = await statfs(dir);
-  return Number(s.bavail) * Number(s.bsize);
 }
 
 /**
