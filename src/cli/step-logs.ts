@@ -1,5 +1,6 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { pathSegment, segmentId, workflowWorkspaceDir, workspaceRunsOf, type WorkspaceRun } from '../storage/workspace-layout.js';
 
 export interface StepTail {
   /** The workflow run whose workspace this is (null for trees written without a run segment). */
@@ -11,28 +12,18 @@ export interface StepTail {
 }
 
 const dirs = (p: string) => (existsSync(p) ? readdirSync(p).filter((s) => statSync(path.join(p, s)).isDirectory()) : []);
-const attemptsIn = (p: string) =>
-  dirs(p)
-    .filter((s) => /^\d+$/.test(s))
-    .map(Number)
-    .sort((x, y) => x - y);
-/** An activity directory holds numbered attempt directories; a run directory holds activity directories. */
-const isActivityDir = (p: string) => attemptsIn(p).length > 0;
+const newestMtime = (run: WorkspaceRun) => Math.max(...run.paths.map((p) => statSync(p).mtimeMs));
+/** A run's activity directories: the children of its run directory, or the legacy ones themselves. */
+const activityDirs = (run: WorkspaceRun) => (run.runId ? dirs(run.paths[0]!).map((s) => path.join(run.paths[0]!, s)) : run.paths);
 
-/**
- * The workflow's runs, newest first: workspaces are `<runsDir>/<workflowId>/<runId>/<step>/<attempt>`
- * (trees written before runs had their own segment: `<runsDir>/<workflowId>/<step>/<attempt>`).
- */
-export function workspaceRuns(runsDir: string, workflowId: string): { runId: string | null; dir: string }[] {
-  const root = path.join(path.resolve(runsDir), encodeURIComponent(workflowId));
-  if (path.relative(path.resolve(runsDir), root).startsWith('..') || !existsSync(root)) return [];
-  const children = dirs(root);
-  const legacy = children.some((c) => isActivityDir(path.join(root, c)));
-  if (legacy) return [{ runId: null, dir: root }];
-  return children
-    .map((c) => ({ runId: decodeURIComponent(c), dir: path.join(root, c), mtime: statSync(path.join(root, c)).mtimeMs }))
+/** The workflow's runs with workspaces on this machine, newest first. */
+export function workspaceRuns(runsDir: string, workflowId: string): WorkspaceRun[] {
+  const root = workflowWorkspaceDir(runsDir, workflowId);
+  if (!existsSync(root)) return [];
+  return workspaceRunsOf(root, dirs(root))
+    .map((run) => ({ run, mtime: newestMtime(run) }))
     .sort((a, b) => b.mtime - a.mtime)
-    .map(({ runId, dir }) => ({ runId, dir }));
+    .map(({ run }) => run);
 }
 
 /** The last `n` lines of each step's latest attempt, in the newest run or in the run named. */
@@ -41,19 +32,16 @@ export function stepTails(runsDir: string, workflowId: string, opts: { step?: st
   const run = opts.runId ? runs.find((r) => r.runId === opts.runId) : runs[0];
   if (!run) return [];
   const tail = (f: string) => (existsSync(f) ? readFileSync(f, 'utf8').split('\n').filter(Boolean).slice(-opts.lines) : []);
-  const steps = opts.step ? [encodeURIComponent(opts.step)] : dirs(run.dir).filter((s) => isActivityDir(path.join(run.dir, s)));
-  return steps.flatMap((s) => {
-    const attempt = attemptsIn(path.join(run.dir, s)).at(-1);
+  const steps = activityDirs(run).filter((d) => !opts.step || path.basename(d) === pathSegment(opts.step));
+  return steps.flatMap((dir) => {
+    const attempt = dirs(dir)
+      .filter((s) => /^\d+$/.test(s))
+      .map(Number)
+      .sort((x, y) => x - y)
+      .at(-1);
     if (attempt === undefined) return [];
-    const at = path.join(run.dir, s, String(attempt));
-    return [
-      {
-        runId: run.runId,
-        step: decodeURIComponent(s),
-        attempt,
-        stdout: tail(path.join(at, 'stdout.log')),
-        stderr: tail(path.join(at, 'stderr.log')),
-      },
-    ];
+    const at = path.join(dir, String(attempt));
+    const step = segmentId(path.basename(dir));
+    return [{ runId: run.runId, step, attempt, stdout: tail(path.join(at, 'stdout.log')), stderr: tail(path.join(at, 'stderr.log')) }];
   });
 }

@@ -1,12 +1,8 @@
 import { lstat, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { segmentId, workspaceRunsOf } from '../../storage/workspace-layout.js';
 
-// Reads the runs dir as workflow runs: `<runsDir>/<workflowId>/<runId>/<activityId>/<attempt>`
-// (workspace.ts). A tree written without a run segment (`<workflowId>/<activityId>/...`, by a
-// step that knows no run) counts as one run with runId null. Run IDs are UUIDs; activity IDs
-// never are (Temporal numbers them, simulation names them replicate-<n>).
-
-const RUN_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+// Reads the runs dir as workflow runs, in the layout of src/storage/workspace-layout.ts.
 
 export interface RunTree {
   workflowId: string;
@@ -53,12 +49,8 @@ export async function scanRuns(runsDir: string, tick: () => void): Promise<RunTr
   const runs: RunTree[] = [];
   for (const wfName of await subdirs(runsDir)) {
     const wfDir = path.join(runsDir, wfName);
-    const workflowId = decoded(wfName);
-    const children = await subdirs(wfDir);
-    const legacy = children.filter((c) => !RUN_ID.test(c)).map((c) => path.join(wfDir, c));
-    const groups: [string | null, string[]][] = children.filter((c) => RUN_ID.test(c)).map((c) => [c, [path.join(wfDir, c)]]);
-    if (legacy.length) groups.push([null, legacy]);
-    for (const [runId, paths] of groups) {
+    const workflowId = segmentId(wfName);
+    for (const { runId, paths } of workspaceRunsOf(wfDir, await subdirs(wfDir))) {
       let bytes = 0;
       let newestMtimeMs = 0;
       for (const p of paths) {
@@ -94,12 +86,4 @@ export async function runningWorkspaces(procDir: string): Promise<string[]> {
 /** True when a running step's workspace lies inside one of the tree's paths. */
 export function holdsRunningStep(tree: Pick<RunTree, 'paths'>, running: readonly string[]): boolean {
   return running.some((w) => tree.paths.some((p) => w === p || w.startsWith(p + path.sep)));
-}
-
-function decoded(name: string): string {
-  try {
-    return decodeURIComponent(name);
-  } catch {
-    return name; // not written by workspace.ts; still listed, by its raw name
-  }
 }

@@ -2,6 +2,7 @@ import { chmod, cp, lstat, mkdir, readdir, realpath, rm, stat, writeFile } from 
 import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { RESERVED_WORKSPACE_DIR, type ResolvedCommandSpec } from '../../shared/step/command-spec.js';
+import { pathSegment, workflowWorkspaceDir } from '../../storage/workspace-layout.js';
 
 // A fresh directory per run and attempt; the only place a step reads its inputs from and the
 // only place its outputs are collected from. Nothing from an earlier attempt or another run can
@@ -15,16 +16,10 @@ export interface WorkspaceKey {
   attempt: number;
 }
 
-/** One path segment per id, injective and unable to climb out ("/" and "." are encoded). */
-function segment(id: string): string {
-  const s = encodeURIComponent(id);
-  return s === '.' || s === '..' ? s.replaceAll('.', '%2E') : s;
-}
-
 /** `<runsDir>/<workflowId>/<runId>/<activityId>/<attempt>` (no runId segment when none is known) */
 export function workspacePath(runsDir: string, key: WorkspaceKey): string {
-  const run = key.runId ? [segment(key.runId)] : [];
-  return path.join(path.resolve(runsDir), segment(key.workflowId), ...run, segment(key.activityId), String(key.attempt));
+  const run = key.runId ? [pathSegment(key.runId)] : [];
+  return path.join(workflowWorkspaceDir(runsDir, key.workflowId), ...run, pathSegment(key.activityId), String(key.attempt));
 }
 
 /** Resolves a spec path inside the workspace, or fails non-retryably naming the field. */
