@@ -8,6 +8,7 @@ import type { ExperimentBatchResult } from '../src/shared/experiments/schemas.js
 import { freePort } from '../scripts/lib/free-port.js';
 import { connectTestClient, tempDir, uniqueQueue } from './support/harness.js';
 import { nodeExperiment } from './support/experiments.js';
+import { scrape, sumOf } from './support/metrics.js';
 import { waitFor } from './support/procs.js';
 import { spawnWorkerProcess, type WorkerProcess } from './support/worker-process.js';
 
@@ -50,18 +51,6 @@ async function startOtlpReceiver() {
     contentTypes,
     close: () => new Promise<void>((r) => server.close(() => r())),
   };
-}
-
-/** Prometheus text → samples (name, labels, value). */
-function parseMetrics(text: string): { name: string; labels: Record<string, string>; value: number }[] {
-  const out = [];
-  for (const line of text.split('\n')) {
-    const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})?\s+(\S+)/.exec(line);
-    if (!m || line.startsWith('#')) continue;
-    const labels = Object.fromEntries([...(m[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((l) => [l[1], l[2]]));
-    out.push({ name: m[1], labels, value: Number(m[3]) });
-  }
-  return out;
 }
 
 let worker: WorkerProcess;
@@ -107,12 +96,10 @@ describe('worker observability', () => {
     }
 
     const samples = await waitFor(async () => {
-      const text = await fetch(metricsUrl).then((r) => r.text());
-      const s = parseMetrics(text);
+      const s = await scrape(metricsUrl);
       return s.some((x) => x.name === 'shepherd_steps_failed_total') ? s : undefined;
     }, 'step metrics exported');
-    const sum = (name: string, match: Record<string, string> = {}) =>
-      samples.filter((s) => s.name === name && Object.entries(match).every(([k, v]) => s.labels[k] === v)).reduce((n, s) => n + s.value, 0);
+    const sum = (name: string, match: Record<string, string> = {}) => sumOf(samples, name, match);
     const step = { pipeline: 'experimentRun', step: 'runExperiment' };
     // ok: 1 attempt; bad: 2 attempts (exit 3 is retryable), the second a retry.
     expect(sum('shepherd_steps_started_total', step)).toBe(3);

@@ -12,9 +12,12 @@ import { createShepherdWorker } from '../../src/workers/create-worker.js';
 import { installSdkLogging } from '../../src/workers/sdk-logging.js';
 
 // Tests fail activities on purpose, and the SDK logs each as a warning: show errors only, unless
-// SHEPHERD_LOG_LEVEL asks for more (e.g. SHEPHERD_LOG_LEVEL=debug npx vitest run ...).
+// SHEPHERD_LOG_LEVEL asks for more (e.g. SHEPHERD_LOG_LEVEL=debug npx vitest run ...). A file
+// that scrapes its in-process workers' metrics sets SHEPHERD_METRICS_ADDRESS before this runs.
 const sdkLevel = process.env.SHEPHERD_LOG_LEVEL ?? 'error';
-installSdkLogging(createLogger(sdkLevel, 'sdk'), sdkLevel === 'debug' ? 'DEBUG' : sdkLevel === 'info' ? 'INFO' : 'WARN');
+installSdkLogging(createLogger(sdkLevel, 'sdk'), sdkLevel === 'debug' ? 'DEBUG' : sdkLevel === 'info' ? 'INFO' : 'WARN', {
+  metricsAddress: process.env.SHEPHERD_METRICS_ADDRESS,
+});
 
 export interface TestWorker {
   worker: Worker;

@@ -25,6 +25,7 @@ import type { AnalysisPipelineResult, AnalysisPipelineStatus, TargetProgress } f
 import { rootMessage } from '../../shared/failure-message.js';
 import { parseInput } from '../validate-input.js';
 import { appAnalysis } from './app-analysis.js';
+import { publishBreakerStates } from './breaker-metrics.js';
 import { PipelineState } from './pipeline-state.js';
 
 const { recordAnalysisTargets, skipAnalysisTargets } = proxyActivities<AnalysisActivities>({
@@ -49,6 +50,7 @@ export async function analysisPipeline(rawInput: unknown): Promise<AnalysisPipel
   const refresh = () => {
     upsertSearchAttributes({ Stage: [state.stageKeyword()] });
     setCurrentDetails(state.details(Date.now()));
+    publishBreakerStates(input.pipelineId, state.breakers());
   };
   const setStage = (stage: string) => {
     state.stage = stage;
@@ -124,6 +126,7 @@ async function preflight(input: AnalysisPipeline, state: PipelineState): Promise
   state.stage = 'preflight failed';
   upsertSearchAttributes({ Stage: ['preflight failed'] });
   setCurrentDetails(state.details(Date.now()));
+  publishBreakerStates(input.pipelineId, state.breakers(), true);
   if (input.notify) {
     await notifyWebhook({
       title: `Analysis ${input.pipelineId}: preflight failed`,
@@ -245,6 +248,7 @@ async function conclude(
           ? 'failed'
           : 'skipped';
   setStage(status);
+  publishBreakerStates(input.pipelineId, state.breakers(), true);
   // Skipped rows this run registered get their reason (a duplicate start's rows are never touched).
   const skips = state.targets.filter((t) => t.status === 'skipped' || t.status === 'cancelled').filter((t) => t.startedAt === undefined);
   if (skips.length) {
