@@ -2,9 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { batchResult } from '../src/client/outcome.js';
 import { startExperimentBatch, type ExperimentBatchResult } from '../src/client/experiments.js';
-import { experiments } from '../src/client/index.js';
+import { experiments, simulation } from '../src/client/index.js';
 import { experimentsCli } from '../src/cli/pipelines/experiments.js';
 import { trainingCli } from '../src/cli/pipelines/training.js';
+import { simulationCli } from '../src/cli/pipelines/simulation.js';
+import { recommendForJob, replicateRecommendationLines } from '../src/cli/pipelines/simulation-recommend.js';
 import { enqueueUpdate } from '../src/shared/training/messages.js';
 import { startTestWorker, type TestWorker } from './support/harness.js';
 import { nodeExperiment } from './support/experiments.js';
@@ -151,7 +153,7 @@ describe('progressTimeout through a real worker', () => {
       w.taskQueue,
       shJob(script, {
         jobId,
-        replicate: { command: 'sh', args: [script, '{param.mode}'], env: { [MARK]: marker }, progressTimeout: '4s' },
+        replicate: { command: 'sh', args: [script, '{param.mode}'], env: { [MARK]: marker }, progressTimeout: '6s' },
         parameters: [
           { key: 'ok', values: { mode: 'ok' } },
           { key: 'hung', values: { mode: 'hang' } },
@@ -160,8 +162,13 @@ describe('progressTimeout through a real worker', () => {
         heartbeatTimeout: '3s',
       }),
     );
-    // The replicate batch's heartbeat (Web UI: pending activity details) names its silentest replicate.
+    // The replicate batch's heartbeat (Web UI: pending activity details) names its silentest
+    // replicate, and `shepherd simulation status` shows it under its parameter set.
+    const cliHandle = simulation.get(w.client, jobId);
+    let cliText: string | undefined;
     const quietest = await waitFor(async () => {
+      const lines = simulationCli.progressLines(await simulationCli.enrich!(w.client, cliHandle, await cliHandle.progress()), Date.now());
+      if (/replicate \d+: (no output for|stalled for)/.test(lines.join('\n'))) cliText ??= lines.join('\n');
       const d = await w.client.workflow
         .getHandle(sweepWorkflowId(jobId, 'hung'))
         .describe()
@@ -171,13 +178,14 @@ describe('progressTimeout through a real worker', () => {
         const details = p
           ? (w.client.options.loadedDataConverter.payloadConverter.fromPayload(p as Payload) as { quietest?: { state: string } })
           : undefined;
-        if (details?.quietest && /no output for|stalled for/.test(details.quietest.state)) return details.quietest;
+        if (cliText && details?.quietest && /no output for|stalled for/.test(details.quietest.state)) return details.quietest;
       }
       return undefined;
-    }, 'the replicate batch heartbeat naming its silent replicate');
+    }, 'the replicate batch heartbeat and the CLI naming its silent replicate');
+    expect(cliText).toMatch(/ {2}hung: .*\n {4}replicate \d+: (no output for \d+s \(progressTimeout 6s\)|stalled for)/);
     expect(quietest).toMatchObject({
-      progressTimeoutMs: 4000,
-      state: expect.stringMatching(/no output for \d+s \(progressTimeout 4s\)|stalled for/),
+      progressTimeoutMs: 6000,
+      state: expect.stringMatching(/no output for \d+s \(progressTimeout 6s\)|stalled for/),
     });
     const result = await batchResult<SimulationJobResult>(handle);
     expect(result.parameters.find((p) => p.key === 'ok')).toMatchObject({ status: 'completed' });
@@ -199,12 +207,20 @@ describe('progressTimeout through a real worker', () => {
       expect(r).toMatchObject({
         status: 'failed',
         attempts: 2,
-        error: expect.stringMatching(/stalled: .* \(progressTimeout 4s\).*loading model/),
+        error: expect.stringMatching(/stalled: .* \(progressTimeout 6s\).*loading model/),
       });
     }
     for (const r of rows.filter((x) => x.parameter_key === 'ok'))
       expect(r).toMatchObject({ status: 'succeeded', longest_silence_ms: expect.any(Number) });
     expect(live(marker)).toEqual([]);
+
+    // `shepherd simulation recommend`: the two successful replicates of this command are its samples.
+    const input = shJob(script, { jobId: 'any-new-job', parameters: [{ key: 'ok', values: { mode: 'ok' } }], replicates: 1 });
+    const few = await recommendForJob(w.pool, input, { days: 1, minSamples: 5 });
+    expect(few[0]).toMatchObject({ replicate: `sh ${script} {param.mode}`, configured: null, samples: 2, recommended: null });
+    expect(replicateRecommendationLines(few).join('\n')).toMatch(/needs at least 5 successful runs \(have 2\)/);
+    const enough = await recommendForJob(w.pool, input, { days: 1, minSamples: 2 });
+    expect(enough[0]).toMatchObject({ samples: 2, recommended: '1m' });
   });
 
   it('a healthy trainer with a progressTimeout completes, and its longest gap between step advances is stored with the job', async () => {

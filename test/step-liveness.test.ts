@@ -235,6 +235,14 @@ describe('reading liveness from heartbeat details', () => {
     expect(
       livenessOfDetails({ step: 3, liveness: { silentMs: 70_000, longestSilenceMs: 70_000, progressTimeoutMs: 600_000, state: '' } }),
     ).toMatchObject({ silentMs: 70_000, progressTimeoutMs: 600_000, evidence: 'progress' });
+    expect(
+      livenessOfDetails({
+        done: 3,
+        failed: 0,
+        running: 2,
+        quietest: { replicate: 17, silentMs: 90_000, progressTimeoutMs: null, state: '' },
+      }),
+    ).toMatchObject({ silentMs: 90_000, evidence: 'output', subject: 'replicate 17' });
     expect(livenessOfDetails('preparing environment')).toBeNull();
     expect(livenessOfDetails({ analyzer: 'eslint', phase: 'running', elapsedMs: 1 })).toBeNull();
   });

@@ -7,6 +7,7 @@ import { registerPipeline } from './pipeline-commands.js';
 import { conversationsCli } from './pipelines/conversations.js';
 import { experimentsCli } from './pipelines/experiments.js';
 import { registerExperimentVerbs } from './pipelines/experiments-recommend.js';
+import { registerSimulationVerbs } from './pipelines/simulation-recommend.js';
 import { simulationCli } from './pipelines/simulation.js';
 import { registerTrainingVerbs, trainingCli } from './pipelines/training.js';
 
@@ -15,7 +16,7 @@ export function registerPipelines(program: Command): void {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
   program.version(pkg.version, '-V, --version');
   registerPipeline(program, experimentsCli, registerExperimentVerbs);
-  registerPipeline(program, simulationCli);
+  registerPipeline(program, simulationCli, registerSimulationVerbs);
   registerPipeline(program, trainingCli, registerTrainingVerbs);
   registerPipeline(program, conversationsCli);
   program

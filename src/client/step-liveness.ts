@@ -19,28 +19,40 @@ export interface PendingStepLiveness {
   /** The previous attempt's failure message and type (e.g. StepStalled), when this is a retry. */
   lastFailure: string | null;
   lastFailureType: string | null;
+  /** Which of the activity's processes this is about, when it runs many (a replicate batch's silentest: "replicate 17"). */
+  subject?: string;
+}
+
+function record(v: unknown): Record<string, unknown> | null {
+  return typeof v === 'object' && v !== null ? (v as Record<string, unknown>) : null;
 }
 
 function num(v: unknown): number | null {
   return typeof v === 'number' && Number.isFinite(v) ? v : null;
 }
 
-/** Liveness fields of a heartbeat: runCommand puts them at the top, trainModel under `liveness`. */
+/**
+ * Liveness fields of a heartbeat: runCommand puts them at the top, trainModel under `liveness`,
+ * a simulation replicate batch its silentest running replicate under `quietest`.
+ */
 export function livenessOfDetails(
   d: unknown,
 ): Omit<PendingStepLiveness, 'activityId' | 'activityType' | 'attempt' | 'lastFailure' | 'lastFailureType'> | null {
   if (typeof d !== 'object' || d === null) return null;
   const top = d as Record<string, unknown>;
-  const nested = typeof top.liveness === 'object' && top.liveness !== null ? (top.liveness as Record<string, unknown>) : null;
-  const src = nested ?? top;
+  const nested = record(top.liveness);
+  const quietest = record(top.quietest);
+  const src = nested ?? quietest ?? top;
   const silentMs = num(src.silentMs);
   if (silentMs === null) return null;
+  const replicate = quietest ? num(quietest.replicate) : null;
   return {
     elapsedMs: num(top.elapsedMs),
     silentMs,
     progressTimeoutMs: num(src.progressTimeoutMs),
     evidence: nested ? 'progress' : 'output',
     lastOutputLine: typeof top.lastOutputLine === 'string' ? top.lastOutputLine : null,
+    ...(replicate !== null ? { subject: `replicate ${replicate}` } : {}),
   };
 }
 

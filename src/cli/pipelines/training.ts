@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { trainingQueueInputSchema, type TrainingLiveness } from '../../shared/training/schemas.js';
-import { describeLiveness } from '../../shared/step/liveness.js';
+import { describeSilence } from '../../shared/step/liveness.js';
 import { describeIssues } from '../../shared/schemas.js';
 import { readDefinitionFile } from '../../config/input-file.js';
 import { training, type QueueStatus, type TrainingQueueResult } from '../../client/index.js';
@@ -14,8 +14,8 @@ const num = (v: number | null | undefined, d = 4) => (v === null || v === undefi
 /** ", no progress for 2m" / ", stalled for 5m: ..." when the trainer's steps stopped advancing; else nothing. */
 function silence(l: TrainingLiveness | undefined): string {
   if (!l) return '';
-  const state = describeLiveness({ elapsedMs: 0, silentMs: l.silentMs, progressTimeoutMs: l.progressTimeoutMs, evidence: 'progress' });
-  return state.startsWith('running') ? state.replace(/^running [^,]*/, '') : `; ${state}`;
+  const s = describeSilence({ silentMs: l.silentMs, progressTimeoutMs: l.progressTimeoutMs, evidence: 'progress' });
+  return s === null ? '' : s.startsWith('stalled') ? `; ${s}` : `, ${s}`;
 }
 
 function statusLines(s: QueueStatus): string[] {

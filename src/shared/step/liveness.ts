@@ -74,18 +74,28 @@ export function silenceIsNotable(v: Pick<LivenessView, 'silentMs' | 'progressTim
 }
 
 /**
+ * "no output for 2m (progressTimeout 5m)", "stalled for 5m: no output (progressTimeout 5m), being
+ * stopped", or null when the silence is ordinary: what a line about a running step adds.
+ */
+export function describeSilence(v: Omit<LivenessView, 'elapsedMs'>): string | null {
+  const what = v.evidence === 'progress' ? 'no progress' : 'no output';
+  if (v.progressTimeoutMs && v.silentMs >= v.progressTimeoutMs) {
+    return `stalled for ${formatDurationMs(v.silentMs)}: ${what} (progressTimeout ${formatDurationMs(v.progressTimeoutMs)}), being stopped`;
+  }
+  if (!silenceIsNotable(v)) return null;
+  const limit = v.progressTimeoutMs ? ` (progressTimeout ${formatDurationMs(v.progressTimeoutMs)})` : '';
+  return `${what} for ${formatDurationMs(v.silentMs)}${limit}`;
+}
+
+/**
  * "running 4m", "running 9m, no output for 2m", or "stalled for 5m (progressTimeout 5m)": what
  * heartbeat details and the CLI show, so hung is told apart from slow.
  */
 export function describeLiveness(v: LivenessView): string {
   const running = `running ${formatDurationMs(v.elapsedMs)}`;
-  const what = v.evidence === 'progress' ? 'no progress' : 'no output';
-  if (v.progressTimeoutMs && v.silentMs >= v.progressTimeoutMs) {
-    return `stalled for ${formatDurationMs(v.silentMs)}: ${what} (progressTimeout ${formatDurationMs(v.progressTimeoutMs)}), being stopped`;
-  }
-  if (!silenceIsNotable(v)) return running;
-  const limit = v.progressTimeoutMs ? ` (progressTimeout ${formatDurationMs(v.progressTimeoutMs)})` : '';
-  return `${running}, ${what} for ${formatDurationMs(v.silentMs)}${limit}`;
+  const silence = describeSilence(v);
+  if (silence === null) return running;
+  return silence.startsWith('stalled') ? silence : `${running}, ${silence}`;
 }
 
 /** Samples needed before a progressTimeout is recommended: a few runs say little about the tail. */
