@@ -10,6 +10,10 @@ import { experimentRunWorkflowId } from '../src/shared/experiments/workflow-ids.
 import { startTestWorker, type TestWorker } from './support/harness.js';
 import { nodeExperiment } from './support/experiments.js';
 import { waitFor } from './support/procs.js';
+import { shJob, startSimulation, writeReplicateScript } from './support/simulation.js';
+import { sweepWorkflowId } from '../src/shared/simulation/workflow-ids.js';
+import { batchResult } from '../src/client/outcome.js';
+import type { SimulationJobResult } from '../src/shared/simulation/schemas.js';
 
 // The data-dir disk floor (SHEPHERD_DISK_FLOOR). The floor is configured above the real free
 // space of the test machine's disk (statfs is not mocked): a command step must not start, must
@@ -69,6 +73,26 @@ describe('disk floor', () => {
     w.deps.diskFloor = { bytes: 0 };
     const result = await handle.result();
     expect(result.succeeded).toBe(1);
+  });
+
+  it('a simulation replicate batch under the floor starts no replicate, heartbeats the reason, and runs once the floor is lowered', async () => {
+    const dataDir = path.dirname(w.deps.runsDir);
+    w.deps.diskFloor = { bytes: (await freeBytes(dataDir)) + TiB };
+    const jobId = `floor-sim-${randomUUID().slice(0, 8)}`;
+    const handle = await startSimulation(
+      w.client,
+      w.taskQueue,
+      shJob(writeReplicateScript(), { jobId, parameters: [{ key: 'a', values: { mode: 'ok' } }], replicates: 3 }),
+    );
+    const waiting = await waitingReason(sweepWorkflowId(jobId, 'a'));
+    expect(waiting).toMatch(/disk floor: .* free at .*, under the floor of .* \(SHEPHERD_DISK_FLOOR\)/);
+    const { rows } = await w.pool.query('SELECT 1 FROM simulation_replicates WHERE job_id = $1', [jobId]);
+    expect(rows, 'no replicate ran under the floor').toEqual([]);
+
+    w.deps.diskFloor = { bytes: 0 };
+    const result = await batchResult<SimulationJobResult>(handle);
+    expect(result.totals).toMatchObject({ succeeded: 3, failed: 0 });
+    w.deps.diskFloor = undefined;
   });
 
   it('a step waiting under the floor is cancelled at once when its workflow is, without a workspace', async () => {

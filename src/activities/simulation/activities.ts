@@ -30,6 +30,7 @@ import type { ActivityDeps } from '../deps.js';
 import { createEnvironmentCache, groupCommandRunner } from './environments.js';
 import { resolveInsideProject } from '../step/project-paths.js';
 import { executeStep, type StepProgress } from '../step/execute-step.js';
+import { waitForDiskFloor } from '../step/disk-floor.js';
 import { describeLiveness } from '../../shared/step/liveness.js';
 import { assertStepSucceeded } from '../step/failure.js';
 import { readStepResult } from '../step/result-file.js';
@@ -390,12 +391,15 @@ export function createSimulationActivities(deps: ActivityDeps) {
       const progress = { done: 0, failed: 0, running: 0, reused: 0 };
       // The silentest running command replicate, so the Web UI tells a hung one from a slow batch.
       const running = new Map<number, StepProgress>();
+      // Set while the next replicate waits for free space (SHEPHERD_DISK_FLOOR), for the Web UI.
+      let waiting: string | undefined;
       const details = () => {
         let q: [number, StepProgress] | undefined;
         for (const e of running) if (!q || e[1].silentMs > q[1].silentMs) q = e;
+        const base = waiting ? { ...progress, waiting } : progress;
         return q
           ? {
-              ...progress,
+              ...base,
               quietest: {
                 replicate: q[0],
                 silentMs: q[1].silentMs,
@@ -403,7 +407,19 @@ export function createSimulationActivities(deps: ActivityDeps) {
                 state: describeLiveness(q[1]),
               },
             }
-          : progress;
+          : base;
+      };
+      // Command replicates write workspaces: none starts under the disk floor (module replicates write nothing).
+      const diskFloorOpen = async () => {
+        if (isModuleReplicate(input.replicate)) return;
+        await waitForDiskFloor({
+          dir: deps.runsDir,
+          floor: () => deps.diskFloor,
+          deadline: activityDeadline,
+          signal,
+          pollMs: heartbeatIntervalMs(info.heartbeatTimeoutMs),
+          onWaiting: (reason) => (waiting = reason),
+        }).finally(() => (waiting = undefined));
       };
       ctx.heartbeat(progress);
       const beat = setInterval(() => ctx.heartbeat(details()), heartbeatIntervalMs(info.heartbeatTimeoutMs));
@@ -506,6 +522,13 @@ export function createSimulationActivities(deps: ActivityDeps) {
               next = todo.length;
               return;
             }
+            try {
+              await diskFloorOpen();
+            } catch (err) {
+              fatal = true;
+              throw err;
+            }
+            if (next >= todo.length || fatal || signal.aborted) return;
             const replicate = todo[next++];
             progress.running++;
             try {
