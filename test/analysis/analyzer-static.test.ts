@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -35,6 +35,17 @@ describe('static analyzer (ESLint + eslint-plugin-security)', () => {
     expect(h.heartbeats.some((b) => (b as { phase?: string }).phase === 'eslint')).toBe(true);
     const [run] = await listAnalyzerRuns(pool(), h.pipelineId);
     expect(run).toMatchObject({ analyzer: 'static', status: 'completed', findings: out.findings, attempt: 1 });
+  });
+
+  it('does not start under the disk floor: heartbeats the reason, fails DiskFloor (retryable) at its deadline, copies nothing', async () => {
+    const h = analyzerHarness();
+    h.deps.diskFloor = { percent: 99.99 };
+    const target = { model: 'qwen-coder', app: 'app2', sourceDir: `${APPS}/qwen-coder-app2` };
+    const err = await h.run({ target, analyzer: 'static' }, { startToCloseTimeoutMs: 1500, heartbeatTimeoutMs: 1000 }).catch((e) => e);
+    expect(err).toBeInstanceOf(ApplicationFailure);
+    expect(err).toMatchObject({ type: 'DiskFloor', nonRetryable: false, message: expect.stringMatching(/under the floor of/) });
+    expect(h.heartbeats).toContainEqual(expect.objectContaining({ phase: 'waiting', waiting: expect.stringMatching(/^disk floor: /) }));
+    expect(existsSync(h.deps.runsDir), 'no workspace was prepared').toBe(false);
   });
 
   it('finds the inventory API regular expression built from input, and nothing high in the clean guestbook', async () => {

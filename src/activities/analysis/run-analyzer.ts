@@ -12,6 +12,7 @@ import type { AppAddress } from '../../shared/containers.js';
 import { attemptDeadline, heartbeatIntervalMs } from '../step/command.js';
 import type { ActivityDeps } from '../deps.js';
 import { prepareWorkspace, workspacePath } from '../step/workspace.js';
+import { waitForDiskFloor } from '../step/disk-floor.js';
 import { runAiReview, type AiReviewConfig } from './ai-review.js';
 import type { AnalyzerResult } from './analyzer-result.js';
 import { runDynamicAnalyzer, type DynamicConfig } from './dynamic-nmap.js';
@@ -108,6 +109,15 @@ export function createRunAnalyzer(deps: AnalysisDeps) {
       attempt: info.attempt,
     });
     const sourceAbs = await resolveSource(deps.projectDir ?? process.cwd(), input.target.sourceDir);
+    // The source copy and reports go to the data dir: no analyzer starts under the disk floor.
+    await waitForDiskFloor({
+      dir: deps.runsDir,
+      floor: () => deps.diskFloor,
+      deadline: attemptDeadline(startedAt, info.startToCloseTimeoutMs),
+      signal: ctx.cancellationSignal,
+      pollMs: heartbeatIntervalMs(info.heartbeatTimeoutMs),
+      onWaiting: (waiting) => ctx.heartbeat({ analyzer: input.analyzer, phase: 'waiting', elapsedMs: Date.now() - startedAt, waiting }),
+    });
     await prepareWorkspace(workspace, { files: [], inputs: [] });
     // The analysed tree is copied in: tools read a snapshot, never write into the user's tree.
     // Vendored dependencies and VCS data are not the app's code (and can be huge); symlinks are
