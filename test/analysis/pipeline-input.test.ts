@@ -64,6 +64,19 @@ describe('analysisPipeline input', () => {
     expect(issues({ ...base, timeouts: { hold: 'forever' } })).toMatch(/input\.timeouts\.hold/);
   });
 
+  it('takes a progressTimeout on tool analyzers, shorter than their timeout, and refuses it on ai-review', () => {
+    const base = pipelineInput('p1', 1);
+    const withAnalyzers = (analyzers: unknown[]) => ({ ...base, analyzers });
+    expect(issues(withAnalyzers([{ name: 'static', timeout: '10m', progressTimeout: '2m' }]))).toBe('');
+    expect(issues(withAnalyzers([{ name: 'static', timeout: '1m', progressTimeout: '2m' }]))).toMatch(
+      /input\.analyzers\.0\.progressTimeout: must be shorter than timeout \(1m\)/,
+    );
+    expect(issues(withAnalyzers([{ name: 'ai-review', progressTimeout: '2m' }]))).toMatch(
+      /input\.analyzers\.0\.progressTimeout: ai-review has no progressTimeout/,
+    );
+    expect(issues(withAnalyzers([{ name: 'performance', progressTimeout: 'soon' }]))).toMatch(/input\.analyzers\.0\.progressTimeout/);
+  });
+
   it('forbids "-" in pipeline ids and app names, so two targets can never share a workflow ID', () => {
     const base = pipelineInput('p1', 1);
     expect(issues({ ...base, pipelineId: 'a-b' })).toMatch(/input\.pipelineId: a pipeline id must be .*no "-"/);

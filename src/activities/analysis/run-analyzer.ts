@@ -13,6 +13,7 @@ import { attemptDeadline, heartbeatIntervalMs } from '../step/command.js';
 import type { ActivityDeps } from '../deps.js';
 import { prepareWorkspace, workspacePath } from '../step/workspace.js';
 import { waitForDiskFloor } from '../step/disk-floor.js';
+import { progressTimeoutSchema } from '../../shared/step/liveness.js';
 import { runAiReview, type AiReviewConfig } from './ai-review.js';
 import type { AnalyzerResult } from './analyzer-result.js';
 import { runDynamicAnalyzer, type DynamicConfig } from './dynamic-nmap.js';
@@ -48,6 +49,7 @@ const inputSchema = z.object({
   analyzer: z.enum(['static', 'dynamic', 'performance', 'ai-review']),
   address: addressSchema.optional(),
   config: z.record(z.string(), z.unknown()).optional(),
+  progressTimeout: progressTimeoutSchema.optional(),
   runId: z.string().min(1),
 });
 
@@ -138,6 +140,7 @@ export function createRunAnalyzer(deps: AnalysisDeps) {
       heartbeat: (d) => ctx.heartbeat(d),
       logger: deps.logger,
       attempt: info.attempt,
+      ...(input.progressTimeout !== undefined ? { progressTimeout: input.progressTimeout } : {}),
     };
     const result = await dispatch(env, input, deps, info.heartbeatTimeoutMs);
     // A cancelled attempt (pipeline cancelled, worker shutting down) stores nothing.

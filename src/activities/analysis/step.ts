@@ -20,12 +20,14 @@ export interface AnalyzerEnv {
   heartbeat: (details: Record<string, unknown>) => void;
   logger?: Logger;
   attempt: number;
+  /** The analyzer's progressTimeout: applied to every tool it runs. */
+  progressTimeout?: string | number;
 }
 
 /**
  * Runs one tool as a step in `cwd` (a directory inside the workspace). Exit codes in okExitCodes
  * are the tool's "ran fine" answers (ESLint exits 1 when it found problems); any other end is
- * the classified CommandFailed / StepTimedOut failure runCommand would raise.
+ * the classified CommandFailed / StepTimedOut / StepStalled failure runCommand would raise.
  */
 export async function runTool(
   env: AnalyzerEnv,
@@ -35,7 +37,7 @@ export async function runTool(
 ): Promise<StepOutcome> {
   await mkdir(opts.cwd, { recursive: true });
   env.heartbeat({ analyzer: env.analyzer, phase, elapsedMs: 0 });
-  const outcome = await executeStep(spec, {
+  const outcome = await executeStep(env.progressTimeout === undefined ? spec : { ...spec, progressTimeout: env.progressTimeout }, {
     workspace: opts.cwd,
     signal: env.signal,
     deadline: env.deadline,
@@ -46,7 +48,8 @@ export async function runTool(
       env.heartbeat({ analyzer: env.analyzer, phase, elapsedMs: p.elapsedMs, rssBytes: p.rssBytes, lastOutputLine: p.lastOutputLine }),
   });
   const ok = opts.okExitCodes ?? [0];
-  if (outcome.timedOut || outcome.exitCode === null || !ok.includes(outcome.exitCode)) {
+  // A stalled tool fails even when it answers the stop with an "ok" exit code.
+  if (outcome.timedOut || outcome.stalled || outcome.exitCode === null || !ok.includes(outcome.exitCode)) {
     assertStepSucceeded({ nonRetryableExitCodes: [] }, outcome, env.attempt);
   }
   return outcome;

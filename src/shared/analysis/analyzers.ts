@@ -25,6 +25,8 @@ export interface RunAnalyzerInput {
   /** Present only for analyzers that need the running app. */
   address?: AppAddress;
   config?: Record<string, unknown>;
+  /** The analyzer's progressTimeout, for its tool processes (see analyzerConfigSchema). */
+  progressTimeout?: string | number;
   /** The appAnalysis workflow's run id; findings rows carry it so a stale attempt never wins. */
   runId: string;
 }

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { durationSchema, relativePathSchema, retrySchema } from '../schemas.js';
 import { containerLimitsSchema } from '../containers.js';
 import { ANALYZER_NAMES } from './analyzers.js';
+import { checkProgressTimeout, progressTimeoutSchema } from '../step/liveness.js';
 
 // Input of analysisPipeline (seed 003). Pure zod: workflows parse it before anything starts.
 
@@ -33,8 +34,27 @@ export const analyzerConfigSchema = z
     retry: retrySchema.default({ maximumAttempts: 2, initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' }),
     /** Passed to the analyzer as RunAnalyzerInput.config (rules, durations, model, ...). */
     config: z.record(z.string(), z.unknown()).optional(),
+    /**
+     * Tool analyzers (static, dynamic, performance): no output line and no growth of the tool's
+     * files for this long means stalled: the tool is stopped and the attempt fails StepStalled.
+     * ai-review has none: its heartbeats come from the model's stream, so a stalled stream
+     * already misses its heartbeatTimeout.
+     */
+    progressTimeout: progressTimeoutSchema.optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((a, ctx) => {
+    if (a.progressTimeout === undefined) return;
+    if (a.name === 'ai-review') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['progressTimeout'],
+        message: "ai-review has no progressTimeout: its heartbeats follow the model's stream, so set heartbeatTimeout instead",
+      });
+      return;
+    }
+    checkProgressTimeout(a.progressTimeout, a.timeout, ctx, ['progressTimeout'], 'timeout');
+  });
 
 /** How to get the app's image: an existing local image, or a build context in the project. */
 const runSpecFields = {

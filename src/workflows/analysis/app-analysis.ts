@@ -307,6 +307,7 @@ function analyzerInput(input: AppAnalysis, a: AnalyzerConfig, address?: AppAddre
     analyzer: a.name,
     ...(address ? { address } : {}),
     ...(a.config ? { config: a.config } : {}),
+    ...(a.progressTimeout !== undefined ? { progressTimeout: a.progressTimeout } : {}),
     runId: workflowInfo().runId,
   };
 }
