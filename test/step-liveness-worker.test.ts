@@ -3,6 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { batchResult } from '../src/client/outcome.js';
 import { startExperimentBatch, type ExperimentBatchResult } from '../src/client/experiments.js';
 import { experiments, simulation } from '../src/client/index.js';
+import { pendingSteps, type PipelineExecution } from '../src/dashboard/temporal.js';
+import { experimentRunWorkflowId } from '../src/shared/experiments/workflow-ids.js';
 import { experimentsCli } from '../src/cli/pipelines/experiments.js';
 import { trainingCli } from '../src/cli/pipelines/training.js';
 import { simulationCli } from '../src/cli/pipelines/simulation.js';
@@ -58,6 +60,17 @@ describe('progressTimeout through a real worker', () => {
       return /no output for \d+s \(progressTimeout 6s\)|stalled for/.test(text) && text;
     }, 'the CLI showing the silence');
     expect(silent).toMatch(/hung\s+(running \d+s, no output for|stalled for)/);
+    // The dashboard's running-steps table says the same of the program, beside the heartbeat verdict.
+    const run = await w.client.workflow.getHandle(experimentRunWorkflowId(batchId, 'hung')).describe();
+    const execution = { workflowId: run.workflowId, runId: run.runId, type: 'experimentRun' } as PipelineExecution;
+    const [dashboardStep] = await waitFor(async () => {
+      const steps = await pendingSteps(w.client, [execution]);
+      return steps[0]?.liveness ? steps : undefined;
+    }, 'the dashboard showing the silence');
+    expect(dashboardStep).toMatchObject({
+      activityType: 'runExperiment',
+      liveness: expect.stringMatching(/^no output for \d+s \(progressTimeout 6s\)|^stalled for/),
+    });
     const retried = await waitFor(async () => {
       const text = await cliLines();
       return /attempt 2, after StepStalled/.test(text) && text;

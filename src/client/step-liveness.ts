@@ -1,6 +1,6 @@
-import type { Client } from '@temporalio/client';
+import type { Client, WorkflowHandle } from '@temporalio/client';
 import type { Payload } from '@temporalio/common';
-import type { LivenessEvidence } from '../shared/step/liveness.js';
+import { describeSilence, type LivenessEvidence } from '../shared/step/liveness.js';
 
 // What a workflow's running steps last said about their liveness, read from the heartbeat
 // details of its pending activities (runCommand's CommandHeartbeat, trainModel's progress).
@@ -64,6 +64,34 @@ async function firstDetail(client: Client, encoded: Payload[]): Promise<unknown>
   return payloads[0] ? payloadConverter.fromPayload(payloads[0]) : undefined;
 }
 
+type PendingActivity = NonNullable<Awaited<ReturnType<WorkflowHandle['describe']>>['raw']['pendingActivities']>[number];
+
+/** What one pending activity's last heartbeat says about its liveness; null when it says nothing (or cannot be decoded). */
+export async function livenessOfPending(client: Client, a: PendingActivity): Promise<PendingStepLiveness | null> {
+  let details: unknown;
+  try {
+    details = await firstDetail(client, (a.heartbeatDetails?.payloads ?? []) as Payload[]);
+  } catch {
+    return null;
+  }
+  const l = livenessOfDetails(details);
+  if (!l) return null;
+  return {
+    activityId: a.activityId ?? '?',
+    activityType: a.activityType?.name ?? '?',
+    attempt: a.attempt ?? 1,
+    ...l,
+    lastFailure: a.lastFailure?.message ?? null,
+    lastFailureType: a.lastFailure?.applicationFailureInfo?.type ?? null,
+  };
+}
+
+/** "replicate 17: no output for 2m", "stalled for 5m: ...": a notable silence in one line, or null. */
+export function silenceLine(l: PendingStepLiveness): string | null {
+  const silence = describeSilence(l);
+  return silence === null ? null : l.subject ? `${l.subject}: ${silence}` : silence;
+}
+
 /** The pending steps of one execution that report liveness; [] when it is closed or unknown. */
 export async function pendingStepLiveness(client: Client, workflowId: string): Promise<PendingStepLiveness[]> {
   let desc;
@@ -72,24 +100,6 @@ export async function pendingStepLiveness(client: Client, workflowId: string): P
   } catch {
     return [];
   }
-  const out: PendingStepLiveness[] = [];
-  for (const a of desc.raw.pendingActivities ?? []) {
-    let details: unknown;
-    try {
-      details = await firstDetail(client, (a.heartbeatDetails?.payloads ?? []) as Payload[]);
-    } catch {
-      continue;
-    }
-    const l = livenessOfDetails(details);
-    if (!l) continue;
-    out.push({
-      activityId: a.activityId ?? '?',
-      activityType: a.activityType?.name ?? '?',
-      attempt: a.attempt ?? 1,
-      ...l,
-      lastFailure: a.lastFailure?.message ?? null,
-      lastFailureType: a.lastFailure?.applicationFailureInfo?.type ?? null,
-    });
-  }
-  return out;
+  const out = await Promise.all((desc.raw.pendingActivities ?? []).map((a) => livenessOfPending(client, a)));
+  return out.filter((l): l is PendingStepLiveness => l !== null);
 }

@@ -1,5 +1,6 @@
 import { PIPELINE_ID, STAGE, TARGET } from '../shared/search-attributes.js';
 import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
+import { livenessOfPending, silenceLine } from '../client/step-liveness.js';
 
 // What the dashboard reads from Temporal: workflow executions from visibility (kind, state,
 // search attributes) and, for running ones, their pending activities from describe, to tell
@@ -71,6 +72,12 @@ export interface PendingStep {
   /** heartbeat age / heartbeat timeout: near 1 means about to time out as stuck. */
   ratio: number | null;
   verdict: 'ok' | 'slow' | 'stuck' | 'retrying';
+  /**
+   * What the step's own heartbeat says of its program: "no output for 2m (progressTimeout 5m)",
+   * "stalled for 5m: ...", "replicate 17: no output for 2m"; null when nothing notable. A hung
+   * program still heartbeats on time (the worker does), so the verdict alone cannot show it.
+   */
+  liveness: string | null;
   lastFailure: string | null;
 }
 
@@ -117,6 +124,7 @@ export async function pendingSteps(client: Client, running: PipelineExecution[],
         const startToClose = ms(a.activityOptions?.startToCloseTimeout as never);
         const runningFor = started === null ? null : Math.max(0, now - started);
         const verdict = verdictOf(ratio, attempt, runningFor, startToClose);
+        const live = await livenessOfPending(client, a);
         out.push({
           workflowId: w.workflowId,
           runId: w.runId,
@@ -130,6 +138,7 @@ export async function pendingSteps(client: Client, running: PipelineExecution[],
           runningForMs: runningFor,
           ratio,
           verdict,
+          liveness: live && silenceLine(live),
           lastFailure: a.lastFailure?.message ?? null,
         });
       }

@@ -6,8 +6,7 @@ import { InvalidInputError } from '../../client/errors.js';
 import { outcomeHeadline } from '../../shared/outcome.js';
 import type { SimulationJobProgress } from '../../workflows/simulation/simulation-job.js';
 import type { PipelineAdapter } from './adapter.js';
-import { pendingStepLiveness } from '../../client/step-liveness.js';
-import { describeSilence } from '../../shared/step/liveness.js';
+import { pendingStepLiveness, silenceLine } from '../../client/step-liveness.js';
 import { simulationJobWorkflowId, sweepWorkflowId } from '../../shared/simulation/workflow-ids.js';
 
 /** A job's progress plus, per parameter set, what its silentest running replicate's heartbeat said. */
@@ -19,10 +18,7 @@ async function silencesOf(client: Client, jobId: string, p: SimulationJobProgres
   // Not `running > 0`: the job learns its sweeps' counts by budgeted signals, so they lag.
   for (const set of p.parameters.filter((s) => s.status === 'running')) {
     const steps = await pendingStepLiveness(client, sweepWorkflowId(jobId, set.key));
-    const lines = steps.flatMap((s) => {
-      const silence = describeSilence(s);
-      return silence === null ? [] : [`${s.subject ?? s.activityId}: ${silence}`];
-    });
+    const lines = steps.map(silenceLine).filter((l): l is string => l !== null);
     if (lines.length) out[set.key] = lines;
   }
   return out;

@@ -185,7 +185,7 @@ function overview(d) {
   </section>
   <section><h2>Throughput per hour</h2>${tp.x.length ? chart('throughput', { title: 'finished per hour (last 24 h)', time: true, xLabel: 'hour', x: tp.x, series: tp.series, yLabel: 'count' }) : '<p class="muted">nothing finished in the last 24 hours</p>'}</section>
   <section><h2>Running steps: slow or stuck?</h2>
-  <p class="muted">Heartbeat age against the step's heartbeat timeout: heartbeats are due every third of it, so a third without one is slow, half is about to be declared stuck (Temporal then retries it).</p>
+  <p class="muted">Heartbeat age against the step's heartbeat timeout: heartbeats are due every third of it, so a third without one is slow, half is about to be declared stuck (Temporal then retries it). A program that hangs while its worker heartbeats shows under "program": no output for a while, or stalled past its progressTimeout.</p>
   ${table(
     'steps',
     [
@@ -211,6 +211,12 @@ function overview(d) {
         html: (r) => duration(r.runningForMs === null ? null : r.runningForMs / 1000),
       },
       { key: 'verdict', label: 'verdict', value: (r) => r.verdict, html: (r) => badge(r.verdict) },
+      {
+        key: 'liveness',
+        label: 'program',
+        value: (r) => r.liveness,
+        html: (r) => (r.liveness ? `<span class="warn">${esc(r.liveness)}</span>` : '–'),
+      },
       { key: 'lastFailure', label: 'last failure', value: (r) => r.lastFailure },
     ],
     d.steps,
