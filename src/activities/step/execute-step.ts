@@ -362,7 +362,9 @@ function stallWatch(
   let lastScan = -Infinity;
   let done = false;
   let deciding = false;
-  void files?.check();
+  // No scan at the start: most steps are never silent for scanEveryMs, and a step that is gets
+  // its baseline from the first scan, its growth seen by the second (still well inside a
+  // progressTimeout, which is at least 4 scan intervals or 20 s).
   const scan = async () => {
     lastScan = performance.now();
     if (await files!.check()) liveness.files();
