@@ -1,12 +1,10 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
-import { serve, type ServerType } from '@hono/node-server';
 import type { Payload } from '@temporalio/common';
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
 import { z } from 'zod';
-import { isLoopback } from '../dashboard/auth.js';
+import { bearerToken, isLoopback, sameSecret } from '../dashboard/auth.js';
+import { listen, type Listening } from '../dashboard/listen.js';
 import { EncryptionCodec } from './encryption-codec.js';
 import type { Keyring } from './keyring.js';
 
@@ -48,8 +46,6 @@ export interface CodecServerOptions {
   origins?: string[];
 }
 
-const digest = (s: string) => createHash('sha256').update(s).digest();
-
 export function createCodecApp(opts: CodecServerOptions) {
   const encoder = new EncryptionCodec(opts.keyring);
   const decoder = new EncryptionCodec(opts.keyring, { tolerant: true });
@@ -66,9 +62,8 @@ export function createCodecApp(opts: CodecServerOptions) {
   );
   app.use(async (c, next) => {
     if (!opts.token) return next();
-    const header = c.req.header('authorization') ?? '';
-    const given = header.startsWith('Bearer ') ? header.slice(7) : '';
-    if (given && timingSafeEqual(digest(given), digest(opts.token))) return next();
+    const given = bearerToken(c.req.header('authorization'));
+    if (given && sameSecret(given, opts.token)) return next();
     return c.json(
       { error: 'unauthorized: send Authorization: Bearer <SHEPHERD_CODEC_TOKEN> (temporal --codec-auth "Bearer <token>")' },
       401,
@@ -91,10 +86,7 @@ export function createCodecApp(opts: CodecServerOptions) {
   return app;
 }
 
-export interface CodecServer {
-  url: string;
-  close(): Promise<void>;
-}
+export type CodecServer = Pick<Listening, 'url' | 'close'>;
 
 /** Throws when the bind address needs a token and none is configured. */
 export function checkCodecBind(host: string, token: string | undefined): void {
@@ -108,17 +100,5 @@ export function checkCodecBind(host: string, token: string | undefined): void {
 export async function serveCodec(opts: CodecServerOptions & { host?: string; port?: number }): Promise<CodecServer> {
   const host = opts.host ?? '127.0.0.1';
   checkCodecBind(host, opts.token);
-  const app = createCodecApp(opts);
-  const { server, info } = await new Promise<{ server: ServerType; info: AddressInfo }>((resolve, reject) => {
-    const s = serve({ fetch: app.fetch, hostname: host, port: opts.port ?? 0 }, (info) => resolve({ server: s, info }));
-    s.once('error', reject);
-  });
-  return {
-    url: `http://${host.includes(':') ? `[${host}]` : host}:${info.port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        (server as { closeAllConnections?: () => void }).closeAllConnections?.();
-        server.close(() => resolve());
-      }),
-  };
+  return listen(createCodecApp(opts), host, opts.port);
 }

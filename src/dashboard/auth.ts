@@ -24,13 +24,19 @@ export function checkBind(host: string, token: string | undefined): void {
 }
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
-const same = (a: string, b: string) => timingSafeEqual(digest(a), digest(b));
+/** Compares secrets in constant time, whatever their lengths (hashed first). */
+export const sameSecret = (a: string, b: string) => timingSafeEqual(digest(a), digest(b));
+const same = sameSecret;
+
+/** The token of an `Authorization: Bearer <token>` header, or undefined. */
+export function bearerToken(header: string | undefined): string | undefined {
+  return header?.startsWith('Bearer ') ? header.slice(7) || undefined : undefined;
+}
 
 export function requireToken(token: string | undefined): MiddlewareHandler {
   return async (c, next) => {
     if (!token) return next();
-    const header = c.req.header('authorization');
-    const bearer = header?.startsWith('Bearer ') ? header.slice(7) : undefined;
+    const bearer = bearerToken(c.req.header('authorization'));
     const cookie = getCookie(c, COOKIE);
     if ((bearer && same(bearer, token)) || (cookie && same(cookie, token))) return next();
     const query = c.req.query('token');

@@ -1,11 +1,10 @@
 import { readFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { serve, type ServerType } from '@hono/node-server';
 import { Hono } from 'hono';
 import { secureHeaders } from 'hono/secure-headers';
 import { checkBind, requireToken } from './auth.js';
+import { listen, type Listening } from './listen.js';
 import type { DashboardContext } from './context.js';
 import { redact } from './redact.js';
 import { analysisRoutes } from './routes/analysis.js';
@@ -94,11 +93,7 @@ export function createDashboardApp(ctx: DashboardContext, opts: { token?: string
   return app;
 }
 
-export interface DashboardServer {
-  url: string;
-  server: ServerType;
-  close(): Promise<void>;
-}
+export type DashboardServer = Listening;
 
 export interface ServeOptions {
   host?: string;
@@ -110,19 +105,5 @@ export interface ServeOptions {
 export async function serveDashboard(ctx: DashboardContext, opts: ServeOptions = {}): Promise<DashboardServer> {
   const host = opts.host ?? '127.0.0.1';
   checkBind(host, opts.token);
-  const app = createDashboardApp(ctx, { token: opts.token });
-  const { server, info } = await new Promise<{ server: ServerType; info: AddressInfo }>((resolve, reject) => {
-    const s = serve({ fetch: app.fetch, hostname: host, port: opts.port ?? 0 }, (info) => resolve({ server: s, info }));
-    s.once('error', reject);
-  });
-  const shown = host.includes(':') ? `[${host}]` : host;
-  return {
-    url: `http://${shown}:${info.port}`,
-    server,
-    close: () =>
-      new Promise<void>((resolve) => {
-        (server as { closeAllConnections?: () => void }).closeAllConnections?.();
-        server.close(() => resolve());
-      }),
-  };
+  return listen(createDashboardApp(ctx, { token: opts.token }), host, opts.port);
 }
