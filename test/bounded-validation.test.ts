@@ -2,11 +2,10 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { WorkflowFailedError } from '@temporalio/client';
-import { execa } from 'execa';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { ensureTemporalCli } from '../scripts/lib/temporal-cli.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_ISSUES } from '../src/shared/validation/bounded-issues.js';
 import { startTestWorker, tempDir, type TestWorker } from './support/harness.js';
+import { outcomeWithin, startWithTemporalCli, workflowTaskFailures } from './support/temporal-cli.js';
 
 // Issue 12 item 3: validation failures are bounded (the first issues and a count) whatever the
 // input: 60,000 unknown keys or a 250 KB binary/plain payload fail at once with a failure of a
@@ -16,12 +15,10 @@ const MAX_FAILURE_BYTES = 8 * 1024;
 
 describe('bounded validation failures', () => {
   let w: TestWorker;
-  let temporal: string;
   let manyKeys: string;
   let binary: string;
   beforeAll(async () => {
     w = await startTestWorker();
-    temporal = await ensureTemporalCli();
     const dir = tempDir('bounded');
     const big: Record<string, number> = {};
     for (let i = 0; i < 60_000; i++) big[`unknown_key_${i}`] = i;
@@ -34,33 +31,12 @@ describe('bounded validation failures', () => {
 
   async function failureOf(type: string, label: string, input: string[]) {
     const workflowId = `bounded-${type}-${label}-${randomUUID().slice(0, 6)}`;
-    await execa(temporal, [
-      'workflow',
-      'start',
-      '--address',
-      inject('temporalAddress'),
-      '--type',
-      type,
-      '--task-queue',
-      w.taskQueue,
-      '--workflow-id',
-      workflowId,
-      ...input,
-    ]);
+    await startWithTemporalCli({ type, taskQueue: w.taskQueue, workflowId, args: input });
     const handle = w.client.workflow.getHandle(workflowId);
-    const outcome = await Promise.race([
-      handle.result().then(
-        () => 'completed',
-        (e) => e,
-      ),
-      new Promise((r) => setTimeout(() => r('still running'), 30_000)),
-    ]);
+    const outcome = await outcomeWithin(handle, 30_000);
     if (outcome === 'still running') await handle.terminate('bounded-validation test');
     const events = (await handle.fetchHistory()).events ?? [];
-    const taskFailures = events
-      .filter((e) => e.workflowTaskFailedEventAttributes)
-      .map((e) => e.workflowTaskFailedEventAttributes?.failure?.message?.slice(0, 200));
-    expect(taskFailures, `${type} ${label}`).toEqual([]);
+    expect(await workflowTaskFailures(handle, 200), `${type} ${label}`).toEqual([]);
     expect(outcome, `${type} ${label}`).toBeInstanceOf(WorkflowFailedError);
     const failed = events.find((e) => e.workflowExecutionFailedEventAttributes)!.workflowExecutionFailedEventAttributes!.failure!;
     const bytes = Buffer.byteLength(JSON.stringify(failed));

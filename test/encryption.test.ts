@@ -13,6 +13,7 @@ import { clientDataConverter } from '../src/codec/data-converter.js';
 import { parseKeyring } from '../src/codec/keyring.js';
 import { experimentRunWorkflowId } from '../src/shared/experiments/workflow-ids.js';
 import { connectTestClient, startTestWorker, uniqueQueue, type TestWorker } from './support/harness.js';
+import { startWithTemporalCli } from './support/temporal-cli.js';
 import { nodeExperiment } from './support/experiments.js';
 
 // Issue 12, encrypted payloads, against the real dev server: with SHEPHERD_ENCRYPTION_KEYS set,
@@ -207,19 +208,11 @@ describe('encrypted payloads', () => {
 
     // The other direction: `temporal workflow start` encrypts its input through /encode.
     const viaCli = `enc-cli-${randomUUID().slice(0, 8)}`;
-    const started = await execa(
-      temporal,
-      [
-        'workflow',
-        'start',
-        '--address',
-        inject('temporalAddress'),
-        '--type',
-        'experimentBatch',
-        '--task-queue',
-        w.taskQueue,
-        '--workflow-id',
-        `experiment-batch-${viaCli}`,
+    const started = await startWithTemporalCli({
+      type: 'experimentBatch',
+      taskQueue: w.taskQueue,
+      workflowId: `experiment-batch-${viaCli}`,
+      args: [
         '--input',
         JSON.stringify(batch(viaCli, ['classified-gamma'])),
         '--codec-endpoint',
@@ -227,8 +220,8 @@ describe('encrypted payloads', () => {
         '--codec-auth',
         `Bearer ${TOKEN}`,
       ],
-      { reject: false },
-    );
+      reject: false,
+    });
     expect(started.exitCode, started.stderr).toBe(0);
     const cliResult = (await conn.client.workflow.getHandle(`experiment-batch-${viaCli}`).result()) as ExperimentBatchResult;
     expect(cliResult.experiments.map((e) => [e.name, e.status])).toEqual([['classified-gamma', 'succeeded']]);

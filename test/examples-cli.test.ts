@@ -1,12 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { WorkflowFailedError } from '@temporalio/client';
 import { CancelledFailure } from '@temporalio/common';
-import { execa } from 'execa';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ExperimentBatchResult } from '../src/shared/experiments/schemas.js';
 import type { SimulationJobProgress } from '../src/shared/simulation/messages.js';
-import { ensureTemporalCli } from '../scripts/lib/temporal-cli.js';
 import { startTestWorker, type TestWorker } from './support/harness.js';
+import { startWithTemporalCli } from './support/temporal-cli.js';
 import { waitFor } from './support/procs.js';
 
 // The README's promise: every example file starts as written with
@@ -14,30 +13,15 @@ import { waitFor } from './support/procs.js';
 // (here on the test worker's queue), and the Web UI's "current details" show its progress.
 
 let w: TestWorker;
-let temporal: string;
 
 beforeAll(async () => {
   w = await startTestWorker({ maxConcurrentActivityTaskExecutions: 10 });
-  temporal = await ensureTemporalCli();
 });
 afterAll(() => w?.stop());
 
 async function startFromCli(type: string, file: string): Promise<string> {
   const workflowId = `cli-example-${type}-${randomUUID().slice(0, 8)}`;
-  await execa(temporal, [
-    'workflow',
-    'start',
-    '--address',
-    inject('temporalAddress'),
-    '--type',
-    type,
-    '--task-queue',
-    w.taskQueue,
-    '--workflow-id',
-    workflowId,
-    '--input-file',
-    file,
-  ]);
+  await startWithTemporalCli({ type, taskQueue: w.taskQueue, workflowId, args: ['--input-file', file] });
   return workflowId;
 }
 

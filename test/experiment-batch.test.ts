@@ -2,13 +2,11 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { WorkflowFailedError } from '@temporalio/client';
-import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inject } from 'vitest';
 import { experimentBatchWorkflowId, startExperimentBatch, type ExperimentBatchResult } from '../src/client/experiments.js';
 import { exportResults } from '../src/activities/experiments/results.js';
-import { ensureTemporalCli } from '../scripts/lib/temporal-cli.js';
 import { startTestWorker, tempDir, type TestWorker } from './support/harness.js';
+import { startWithTemporalCli } from './support/temporal-cli.js';
 import { iris, nodeExperiment } from './support/experiments.js';
 import { startWebhookReceiver, type WebhookReceiver } from './support/webhook-receiver.js';
 import { experimentBatch } from '../src/workflows/index.js';
@@ -107,27 +105,13 @@ describe('experimentBatch', () => {
   });
 
   it('a malformed start from the temporal CLI fails the workflow instead of looping on task failures', async () => {
-    const temporal = await ensureTemporalCli();
     for (const [label, input] of [
       ['not-an-object', '"just a string"'],
       ['wrong-types', '{"batchId": 7, "experiments": "none"}'],
       ['empty', '{}'],
     ]) {
       const workflowId = `cli-bad-${label}-${randomUUID().slice(0, 6)}`;
-      await execa(temporal, [
-        'workflow',
-        'start',
-        '--address',
-        inject('temporalAddress'),
-        '--type',
-        'experimentBatch',
-        '--task-queue',
-        w.taskQueue,
-        '--workflow-id',
-        workflowId,
-        '--input',
-        input,
-      ]);
+      await startWithTemporalCli({ type: 'experimentBatch', taskQueue: w.taskQueue, workflowId, args: ['--input', input] });
       const err = await w.client.workflow
         .getHandle(workflowId)
         .result()

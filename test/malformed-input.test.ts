@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { WorkflowFailedError } from '@temporalio/client';
-import { execa } from 'execa';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { ensureTemporalCli } from '../scripts/lib/temporal-cli.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as workflows from '../src/workflows/index.js';
 import { startTestWorker, type TestWorker } from './support/harness.js';
+import { outcomeWithin, startWithTemporalCli, workflowTaskFailures } from './support/temporal-cli.js';
 
 // Every workflow type the worker registers (src/workflows/index.ts, so a new one is covered
 // without editing this file) must turn malformed input from the temporal CLI into a failed
@@ -21,10 +20,8 @@ const INPUTS: [string, string[]][] = [
 
 describe('malformed input from the temporal CLI', () => {
   let w: TestWorker;
-  let temporal: string;
   beforeAll(async () => {
     w = await startTestWorker();
-    temporal = await ensureTemporalCli();
   });
   afterAll(() => w?.stop());
 
@@ -32,33 +29,10 @@ describe('malformed input from the temporal CLI', () => {
     it(`${type} fails at once with a non-retryable error, without workflow-task failures`, async () => {
       for (const [label, input] of INPUTS) {
         const workflowId = `malformed-${type}-${label}-${randomUUID().slice(0, 6)}`;
-        await execa(temporal, [
-          'workflow',
-          'start',
-          '--address',
-          inject('temporalAddress'),
-          '--type',
-          type,
-          '--task-queue',
-          w.taskQueue,
-          '--workflow-id',
-          workflowId,
-          ...input,
-        ]);
+        await startWithTemporalCli({ type, taskQueue: w.taskQueue, workflowId, args: input });
         const handle = w.client.workflow.getHandle(workflowId);
-        const outcome = await Promise.race([
-          handle.result().then(
-            () => 'completed',
-            (e) => e,
-          ),
-          // A workflow-task loop never ends by itself: give up waiting and let the checks below fail.
-          new Promise((r) => setTimeout(() => r('still running'), 20_000)),
-        ]);
-        const events = (await handle.fetchHistory()).events ?? [];
-        const taskFailures = events
-          .filter((e) => e.workflowTaskFailedEventAttributes)
-          .map((e) => e.workflowTaskFailedEventAttributes?.failure?.message);
-        expect(taskFailures, `${type} ${label}`).toEqual([]);
+        const outcome = await outcomeWithin(handle, 20_000);
+        expect(await workflowTaskFailures(handle), `${type} ${label}`).toEqual([]);
         expect(outcome, `${type} ${label}`).toBeInstanceOf(WorkflowFailedError);
         const cause = (outcome as WorkflowFailedError).cause as { message?: string; nonRetryable?: boolean } | undefined;
         expect(cause?.nonRetryable, `${type} ${label}: ${cause?.message}`).toBe(true);

@@ -19,6 +19,7 @@ import {
   stopUpdate,
 } from '../src/shared/training/messages.js';
 import { startTestWorker, type TestWorker } from './support/harness.js';
+import { startWithTemporalCli } from './support/temporal-cli.js';
 import { processesWithEnv, waitFor } from './support/procs.js';
 import { irisJob, longJob, startQueue, status, updateRefusal, waitStatus, type QueueHandle } from './support/training.js';
 import { startWebhookReceiver, type WebhookReceiver } from './support/webhook-receiver.js';
@@ -349,18 +350,13 @@ describe('trainingQueue', () => {
     const temporal = await ensureTemporalCli();
     const cli = (...args: string[]) => execa(temporal, [...args, '--address', inject('temporalAddress')], { reject: false });
     const id = trainingQueueWorkflowId('default');
-    const started = await cli(
-      'workflow',
-      'start',
-      '--type',
-      'trainingQueue',
-      '--task-queue',
-      w.taskQueue,
-      '--workflow-id',
-      id,
-      '--input-file',
-      'examples/training/queue.json',
-    );
+    const started = await startWithTemporalCli({
+      type: 'trainingQueue',
+      taskQueue: w.taskQueue,
+      workflowId: id,
+      args: ['--input-file', 'examples/training/queue.json'],
+      reject: false,
+    });
     expect(started.exitCode, started.stderr).toBe(0);
     handles.push(w.client.workflow.getHandle(id));
 

@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { WorkflowFailedError } from '@temporalio/client';
-import { execa } from 'execa';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { ensureTemporalCli } from '../scripts/lib/temporal-cli.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestWorker, type TestWorker } from './support/harness.js';
+import { outcomeWithin, startWithTemporalCli, workflowTaskFailures } from './support/temporal-cli.js';
 
 // Issue 12 item 2: a payload whose metadata names an encoding the converter cannot decode must
 // fail the workflow at once, non-retryably, saying the input could not be decoded, for every
@@ -24,10 +23,8 @@ const INPUTS: [string, string[], string][] = [
 
 describe('undecodable payloads from the temporal CLI', () => {
   let w: TestWorker;
-  let temporal: string;
   beforeAll(async () => {
     w = await startTestWorker();
-    temporal = await ensureTemporalCli();
   });
   afterAll(() => w?.stop());
 
@@ -35,33 +32,11 @@ describe('undecodable payloads from the temporal CLI', () => {
     it(`${type} fails at once, non-retryably, saying the input could not be decoded`, async () => {
       for (const [label, input, encoding] of INPUTS) {
         const workflowId = `undecodable-${type}-${label}-${randomUUID().slice(0, 6)}`;
-        await execa(temporal, [
-          'workflow',
-          'start',
-          '--address',
-          inject('temporalAddress'),
-          '--type',
-          type,
-          '--task-queue',
-          w.taskQueue,
-          '--workflow-id',
-          workflowId,
-          ...input,
-        ]);
+        await startWithTemporalCli({ type, taskQueue: w.taskQueue, workflowId, args: input });
         const handle = w.client.workflow.getHandle(workflowId);
-        const outcome = await Promise.race([
-          handle.result().then(
-            () => 'completed',
-            (e) => e,
-          ),
-          new Promise((r) => setTimeout(() => r('still running'), 20_000)),
-        ]);
+        const outcome = await outcomeWithin(handle, 20_000);
         if (outcome === 'still running') await handle.terminate('undecodable-input test');
-        const events = (await handle.fetchHistory()).events ?? [];
-        const taskFailures = events
-          .filter((e) => e.workflowTaskFailedEventAttributes)
-          .map((e) => e.workflowTaskFailedEventAttributes?.failure?.message);
-        expect(taskFailures, `${type} ${label}`).toEqual([]);
+        expect(await workflowTaskFailures(handle), `${type} ${label}`).toEqual([]);
         expect(outcome, `${type} ${label}`).toBeInstanceOf(WorkflowFailedError);
         const cause = (outcome as WorkflowFailedError).cause as { message?: string; nonRetryable?: boolean; type?: string } | undefined;
         expect(cause?.nonRetryable, `${type} ${label}: ${cause?.message}`).toBe(true);
