@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { bundleWorkflowCode } from '@temporalio/worker';
@@ -40,6 +40,20 @@ function job(jobId: string, replicate: SimulationJobInput['replicate']): Simulat
     aggregate: { fields: ['value'], stats: ['count', 'mean', 'std', 'min', 'max'], percentiles: [5, 50, 95] },
     replicateRetry: { maximumAttempts: 2, initialInterval: '100ms' },
   };
+}
+
+/** REPLICATES × PARAMETERS runs of TRIVIAL_SH from `xargs -P CONCURRENCY`, each writing its own result file. */
+async function plainSpawnerRate(dir: string): Promise<{ seconds: number; rate: number }> {
+  mkdirSync(dir, { recursive: true });
+  const n = REPLICATES * PARAMETERS;
+  const each = `SHEPHERD_SEED=$1 SHEPHERD_RESULT_FILE=${dir}/$1.json; export SHEPHERD_SEED SHEPHERD_RESULT_FILE; ${TRIVIAL_SH}`;
+  const t0 = performance.now();
+  await execa('xargs', ['-P', String(CONCURRENCY), '-n', '1', 'sh', '-c', each, 'replicate'], {
+    input: Array.from({ length: n }, (_, i) => i).join('\n'),
+  });
+  const seconds = (performance.now() - t0) / 1000;
+  if (readdirSync(dir).length !== n) throw new Error(`plain spawner wrote ${readdirSync(dir).length} of ${n} result files`);
+  return { seconds, rate: n / seconds };
 }
 
 export async function benchSweep(ctx: BenchContext): Promise<void> {
@@ -94,10 +108,16 @@ export async function benchSweep(ctx: BenchContext): Promise<void> {
     ctx.report(`${label}, in-process`, 'replicates/s', inProc.rate);
     ctx.report(`${label}, in-process`, 'ratio vs bare no-op activities/s', ratio(inProc.rate, ctx.baseline.noopActivitiesPerSec), 'x');
 
+    // The machine's own limit: the same commands from a plain spawner, no Temporal, no workspaces.
+    const plain = await plainSpawnerRate(path.join(ctx.workDir, 'xargs'));
+    ctx.report(`${label}, plain xargs -P${CONCURRENCY} (no Temporal)`, 'wall time', plain.seconds, 's');
+    ctx.report(`${label}, plain xargs -P${CONCURRENCY} (no Temporal)`, 'commands/s', plain.rate);
+
     const sub = await run('subprocess', { command: 'sh', args: ['-c', TRIVIAL_SH] });
     ctx.report(`${label}, subprocess`, 'wall time', sub.seconds, 's');
     ctx.report(`${label}, subprocess`, 'replicates/s', sub.rate);
     ctx.report(`${label}, subprocess`, 'ratio vs bare no-op activities/s', ratio(sub.rate, ctx.baseline.noopActivitiesPerSec), 'x');
+    ctx.report(`${label}, subprocess`, 'fraction of the plain spawner rate', ratio(sub.rate, plain.rate), 'x');
     ctx.report(`${label}, subprocess`, `target < ${TARGET_SECONDS} s`, sub.seconds < TARGET_SECONDS ? 'met' : 'MISSED');
     // Each subprocess replicate forks the worker, and fork time grows with the worker's memory.
     const rssKb = Number((await execa('ps', ['-o', 'rss=', '-p', String(worker.pid)], { reject: false })).stdout.trim());
