@@ -8,6 +8,7 @@ import { experimentRunWorkflowId } from '../src/shared/experiments/workflow-ids.
 import { experimentsCli } from '../src/cli/pipelines/experiments.js';
 import { trainingCli } from '../src/cli/pipelines/training.js';
 import { simulationCli } from '../src/cli/pipelines/simulation.js';
+import { recommendForTrainingJob, trainingRecommendationLines } from '../src/cli/pipelines/training-recommend.js';
 import { recommendForJob, replicateRecommendationLines } from '../src/cli/pipelines/simulation-recommend.js';
 import { enqueueUpdate } from '../src/shared/training/messages.js';
 import { startTestWorker, type TestWorker } from './support/harness.js';
@@ -248,5 +249,14 @@ describe('progressTimeout through a real worker', () => {
       done.queue,
     ]);
     expect(rows[0]!.metrics.longestSilenceMs).toEqual(expect.any(Number));
+
+    // `shepherd training recommend`: completed runs of the job ID, from any queue, are the samples.
+    const job = irisJob('fine', { steps: 60 });
+    const mine = await recommendForTrainingJob(w.pool, job, { days: 1, minSamples: 1000 });
+    expect(mine[0]).toMatchObject({ job: 'fine', configured: null, recommended: null });
+    expect(mine[0]!.samples).toBeGreaterThanOrEqual(1);
+    expect(trainingRecommendationLines(mine).join('\n')).toMatch(/needs at least 1000 successful runs/);
+    const enough = await recommendForTrainingJob(w.pool, job, { days: 1, minSamples: 1 });
+    expect(enough[0]!.recommended).toMatch(/^\d+[sm]$/);
   });
 });

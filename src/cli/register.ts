@@ -10,6 +10,7 @@ import { registerExperimentVerbs } from './pipelines/experiments-recommend.js';
 import { registerSimulationVerbs } from './pipelines/simulation-recommend.js';
 import { simulationCli } from './pipelines/simulation.js';
 import { registerTrainingVerbs, trainingCli } from './pipelines/training.js';
+import { registerTrainingRecommend } from './pipelines/training-recommend.js';
 
 /** `shepherd <pipeline> <verb>` for every pipeline, plus --version and `completion`. */
 export function registerPipelines(program: Command): void {
@@ -17,7 +18,10 @@ export function registerPipelines(program: Command): void {
   program.version(pkg.version, '-V, --version');
   registerPipeline(program, experimentsCli, registerExperimentVerbs);
   registerPipeline(program, simulationCli, registerSimulationVerbs);
-  registerPipeline(program, trainingCli, registerTrainingVerbs);
+  registerPipeline(program, trainingCli, (cmd) => {
+    registerTrainingVerbs(cmd);
+    registerTrainingRecommend(cmd);
+  });
   registerPipeline(program, conversationsCli);
   program
     .command('completion')
