@@ -9,10 +9,9 @@ import { describeIssues } from '../../shared/schemas.js';
 import { storeAnalyzerResult } from '../../db/analysis/findings-store.js';
 import type { AnalyzerName, AnalyzerOutcome, RunAnalyzerInput } from '../../shared/analysis/analyzers.js';
 import type { AppAddress } from '../../shared/containers.js';
-import { attemptDeadline, heartbeatIntervalMs } from '../step/command.js';
+import { attemptDeadline, attemptDiskFloor, heartbeatIntervalMs } from '../step/command.js';
 import type { ActivityDeps } from '../deps.js';
 import { prepareWorkspace, workspacePath } from '../step/workspace.js';
-import { waitForDiskFloor } from '../step/disk-floor.js';
 import { progressTimeoutSchema } from '../../shared/step/liveness.js';
 import { runAiReview, type AiReviewConfig } from './ai-review.js';
 import type { AnalyzerResult } from './analyzer-result.js';
@@ -112,14 +111,9 @@ export function createRunAnalyzer(deps: AnalysisDeps) {
     });
     const sourceAbs = await resolveSource(deps.projectDir ?? process.cwd(), input.target.sourceDir);
     // The source copy and reports go to the data dir: no analyzer starts under the disk floor.
-    await waitForDiskFloor({
-      dir: deps.runsDir,
-      floor: () => deps.diskFloor,
-      deadline: attemptDeadline(startedAt, info.startToCloseTimeoutMs),
-      signal: ctx.cancellationSignal,
-      pollMs: heartbeatIntervalMs(info.heartbeatTimeoutMs),
-      onWaiting: (waiting) => ctx.heartbeat({ analyzer: input.analyzer, phase: 'waiting', elapsedMs: Date.now() - startedAt, waiting }),
-    });
+    await attemptDiskFloor(deps, startedAt, (waiting) =>
+      ctx.heartbeat({ analyzer: input.analyzer, phase: 'waiting', elapsedMs: Date.now() - startedAt, waiting }),
+    );
     await prepareWorkspace(workspace, { files: [], inputs: [] });
     // The analysed tree is copied in: tools read a snapshot, never write into the user's tree.
     // Vendored dependencies and VCS data are not the app's code (and can be huge); symlinks are

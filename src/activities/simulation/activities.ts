@@ -22,7 +22,7 @@ import {
 } from '../../shared/simulation/schemas.js';
 import { aggregateResults } from '../../shared/simulation/aggregate.js';
 import { replicateSeed } from '../../shared/simulation/sweep-plan.js';
-import { attemptDeadline, heartbeatIntervalMs } from '../step/command.js';
+import { attemptDeadline, attemptDiskFloor, heartbeatIntervalMs } from '../step/command.js';
 import { REPLICATE_FATAL } from '../../shared/failure-types.js';
 import { canonicalJson } from '../../shared/canonical-json.js';
 import { backoffMs } from '../../shared/retry.js';
@@ -30,7 +30,6 @@ import type { ActivityDeps } from '../deps.js';
 import { createEnvironmentCache, groupCommandRunner } from './environments.js';
 import { resolveInsideProject } from '../step/project-paths.js';
 import { executeStep, type StepProgress } from '../step/execute-step.js';
-import { waitForDiskFloor } from '../step/disk-floor.js';
 import { describeLiveness } from '../../shared/step/liveness.js';
 import { assertStepSucceeded } from '../step/failure.js';
 import { readStepResult } from '../step/result-file.js';
@@ -412,14 +411,7 @@ export function createSimulationActivities(deps: ActivityDeps) {
       // Command replicates write workspaces: none starts under the disk floor (module replicates write nothing).
       const diskFloorOpen = async () => {
         if (isModuleReplicate(input.replicate)) return;
-        await waitForDiskFloor({
-          dir: deps.runsDir,
-          floor: () => deps.diskFloor,
-          deadline: activityDeadline,
-          signal,
-          pollMs: heartbeatIntervalMs(info.heartbeatTimeoutMs),
-          onWaiting: (reason) => (waiting = reason),
-        }).finally(() => (waiting = undefined));
+        await attemptDiskFloor(deps, startedAt, (reason) => (waiting = reason)).finally(() => (waiting = undefined));
       };
       ctx.heartbeat(progress);
       const beat = setInterval(() => ctx.heartbeat(details()), heartbeatIntervalMs(info.heartbeatTimeoutMs));

@@ -87,6 +87,26 @@ export function attemptDeadline(startedAt: number, startToCloseTimeoutMs: number
   return startedAt + startToCloseTimeoutMs - Math.min(1000, Math.floor(startToCloseTimeoutMs / 10));
 }
 
+/**
+ * Waits, inside the current activity attempt, until the data dir is above SHEPHERD_DISK_FLOOR:
+ * polled at the heartbeat cadence, cancelled with the attempt, DiskFloor at its deadline.
+ */
+export function attemptDiskFloor(
+  deps: Pick<ActivityDeps, 'runsDir' | 'diskFloor'>,
+  startedAt: number,
+  onWaiting: (reason: string) => void,
+): Promise<void> {
+  const { info, cancellationSignal } = Context.current();
+  return waitForDiskFloor({
+    dir: deps.runsDir,
+    floor: () => deps.diskFloor,
+    deadline: attemptDeadline(startedAt, info.startToCloseTimeoutMs),
+    signal: cancellationSignal,
+    pollMs: heartbeatIntervalMs(info.heartbeatTimeoutMs),
+    onWaiting,
+  });
+}
+
 export function createCommandActivities(deps: ActivityDeps) {
   return {
     /**
@@ -111,14 +131,9 @@ export function createCommandActivities(deps: ActivityDeps) {
       });
       const beat = (details: CommandHeartbeat) => ctx.heartbeat(details);
       beat({ ...NOT_STARTED, state: 'starting' });
-      await waitForDiskFloor({
-        dir: deps.runsDir,
-        floor: () => deps.diskFloor,
-        deadline: attemptDeadline(startedAt, info.startToCloseTimeoutMs),
-        signal: ctx.cancellationSignal,
-        pollMs: heartbeatIntervalMs(info.heartbeatTimeoutMs),
-        onWaiting: (waiting) => beat({ ...NOT_STARTED, elapsedMs: Date.now() - startedAt, state: `waiting: ${waiting}`, waiting }),
-      });
+      await attemptDiskFloor(deps, startedAt, (waiting) =>
+        beat({ ...NOT_STARTED, elapsedMs: Date.now() - startedAt, state: `waiting: ${waiting}`, waiting }),
+      );
       await prepareWorkspace(workspace, spec);
       deps.logger.info({ command: spec.command, workspace }, 'step started');
 
