@@ -24,7 +24,12 @@ export const CHROMIUM_ARGS = [
 export async function ensureChromium(log: (msg: string) => void = () => undefined): Promise<string> {
   if (existsSync(CHROMIUM_PATH)) return CHROMIUM_PATH;
   log(`${CHROMIUM_PATH} is missing: installing Debian's chromium package`);
-  const apt = (args: string[]) => execa('apt-get', args, { env: { DEBIAN_FRONTEND: 'noninteractive' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Waits for another apt-get (the container set-up's) instead of failing on its lock.
+  const apt = (args: string[]) =>
+    execa('apt-get', ['-o', 'DPkg::Lock::Timeout=600', ...args], {
+      env: { DEBIAN_FRONTEND: 'noninteractive' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
   try {
     await apt(['install', '-y', '--no-install-recommends', 'chromium']);
   } catch {
