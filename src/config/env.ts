@@ -63,16 +63,11 @@ const envSchema = z.object({
     .regex(/^[^:]+:\d+$/, 'must be host:port')
     .optional(),
   /**
-   * Where artifacts go. Only the local data dir exists so far; the S3 settings below are reserved
-   * for the object store (issue 13) and `s3` is refused rather than silently ignored.
+   * Where artifacts that must outlive this machine go (training checkpoints and manifests):
+   * `local` keeps them in the data dir, or in SHEPHERD_ARTIFACT_DIR when set (a filesystem every
+   * worker mounts); `s3` uploads them to SHEPHERD_S3_BUCKET (any S3-compatible server).
    */
-  SHEPHERD_ARTIFACT_STORE: z
-    .enum(['local', 's3'])
-    .default('local')
-    .refine(
-      (v) => v === 'local',
-      'the S3 artifact store is not built yet: unset it or use "local" (artifacts stay under SHEPHERD_DATA_DIR)',
-    ),
+  SHEPHERD_ARTIFACT_STORE: z.enum(['local', 's3']).default('local'),
   SHEPHERD_ARTIFACT_DIR: z.string().min(1).optional(),
   SHEPHERD_S3_BUCKET: z.string().min(3).optional(),
   SHEPHERD_S3_PREFIX: z.string().default(''),
@@ -131,6 +126,8 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): ShepherdEnv {
     const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
     throw new Error(`invalid environment: ${problems}`);
   }
+  if (parsed.data.SHEPHERD_ARTIFACT_STORE === 's3' && !parsed.data.SHEPHERD_S3_BUCKET)
+    throw new Error('invalid environment: SHEPHERD_S3_BUCKET: required when SHEPHERD_ARTIFACT_STORE=s3 (the bucket artifacts go to)');
   // Relative to the Shepherd checkout, not the current directory (see data-dir.ts).
   const dataDir = resolveDataPath(parsed.data.SHEPHERD_DATA_DIR);
   const runsDir = resolveDataPath(parsed.data.SHEPHERD_RUNS_DIR ?? path.join(dataDir, 'runs'));
