@@ -2,6 +2,7 @@ import type pg from 'pg';
 import type { Client } from '@temporalio/client';
 import type { Logger } from '../config/logger.js';
 import type { DiskFloor } from '../shared/hygiene/schemas.js';
+import type { ArtifactStore } from '../storage/artifact-store.js';
 
 /** What activities need from the outside world; injected so tests can point them anywhere real. */
 export interface ActivityDeps {
@@ -21,4 +22,6 @@ export interface ActivityDeps {
   diskFloor?: DiskFloor;
   /** Client for activities that signal workflows (holdAppContainer); default the worker's own (activity Context.client). */
   temporalClient?: Client;
+  /** Where training checkpoints are mirrored for workers on other machines (SHEPHERD_ARTIFACT_STORE); unset = the data dir only. */
+  artifacts?: ArtifactStore;
 }

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { CheckpointRef } from '../shared/training/schemas.js';
+import { artifactKey } from './artifact-store.js';
 
 // Where training checkpoints live on disk: shared by the training activity that writes them and
 // the dashboard that reads them (which must not import activities).
@@ -21,11 +22,18 @@ export interface JobDirs {
   dir: string;
   checkpoints: string;
   manifest: string;
+  /** The same directory's key in an artifact store: `training/<queue>/<jobId>/<instance>`. */
+  key: string;
 }
 
 export function jobDirs(root: string, queue: string, jobId: string, instance: string): JobDirs {
   const dir = path.join(root, encodeURIComponent(queue), encodeURIComponent(jobId), encodeURIComponent(instance));
-  return { dir, checkpoints: path.join(dir, 'checkpoints'), manifest: path.join(dir, 'manifest.json') };
+  return {
+    dir,
+    checkpoints: path.join(dir, 'checkpoints'),
+    manifest: path.join(dir, 'manifest.json'),
+    key: artifactKey('training', queue, jobId, instance),
+  };
 }
 
 export interface Manifest {

@@ -1,3 +1,4 @@
+import { artifactStoreFromEnv } from '../storage/artifact-store-from-env.js';
 import path from 'node:path';
 import type { NativeConnection, WorkerOptions } from '@temporalio/worker';
 import type { ShepherdEnv } from '../config/env.js';
@@ -44,6 +45,7 @@ export async function createWorkerSet(opts: {
       webhookUrl: env.SHEPHERD_WEBHOOK_URL,
       diskFloor: env.hygiene.diskFloor,
       logger,
+      artifacts: artifactStoreFromEnv(env),
     },
     shutdownGraceTime,
     maxConcurrentActivityTaskExecutions: env.SHEPHERD_MAX_CONCURRENT_ACTIVITIES,

@@ -26,7 +26,7 @@ import { describeLiveness } from '../../shared/step/liveness.js';
 import { assertStepSucceeded } from '../step/failure.js';
 import { readStepResult } from '../step/result-file.js';
 import { prepareWorkspace, workspacePath } from '../step/workspace.js';
-import { addCheckpoint, existsInside, jobDirs, openJobDir, SupersededError, trainingRoot } from './checkpoints.js';
+import { addCheckpoint, existsInside, findCheckpoint, jobDirs, openJobDir, SupersededError, trainingRoot } from './checkpoints.js';
 import { formatBytes } from '../../shared/bytes.js';
 import { ProgressTracker } from './progress.js';
 import { parseProgressLine } from './protocol.js';
@@ -264,7 +264,8 @@ export function createTrainingActivities(deps: ActivityDeps) {
       const { dataset, baseModel, args } = resolveJobPaths(job);
       const workflowId = info.workflowExecution?.workflowId ?? `activity-${info.activityId}`;
       const dirs = jobDirs(root, input.queue, job.jobId, input.instance);
-      const manifest = await openJobDir(dirs, { instance: input.instance, queue: input.queue, jobId: job.jobId });
+      const store = deps.artifacts;
+      const manifest = await openJobDir(dirs, { instance: input.instance, queue: input.queue, jobId: job.jobId }, store);
 
       // Resume from the newest checkpoint that still exists: the one in this activity's last
       // heartbeat (a retry after a crash), the one the queue handed over (after a pause), or a
@@ -275,10 +276,8 @@ export function createTrainingActivities(deps: ActivityDeps) {
         .sort((a, b) => b.step - a.step);
       let resumeFrom: CheckpointRef | null = null;
       for (const c of candidates) {
-        if (await existsInside(dirs.checkpoints, c.path)) {
-          resumeFrom = c;
-          break;
-        }
+        resumeFrom = await findCheckpoint(dirs, c, store);
+        if (resumeFrom) break;
       }
       const warnings = [...(previous?.warnings ?? [])];
       if (!resumeFrom && candidates.length > 0) {
@@ -362,8 +361,9 @@ export function createTrainingActivities(deps: ActivityDeps) {
         }
         if (finalIssue) tracker.warn(`validation missing: ${finalIssue}`);
         beat();
+        const metrics = metricsFromFinalCheckpoint(resumeFrom, job.steps);
         return {
-          ...result('completed', null, { metrics: metricsFromFinalCheckpoint(resumeFrom, job.steps) }),
+          ...result('completed', null, { metrics: store ? { ...metrics, artifacts: store.locate(dirs.key) } : metrics }),
           valLoss: resumeFrom.valLoss,
         };
       }
@@ -420,7 +420,7 @@ export function createTrainingActivities(deps: ActivityDeps) {
               tracker.warn(`checkpoint ${ref.path} reported at step ${ref.step} is not a file inside ${dirs.checkpoints}; ignored`);
               return;
             }
-            const plan = await addCheckpoint(dirs, manifest, ref, job.retention.keepLast, job.retention.keepBest);
+            const plan = await addCheckpoint(dirs, manifest, ref, job.retention.keepLast, job.retention.keepBest, store);
             tracker.lastCheckpoint = ref;
             tracker.bestCheckpoint = plan.best;
             beat();
@@ -540,7 +540,8 @@ export function createTrainingActivities(deps: ActivityDeps) {
         }
         tracker.warn(`validation missing: ${finalIssue}`);
       }
-      return result('completed', null, { metrics: m, outcome });
+      // The row in PostgreSQL says where the job's checkpoints are kept beyond this machine.
+      return result('completed', null, { metrics: store ? { ...m, artifacts: store.locate(dirs.key) } : m, outcome });
     },
   };
 }

@@ -1,7 +1,17 @@
 import { mkdir, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { CheckpointRef } from '../../shared/training/schemas.js';
+import type { ArtifactStore } from '../../storage/artifact-store.js';
 import { planRetention, type RetentionPlan } from './retention.js';
+import {
+  clearStoredCheckpoints,
+  deleteStoredCheckpoints,
+  fetchCheckpoint,
+  localRef,
+  readStoredManifest,
+  uploadCheckpoint,
+  writeStoredManifest,
+} from './checkpoint-mirror.js';
 
 export { trainingRoot, jobDirs, readManifest, type JobDirs, type Manifest } from '../../storage/training-layout.js';
 import { readManifest, type JobDirs, type Manifest } from '../../storage/training-layout.js';
@@ -19,23 +29,40 @@ export async function writeManifest(file: string, m: Manifest): Promise<void> {
   await rename(tmp, file);
 }
 
+/** Saves the manifest locally and, with a store, where every other worker reads it. */
+async function saveManifest(dirs: JobDirs, m: Manifest, store: ArtifactStore | undefined): Promise<void> {
+  if (store) await writeStoredManifest(store, dirs, m);
+  await writeManifest(dirs.manifest, m);
+}
+
+/** With a store, its manifest is the one every attempt agrees on, whichever machine ran the last. */
+async function currentManifest(dirs: JobDirs, store: ArtifactStore | undefined): Promise<Manifest | null> {
+  return (store ? await readStoredManifest(store, dirs) : null) ?? (await readManifest(dirs.manifest));
+}
+
 /**
  * Opens the job directory for one attempt. A directory whose manifest names another owner (or
  * none: a crash before the first manifest) is emptied: its checkpoints must never be resumed by
- * mistake.
+ * mistake. Checkpoint paths are rewritten to this worker's directory (another worker may have
+ * written them).
  */
-export async function openJobDir(dirs: JobDirs, owner: { instance: string; queue: string; jobId: string }): Promise<Manifest> {
+export async function openJobDir(
+  dirs: JobDirs,
+  owner: { instance: string; queue: string; jobId: string },
+  store?: ArtifactStore,
+): Promise<Manifest> {
   await mkdir(dirs.dir, { recursive: true });
-  const existing = await readManifest(dirs.manifest);
+  const existing = await currentManifest(dirs, store);
   let manifest: Manifest;
   if (existing && existing.instance === owner.instance) {
-    manifest = { ...existing, epoch: existing.epoch + 1 };
+    manifest = { ...existing, epoch: existing.epoch + 1, checkpoints: existing.checkpoints.map((c) => localRef(dirs, c)) };
   } else {
     await rm(dirs.checkpoints, { recursive: true, force: true });
+    if (store) await clearStoredCheckpoints(store, dirs);
     manifest = { ...owner, epoch: 1, checkpoints: [] };
   }
   await mkdir(dirs.checkpoints, { recursive: true });
-  await writeManifest(dirs.manifest, manifest);
+  await saveManifest(dirs, manifest, store);
   return manifest;
 }
 
@@ -59,8 +86,9 @@ export async function existsInside(dir: string, p: string): Promise<boolean> {
 }
 
 /**
- * Records a new checkpoint, deletes what retention no longer keeps, and saves the manifest.
- * Throws SupersededError (touching nothing) when a newer attempt has opened the directory.
+ * Records a new checkpoint (uploaded first, with a store), deletes what retention no longer keeps
+ * (from the store too), and saves the manifest. Throws SupersededError (touching nothing) when a
+ * newer attempt has opened the directory, on any machine sharing the store.
  */
 export async function addCheckpoint(
   dirs: JobDirs,
@@ -68,15 +96,32 @@ export async function addCheckpoint(
   ref: CheckpointRef,
   keepLast: number,
   keepBest: boolean,
+  store?: ArtifactStore,
 ): Promise<RetentionPlan> {
-  const onDisk = await readManifest(dirs.manifest);
-  if (onDisk && onDisk.epoch !== manifest.epoch) throw new SupersededError(manifest.epoch, onDisk.epoch);
+  const current = await currentManifest(dirs, store);
+  if (current && current.epoch !== manifest.epoch) throw new SupersededError(manifest.epoch, current.epoch);
+  // Uploaded before the manifest names it: a resuming worker never looks for a missing object.
+  if (store) await uploadCheckpoint(store, dirs, ref);
   const plan = planRetention([...manifest.checkpoints.filter((c) => c.step !== ref.step), ref], keepLast, keepBest);
-  for (const old of plan.remove) {
+  const removed = plan.remove.filter((old) => old.path !== ref.path);
+  for (const old of removed) {
     // Only inside the job's checkpoint directory, whatever a manifest says.
-    if (old.path !== ref.path && (await existsInside(dirs.checkpoints, old.path))) await rm(old.path, { recursive: true, force: true });
+    if (await existsInside(dirs.checkpoints, old.path)) await rm(old.path, { recursive: true, force: true });
   }
   manifest.checkpoints = plan.keep;
-  await writeManifest(dirs.manifest, manifest);
+  await saveManifest(dirs, manifest, store);
+  // After the manifest stops naming them: a crash in between leaves garbage, never a dangling ref.
+  if (store) await deleteStoredCheckpoints(store, dirs, removed);
   return plan;
+}
+
+/**
+ * The checkpoint as a file this worker's trainer can load: in this job directory (under its own
+ * path or its name), else downloaded from the store; null when it exists nowhere.
+ */
+export async function findCheckpoint(dirs: JobDirs, ref: CheckpointRef, store?: ArtifactStore): Promise<CheckpointRef | null> {
+  if (await existsInside(dirs.checkpoints, ref.path)) return ref;
+  const here = localRef(dirs, ref);
+  if (await existsInside(dirs.checkpoints, here.path)) return here;
+  return store ? fetchCheckpoint(store, dirs, ref) : null;
 }
