@@ -2,6 +2,7 @@ import path from 'node:path';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { ExperimentConfig } from '../../shared/experiments/schemas.js';
 import { createCommandActivities } from '../step/command.js';
+import type { StepOutput } from '../step/output-artifacts.js';
 import type { ActivityDeps } from '../deps.js';
 import { resolveInsideProject } from '../step/project-paths.js';
 
@@ -10,7 +11,7 @@ export interface ExperimentRunResult {
   attempt: number;
   durationMs: number;
   peakRssBytes: number;
-  outputs: { path: string; size: number }[];
+  outputs: StepOutput[];
   workspace: string;
   /** Longest time the program went without output or file growth (progressTimeout recommendations). */
   longestSilenceMs?: number;

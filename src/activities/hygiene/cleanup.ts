@@ -1,3 +1,5 @@
+import type { ArtifactStore } from '../../storage/artifact-store.js';
+import { deleteRunArtifacts } from '../step/output-artifacts.js';
 import { rm, rmdir } from 'node:fs/promises';
 import path from 'node:path';
 import { Context } from '@temporalio/activity';
@@ -70,7 +72,15 @@ async function gatherFacts(client: Client, trees: RunTree[], procDir: string, wr
 }
 
 /** Deletes the trees the plan removes (a dry run only lists them); returns those really gone. */
-async function removeTrees(ctx: Context, decisions: Decision<Tree>[], procDir: string, dryRun: boolean, beat: Beat, warnings: string[]) {
+async function removeTrees(
+  ctx: Context,
+  decisions: Decision<Tree>[],
+  where: { procDir: string; runsDir: string; artifacts?: ArtifactStore },
+  dryRun: boolean,
+  beat: Beat,
+  warnings: string[],
+) {
+  const { procDir, runsDir, artifacts } = where;
   const removed: Decision<Tree>[] = [];
   for (const d of decisions.filter((x) => x.remove)) {
     beat('removing', { removed: removed.length });
@@ -87,6 +97,8 @@ async function removeTrees(ctx: Context, decisions: Decision<Tree>[], procDir: s
     // One rm of a large tree can outlast the heartbeat timeout; it is progressing, not hung.
     const during = setInterval(() => beat('removing', { removing: d.facts.ref.paths[0] }), 10_000);
     try {
+      // The store's copies of the run's outputs first: a crash in between leaves files, not dangling references.
+      if (artifacts) await deleteRunArtifacts(artifacts, runsDir, d.facts.ref.paths);
       for (const p of d.facts.ref.paths) await rm(p, { recursive: true, force: true });
       removed.push(d);
       await rmdir(path.dirname(d.facts.ref.paths[0]!)).catch(() => undefined); // the workflow dir, once empty
@@ -124,7 +136,14 @@ export function createHygieneActivities(deps: ActivityDeps) {
       const facts = await gatherFacts(deps.temporalClient ?? ctx.client, trees, deps.procDir, !input.dryRun, beat);
       const decisions = planCleanup(facts, parsed.data, Date.now());
       const warnings: string[] = [];
-      const removed = await removeTrees(ctx, decisions, deps.procDir, input.dryRun, beat, warnings);
+      const removed = await removeTrees(
+        ctx,
+        decisions,
+        { procDir: deps.procDir, runsDir, artifacts: deps.artifacts },
+        input.dryRun,
+        beat,
+        warnings,
+      );
       const kept = decisions.filter((d) => !d.remove);
       const disk = await diskState(runsDir, deps.diskFloor);
       const report: WorkspaceCleanupReport = {

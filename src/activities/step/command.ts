@@ -1,3 +1,4 @@
+import { uploadOutputs, type StepOutput } from './output-artifacts.js';
 import { Context } from '@temporalio/activity';
 import { parseCommandSpec, type CommandSpec } from '../../shared/step/command-spec.js';
 import { describeLiveness } from '../../shared/step/liveness.js';
@@ -35,7 +36,7 @@ export interface CommandResult {
   durationMs: number;
   peakRssBytes: number;
   workspace: string;
-  outputs: { path: string; size: number }[];
+  outputs: StepOutput[];
   /** Last lines of stdout, for the Web UI; the full log is stdout.log in the workspace. */
   stdoutTail: string[];
   /** Longest time without output or file growth: the basis of progressTimeout recommendations. */
@@ -159,7 +160,9 @@ export function createCommandActivities(deps: ActivityDeps) {
       );
       assertStepSucceeded(spec, outcome, info.attempt);
       const result = await readStepResult(outcome.resultFile, spec.resultRequired);
-      const outputs = await collectOutputs(workspace, spec.outputs);
+      const collected = await collectOutputs(workspace, spec.outputs);
+      // With a store, outputs outlive this machine; PostgreSQL keeps the references.
+      const outputs = deps.artifacts ? await uploadOutputs(deps.artifacts, deps.runsDir, workspace, collected) : collected;
       return {
         result,
         exitCode: 0,

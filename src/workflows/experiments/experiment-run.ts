@@ -59,6 +59,9 @@ export async function experimentRun(rawInput: ExperimentRunInput): Promise<Exper
       workflowId: workflowInfo().workflowId,
       runId: workflowInfo().runId,
       durationMs: result.durationMs,
+      // Declared outputs and, with an artifact store, where they are kept. (Only the activity's
+      // arguments change: replay does not compare them, so running executions are unaffected.)
+      outputs: result.outputs,
       ...(result.longestSilenceMs === undefined ? {} : { longestSilenceMs: result.longestSilenceMs }),
       startedAt: new Date(startedAt).toISOString(),
       finishedAt: new Date(Date.now()).toISOString(),
