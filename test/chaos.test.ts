@@ -28,6 +28,9 @@ describe('chaos (short)', () => {
       text,
     ).toBe(8);
     expect(report.inputs.total, text).toBeGreaterThanOrEqual(25 * 8);
+    // Every kind of the mix ran to completion, streamed model calls included.
+    for (const kind of ['experimentBatch', 'simulationJob', 'trainingQueue', 'conversationBatch'])
+      expect(report.pipelines[kind]?.completed, `${kind}\n${text}`).toBe(2);
     expect(report.reasons, text).toEqual([]);
   });
 });

@@ -3,7 +3,8 @@ import path from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
 import { enqueueUpdate, statusQuery } from '../../src/shared/training/messages.js';
 import { trainingQueueWorkflowId } from '../../src/shared/training/workflow-ids.js';
-import type { ChaosStack } from './stack.js';
+import { conversationBatchWorkflowId } from '../../src/shared/conversations/workflow-ids.js';
+import { CHAOS_MODEL, type ChaosStack } from './stack.js';
 
 // The pipeline mix: small real pipelines whose steps are real processes that run long enough
 // (a few seconds) for a scheduled SIGKILL of their worker to land in the middle of them.
@@ -109,4 +110,32 @@ const training: PipelineKind = {
   },
 };
 
-export const MIX: PipelineKind[] = [experiments, simulation, training];
+// Two streamed model steps per item, three items, two at a time: kills land mid-call.
+const conversations: PipelineKind = {
+  kind: 'conversationBatch',
+  async start(stack, n) {
+    const batchId = `chaos-${stack.marker.slice(0, 6)}-${n}`;
+    const workflowId = conversationBatchWorkflowId(batchId);
+    const items = [1, 2, 3].map((i) => ({ id: `item-${i}`, topic: `topic ${i}` }));
+    const definition = {
+      name: 'chaos-two-steps',
+      item: { key: 'id', fields: ['id', 'topic'] },
+      start: 'ask',
+      defaults: { timeout: '1m', heartbeatTimeout: '3s', retry },
+      steps: [
+        { id: 'ask', actor: { kind: 'llm', model: CHAOS_MODEL, prompt: 'Tell me about {{item.topic}}.' }, next: 'sum' },
+        { id: 'sum', actor: { kind: 'llm', model: CHAOS_MODEL, prompt: 'Summarise: {{steps.ask.text}}' }, end: true },
+      ],
+    };
+    const input = { batchId, definition, source: { kind: 'items', items }, concurrency: 2, notify: false };
+    const handle = await stack.client.workflow.start('conversationBatch', { taskQueue: stack.taskQueue, workflowId, args: [input] });
+    // Completed only when every item completed: a batch that ends with failed items is a failure here.
+    const settle = async (): Promise<'completed' | 'failed'> => {
+      const r = (await handle.result()) as { completed: number; failed: number };
+      return r.completed === items.length && r.failed === 0 ? 'completed' : 'failed';
+    };
+    return { kind: this.kind, workflowId, handle, settle };
+  },
+};
+
+export const MIX: PipelineKind[] = [experiments, simulation, training, conversations];

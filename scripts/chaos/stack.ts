@@ -12,6 +12,9 @@ import { migrate } from '../../src/db/migrate.js';
 import { workflowsPath } from '../../src/workers/create-worker.js';
 import { payloadConverterPath, workflowInterceptorModules } from '../../src/workers/bundle-options.js';
 import { createTestDatabase, type TestDatabase } from '../../test/support/database.js';
+import { startFakeModelServer, type FakeModelServer } from '../../test/support/fake-ollama.js';
+
+export const CHAOS_MODEL = 'chaos-model';
 
 const noop = () => undefined;
 const quiet = { trace: noop, debug: noop, info: noop, warn: noop, error: console.error, log: noop };
@@ -28,6 +31,8 @@ export interface ChaosStack {
   server: DevServer;
   client: Client;
   workers: ChaosWorker[];
+  /** The model server conversation steps call (Ollama's protocol over real HTTP), as `chaos-model`. */
+  models: FakeModelServer;
   spawnWorker(): ChaosWorker;
   restartServer(): Promise<void>;
   close(): Promise<void>;
@@ -37,11 +42,15 @@ export async function startStack(): Promise<ChaosStack> {
   const root = mkdtempSync(path.join(os.tmpdir(), 'shepherd-chaos-'));
   const dbFile = path.join(root, 'temporal.sqlite');
   const port = await freePort();
-  const [server, db, bundle] = await Promise.all([
+  const [server, db, bundle, models] = await Promise.all([
     startDevServer({ dbFile, port, logFile: path.join(root, 'temporal.log') }),
     createTestDatabase('shepherd_chaos'),
     bundleWorkflowCode({ workflowsPath, workflowInterceptorModules, payloadConverterPath, logger: quiet }),
+    startFakeModelServer(),
   ]);
+  // Replies stream for about 1.5 s, so a worker kill can land in the middle of a model call.
+  models.setDefault({ reply: 'a steady streamed answer, chunk by chunk', chunkSize: 1, chunkDelayMs: 40 });
+  const registry = { models: { [CHAOS_MODEL]: { provider: 'ollama', baseUrl: models.url, maxConcurrency: 2 } } };
   const pool = createPool(db.url);
   await migrate(pool);
   await pool.end();
@@ -57,6 +66,7 @@ export async function startStack(): Promise<ChaosStack> {
     server,
     client: new Client({ connection, namespace: 'default' }),
     workers: [],
+    models,
     spawnWorker() {
       const w = spawnWorkerProcess({
         ...(process.env as Record<string, string>),
@@ -70,6 +80,9 @@ export async function startStack(): Promise<ChaosStack> {
         SHEPHERD_SHUTDOWN_GRACE: '2s',
         SHEPHERD_WORKFLOW_BUNDLE: bundlePath,
         SHEPHERD_CHAOS_MARKER: marker,
+        SHEPHERD_MODELS: JSON.stringify(registry),
+        // A killed worker's model slot is free again after 2 s, not the default minute.
+        SHEPHERD_MODEL_LEASE_TTL_MS: '2000',
       });
       const tracked = Object.assign(w, { alive: true });
       void w.exited.then(() => (tracked.alive = false));
@@ -85,6 +98,7 @@ export async function startStack(): Promise<ChaosStack> {
       await Promise.all(stack.workers.map((w) => w.exited));
       await connection.close().catch(noop);
       await stack.server.stop();
+      await models.close();
       await db.drop();
       rmSync(root, { recursive: true, force: true });
     },
