@@ -8,6 +8,7 @@ export const CASES: [string, () => Promise<BenchCase>][] = [
   ['conversation', async () => (await import('./conversation.js')).benchConversation],
   ['dashboard', async () => (await import('./dashboard.js')).benchDashboard],
   ['recovery', async () => (await import('./recovery.js')).benchRecovery],
+  ['memory', async () => (await import('./memory.js')).benchMemory],
   ['sweep', async () => (await import('./sweep.js')).benchSweep],
   ['analysis', async () => (await import('./analysis.js')).benchAnalysis],
   // Starts its own multi-process cluster (needs the server build: npm run cluster builds it).

@@ -46,6 +46,12 @@ const envSchema = z.object({
   SHEPHERD_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   SHEPHERD_SHUTDOWN_GRACE: z.string().default('30s'),
   SHEPHERD_MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().positive().default(20),
+  /**
+   * Workflows kept in the worker's cache (sticky execution); unset = the SDK's default, which
+   * grows with the heap limit (~2,300 on a 4 GiB heap). Lower bounds memory at many open
+   * pipelines; an evicted workflow is replayed from its history at its next task.
+   */
+  SHEPHERD_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).optional(),
   /** A prebuilt workflow bundle (bundleWorkflowCode output) to load instead of bundling at start. */
   SHEPHERD_WORKFLOW_BUNDLE: z.string().min(1).optional(),
   /** How long a dead worker's per-model slot leases block others. */

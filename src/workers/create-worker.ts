@@ -23,6 +23,8 @@ export interface ShepherdWorkerOptions {
   workflowBundle?: WorkerOptions['workflowBundle'];
   shutdownGraceTime?: WorkerOptions['shutdownGraceTime'];
   maxConcurrentActivityTaskExecutions?: number;
+  /** Workflow cache size; undefined = the SDK's default (scaled to the heap limit). */
+  maxCachedWorkflows?: number;
   identity?: string;
   /** Activities registered beside Shepherd's (benchmarks' no-op baseline). */
   extraActivities?: Record<string, (...args: any[]) => Promise<unknown>>;
@@ -53,6 +55,7 @@ export async function createShepherdWorker(opts: ShepherdWorkerOptions): Promise
     dataConverter: workerDataConverter({ keyring: opts.keyring }),
     shutdownGraceTime: opts.shutdownGraceTime ?? '30s',
     maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivityTaskExecutions ?? 20,
+    ...(opts.maxCachedWorkflows === undefined ? {} : { maxCachedWorkflows: opts.maxCachedWorkflows }),
     // Cancellation reaches an activity only in a heartbeat response; the SDK default throttle
     // (80% of the heartbeat timeout) would let a cancelled step run on for up to 24 s.
     maxHeartbeatThrottleInterval: '1s',

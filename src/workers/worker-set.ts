@@ -49,6 +49,7 @@ export async function createWorkerSet(opts: {
     },
     shutdownGraceTime,
     maxConcurrentActivityTaskExecutions: env.SHEPHERD_MAX_CONCURRENT_ACTIVITIES,
+    maxCachedWorkflows: env.SHEPHERD_MAX_CACHED_WORKFLOWS,
     workflowBundle: env.SHEPHERD_WORKFLOW_BUNDLE ? { codePath: env.SHEPHERD_WORKFLOW_BUNDLE } : undefined,
     keyring,
   });
