@@ -113,7 +113,6 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       seconds: Math.round((Date.now() - started) / 1000),
       pipelines: counts,
       skipped: {
-        conversationBatch: 'not built into the mix yet (fake Ollama server wiring left for later)',
         analysisPipeline: 'not built into the mix yet (needs container runtime + analyzers)',
       },
       faults: chaos.faults,
