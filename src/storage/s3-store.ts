@@ -55,6 +55,10 @@ export class S3ArtifactStore implements ArtifactStore {
   }
 
   async getFile(key: string, file: string): Promise<boolean> {
+    return retryTornRead(() => this.download(key, file));
+  }
+
+  private async download(key: string, file: string): Promise<boolean> {
     const body = await this.body(key);
     if (!body) return false;
     await mkdir(path.dirname(file), { recursive: true });
@@ -75,6 +79,10 @@ export class S3ArtifactStore implements ArtifactStore {
   }
 
   async getText(key: string): Promise<string | null> {
+    return retryTornRead(() => this.readText(key));
+  }
+
+  private async readText(key: string): Promise<string | null> {
     const body = await this.body(key);
     if (!body) return null;
     const chunks: Buffer[] = [];
@@ -121,6 +129,22 @@ export class S3ArtifactStore implements ArtifactStore {
     } catch (err) {
       if (err instanceof NoSuchKey || (err as { name?: string }).name === 'NoSuchKey') return null;
       throw err;
+    }
+  }
+}
+
+/**
+ * A read that overlapped a rewrite of the same key (the manifest is rewritten at every
+ * checkpoint) can fail the SDK's checksum check on some servers (seen with versitygw's POSIX
+ * backend); such a torn read is read again, anything else is thrown.
+ */
+async function retryTornRead<T>(read: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await read();
+    } catch (err) {
+      if (attempt >= 5 || !/checksum mismatch/i.test((err as Error).message)) throw err;
+      await new Promise((r) => setTimeout(r, 50 * attempt));
     }
   }
 }
