@@ -1,18 +1,16 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { bundleWorkflowCode } from '@temporalio/worker';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { ConversationDefinitionInput } from '../src/shared/conversations/schemas.js';
 import { conversationBatchWorkflowId } from '../src/shared/conversations/workflow-ids.js';
 import { experimentBatchWorkflowId } from '../src/shared/experiments/workflow-ids.js';
 import { enqueueUpdate } from '../src/shared/training/messages.js';
 import { trainingQueueWorkflowId } from '../src/shared/training/schemas.js';
-import { workflowsPath } from '../src/workers/create-worker.js';
-import { payloadConverterPath, workflowInterceptorModules } from '../src/workers/bundle-options.js';
 import { spawnWorkerProcess, type WorkerProcess } from '../scripts/lib/worker-process.js';
 import { startFakeModelServer } from '../test/support/fake-ollama.js';
 import type { BenchContext } from './context.js';
+import { writeWorkflowBundle } from './worker-bundle.js';
 
 // Memory case: the worker's resident memory with 1,000 open pipelines, all waiting: experiment
 // batches whose step sleeps (only SHEPHERD_MAX_CONCURRENT_ACTIVITIES run, the rest wait in the
@@ -113,15 +111,7 @@ export async function benchMemory(ctx: BenchContext): Promise<void> {
   const fake = await startFakeModelServer();
   // About an hour per reply at one chunk a second: the calls stay open for the whole case.
   fake.setDefault({ reply: 'x'.repeat(3600), chunkSize: 1, chunkDelayMs: 1000 });
-  const quiet = () => undefined;
-  const bundle = await bundleWorkflowCode({
-    workflowsPath,
-    workflowInterceptorModules,
-    payloadConverterPath,
-    logger: { trace: quiet, debug: quiet, info: quiet, warn: quiet, error: console.error, log: quiet } as never,
-  });
-  const bundlePath = path.join(ctx.workDir, 'memory-workflows.js');
-  writeFileSync(bundlePath, bundle.code);
+  const bundlePath = await writeWorkflowBundle(ctx.workDir, 'memory-workflows.js');
   try {
     for (const cache of CACHES) {
       const tag = randomUUID().slice(0, 6);

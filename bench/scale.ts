@@ -1,15 +1,12 @@
-import { payloadConverterPath, workflowInterceptorModules } from '../src/workers/bundle-options.js';
-import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
-import { bundleWorkflowCode } from '@temporalio/worker';
 import type { SimulationJobInput, SimulationJobResult } from '../src/shared/simulation/schemas.js';
-import { workflowsPath } from '../src/workers/create-worker.js';
 import { startCluster } from '../scripts/lib/cluster/cluster.js';
 import { spawnWorkerProcess, type WorkerProcess } from '../scripts/lib/worker-process.js';
 import type { BenchContext } from './context.js';
+import { writeWorkflowBundle } from './worker-bundle.js';
 import { ratio } from './stats.js';
 
 // Scale case: does throughput grow with worker processes? On a real multi-process cluster
@@ -42,15 +39,7 @@ export async function benchScale(ctx: BenchContext): Promise<void> {
   // Worker processes need a database they can share; the embedded PGlite socket is not one.
   if (!process.env.DATABASE_URL) throw new Error('the scale case needs DATABASE_URL (a real PostgreSQL, which the cluster uses too)');
   const name = `scale: ${REPLICATES} CPU-bound replicates on a 4-shard cluster (${SLOTS} slot/worker, ${os.cpus().length} cores)`;
-  const quiet = () => undefined;
-  const bundle = await bundleWorkflowCode({
-    workflowsPath,
-    workflowInterceptorModules,
-    payloadConverterPath,
-    logger: { trace: quiet, debug: quiet, info: quiet, warn: quiet, error: console.error, log: quiet } as never,
-  });
-  const bundlePath = path.join(ctx.workDir, 'scale-workflows.js');
-  writeFileSync(bundlePath, bundle.code);
+  const bundlePath = await writeWorkflowBundle(ctx.workDir, 'scale-workflows.js');
   const cluster = await startCluster({ shards: 4, historyHosts: 2, root: path.join(ctx.workDir, 'scale-cluster') });
   const connection = await Connection.connect({ address: cluster.address });
   const client = new Client({ connection, namespace: cluster.namespace });

@@ -1,13 +1,11 @@
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { bundleWorkflowCode } from '@temporalio/worker';
 import { execa } from 'execa';
 import type { SimulationJobInput, SimulationJobResult } from '../src/shared/simulation/schemas.js';
-import { workflowsPath } from '../src/workers/create-worker.js';
-import { payloadConverterPath, workflowInterceptorModules } from '../src/workers/bundle-options.js';
 import { spawnWorkerProcess } from '../scripts/lib/worker-process.js';
 import type { BenchContext } from './context.js';
+import { writeWorkflowBundle } from './worker-bundle.js';
 import { ratio } from './stats.js';
 import { simulationJob } from '../src/workflows/index.js';
 
@@ -59,15 +57,7 @@ async function plainSpawnerRate(dir: string): Promise<{ seconds: number; rate: n
 export async function benchSweep(ctx: BenchContext): Promise<void> {
   const taskQueue = `bench-sweep-${randomUUID().slice(0, 6)}`;
   const dataDir = path.join(ctx.workDir, 'sweep');
-  const bundlePath = path.join(ctx.workDir, 'sweep-workflows.js');
-  const quiet = () => undefined;
-  const bundle = await bundleWorkflowCode({
-    workflowsPath,
-    workflowInterceptorModules,
-    payloadConverterPath,
-    logger: { trace: quiet, debug: quiet, info: quiet, warn: quiet, error: console.error, log: quiet } as never,
-  });
-  writeFileSync(bundlePath, bundle.code);
+  const bundlePath = await writeWorkflowBundle(ctx.workDir, 'sweep-workflows.js');
   // The real worker entry point in its own process, from a pre-built bundle: no bundler in its
   // memory. A subprocess replicate costs the worker a fork(), and fork() time grows with the
   // forking process's memory (about 40 µs per MiB on this VM), so a lean worker matters here.
