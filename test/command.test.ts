@@ -502,4 +502,23 @@ describe('executeStep (the machinery other activities reuse)', () => {
     await expect(b).rejects.toBe(reason);
     expect(marked(marker)).toEqual([]);
   });
+
+  it('a cancellation arriving while the step is being spawned still stops its group (seen in CI under load)', async () => {
+    const workspace = path.join(mkdtempSync(path.join(tmp, 'exec-')), 'ws');
+    mkdirSync(workspace);
+    const marker = randomUUID();
+    const ac = new AbortController();
+    // Abort right after the last check before the spawn passed: the abort then lands while the
+    // log files are being opened, before the group exists.
+    const checks = ac.signal.throwIfAborted.bind(ac.signal);
+    let passed = 0;
+    ac.signal.throwIfAborted = () => {
+      checks();
+      if (++passed === 2) queueMicrotask(() => ac.abort(new Error('cancelled mid-spawn')));
+    };
+    const run = executeStep(tree(marker), { workspace, signal: ac.signal });
+    await expect(run).rejects.toThrow('cancelled mid-spawn');
+    expect(existsSync(path.join(workspace, 'stdout.log'))).toBe(true);
+    expect(marked(marker)).toEqual([]);
+  }, 20_000);
 });

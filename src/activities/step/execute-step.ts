@@ -279,6 +279,9 @@ export async function executeStep(input: CommandSpec, opts: ExecuteStepOptions):
     }));
   const onAbort = () => void stop(spec.graceMs);
   signal?.addEventListener('abort', onAbort, { once: true });
+  // A cancellation that arrived while the logs were opening (the first heartbeat's reply carries
+  // it) fired before the listener existed: without this the group would run on, unsupervised.
+  if (signal?.aborted) onAbort();
 
   let timedOut = false;
   let deadlineTimer: NodeJS.Timeout | undefined;
