@@ -10,8 +10,8 @@ describe('chaos (short)', () => {
   it('loses no pipeline, writes no duplicate, leaves no stray and no workflow-task loop', { timeout: 600_000 }, async () => {
     const report = await runChaos({
       ...DEFAULTS,
-      minutes: 0.75,
-      pipelines: 8,
+      minutes: 1,
+      pipelines: 10,
       inputs: 25,
       workers: 2,
       killEveryMs: 12_000,
@@ -26,11 +26,13 @@ describe('chaos (short)', () => {
     expect(
       Object.values(report.pipelines).reduce((n, c) => n + c.started, 0),
       text,
-    ).toBe(8);
+    ).toBe(10);
     expect(report.inputs.total, text).toBeGreaterThanOrEqual(25 * 8);
-    // Every kind of the mix ran to completion, streamed model calls included.
-    for (const kind of ['experimentBatch', 'simulationJob', 'trainingQueue', 'conversationBatch'])
+    // Every kind of the mix ran to completion, streamed model calls and app containers included.
+    expect(report.skipped, text).toEqual({});
+    for (const kind of ['experimentBatch', 'simulationJob', 'trainingQueue', 'conversationBatch', 'analysisPipeline'])
       expect(report.pipelines[kind]?.completed, `${kind}\n${text}`).toBe(2);
+    expect(report.containerScan, text).toBe(true);
     expect(report.reasons, text).toEqual([]);
   });
 });

@@ -83,15 +83,16 @@ export async function checkMalformed(
 }
 
 /**
- * Containers labelled by Shepherd (shepherd.workflow) for one of this run's workflows. Returns
- * undefined when no container runtime answers (DOCKER_HOST, else Shepherd's podman socket) (nothing of ours can exist there).
+ * Containers labelled by Shepherd (shepherd.workflow) for one of this run's workflows (their IDs
+ * hold chaos-<tag> or, for analysis pipelines, chaos_<tag>). Returns undefined when no container
+ * runtime answers (DOCKER_HOST, else Shepherd's podman socket): nothing of ours can exist there.
  */
-export async function strayContainers(runTag: string): Promise<string[] | undefined> {
+export async function strayContainers(tag: string): Promise<string[] | undefined> {
   const docker = dockerClient();
   try {
     const list = await docker.listContainers({ all: true, filters: { label: ['shepherd.workflow'] } });
     return list
-      .filter((c) => c.Labels['shepherd.workflow']?.includes(runTag))
+      .filter((c) => [`chaos-${tag}`, `chaos_${tag}`].some((t) => (c.Labels['shepherd.workflow'] ?? '').includes(t)))
       .map((c) => `${c.Id.slice(0, 12)} ${c.Labels['shepherd.workflow']}`);
   } catch {
     return undefined;

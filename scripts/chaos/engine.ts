@@ -1,7 +1,7 @@
 import { checkMalformed, duplicateRows, strayContainers, strayProcesses, workflowTaskFailures, type InputOutcome } from './checks.js';
 import { generateInputs } from './inputs.js';
 import type { ChaosOptions } from './options.js';
-import { MIX, type Pipeline } from './pipelines.js';
+import { kindFor, MIX, type Pipeline } from './pipelines.js';
 import { passLine, type ChaosReport, type PipelineCount } from './report.js';
 import { startFaults } from './scheduler.js';
 import { startStack, type ChaosStack } from './stack.js';
@@ -22,14 +22,28 @@ async function withRetry<T>(fn: () => Promise<T>, ms = 60_000): Promise<T> {
   }
 }
 
-async function launchPipelines(stack: ChaosStack, opts: ChaosOptions): Promise<Pipeline[]> {
+async function launchPipelines(stack: ChaosStack, opts: ChaosOptions, skipped: Record<string, string>): Promise<Pipeline[]> {
   const spacing = (opts.minutes * 60_000 * 0.5) / Math.max(1, opts.pipelines);
   const started: Pipeline[] = [];
+  const perKind: Record<string, number> = {};
   for (let n = 0; n < opts.pipelines; n++) {
-    started.push(await withRetry(() => MIX[n % MIX.length]!.start(stack, n)));
+    const kind = kindFor(n, perKind, skipped);
+    if (!kind) break;
+    perKind[kind.kind] = (perKind[kind.kind] ?? 0) + 1;
+    started.push(await withRetry(() => kind.start(stack, n)));
     await sleep(spacing);
   }
   return started;
+}
+
+/** Kinds whose set-up failed here, with the reason (the report lists them). */
+async function prepareKinds(log: (line: string) => void): Promise<Record<string, string>> {
+  const skipped: Record<string, string> = {};
+  for (const k of MIX) {
+    const why = await k.prepare?.(log);
+    if (why) skipped[k.kind] = why;
+  }
+  return skipped;
 }
 
 async function runInputs(stack: ChaosStack, opts: ChaosOptions): Promise<InputOutcome[]> {
@@ -79,8 +93,10 @@ async function drain(pipelines: Pipeline[], drainMs: number): Promise<Record<str
 }
 
 export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
-  const stack = await startStack();
   const log = opts.log;
+  // Before the stack: workers check the container runtime at start-up.
+  const skipped = await prepareKinds(log);
+  const stack = await startStack();
   const started = Date.now();
   let pipelines: Pipeline[] = [];
   try {
@@ -88,7 +104,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     await Promise.all(stack.workers.map((w) => w.ready));
     log(`chaos: ${opts.workers} workers on ${stack.taskQueue}, server ${stack.server.address}, database ${stack.db.name}`);
     const chaos = startFaults(stack, { ...opts, restartAtMs: opts.restartServer ? (opts.minutes * 60_000) / 3 : undefined });
-    const [launched, inputs] = await Promise.all([launchPipelines(stack, opts), runInputs(stack, opts)]);
+    const [launched, inputs] = await Promise.all([launchPipelines(stack, opts, skipped), runInputs(stack, opts)]);
     pipelines = launched;
     const remaining = opts.minutes * 60_000 - (Date.now() - started);
     if (remaining > 0 && chaos.faults.kills < opts.maxKills) await sleep(Math.min(remaining, opts.killEveryMs * 1.5));
@@ -108,13 +124,11 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       await sleep(200);
       strays = strayProcesses(stack.marker);
     }
-    const containers = await strayContainers(`chaos-${stack.marker.slice(0, 6)}`);
+    const containers = await strayContainers(stack.marker.slice(0, 6));
     const report: ChaosReport = {
       seconds: Math.round((Date.now() - started) / 1000),
       pipelines: counts,
-      skipped: {
-        analysisPipeline: 'not built into the mix yet (needs container runtime + analyzers)',
-      },
+      skipped,
       faults: chaos.faults,
       duplicates: await duplicateRows(stack.db.url),
       strayProcesses: strays,

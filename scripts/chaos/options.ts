@@ -26,6 +26,21 @@ export const DEFAULTS: ChaosOptions = {
   log: (line) => console.log(line),
 };
 
+export const USAGE = `Usage: npm run chaos -- [options]
+
+Runs a mix of real pipelines (experimentBatch, simulationJob, trainingQueue, conversationBatch,
+analysisPipeline) on loopback while SIGKILLing workers and restarting the Temporal server once,
+plus generated malformed inputs for every workflow type; prints a report and exits 0 only on
+zero lost, zero duplicates, zero strays and zero workflow-task loops.
+
+  --minutes N          time for launching pipelines and faults (default ${DEFAULTS.minutes})
+  --pipelines N        pipelines to start (default ${DEFAULTS.pipelines})
+  --inputs N           malformed inputs per workflow type (default ${DEFAULTS.inputs})
+  --workers N          worker processes (default ${DEFAULTS.workers})
+  --kill-every S       SIGKILL a worker every S seconds (default ${DEFAULTS.killEveryMs / 1000})
+  --no-server-restart  leave the Temporal server running
+  --help               this text`;
+
 export function parseArgs(argv: string[]): ChaosOptions {
   const opts = { ...DEFAULTS };
   for (let i = 0; i < argv.length; i++) {

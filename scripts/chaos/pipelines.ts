@@ -4,6 +4,9 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { enqueueUpdate, statusQuery } from '../../src/shared/training/messages.js';
 import { trainingQueueWorkflowId } from '../../src/shared/training/workflow-ids.js';
 import { conversationBatchWorkflowId } from '../../src/shared/conversations/workflow-ids.js';
+import { analysisPipelineWorkflowId } from '../../src/shared/analysis/ids.js';
+import type { AnalysisPipelineResult } from '../../src/shared/analysis/results.js';
+import { prepareAnalysisRuntime } from '../lib/start-analysis.js';
 import { CHAOS_MODEL, type ChaosStack } from './stack.js';
 
 // The pipeline mix: small real pipelines whose steps are real processes that run long enough
@@ -20,6 +23,10 @@ export interface Pipeline {
 export interface PipelineKind {
   kind: string;
   start(stack: ChaosStack, n: number): Promise<Pipeline>;
+  /** At most this many per run (a heavy kind on a 2-core machine); default unlimited. */
+  maxPerRun?: number;
+  /** Sets up what the kind needs; resolves to why it cannot run here, or undefined. */
+  prepare?(log: (line: string) => void): Promise<string | undefined>;
 }
 
 const retry = { maximumAttempts: 20, initialInterval: '200ms', maximumInterval: '2s' };
@@ -138,4 +145,60 @@ const conversations: PipelineKind = {
   },
 };
 
-export const MIX: PipelineKind[] = [experiments, simulation, training, conversations];
+// One real app container per pipeline (the guestbook example, built by the worker), a static
+// scan and a short load test against it: kills land during the build, the health wait or the
+// load test, and the container of a killed worker must not survive it.
+const GUESTBOOK = 'examples/analysis/apps/llama-coder-app1';
+const analysis: PipelineKind = {
+  kind: 'analysisPipeline',
+  maxPerRun: 2,
+  async prepare(log) {
+    try {
+      await prepareAnalysisRuntime(log);
+      return undefined;
+    } catch (err) {
+      return `no container runtime or analyzer tools: ${(err as Error).message.split('\n')[0]}`;
+    }
+  },
+  async start(stack, n) {
+    const pipelineId = `chaos_${stack.marker.slice(0, 6)}_${n}`;
+    const workflowId = analysisPipelineWorkflowId(pipelineId);
+    const input = {
+      pipelineId,
+      notify: false,
+      targets: [
+        {
+          model: 'llama-coder',
+          app: 1,
+          sourceDir: GUESTBOOK,
+          buildContext: GUESTBOOK,
+          port: 8080,
+          healthPath: '/health',
+          healthTimeout: '60s',
+        },
+      ],
+      // As test/analysis/e2e-worker-crash: the load test's heartbeat timeout outlasts the app
+      // holder's (20 s), so a retried load test finds the replacement container's address.
+      analyzers: [{ name: 'static' }, { name: 'performance', heartbeatTimeout: '45s', config: { durationSeconds: 3, connections: 2 } }],
+    };
+    const handle = await stack.client.workflow.start('analysisPipeline', { taskQueue: stack.taskQueue, workflowId, args: [input] });
+    const settle = async (): Promise<'completed' | 'failed'> => {
+      const r = (await handle.result()) as AnalysisPipelineResult;
+      return r.status === 'completed' ? 'completed' : 'failed';
+    };
+    return { kind: this.kind, workflowId, handle, settle };
+  },
+};
+
+export const MIX: PipelineKind[] = [experiments, simulation, training, conversations, analysis];
+
+/** The kind the n-th pipeline gets: round robin over the kinds that can still run. */
+export function kindFor(n: number, started: Record<string, number>, skipped: Record<string, string>): PipelineKind | undefined {
+  for (let i = 0; i < MIX.length; i++) {
+    const k = MIX[(n + i) % MIX.length]!;
+    if (k.kind in skipped) continue;
+    if (k.maxPerRun !== undefined && (started[k.kind] ?? 0) >= k.maxPerRun) continue;
+    return k;
+  }
+  return undefined;
+}
