@@ -1,3 +1,5 @@
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import path from 'node:path';
 import { WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import pg from 'pg';
 import { dockerClient } from '../../src/activities/containers/client.js';
@@ -38,9 +40,30 @@ export async function duplicateRows(databaseUrl: string): Promise<Record<string,
   }
 }
 
-/** Processes still carrying the run's marker once every worker is gone: orphaned steps. */
-export function strayProcesses(marker: string): number[] {
-  return processesWithEnv('SHEPHERD_CHAOS_MARKER', marker);
+/**
+ * Processes left once every worker is gone: workers by the run's marker (which steps do not
+ * inherit: a step sees only a minimal env), steps and their children by their working directory,
+ * a workspace under the run's data directory.
+ */
+export function strayProcesses(marker: string, dataDir: string): number[] {
+  const byCwd = processesInside(dataDir);
+  return [...new Set([...processesWithEnv('SHEPHERD_CHAOS_MARKER', marker), ...byCwd])].sort((a, b) => a - b);
+}
+
+function processesInside(dir: string): number[] {
+  const prefix = `${path.resolve(dir)}/`;
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) continue;
+      if (`${readlinkSync(`/proc/${entry}/cwd`)}/`.startsWith(prefix)) pids.push(Number(entry));
+    } catch {
+      // exited while we looked, or not ours to read
+    }
+  }
+  return pids;
 }
 
 export interface InputOutcome extends MalformedInput {

@@ -119,10 +119,10 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     for (const w of stack.workers) if (w.alive) w.kill('SIGTERM');
     await Promise.all(stack.workers.map((w) => w.exited));
     // The step machinery kills process groups asynchronously; give the kernel a moment.
-    let strays = strayProcesses(stack.marker);
+    let strays = strayProcesses(stack.marker, stack.dataDir);
     for (let i = 0; i < 50 && strays.length; i++) {
       await sleep(200);
-      strays = strayProcesses(stack.marker);
+      strays = strayProcesses(stack.marker, stack.dataDir);
     }
     const containers = await strayContainers(stack.marker.slice(0, 6));
     const report: ChaosReport = {

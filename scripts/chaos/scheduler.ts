@@ -16,8 +16,11 @@ export function startFaults(
   const faults: FaultLog = { kills: 0, serverRestarts: 0, errors: [] };
   let busy = Promise.resolve();
   const serial = (fn: () => Promise<void>) => (busy = busy.then(fn).catch((e: Error) => void faults.errors.push(e.message)));
+  // Counted when scheduled: ticks queue behind a slow server restart, and each would kill.
+  let scheduled = 0;
   const killTimer = setInterval(() => {
-    if (faults.kills >= opts.maxKills) return;
+    if (scheduled >= opts.maxKills) return;
+    scheduled++;
     void serial(async () => {
       const live = stack.workers.filter((w) => w.alive);
       const victim = live[faults.kills % Math.max(1, live.length)];

@@ -24,6 +24,8 @@ export type ChaosWorker = WorkerProcess & { alive: boolean };
 /** The real pieces a chaos run drives: a dev server on a SQLite file, a fresh database, workers. */
 export interface ChaosStack {
   root: string;
+  /** SHEPHERD_DATA_DIR of every worker: step workspaces live under it. */
+  dataDir: string;
   taskQueue: string;
   /** Every process this run starts carries SHEPHERD_CHAOS_MARKER=<marker>, and so do their children. */
   marker: string;
@@ -60,6 +62,7 @@ export async function startStack(): Promise<ChaosStack> {
   const marker = randomUUID();
   const stack: ChaosStack = {
     root,
+    dataDir: path.join(root, 'data'),
     taskQueue: `chaos-${marker.slice(0, 8)}`,
     marker,
     db,
@@ -75,7 +78,7 @@ export async function startStack(): Promise<ChaosStack> {
         DATABASE_URL: db.url,
         SHEPHERD_TASK_QUEUE: stack.taskQueue,
         // Shared by all workers, like a shared volume: a retry on another worker finds checkpoints.
-        SHEPHERD_DATA_DIR: path.join(root, 'data'),
+        SHEPHERD_DATA_DIR: stack.dataDir,
         SHEPHERD_LOG_LEVEL: 'info',
         SHEPHERD_SHUTDOWN_GRACE: '2s',
         SHEPHERD_WORKFLOW_BUNDLE: bundlePath,
