@@ -1,6 +1,7 @@
 import type { WorkflowHandle } from '@temporalio/client';
 import { experimentBatchWorkflowId } from '../src/shared/experiments/workflow-ids.js';
 import { duplicateRows, strayProcesses } from '../scripts/chaos/checks.js';
+import { settle, withRetry } from '../scripts/chaos/engine.js';
 import { startStack, type ChaosStack } from '../scripts/chaos/stack.js';
 import type { BenchContext } from './context.js';
 
@@ -14,8 +15,6 @@ const PIPELINES = Number(process.env.BENCH_DRAIN_PIPELINES ?? 500);
 const WORKERS = 2;
 const TARGET_RATIO = 2;
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 /** One batch, one step of about a second: long enough that the faults land mid-step. */
 function batchInput(batchId: string) {
   return {
@@ -25,18 +24,6 @@ function batchInput(batchId: string) {
     retry: { maximumAttempts: 20, initialInterval: '200ms', maximumInterval: '2s' },
     experiments: [{ name: 'step', command: 'sh', args: ['-c', 'sleep 1; printf \'{"ok":true}\' > "$SHEPHERD_RESULT_FILE"'] }],
   };
-}
-
-/** Client calls are retried while the server is down for its restart. */
-async function retrying<T>(fn: () => Promise<T>): Promise<T> {
-  for (let tries = 0; ; tries++) {
-    try {
-      return await fn();
-    } catch (err) {
-      if (tries > 240 || /already started/i.test((err as Error).message)) throw err;
-      await sleep(500);
-    }
-  }
 }
 
 async function startLoad(stack: ChaosStack, tag: string): Promise<WorkflowHandle[]> {
@@ -58,21 +45,12 @@ async function startLoad(stack: ChaosStack, tag: string): Promise<WorkflowHandle
   return handles;
 }
 
-/** Seconds until every pipeline closed, and how many completed. */
+/** Seconds until every pipeline closed, and how many completed (waits through the restart). */
 async function drain(handles: WorkflowHandle[], t0: number): Promise<{ seconds: number; completed: number }> {
-  let completed = 0;
-  await Promise.all(
-    handles.map(async (h) => {
-      const ok = await retrying(() =>
-        h.result().then(
-          () => true,
-          (e: Error) => (/connect|unavailable|deadline/i.test(e.message) ? Promise.reject(e) : false),
-        ),
-      );
-      if (ok) completed++;
-    }),
+  const outcomes = await Promise.all(
+    handles.map((handle) => withRetry(() => settle({ kind: 'experimentBatch', workflowId: handle.workflowId, handle }), 600_000)),
   );
-  return { seconds: (performance.now() - t0) / 1000, completed };
+  return { seconds: (performance.now() - t0) / 1000, completed: outcomes.filter((o) => o === 'completed').length };
 }
 
 async function faults(stack: ChaosStack): Promise<void> {

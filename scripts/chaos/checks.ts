@@ -1,9 +1,7 @@
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
-import path from 'node:path';
 import { WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import pg from 'pg';
 import { dockerClient } from '../../src/activities/containers/client.js';
-import { processesWithEnv } from '../../test/support/procs.js';
+import { processesInside, processesWithEnv } from '../../test/support/procs.js';
 import type { MalformedInput } from './inputs.js';
 
 // What the pass line is made of, each measured from the real system: Temporal histories,
@@ -46,24 +44,7 @@ export async function duplicateRows(databaseUrl: string): Promise<Record<string,
  * a workspace under the run's data directory.
  */
 export function strayProcesses(marker: string, dataDir: string): number[] {
-  const byCwd = processesInside(dataDir);
-  return [...new Set([...processesWithEnv('SHEPHERD_CHAOS_MARKER', marker), ...byCwd])].sort((a, b) => a - b);
-}
-
-function processesInside(dir: string): number[] {
-  const prefix = `${path.resolve(dir)}/`;
-  const pids: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) continue;
-      if (`${readlinkSync(`/proc/${entry}/cwd`)}/`.startsWith(prefix)) pids.push(Number(entry));
-    } catch {
-      // exited while we looked, or not ours to read
-    }
-  }
-  return pids;
+  return [...new Set([...processesWithEnv('SHEPHERD_CHAOS_MARKER', marker), ...processesInside(dataDir)])].sort((a, b) => a - b);
 }
 
 export interface InputOutcome extends MalformedInput {

@@ -9,7 +9,7 @@ import { startStack, type ChaosStack } from './stack.js';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Client calls are retried while the server is down for its scheduled restart. */
-async function withRetry<T>(fn: () => Promise<T>, ms = 60_000): Promise<T> {
+export async function withRetry<T>(fn: () => Promise<T>, ms = 60_000): Promise<T> {
   const deadline = Date.now() + ms;
   for (;;) {
     try {
@@ -69,7 +69,7 @@ async function runInputs(stack: ChaosStack, opts: ChaosOptions): Promise<InputOu
 }
 
 /** A failed pipeline is an outcome; an unreachable server is not (retried). */
-function settle(p: Pipeline): Promise<'completed' | 'failed'> {
+export function settle(p: Pipeline): Promise<'completed' | 'failed'> {
   const ends = p.settle ? p.settle() : p.handle.result().then(() => 'completed' as const);
   return ends.catch((e: Error) => (/connect|unavailable|deadline/i.test(e.message) ? Promise.reject(e) : ('failed' as const)));
 }
