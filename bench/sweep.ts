@@ -59,8 +59,7 @@ export async function benchSweep(ctx: BenchContext): Promise<void> {
   const dataDir = path.join(ctx.workDir, 'sweep');
   const bundlePath = await writeWorkflowBundle(ctx.workDir, 'sweep-workflows.js');
   // The real worker entry point in its own process, from a pre-built bundle: no bundler in its
-  // memory. A subprocess replicate costs the worker a fork(), and fork() time grows with the
-  // forking process's memory (about 40 µs per MiB on this VM), so a lean worker matters here.
+  // memory. Its programs are forked by its step spawner (a small helper process), not by it.
   const worker = spawnWorkerProcess({
     TEMPORAL_ADDRESS: ctx.address,
     TEMPORAL_NAMESPACE: 'default',

@@ -31,7 +31,7 @@ export type EnvCommandRunner = (
  */
 export const groupCommandRunner: EnvCommandRunner = async (cmd, opts) => {
   const started = Date.now();
-  const group = spawnGroup(cmd.command, cmd.args, { cwd: opts.cwd, env: { ...inheritedEnv(), ...opts.env } });
+  const group = await spawnGroup(cmd.command, cmd.args, { cwd: opts.cwd, env: { ...inheritedEnv(), ...opts.env } });
   let stdout = '';
   const stderr = new Tail(40);
   const errLines = new LineSplitter((l) => stderr.push(l));

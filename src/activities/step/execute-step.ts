@@ -10,7 +10,7 @@ import { parseCommandSpec, type CommandSpec } from '../../shared/step/command-sp
 import type { Logger } from '../../config/logger.js';
 import { allocatePorts, inheritedEnv } from './env.js';
 import { LineSplitter, Tail } from './lines.js';
-import { liveGroupMembers, oomKillCount, startTimeOf } from './proc-stats.js';
+import { liveGroupMembersShared, oomKillCount, startTimeOf } from './proc-stats.js';
 import { spawnGroup, stopGroup } from './process-group.js';
 import { ownerIdentity, recordStep, removeStepRecord } from './registry.js';
 import { resultFilePath } from './result-file.js';
@@ -175,7 +175,7 @@ export async function executeStep(input: CommandSpec, opts: ExecuteStepOptions):
   const stdoutFile = path.join(workspace, 'stdout.log');
   const stderrFile = path.join(workspace, 'stderr.log');
   const [stdoutStream, stderrStream] = await Promise.all([createLog(stdoutFile), createLog(stderrFile)]);
-  const group = spawnGroup(program, spec.args, { cwd: workspace, env });
+  const group = await spawnGroup(program, spec.args, { cwd: workspace, env });
   const { pgid } = group;
   const stdoutLog = pipeLog(stdoutStream, stdoutFile, group.stdout, logger);
   const stderrLog = pipeLog(stderrStream, stderrFile, group.stderr, logger);
@@ -226,7 +226,7 @@ export async function executeStep(input: CommandSpec, opts: ExecuteStepOptions):
   });
   group.stdout.on('data', (c: Buffer) => outLines.push(c));
   group.stderr.on('data', (c: Buffer) => errLines.push(c));
-  const streamsDone = Promise.all([finished(group.stdout), finished(group.stderr)]).then(
+  const streamsDone = Promise.all([finished(group.stdout, { writable: false }), finished(group.stderr, { writable: false })]).then(
     () => true,
     () => true,
   );
@@ -243,9 +243,10 @@ export async function executeStep(input: CommandSpec, opts: ExecuteStepOptions):
     logger?.warn({ pgid, ...info, lastOutputLine }, 'step stalled: no sign of life for its progressTimeout; stopping it');
     void stop(spec.graceMs);
   });
-  const sample = () => {
+  const sample = async () => {
+    const members = await liveGroupMembersShared(pgid);
     if (stopped) return;
-    const rssBytes = liveGroupMembers(pgid).reduce((sum, p) => sum + p.rssBytes, 0);
+    const rssBytes = members.reduce((sum, p) => sum + p.rssBytes, 0);
     peakRssBytes = Math.max(peakRssBytes, rssBytes);
     const { silentMs, longestSilenceMs, evidence } = liveness.snapshot();
     try {
@@ -266,8 +267,11 @@ export async function executeStep(input: CommandSpec, opts: ExecuteStepOptions):
   };
   let sampleTimer = setTimeout(
     function tick() {
-      sample();
-      if (!stopped) sampleTimer = setTimeout(tick, interval);
+      void sample()
+        .catch((err: unknown) => logger?.warn({ err }, 'step sampling failed'))
+        .finally(() => {
+          if (!stopped) sampleTimer = setTimeout(tick, interval);
+        });
     },
     Math.min(100, interval),
   );

@@ -1,7 +1,7 @@
-import { accessSync, constants } from 'node:fs';
-import type { Readable, Writable } from 'node:stream';
-import { execa } from 'execa';
-import { liveGroupMembers, readCmdline, readStat, type ProcStat } from './proc-stats.js';
+import type { Readable } from 'node:stream';
+import { SETPRIV } from './setpriv.js';
+import { stepSpawner } from './spawner/client.js';
+import { liveGroupMembers, liveGroupMembersShared, readCmdline, readStat, type ProcStat } from './proc-stats.js';
 
 // One step = one process group (its own session, via detached: true), so everything the
 // program forks can be signalled at once with kill(-pgid).
@@ -13,20 +13,12 @@ import { liveGroupMembers, readCmdline, readStat, type ProcStat } from './proc-s
 // group: grandchildren included, whatever they do with SIGTERM. The watchdog ignores SIGTERM so
 // that it outlives a graceful stop and keeps the group id reserved until the group is gone.
 // On top, the program itself gets PR_SET_PDEATHSIG=SIGKILL from setpriv when available, which
-// covers the (tiny) window before the watchdog is forked.
+// covers the (tiny) window before the watchdog is forked. The fork itself happens in the step
+// spawner (spawner/helper.mjs), which gives the worker the pipes, the lifeline included.
 
 export const WATCHDOG_TAG = 'shepherd-step-watchdog';
 
 const LAUNCHER = ['(trap "" TERM INT HUP QUIT; read -r _ <&3; kill -KILL 0) &', 'exec "$@" 3<&-'].join('\n');
-
-const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => {
-  try {
-    accessSync(p, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-});
 
 export interface SpawnedGroup {
   /** Pid of the program (also the group id). */
@@ -38,47 +30,35 @@ export interface SpawnedGroup {
   exited: Promise<{ exitCode: number | null; signal: NodeJS.Signals | null }>;
   /** Releases the watchdog's lifeline: the watchdog then SIGKILLs whatever is left in the group. */
   release(): void;
-  /** Resolves when execa has closed every stream of the subprocess. */
+  /** Resolves when stdout and stderr are closed. */
   settled: Promise<unknown>;
 }
 
-/** Starts `file args` as the leader of a new process group guarded by a watchdog. */
-export function spawnGroup(file: string, args: readonly string[], opts: { cwd: string; env: Record<string, string> }): SpawnedGroup {
+/**
+ * Starts `file args` as the leader of a new process group guarded by a watchdog, through the
+ * worker's step spawner (spawner/helper.mjs), so the fork happens in a small process.
+ */
+export async function spawnGroup(
+  file: string,
+  args: readonly string[],
+  opts: { cwd: string; env: Record<string, string> },
+): Promise<SpawnedGroup> {
   const argv = ['-c', LAUNCHER, WATCHDOG_TAG, file, ...args];
   const [cmd, cmdArgs] = SETPRIV ? [SETPRIV, ['--pdeathsig', 'KILL', '--', '/bin/sh', ...argv]] : ['/bin/sh', argv];
-  const subprocess = execa(cmd, cmdArgs, {
-    cwd: opts.cwd,
-    env: opts.env,
-    extendEnv: false,
-    detached: true,
-    cleanup: false,
-    reject: false,
-    buffer: false,
-    stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
-    forceKillAfterDelay: false,
-    stripFinalNewline: false,
-  });
-  const exited = new Promise<{ exitCode: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    subprocess.once('exit', (exitCode, signal) => resolve({ exitCode, signal }));
-    subprocess.once('error', () => resolve({ exitCode: null, signal: null }));
-  });
-  const lifeline = subprocess.stdio[3] as unknown as Writable;
-  // The watchdog never writes; this only keeps an EPIPE/ECONNRESET on teardown from being unhandled.
+  const program = await stepSpawner().spawn(cmd, cmdArgs, opts);
+  const { stdout, stderr, lifeline } = program;
+  // The watchdog never writes; this only keeps an EPIPE/ECONNRESET on teardown from being
+  // unhandled. Its writable side must stay open: ending it would end the watchdog's read.
   lifeline.on('error', () => undefined);
-  if (subprocess.pid === undefined) {
-    throw new Error(`could not start ${cmd}`);
-  }
+  const closed = (s: Readable) => new Promise<void>((resolve) => (s.closed ? resolve() : s.once('close', () => resolve())));
   return {
-    pid: subprocess.pid,
-    pgid: subprocess.pid,
-    stdout: subprocess.stdout!,
-    stderr: subprocess.stderr!,
-    exited,
+    pid: program.pid,
+    pgid: program.pid,
+    stdout,
+    stderr,
+    exited: program.exited,
     release: () => lifeline.destroy(),
-    settled: subprocess.then(
-      () => undefined,
-      () => undefined,
-    ),
+    settled: Promise.all([closed(stdout), closed(stderr)]),
   };
 }
 
@@ -136,7 +116,7 @@ export async function waitDead(procs: readonly ProcStat[], timeoutMs: number): P
  * end of a step that exited by itself) this costs one /proc scan.
  */
 export async function stopGroup(pgid: number, graceMs: number, hooks: { onKill?: (survivors: number[]) => void } = {}): Promise<boolean> {
-  let members = liveGroupMembers(pgid);
+  let members = await liveGroupMembersShared(pgid);
   let survivors = members.filter((p) => !isWatchdog(p.pid));
   if (survivors.length === 0) {
     signalGroup(pgid, 'SIGKILL');
@@ -146,7 +126,7 @@ export async function stopGroup(pgid: number, graceMs: number, hooks: { onKill?:
   const until = Date.now() + graceMs;
   for (let delay = 2; survivors.length > 0 && Date.now() < until; delay = Math.min(delay * 2, 50)) {
     await sleep(Math.min(delay, Math.max(1, until - Date.now())));
-    members = liveGroupMembers(pgid);
+    members = await liveGroupMembersShared(pgid);
     survivors = members.filter((p) => !isWatchdog(p.pid));
   }
   if (survivors.length > 0) hooks.onKill?.(survivors.map((p) => p.pid));
