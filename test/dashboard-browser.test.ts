@@ -1,4 +1,5 @@
-import { mkdirSync, readdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -26,7 +27,12 @@ import { irisJob, startQueue, status, waitStatus, type QueueHandle } from './sup
 // console error, request anything beyond 127.0.0.1, or show a secret.
 
 const SECRET = `sekrit-${randomUUID()}`;
-const SCREENSHOTS = path.resolve('docs/screenshots');
+// The README's pictures are refreshed on purpose (SHEPHERD_UPDATE_SCREENSHOTS=1); an ordinary
+// run saves its screenshots to a temporary directory, so tests leave the checkout clean.
+const SCREENSHOTS =
+  process.env.SHEPHERD_UPDATE_SCREENSHOTS === '1'
+    ? path.resolve('docs/screenshots')
+    : mkdtempSync(path.join(os.tmpdir(), 'shepherd-screenshots-'));
 const tag = randomUUID().slice(0, 6);
 
 let stack: ConversationStack;
