@@ -152,7 +152,9 @@ describe('runCommand: stopping a step stops its whole process group', () => {
   });
 });
 
-describe('a SIGKILLed worker takes its steps with it', () => {
+// Both ways a group leader can start (src/activities/step/launcher/): the compiled launcher, and
+// setpriv + sh where there is no C compiler.
+describe.each(['compiled', 'sh'] as const)('a SIGKILLed worker takes its steps with it (%s launcher)', (launcher) => {
   function startFakeWorker(dir: string, marker: string) {
     const workspace = path.join(dir, 'ws');
     const procDir = path.join(dir, 'procs');
@@ -160,15 +162,23 @@ describe('a SIGKILLed worker takes its steps with it', () => {
     const worker = spawn(process.execPath, ['--import', 'tsx', FAKE_WORKER, workspace, procDir, marker, '/bin/sh', TREE], {
       cwd: ROOT,
       stdio: ['ignore', 'ignore', 'inherit'],
+      env: { ...process.env, SHEPHERD_STEP_LAUNCHER: launcher === 'sh' ? 'sh' : '' },
     });
     return { worker, workspace, procDir, exited: once(worker, 'exit') };
   }
+  const watchdogOf = (marker: string) => {
+    const pid = marked(marker).find((p) => readCmdline(p)?.includes(`\0${WATCHDOG_TAG}\0`));
+    // The watchdog is a fork of the launcher: its command line names which one ran.
+    if (pid !== undefined) expect(readCmdline(pid)!.split('\0')[0]!.endsWith('/shepherd-launch')).toBe(launcher === 'compiled');
+    return pid;
+  };
 
   it('the watchdog kills every process of the group, including SIGTERM-ignoring grandchildren', async () => {
     const marker = randomUUID();
     const { worker, workspace, procDir, exited } = startFakeWorker(mkdtempSync(path.join(tmp, 'fake-')), marker);
     await waitFor(() => existsSync(path.join(workspace, 'ready')), 'step running under the fake worker');
     expect(marked(marker)).toHaveLength(5);
+    expect(watchdogOf(marker)).toBeDefined();
 
     worker.kill('SIGKILL');
     await exited;
@@ -184,7 +194,7 @@ describe('a SIGKILLed worker takes its steps with it', () => {
     const marker = randomUUID();
     const { worker, workspace, procDir, exited } = startFakeWorker(mkdtempSync(path.join(tmp, 'fake-')), marker);
     await waitFor(() => existsSync(path.join(workspace, 'ready')), 'step running under the fake worker');
-    const watchdog = marked(marker).find((pid) => readCmdline(pid)?.includes(`\0${WATCHDOG_TAG}\0`));
+    const watchdog = watchdogOf(marker);
     expect(watchdog).toBeDefined();
     process.kill(watchdog!, 'SIGKILL');
     worker.kill('SIGKILL');

@@ -7,6 +7,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { executeStep } from '../src/activities/step/execute-step.js';
 import { stepSpawner } from '../src/activities/step/spawner/client.js';
+import { stepLauncher } from '../src/activities/step/launcher/launcher.js';
 import { readStat } from '../src/activities/step/proc-stats.js';
 import { parseCommandSpec } from '../src/shared/step/command-spec.js';
 import { processesWithEnv, waitFor } from './support/procs.js';
@@ -46,6 +47,19 @@ describe('the step spawner', () => {
       expect(out.stderrTail).toEqual([`err-${i}`]);
       expect(readFileSync(path.join(ws, 'stdout.log'), 'utf8')).toBe(`first-${i}\nlast-${i}`);
     }
+  });
+
+  it('uses the compiled launcher where there is a C compiler, and it refuses to run outside a session of its own', async () => {
+    const hasCc = (await execa('sh', ['-c', 'command -v cc'], { reject: false })).exitCode === 0;
+    const launcher = await stepLauncher();
+    expect(launcher.kind).toBe(hasCc ? 'compiled' : 'sh');
+    if (launcher.kind !== 'compiled') return;
+    const [binary, args] = launcher.argv('shepherd-step-watchdog', '/bin/true', []);
+    // Started like any child (same session and group as this test), its watchdog would kill
+    // this process's group on the first read of a missing fd 3: it must refuse instead.
+    const r = await execa(binary, args, { reject: false });
+    expect(r.exitCode).toBe(127);
+    expect(r.stderr).toContain('must be started as the leader of a new session');
   });
 
   it('reports a program killed by a signal, with the signal', async () => {

@@ -1,24 +1,23 @@
 import type { Readable } from 'node:stream';
-import { SETPRIV } from './setpriv.js';
+import { stepLauncher } from './launcher/launcher.js';
 import { stepSpawner } from './spawner/client.js';
 import { liveGroupMembers, liveGroupMembersShared, readCmdline, readStat, type ProcStat } from './proc-stats.js';
 
 // One step = one process group (its own session, via detached: true), so everything the
 // program forks can be signalled at once with kill(-pgid).
 //
-// The group leader starts as a tiny sh that forks a watchdog and then execs the program (same
-// pid, so the worker still sees the program's own exit code and signal). The watchdog blocks
-// reading fd 3, a socket whose only other end is held by the worker. When the worker dies, even
-// by SIGKILL, the kernel closes that end, the read returns, and the watchdog SIGKILLs its whole
-// group: grandchildren included, whatever they do with SIGTERM. The watchdog ignores SIGTERM so
-// that it outlives a graceful stop and keeps the group id reserved until the group is gone.
-// On top, the program itself gets PR_SET_PDEATHSIG=SIGKILL from setpriv when available, which
-// covers the (tiny) window before the watchdog is forked. The fork itself happens in the step
-// spawner (spawner/helper.mjs), which gives the worker the pipes, the lifeline included.
+// The group leader forks a watchdog and then execs the program (same pid, so the worker still
+// sees the program's own exit code and signal). The watchdog blocks reading fd 3, a socket whose
+// only other end is held by the worker. When the worker dies, even by SIGKILL, the kernel closes
+// that end, the read returns, and the watchdog SIGKILLs its whole group: grandchildren included,
+// whatever they do with SIGTERM. The watchdog ignores SIGTERM so that it outlives a graceful stop
+// and keeps the group id reserved until the group is gone. On top, the program itself gets
+// PR_SET_PDEATHSIG=SIGKILL, which covers the (tiny) window before the watchdog is forked. The
+// leader is launcher/shepherd-launch.c, or the same from setpriv and sh (launcher/launcher.ts);
+// the fork itself happens in the step spawner (spawner/helper.mjs), which gives the worker the
+// pipes, the lifeline included.
 
 export const WATCHDOG_TAG = 'shepherd-step-watchdog';
-
-const LAUNCHER = ['(trap "" TERM INT HUP QUIT; read -r _ <&3; kill -KILL 0) &', 'exec "$@" 3<&-'].join('\n');
 
 export interface SpawnedGroup {
   /** Pid of the program (also the group id). */
@@ -43,8 +42,7 @@ export async function spawnGroup(
   args: readonly string[],
   opts: { cwd: string; env: Record<string, string> },
 ): Promise<SpawnedGroup> {
-  const argv = ['-c', LAUNCHER, WATCHDOG_TAG, file, ...args];
-  const [cmd, cmdArgs] = SETPRIV ? [SETPRIV, ['--pdeathsig', 'KILL', '--', '/bin/sh', ...argv]] : ['/bin/sh', argv];
+  const [cmd, cmdArgs] = (await stepLauncher()).argv(WATCHDOG_TAG, file, args);
   const program = await stepSpawner().spawn(cmd, cmdArgs, opts);
   const { stdout, stderr, lifeline } = program;
   // The watchdog never writes; this only keeps an EPIPE/ECONNRESET on teardown from being
