@@ -92,6 +92,9 @@ const failureOf = applicationFailureOf;
 
 const detailsOf = (f: ApplicationFailure) => f.details?.[0] as StepFailureDetails;
 const marked = (marker: string) => processesWithEnv(MARK, marker);
+// The record is written once the worker has the program's pid from the step spawner, a few ms
+// after the program started: a program can be ready before its record exists.
+const recorded = (procDir: string) => (existsSync(procDir) ? readdirSync(procDir).length : 0);
 const tree = (marker: string, extra: Partial<CommandSpec> = {}): CommandSpec => ({
   command: '/bin/sh',
   args: [TREE],
@@ -111,7 +114,7 @@ describe('runCommand: stopping a step stops its whole process group', () => {
       await waitFor(() => existsSync(path.join(c.workspace(), 'ready')), 'process tree ready');
       // main process and its sleep, TERM-ignoring child and grandchild, watchdog
       expect(marked(marker)).toHaveLength(5);
-      expect(readdirSync(c.deps.procDir)).toHaveLength(1);
+      await waitFor(() => recorded(c.deps.procDir) === 1, 'the step recorded for reaping');
 
       c.env.cancel(reason);
       const err = await running.then(
@@ -177,6 +180,7 @@ describe.each(['compiled', 'sh'] as const)('a SIGKILLed worker takes its steps w
     const marker = randomUUID();
     const { worker, workspace, procDir, exited } = startFakeWorker(mkdtempSync(path.join(tmp, 'fake-')), marker);
     await waitFor(() => existsSync(path.join(workspace, 'ready')), 'step running under the fake worker');
+    await waitFor(() => recorded(procDir) === 1, 'the step recorded for reaping');
     expect(marked(marker)).toHaveLength(5);
     expect(watchdogOf(marker)).toBeDefined();
 
@@ -194,6 +198,7 @@ describe.each(['compiled', 'sh'] as const)('a SIGKILLed worker takes its steps w
     const marker = randomUUID();
     const { worker, workspace, procDir, exited } = startFakeWorker(mkdtempSync(path.join(tmp, 'fake-')), marker);
     await waitFor(() => existsSync(path.join(workspace, 'ready')), 'step running under the fake worker');
+    await waitFor(() => recorded(procDir) === 1, 'the step recorded for reaping');
     const watchdog = watchdogOf(marker);
     expect(watchdog).toBeDefined();
     process.kill(watchdog!, 'SIGKILL');
