@@ -11,7 +11,7 @@ import type { Logger } from '../../config/logger.js';
 import { allocatePorts, inheritedEnv } from './env.js';
 import { LineSplitter, Tail } from './lines.js';
 import { liveGroupMembersShared, oomKillCount, startTimeOf } from './proc-stats.js';
-import { spawnGroup, stopGroup } from './process-group.js';
+import { spawnGroup, stopGroup, type SpawnedGroup } from './process-group.js';
 import { ownerIdentity, recordStep, removeStepRecord } from './registry.js';
 import { resultFilePath } from './result-file.js';
 import { durationToMs } from '../../shared/durations.js';
@@ -175,7 +175,15 @@ export async function executeStep(input: CommandSpec, opts: ExecuteStepOptions):
   const stdoutFile = path.join(workspace, 'stdout.log');
   const stderrFile = path.join(workspace, 'stderr.log');
   const [stdoutStream, stderrStream] = await Promise.all([createLog(stdoutFile), createLog(stderrFile)]);
-  const group = await spawnGroup(program, spec.args, { cwd: workspace, env });
+  let group: SpawnedGroup;
+  try {
+    group = await spawnGroup(program, spec.args, { cwd: workspace, env });
+  } catch (err) {
+    // Nothing started (fork refused, spawner gone): the open logs must not leak.
+    stdoutStream.end();
+    stderrStream.end();
+    throw new Error(`could not start ${program}: ${(err as Error).message}`, { cause: err });
+  }
   const { pgid } = group;
   const stdoutLog = pipeLog(stdoutStream, stdoutFile, group.stdout, logger);
   const stderrLog = pipeLog(stderrStream, stderrFile, group.stderr, logger);
@@ -323,7 +331,6 @@ export async function executeStep(input: CommandSpec, opts: ExecuteStepOptions):
     await Promise.race([group.settled, sleep(2000)]);
     await Promise.all([finished(stdoutLog).catch(() => undefined), finished(stderrLog).catch(() => undefined)]);
 
-    if (exit.exitCode === null && exit.signal === null) throw new Error(`could not start ${program}`);
     signal?.throwIfAborted();
     const abnormal = exit.exitCode !== 0 || timedOut || stalled !== null;
     const oomAfter = abnormal ? oomKillCount() : undefined;
