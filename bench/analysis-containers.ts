@@ -1,4 +1,4 @@
-import { payloadConverterPath, workflowInterceptorModules } from '../src/workers/bundle-options.js';
+import { payloadConverterPath, preloadModules, workflowInterceptorModules } from '../src/workers/bundle-options.js';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
@@ -56,6 +56,7 @@ export async function benchAnalysisContainers(ctx: BenchContext): Promise<void> 
   const bundle = await bundleWorkflowCode({
     workflowsPath: WORKFLOWS,
     workflowInterceptorModules,
+    preloadModules,
     payloadConverterPath,
     logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} } as never,
   });

@@ -2,6 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { WorkflowHandle } from '@temporalio/client';
+import { execa } from 'execa';
 import type { ConversationDefinitionInput } from '../src/shared/conversations/schemas.js';
 import { conversationBatchWorkflowId } from '../src/shared/conversations/workflow-ids.js';
 import { experimentBatchWorkflowId } from '../src/shared/experiments/workflow-ids.js';
@@ -24,6 +25,8 @@ const CONVERSATIONS = Math.round(PIPELINES * 0.2);
 const EXPERIMENTS = PIPELINES - CONVERSATIONS - 1;
 const CACHES = (process.env.BENCH_MEMORY_CACHES ?? 'default,250').split(',');
 const TARGET_MB = 300;
+// The compiled worker (`npm run build`), as the package and the container image run it; `source` runs it under tsx.
+const BUILT = (process.env.BENCH_MEMORY_WORKER ?? 'built') === 'built';
 const MODEL = 'bench-slow';
 
 const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
@@ -122,23 +125,27 @@ export async function benchMemory(ctx: BenchContext): Promise<void> {
   // About an hour per reply at one chunk a second: the calls stay open for the whole case.
   fake.setDefault({ reply: 'x'.repeat(3600), chunkSize: 1, chunkDelayMs: 1000 });
   const bundlePath = await writeWorkflowBundle(ctx.workDir, 'memory-workflows.js');
+  if (BUILT) await execa('npm', ['run', 'build'], { stdio: 'ignore' });
   try {
     for (const cache of CACHES) {
       const tag = randomUUID().slice(0, 6);
       const taskQueue = `bench-memory-${tag}`;
-      const worker = spawnWorkerProcess({
-        TEMPORAL_ADDRESS: ctx.address,
-        TEMPORAL_NAMESPACE: 'default',
-        DATABASE_URL: ctx.databaseUrl,
-        SHEPHERD_TASK_QUEUE: taskQueue,
-        SHEPHERD_DATA_DIR: path.join(ctx.workDir, `memory-${tag}`),
-        SHEPHERD_WORKFLOW_BUNDLE: bundlePath,
-        SHEPHERD_LOG_LEVEL: 'info', // ready is read from its "worker started" line
-        SHEPHERD_SHUTDOWN_GRACE: '2s',
-        SHEPHERD_DISK_FLOOR: '0',
-        SHEPHERD_MODELS: JSON.stringify({ models: { [MODEL]: { provider: 'ollama', baseUrl: fake.url, maxConcurrency: 4 } } }),
-        ...(cache === 'default' ? {} : { SHEPHERD_MAX_CACHED_WORKFLOWS: cache }),
-      });
+      const worker = spawnWorkerProcess(
+        {
+          TEMPORAL_ADDRESS: ctx.address,
+          TEMPORAL_NAMESPACE: 'default',
+          DATABASE_URL: ctx.databaseUrl,
+          SHEPHERD_TASK_QUEUE: taskQueue,
+          SHEPHERD_DATA_DIR: path.join(ctx.workDir, `memory-${tag}`),
+          SHEPHERD_WORKFLOW_BUNDLE: bundlePath,
+          SHEPHERD_LOG_LEVEL: 'info', // ready is read from its "worker started" line
+          SHEPHERD_SHUTDOWN_GRACE: '2s',
+          SHEPHERD_DISK_FLOOR: '0',
+          SHEPHERD_MODELS: JSON.stringify({ models: { [MODEL]: { provider: 'ollama', baseUrl: fake.url, maxConcurrency: 4 } } }),
+          ...(cache === 'default' ? {} : { SHEPHERD_MAX_CACHED_WORKFLOWS: cache }),
+        },
+        { built: BUILT },
+      );
       const handles: WorkflowHandle[] = [];
       try {
         await worker.ready;

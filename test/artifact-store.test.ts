@@ -69,15 +69,15 @@ describe.each(stores)('artifact store: %s', (_name, make) => {
 });
 
 describe('artifact store from the environment', () => {
-  it('s3 needs a bucket and says so; local with no directory means the data dir only', () => {
+  it('s3 needs a bucket and says so; local with no directory means the data dir only', async () => {
     expect(() => loadEnv({ SHEPHERD_ARTIFACT_STORE: 's3' })).toThrow(/SHEPHERD_S3_BUCKET: required when SHEPHERD_ARTIFACT_STORE=s3/);
     expect(() => loadEnv({ SHEPHERD_ARTIFACT_STORE: 'gcs' })).toThrow(/SHEPHERD_ARTIFACT_STORE/);
-    expect(artifactStoreFromEnv(loadEnv({}))).toBeUndefined();
+    expect(await artifactStoreFromEnv(loadEnv({}))).toBeUndefined();
     const dir = tempDir('shared');
     mkdirSync(dir, { recursive: true });
-    const local = artifactStoreFromEnv(loadEnv({ SHEPHERD_ARTIFACT_DIR: dir }));
+    const local = await artifactStoreFromEnv(loadEnv({ SHEPHERD_ARTIFACT_DIR: dir }));
     expect(local).toBeInstanceOf(LocalArtifactStore);
-    const remote = artifactStoreFromEnv(loadEnv(s3.workerEnv('contract', 'p')));
+    const remote = await artifactStoreFromEnv(loadEnv(s3.workerEnv('contract', 'p')));
     expect(remote?.locate('training/x')).toBe('s3://contract/p/training/x');
   });
 });

@@ -2,6 +2,8 @@ import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 
 const WORKER_MAIN = fileURLToPath(new URL('../../src/workers/main.ts', import.meta.url));
+/** The compiled worker `npm run build` writes: what the package and the container image run. */
+export const BUILT_WORKER_MAIN = fileURLToPath(new URL('../../dist/workers/main.js', import.meta.url));
 
 export interface WorkerProcess {
   pid: number;
@@ -18,10 +20,12 @@ export interface WorkerProcess {
  * Runs the real worker entry point (`npm run worker`) as its own OS process, configured only by
  * environment like a deployment, so tests and benchmarks can SIGKILL it like a crashed machine.
  * `node --import tsx`, not the tsx binary: that one relays to a child node, and a SIGKILL of the
- * relay would leave the real worker running.
+ * relay would leave the real worker running. `built`: the compiled worker from `npm run build`
+ * instead (what the package runs), for measurements where tsx's own memory would distort them.
  */
-export function spawnWorkerProcess(env: Record<string, string>): WorkerProcess {
-  const child = execa(process.execPath, ['--import', 'tsx', WORKER_MAIN], { env, reject: false, stdin: 'ignore', buffer: false });
+export function spawnWorkerProcess(env: Record<string, string>, opts: { built?: boolean } = {}): WorkerProcess {
+  const args = opts.built ? [BUILT_WORKER_MAIN] : ['--import', 'tsx', WORKER_MAIN];
+  const child = execa(process.execPath, args, { env, reject: false, stdin: 'ignore', buffer: false });
   let seen = '';
   const ready = new Promise<void>((resolve, reject) => {
     const onData = (chunk: Buffer) => {

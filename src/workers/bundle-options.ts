@@ -7,4 +7,6 @@ import { fileURLToPath } from 'node:url';
 // interceptors.ts under tsx (source tree), interceptors.js in dist/ (the built package).
 const ext = import.meta.url.endsWith('.ts') ? 'ts' : 'js';
 export const workflowInterceptorModules = [fileURLToPath(new URL(`../workflows/interceptors.${ext}`, import.meta.url))];
+/** Evaluated once per workflow thread and shared by its workflows (see shared-modules.ts). */
+export const preloadModules = [fileURLToPath(new URL(`../workflows/shared-modules.${ext}`, import.meta.url))];
 export { tolerantPayloadConverterPath as payloadConverterPath } from '../codec/data-converter.js';

@@ -6,7 +6,7 @@ import { prepareContainerRuntime } from '../activities/containers/index.js';
 import { recordOrphansReaped } from '../activities/shepherd-metrics.js';
 import { stepMetricsInterceptor } from './step-metrics.js';
 import { tracingInterceptors } from './tracing.js';
-import { workflowInterceptorModules } from './bundle-options.js';
+import { preloadModules, workflowInterceptorModules } from './bundle-options.js';
 import { workerDataConverter } from './data-converter.js';
 import { undecodableActivityInterceptor } from './undecodable-activity.js';
 import type { Keyring } from '../codec/keyring.js';
@@ -44,7 +44,7 @@ export async function createShepherdWorker(opts: ShepherdWorkerOptions): Promise
     namespace: opts.namespace,
     taskQueue: opts.taskQueue,
     ...(opts.identity ? { identity: opts.identity } : {}),
-    ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath }),
+    ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath, bundlerOptions: { preloadModules } }),
     activities: { ...createActivities(opts.deps), ...opts.extraActivities },
     interceptors: {
       activity: [stepMetricsInterceptor, ...tracingInterceptors(), undecodableActivityInterceptor],

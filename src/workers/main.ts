@@ -19,7 +19,7 @@ const env = loadEnv();
 const keyring = keyringFromEnv();
 const logger = createLogger(env.SHEPHERD_LOG_LEVEL, 'shepherd-worker');
 installSdkLogging(logger, 'INFO', { metricsAddress: env.SHEPHERD_METRICS_ADDRESS });
-const tracing = installTracing(env.OTEL_EXPORTER_OTLP_ENDPOINT);
+const tracing = await installTracing(env.OTEL_EXPORTER_OTLP_ENDPOINT);
 const { connectionOptions, namespace } = resolveConnectOptions();
 const db = await openDatabase({ databaseUrl: env.DATABASE_URL, dataDir: env.dataDir, logger });
 const stopWaiting = abortOnSignals();

@@ -45,7 +45,7 @@ export async function createWorkerSet(opts: {
       webhookUrl: env.SHEPHERD_WEBHOOK_URL,
       diskFloor: env.hygiene.diskFloor,
       logger,
-      artifacts: artifactStoreFromEnv(env),
+      artifacts: await artifactStoreFromEnv(env),
     },
     shutdownGraceTime,
     maxConcurrentActivityTaskExecutions: env.SHEPHERD_MAX_CONCURRENT_ACTIVITIES,

@@ -1,4 +1,4 @@
-import { payloadConverterPath, workflowInterceptorModules } from '../../src/workers/bundle-options.js';
+import { payloadConverterPath, preloadModules, workflowInterceptorModules } from '../../src/workers/bundle-options.js';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -38,6 +38,7 @@ export function probeBundle(): Promise<string> {
     const { code } = await bundleWorkflowCode({
       workflowsPath: fileURLToPath(new URL('./workflows.ts', import.meta.url)),
       workflowInterceptorModules,
+      preloadModules,
       payloadConverterPath,
       logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} } as never,
     });

@@ -1,0 +1,14 @@
+import { z } from 'zod';
+import { util } from 'zod/v4/core';
+
+// Modules every workflow of a worker thread shares (the bundle's preloadModules, see
+// src/workers/bundle-options.ts) instead of evaluating them again for each cached workflow:
+// zod is most of the bundle's library code, and evaluated per workflow it cost megabytes of
+// heap for every workflow in the cache. Shared modules must hold no workflow state, since the
+// SDK deep-freezes them: zod keeps none (the schemas live in our per-workflow modules).
+//
+// zod finishes configuring itself on first use (its default locale and memoizer, whether eval
+// works) by writing to module-level objects, which frozen modules reject ("object is not
+// extensible"). One parse that fails, here, before the freeze, does all of it.
+z.object({ probe: z.string().min(1) }).safeParse({ probe: '' });
+void util.allowsEval.value;
