@@ -10,6 +10,7 @@ export const unitTests = [
   'test/simulation-plan.test.ts',
   'test/training-units.test.ts',
   'test/step-logs.test.ts',
+  'test/step-process-facts.test.ts',
 ];
 
 export default defineConfig({

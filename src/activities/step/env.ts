@@ -20,8 +20,12 @@ const INHERITED = new Set([
 
 export function inheritedEnv(source: NodeJS.ProcessEnv = process.env): Record<string, string> {
   const env: Record<string, string> = {};
-  for (const [name, value] of Object.entries(source)) {
-    if (value !== undefined && (INHERITED.has(name) || name.startsWith('LC_'))) env[name] = value;
+  // Names first, values only of the kept ones: each read of process.env is a getenv call, and
+  // this runs for every step.
+  for (const name of Object.keys(source)) {
+    if (!INHERITED.has(name) && !name.startsWith('LC_')) continue;
+    const value = source[name];
+    if (value !== undefined) env[name] = value;
   }
   env.PATH ??= '/usr/local/bin:/usr/bin:/bin';
   return env;

@@ -98,10 +98,13 @@ export interface StepOutcome {
 export const STDOUT_TAIL_LINES = 20;
 export const STDERR_TAIL_LINES = 50;
 
+// stat first, without throwing for a missing entry: most PATH directories lack the program, and
+// a thrown ENOENT (an Error with its stack) per directory was most of a step's resolution time.
 function isExecutableFile(p: string): boolean {
   try {
+    if (!statSync(p, { throwIfNoEntry: false })?.isFile()) return false;
     accessSync(p, constants.X_OK);
-    return statSync(p).isFile();
+    return true;
   } catch {
     return false;
   }

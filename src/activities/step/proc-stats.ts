@@ -37,17 +37,30 @@ export function pageSize(): number {
   return pageSizeCache;
 }
 
+// Positions after the command name of the fields read (0 is field 3, state; then ppid, pgrp,
+// starttime, rss). Walked with indexOf rather than split: a /proc pass parses hundreds of lines
+// for five of their fifty fields, and the split's fifty strings were a third of the pass.
+const STAT_FIELDS = [0, 1, 2, 19, 21];
+
 /** Parses /proc/<pid>/stat text; the command name may hold spaces and parentheses. */
 export function parseStat(pid: number, text: string): ProcStat {
-  const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  // rest[0] is field 3 (state); field N is rest[N - 3].
+  const v: string[] = [];
+  let at = text.lastIndexOf(')') + 2;
+  for (let i = 0, w = 0; w < STAT_FIELDS.length && at > 0; i++) {
+    const end = text.indexOf(' ', at);
+    if (i === STAT_FIELDS[w]) {
+      v.push(text.slice(at, end === -1 ? text.length : end));
+      w++;
+    }
+    at = end + 1;
+  }
   return {
     pid,
-    state: rest[0]!,
-    ppid: Number(rest[1]),
-    pgrp: Number(rest[2]),
-    startTime: Number(rest[19]),
-    rssBytes: Number(rest[21]) * pageSize(),
+    state: v[0]!,
+    ppid: Number(v[1]),
+    pgrp: Number(v[2]),
+    startTime: Number(v[3]),
+    rssBytes: Number(v[4]) * pageSize(),
   };
 }
 
