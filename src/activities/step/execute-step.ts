@@ -1,7 +1,5 @@
-import { once } from 'node:events';
 import { randomUUID } from 'node:crypto';
-import { accessSync, constants, createWriteStream, statSync, type WriteStream } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
+import { accessSync, constants, createWriteStream, mkdirSync, openSync, rmSync, statSync, type WriteStream } from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
@@ -130,11 +128,10 @@ export function resolveProgram(command: string, pathEnv: string, cwd: string): s
   );
 }
 
-// Opened before the spawn, so the log files exist by the time the program looks at its workspace.
-async function createLog(file: string): Promise<WriteStream> {
-  const log = createWriteStream(file);
-  await once(log, 'open');
-  return log;
+// Opened before the spawn, so the log files exist by the time the program looks at its workspace;
+// opened synchronously (one syscall), since a trip through the thread pool cost a busy worker far more.
+function createLog(file: string): WriteStream {
+  return createWriteStream(file, { fd: openSync(file, 'w') });
 }
 
 function pipeLog(log: WriteStream, file: string, source: Readable, logger: Logger | undefined): WriteStream {
@@ -160,8 +157,10 @@ export async function executeStep(input: CommandSpec, opts: ExecuteStepOptions):
   const baseEnv = { ...inheritedEnv(), ...spec.env };
   const program = resolveProgram(spec.command, baseEnv.PATH ?? '', workspace);
   const resultFile = resultFilePath(workspace);
-  await mkdir(path.dirname(resultFile), { recursive: true });
-  await rm(resultFile, { force: true });
+  // Synchronous, like the log files below: one file and one directory, each a single syscall,
+  // where the thread pool's round trip cost a busy worker milliseconds per step.
+  mkdirSync(path.dirname(resultFile), { recursive: true });
+  rmSync(resultFile, { force: true });
   const ports = await allocatePorts(spec.ports);
   const token = randomUUID();
   const env: Record<string, string> = {
@@ -177,7 +176,14 @@ export async function executeStep(input: CommandSpec, opts: ExecuteStepOptions):
   const started = performance.now();
   const stdoutFile = path.join(workspace, 'stdout.log');
   const stderrFile = path.join(workspace, 'stderr.log');
-  const [stdoutStream, stderrStream] = await Promise.all([createLog(stdoutFile), createLog(stderrFile)]);
+  const stdoutStream = createLog(stdoutFile);
+  let stderrStream: WriteStream;
+  try {
+    stderrStream = createLog(stderrFile);
+  } catch (err) {
+    stdoutStream.destroy();
+    throw err;
+  }
   let group: SpawnedGroup;
   try {
     group = await spawnGroup(program, spec.args, { cwd: workspace, env });

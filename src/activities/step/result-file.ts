@@ -1,4 +1,4 @@
-import { readFile, stat } from 'node:fs/promises';
+import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { RESERVED_WORKSPACE_DIR } from '../../shared/step/command-spec.js';
@@ -15,11 +15,15 @@ export function resultFilePath(workspace: string): string {
   return path.join(workspace, RESERVED_WORKSPACE_DIR, 'result.json');
 }
 
-/** The parsed result, or null when the file is absent and not required. */
+/**
+ * The parsed result, or null when the file is absent and not required. Read synchronously: at most
+ * MAX_RESULT_BYTES from local disk, where four trips through the thread pool (open, stat, read,
+ * close) cost a busy worker more than the read itself.
+ */
 export async function readStepResult(file: string, required: boolean): Promise<unknown> {
   let size: number;
   try {
-    size = (await stat(file)).size;
+    size = statSync(file).size;
   } catch {
     if (!required) return null;
     throw ApplicationFailure.nonRetryable(
@@ -33,7 +37,7 @@ export async function readStepResult(file: string, required: boolean): Promise<u
       'ResultTooLarge',
     );
   }
-  const text = await readFile(file, 'utf8');
+  const text = readFileSync(file, 'utf8');
   try {
     return JSON.parse(text) as unknown;
   } catch (err) {

@@ -1,3 +1,4 @@
+import { lstatSync, mkdirSync } from 'node:fs';
 import { chmod, cp, lstat, mkdir, readdir, realpath, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
@@ -34,8 +35,11 @@ export function resolveInWorkspace(workspace: string, rel: string, field: string
 
 /** Empties (or creates) the workspace, then writes the spec's files and copies its inputs in. */
 export async function prepareWorkspace(workspace: string, spec: Pick<ResolvedCommandSpec, 'files' | 'inputs'>): Promise<string> {
-  await rm(workspace, { recursive: true, force: true });
-  await mkdir(path.join(workspace, RESERVED_WORKSPACE_DIR), { recursive: true });
+  // Workspaces are fresh paths: the common case is one stat and one mkdir, done synchronously
+  // (the thread pool's round trips cost a busy worker more); an old tree, which may be large, is
+  // removed in the background thread pool as before.
+  if (lstatSync(workspace, { throwIfNoEntry: false })) await rm(workspace, { recursive: true, force: true });
+  mkdirSync(path.join(workspace, RESERVED_WORKSPACE_DIR), { recursive: true });
   for (const [i, file] of spec.files.entries()) {
     const dest = resolveInWorkspace(workspace, file.path, `files[${i}].path`);
     await mkdir(path.dirname(dest), { recursive: true });
