@@ -1,4 +1,4 @@
-import { payloadConverterPath, preloadModules, workflowInterceptorModules } from '../src/workers/bundle-options.js';
+import { bundleOptions } from '../src/workers/bundle-options.js';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
@@ -54,10 +54,8 @@ export async function benchAnalysisContainers(ctx: BenchContext): Promise<void> 
   const docker = dockerClient(rt.dockerHost);
   const image = (await ensureImageFromDirectory(docker, APP, 'node')).image;
   const bundle = await bundleWorkflowCode({
+    ...bundleOptions,
     workflowsPath: WORKFLOWS,
-    workflowInterceptorModules,
-    preloadModules,
-    payloadConverterPath,
     logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} } as never,
   });
   const taskQueue = `bench-containers-${randomUUID().slice(0, 6)}`;

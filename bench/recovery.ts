@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { trainingQueueWorkflowId, type TrainingJobInput } from '../src/shared/training/schemas.js';
 import { createShepherdWorker, workflowsPath } from '../src/workers/create-worker.js';
-import { payloadConverterPath, preloadModules, workflowInterceptorModules } from '../src/workers/bundle-options.js';
+import { bundleOptions } from '../src/workers/bundle-options.js';
 import { spawnWorkerProcess } from '../scripts/lib/worker-process.js';
 import type { trainingQueue } from '../src/workflows/training/training-queue.js';
 import { enqueueUpdate, statusQuery } from '../src/shared/training/messages.js';
@@ -44,10 +44,8 @@ function spawnWorker(ctx: BenchContext, taskQueue: string, dataDir: string) {
 export async function benchRecovery(ctx: BenchContext): Promise<void> {
   const name = `recovery: SIGKILL of a worker mid-training (heartbeat timeout ${HEARTBEAT_TIMEOUT_S}s)`;
   const bundle = await bundleWorkflowCode({
+    ...bundleOptions,
     workflowsPath,
-    workflowInterceptorModules,
-    preloadModules,
-    payloadConverterPath,
     logger: quiet,
   });
   const recoveries: number[] = [];

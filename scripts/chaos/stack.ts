@@ -10,7 +10,7 @@ import { spawnWorkerProcess, type WorkerProcess } from '../lib/worker-process.js
 import { createPool } from '../../src/db/pool.js';
 import { migrate } from '../../src/db/migrate.js';
 import { workflowsPath } from '../../src/workers/create-worker.js';
-import { payloadConverterPath, preloadModules, workflowInterceptorModules } from '../../src/workers/bundle-options.js';
+import { bundleOptions } from '../../src/workers/bundle-options.js';
 import { createTestDatabase, type TestDatabase } from '../../test/support/database.js';
 import { startFakeModelServer, type FakeModelServer } from '../../test/support/fake-ollama.js';
 
@@ -47,7 +47,7 @@ export async function startStack(): Promise<ChaosStack> {
   const [server, db, bundle, models] = await Promise.all([
     startDevServer({ dbFile, port, logFile: path.join(root, 'temporal.log') }),
     createTestDatabase('shepherd_chaos'),
-    bundleWorkflowCode({ workflowsPath, workflowInterceptorModules, preloadModules, payloadConverterPath, logger: quiet }),
+    bundleWorkflowCode({ ...bundleOptions, workflowsPath, logger: quiet }),
     startFakeModelServer(),
   ]);
   // Replies stream for about 1.5 s, so a worker kill can land in the middle of a model call.

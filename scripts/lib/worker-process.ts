@@ -3,7 +3,7 @@ import { execa } from 'execa';
 
 const WORKER_MAIN = fileURLToPath(new URL('../../src/workers/main.ts', import.meta.url));
 /** The compiled worker `npm run build` writes: what the package and the container image run. */
-export const BUILT_WORKER_MAIN = fileURLToPath(new URL('../../dist/workers/main.js', import.meta.url));
+const BUILT_WORKER_MAIN = fileURLToPath(new URL('../../dist/workers/main.js', import.meta.url));
 
 export interface WorkerProcess {
   pid: number;

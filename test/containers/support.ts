@@ -1,4 +1,4 @@
-import { payloadConverterPath, preloadModules, workflowInterceptorModules } from '../../src/workers/bundle-options.js';
+import { bundleOptions } from '../../src/workers/bundle-options.js';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,10 +36,8 @@ let bundlePath: Promise<string> | undefined;
 export function probeBundle(): Promise<string> {
   bundlePath ??= (async () => {
     const { code } = await bundleWorkflowCode({
+      ...bundleOptions,
       workflowsPath: fileURLToPath(new URL('./workflows.ts', import.meta.url)),
-      workflowInterceptorModules,
-      preloadModules,
-      payloadConverterPath,
       logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} } as never,
     });
     const file = path.join(tempDir('container-bundle'), 'bundle.js');

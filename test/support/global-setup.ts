@@ -9,7 +9,7 @@ import { startCluster } from '../../scripts/lib/cluster/cluster.js';
 import { createPool } from '../../src/db/pool.js';
 import { migrate } from '../../src/db/migrate.js';
 import { workflowsPath } from '../../src/workers/create-worker.js';
-import { payloadConverterPath, preloadModules, workflowInterceptorModules } from '../../src/workers/bundle-options.js';
+import { bundleOptions } from '../../src/workers/bundle-options.js';
 import { createTestDatabase } from './database.js';
 
 declare module 'vitest' {
@@ -33,7 +33,7 @@ export default async function setup(project: TestProject) {
       ? startCluster({ root: path.join(tmpRoot, 'cluster') })
       : (startDevServer({ logFile: path.join(tmpRoot, 'temporal.log') }) as Promise<DevServer>),
     createTestDatabase(),
-    bundleWorkflowCode({ workflowsPath, workflowInterceptorModules, preloadModules, payloadConverterPath, logger: quietLogger }),
+    bundleWorkflowCode({ ...bundleOptions, workflowsPath, logger: quietLogger }),
     // Browser tests (dashboard) drive Debian's chromium; installed here when missing.
     ensureChromium((m) => console.log(m)),
   ]);
