@@ -68,7 +68,11 @@ describe('runContainerStep', () => {
   });
 
   it('a container killed for its memory limit is reported as OOM (exit 137 + OOMKilled)', async () => {
-    const hog = "const a = []; for (;;) { a.push(Buffer.alloc(8 * 1024 * 1024, 1)); console.log('allocated', a.length * 8, 'MiB'); }";
+    // One allocation well past the limit. A hog growing in small steps can thrash instead of being
+    // killed: on cgroup v1 the node binary's page cache, when this container is the first to read
+    // it, is charged to its 64 MiB and reclaimed and re-read between allocations (seen under
+    // dockerd: 12-24 s with a cold cache instead of 0.4 s, and past the test's timeout in CI).
+    const hog = "console.log('allocating 256 MiB'); const b = Buffer.alloc(256 * 1024 * 1024, 1); console.log('allocated', b.length);";
     const { handle, workflowId } = await runStep({ cmd: ['node', '-e', hog], limits: { memoryMb: 64 } });
     const end = await handle.result();
     expect(end.failure?.type).toBe('CommandFailed');
