@@ -6,4 +6,6 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund
 COPY . .
 ENV NODE_ENV=production
-CMD ["node", "--import", "tsx", "src/workers/main.ts"]
+# The worker's memory settings (src/workers/memory-settings.ts).
+ENV MALLOC_ARENA_MAX=2
+CMD ["node", "--max-semi-space-size=2", "--import", "tsx", "src/workers/main.ts"]

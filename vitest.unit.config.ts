@@ -11,6 +11,7 @@ export const unitTests = [
   'test/training-units.test.ts',
   'test/step-logs.test.ts',
   'test/step-process-facts.test.ts',
+  'test/worker-memory-settings.test.ts',
 ];
 
 export default defineConfig({

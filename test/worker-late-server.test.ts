@@ -48,5 +48,7 @@ describe('worker started before its server', () => {
       await connection.close();
     }
     expect(worker.output()).toContain(`connected to the Temporal server at ${address}`);
+    // Started as spawnWorkerProcess starts it (as `npm run worker` does): with its memory settings.
+    expect(worker.output()).not.toContain('without its memory settings');
   });
 });

@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
+import { WORKER_ENV, WORKER_NODE_FLAGS } from '../../src/workers/memory-settings.js';
 
 const WORKER_MAIN = fileURLToPath(new URL('../../src/workers/main.ts', import.meta.url));
 /** The compiled worker `npm run build` writes: what the package and the container image run. */
@@ -17,15 +18,16 @@ export interface WorkerProcess {
 }
 
 /**
- * Runs the real worker entry point (`npm run worker`) as its own OS process, configured only by
- * environment like a deployment, so tests and benchmarks can SIGKILL it like a crashed machine.
+ * Runs the real worker entry point (`npm run worker`, with its memory settings) as its own OS
+ * process, configured only by environment like a deployment, so tests and benchmarks can SIGKILL
+ * it like a crashed machine.
  * `node --import tsx`, not the tsx binary: that one relays to a child node, and a SIGKILL of the
  * relay would leave the real worker running. `built`: the compiled worker from `npm run build`
  * instead (what the package runs), for measurements where tsx's own memory would distort them.
  */
 export function spawnWorkerProcess(env: Record<string, string>, opts: { built?: boolean } = {}): WorkerProcess {
-  const args = opts.built ? [BUILT_WORKER_MAIN] : ['--import', 'tsx', WORKER_MAIN];
-  const child = execa(process.execPath, args, { env, reject: false, stdin: 'ignore', buffer: false });
+  const args = [...WORKER_NODE_FLAGS, ...(opts.built ? [BUILT_WORKER_MAIN] : ['--import', 'tsx', WORKER_MAIN])];
+  const child = execa(process.execPath, args, { env: { ...WORKER_ENV, ...env }, reject: false, stdin: 'ignore', buffer: false });
   let seen = '';
   const ready = new Promise<void>((resolve, reject) => {
     const onData = (chunk: Buffer) => {

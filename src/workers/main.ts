@@ -10,6 +10,7 @@ import { createWorkerSet } from './worker-set.js';
 import { installTracing, shutdownTracing } from './tracing.js';
 import { abortOnSignals, connectWithRetry } from './connect-with-retry.js';
 import { keyringFromEnv } from '../codec/keyring.js';
+import { missingMemorySettings } from './memory-settings.js';
 
 // `npm run worker`: a worker alone, against TEMPORAL_ADDRESS / temporal.toml and DATABASE_URL.
 // SIGINT/SIGTERM are handled by the SDK runtime: stop polling, let activities finish within
@@ -18,6 +19,12 @@ const env = loadEnv();
 // Checked before anything is opened: a bad key variable stops the worker with its name.
 const keyring = keyringFromEnv();
 const logger = createLogger(env.SHEPHERD_LOG_LEVEL, 'shepherd-worker');
+const missingSettings = missingMemorySettings();
+if (missingSettings.length > 0)
+  logger.warn(
+    { missing: missingSettings },
+    'this worker runs without its memory settings: expect more resident memory (README: Worker memory settings)',
+  );
 installSdkLogging(logger, 'INFO', { metricsAddress: env.SHEPHERD_METRICS_ADDRESS });
 const tracing = await installTracing(env.OTEL_EXPORTER_OTLP_ENDPOINT);
 const { connectionOptions, namespace } = resolveConnectOptions();
