@@ -34,13 +34,19 @@ export interface DevServer {
   stop(): Promise<void>;
 }
 
+class ExitedDuringStartup extends Error {
+  constructor() {
+    super('Temporal dev server exited during start-up (see its log)');
+  }
+}
+
 function waitForPort(port: number, timeoutMs: number, child: Promise<unknown>): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   return new Promise((resolve, reject) => {
     let exited = false;
     child.catch(() => undefined).finally(() => (exited = true));
     const attempt = () => {
-      if (exited) return reject(new Error('Temporal dev server exited during start-up (see its log)'));
+      if (exited) return reject(new ExitedDuringStartup());
       const sock = net.connect(port, '127.0.0.1');
       sock.once('connect', () => {
         sock.destroy();
@@ -77,6 +83,18 @@ async function waitForNamespace(address: string, namespace: string, timeoutMs: n
 
 /** Starts `temporal server start-dev` with Shepherd's search attributes registered. */
 export async function startDevServer(opts: DevServerOptions = {}): Promise<DevServer> {
+  // A port picked here can be taken before the server binds it: a server that exits during
+  // start-up on ports it was not given gets new ones, twice.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(opts);
+    } catch (err) {
+      if (!(err instanceof ExitedDuringStartup) || opts.port !== undefined || opts.uiPort !== undefined || attempt >= 3) throw err;
+    }
+  }
+}
+
+async function startOnce(opts: DevServerOptions): Promise<DevServer> {
   const bin = await ensureTemporalCli();
   const port = opts.port ?? (await freePort());
   const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--log-level', 'warn'];
