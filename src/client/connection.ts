@@ -1,6 +1,6 @@
 import { Client, Connection } from '@temporalio/client';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
-import { clientDataConverter, readerDataConverter } from '../codec/data-converter.js';
+import { clientDataConverter, tolerantDataConverter } from '../codec/data-converter.js';
 
 export interface TemporalTarget {
   address?: string;
@@ -24,7 +24,7 @@ export async function connectClient(
   const { connectionOptions, namespace } = resolveConnectOptions(override);
   // Before connecting: a bad key variable leaves nothing open. A reader (the dashboard) shows an
   // undecodable payload as such instead of failing a whole listing on it.
-  const dataConverter = opts.reader ? readerDataConverter() : clientDataConverter();
+  const dataConverter = opts.reader ? tolerantDataConverter() : clientDataConverter();
   const connection = await Connection.connect(connectionOptions);
   return { client: new Client({ connection, namespace, dataConverter }), connection };
 }

@@ -4,8 +4,8 @@ import { EncryptionCodec } from './encryption-codec.js';
 import { keyringFromEnv, type Keyring } from './keyring.js';
 
 // The one place every Shepherd program gets its payload codecs: clients (client package, CLI,
-// dashboard, npm start) through clientDataConverter, workers through workerDataConverter
-// (src/workers/data-converter.ts). No keys in the environment = no codec = plain JSON payloads.
+// npm start) through clientDataConverter, workers and the dashboard through tolerantDataConverter.
+// No keys in the environment = no codec = plain JSON payloads.
 
 export interface CodecOptions {
   /** The keyring to use; default from SHEPHERD_ENCRYPTION_KEYS / SHEPHERD_ENCRYPTION_KEY_ID. null = encryption off. */
@@ -28,10 +28,14 @@ export function clientDataConverter(opts: Omit<CodecOptions, 'tolerant'> = {}): 
 export const tolerantPayloadConverterPath = fileURLToPath(new URL('../shared/payloads/payload-converter.js', import.meta.url));
 
 /**
- * For readers that show many workflows (the dashboard): a payload this process cannot decode (a
- * memo encrypted under keys it lacks, an unknown encoding) is shown as undecodable instead of
- * failing the whole listing, since the SDK decodes every listed workflow's memo eagerly.
+ * A payload this process cannot decode (encrypted under a key it lacks or that was altered, an
+ * unknown encoding) becomes an undecodable marker instead of an exception:
+ * - workers: the workflow receives the marker and fails once, non-retryably, naming the key ID,
+ *   instead of its workflow task failing and being retried forever;
+ * - readers that show many workflows (the dashboard): the payload is shown as undecodable instead
+ *   of failing the whole listing, since the SDK decodes every listed workflow's memo eagerly.
+ * The payload converter is bundled into the workflow sandbox too (bundleOptions).
  */
-export function readerDataConverter(opts: Omit<CodecOptions, 'tolerant'> = {}): DataConverter {
+export function tolerantDataConverter(opts: Omit<CodecOptions, 'tolerant'> = {}): DataConverter {
   return { payloadConverterPath: tolerantPayloadConverterPath, payloadCodecs: payloadCodecs({ ...opts, tolerant: true }) };
 }

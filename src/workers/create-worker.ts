@@ -7,7 +7,7 @@ import { recordOrphansReaped } from '../activities/shepherd-metrics.js';
 import { stepMetricsInterceptor } from './step-metrics.js';
 import { tracingInterceptors } from './tracing.js';
 import { preloadModules, workflowInterceptorModules } from './bundle-options.js';
-import { workerDataConverter } from './data-converter.js';
+import { tolerantDataConverter } from '../codec/data-converter.js';
 import { undecodableActivityInterceptor } from './undecodable-activity.js';
 import type { Keyring } from '../codec/keyring.js';
 
@@ -52,7 +52,7 @@ export async function createShepherdWorker(opts: ShepherdWorkerOptions): Promise
     },
     // workflowModules and the converter are ignored by the SDK for a prebuilt bundle, which must
     // be built with the same modules; the codecs run outside the sandbox and always apply.
-    dataConverter: workerDataConverter({ keyring: opts.keyring }),
+    dataConverter: tolerantDataConverter({ keyring: opts.keyring }),
     shutdownGraceTime: opts.shutdownGraceTime ?? '30s',
     maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivityTaskExecutions ?? 20,
     ...(opts.maxCachedWorkflows === undefined ? {} : { maxCachedWorkflows: opts.maxCachedWorkflows }),
