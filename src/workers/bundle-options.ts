@@ -10,7 +10,6 @@ const ext = import.meta.url.endsWith('.ts') ? 'ts' : 'js';
 export const workflowInterceptorModules = [fileURLToPath(new URL(`../workflows/interceptors.${ext}`, import.meta.url))];
 /** Evaluated once per workflow thread and shared by its workflows (see shared-modules.ts). */
 export const preloadModules = [fileURLToPath(new URL(`../workflows/shared-modules.${ext}`, import.meta.url))];
-export { tolerantPayloadConverterPath as payloadConverterPath } from '../codec/data-converter.js';
 
 /** Everything a bundler of Shepherd's workflow code passes besides workflowsPath and a logger. */
 export const bundleOptions = { workflowInterceptorModules, preloadModules, payloadConverterPath: tolerantPayloadConverterPath };
