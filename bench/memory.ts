@@ -126,7 +126,8 @@ export async function benchMemory(ctx: BenchContext): Promise<void> {
   // About an hour per reply at one chunk a second: the calls stay open for the whole case.
   fake.setDefault({ reply: 'x'.repeat(3600), chunkSize: 1, chunkDelayMs: 1000 });
   const bundlePath = await writeWorkflowBundle(ctx.workDir, 'memory-workflows.js');
-  if (BUILT) await execa('npm', ['run', 'build'], { stdio: 'ignore' });
+  // Output buffered, not shown: execa's error carries it if the build fails.
+  if (BUILT) await execa('npm', ['run', 'build']);
   try {
     for (const cache of CACHES) {
       const tag = randomUUID().slice(0, 6);

@@ -4,7 +4,7 @@
 // spawnWorkerProcess (the tests', benches' and chaos runs' worker processes).
 // test/worker-memory-settings.test.ts keeps those three in step with this file.
 //
-// Measured with `npm run bench memory` (1,000 open pipelines, SHEPHERD_MAX_CACHED_WORKFLOWS=10,
+// Measured with `npm run bench -- memory` (1,000 open pipelines, SHEPHERD_MAX_CACHED_WORKFLOWS=10,
 // worker + step spawner): 423 MiB with Node's defaults, 293 with the arena limit alone, 300 with
 // the small young generation alone, 238 with both.
 // - `--max-semi-space-size=2`: each V8 heap (the main thread's and every workflow thread's) grows
