@@ -242,11 +242,13 @@ async function spreadShards(cluster: TemporalCluster, move: (host: string) => Pr
       await cluster.waitShardsBalanced(round < 4 ? 30_000 : 90_000);
       return;
     } catch (err) {
-      const owners = await cluster.shardOwners();
-      const idle = Object.entries(owners).filter(([, shards]) => shards.length === 0);
-      const allOwned = new Set(Object.values(owners).flat()).size === cluster.layout.shards;
-      if (round >= 4 || !allOwned || idle.length === 0) throw err;
-      for (const [host] of idle) await move(host);
+      if (round >= 4) throw err;
+      // Decided on a settled snapshot: a shard mid-hand-over is owned by nobody for a moment
+      // (seen in CI: one host with three of four shards, the fourth in transit, the other idle).
+      const owners = await cluster.waitShardsSettled(30_000).catch(() => {
+        throw err;
+      });
+      for (const [host] of Object.entries(owners).filter(([, shards]) => shards.length === 0)) await move(host);
     }
   }
 }
