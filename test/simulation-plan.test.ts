@@ -6,6 +6,7 @@ import {
   batchCount,
   batchRange,
   defaultReplicatesPerTask,
+  legacyReplicatesPerTask,
   durationToMs,
   nextSignalThreshold,
   parameterFails,
@@ -155,8 +156,9 @@ describe('sweep plan', () => {
   });
 
   it('keeps the number of tasks per sweep small at any size', () => {
-    expect(batchCount(200, defaultReplicatesPerTask(200))).toBeLessThanOrEqual(25);
-    expect(batchCount(2000, defaultReplicatesPerTask(2000))).toBeLessThanOrEqual(25);
+    expect(batchCount(200, defaultReplicatesPerTask(200))).toBe(5);
+    expect(batchCount(2000, defaultReplicatesPerTask(2000))).toBe(20);
+    expect(batchCount(200, legacyReplicatesPerTask(200))).toBe(25);
     expect(defaultReplicatesPerTask(3)).toBe(1);
     expect(defaultReplicatesPerTask(100_000)).toBe(100);
   });

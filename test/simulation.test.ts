@@ -81,6 +81,18 @@ describe('simulationJob', () => {
     expect(sweep.searchAttributes).toMatchObject({ PipelineKind: ['parameterSweep'], PipelineId: [input.jobId], Stage: ['completed'] });
   });
 
+  it('runs a sweep in about five tasks when the job does not say how many replicates a task holds', async () => {
+    // Each task costs an activity, a workflow task and heartbeats: 10 replicates are 5 tasks of 2, not 10 of 1.
+    const input = shJob(script, { jobId: id('tasks'), parameters: [{ key: 'only', values: { mode: 'ok' } }], replicates: 10 });
+    const result = await runSimulation(w.client, w.taskQueue, input);
+    expect(result.totals).toMatchObject({ replicates: 10, succeeded: 10 });
+    const history = await w.client.workflow.getHandle(sweepWorkflowId(input.jobId, 'only')).fetchHistory();
+    const batches = (history.events ?? []).filter(
+      (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'runReplicateBatch',
+    );
+    expect(batches).toHaveLength(5);
+  });
+
   it('aggregates only after every replicate finished: one slow replicate holds the aggregation back', async () => {
     const release = path.join(tempDir('release'), 'go');
     const input = shJob(script, {

@@ -30,6 +30,8 @@ import { simulationProgressQuery, sweepProgressSignal, type SimulationJobProgres
 import { sweepWorkflowId } from '../../shared/simulation/workflow-ids.js';
 import {
   defaultReplicatesPerTask,
+  legacyReplicatesPerTask,
+  LARGER_SWEEP_TASKS_PATCH,
   durationToMs,
   formatDurationMs,
   progressSignalBudget,
@@ -169,7 +171,9 @@ export async function simulationJob(raw: unknown): Promise<SimulationJobResult> 
     replicates: job.replicates,
     seed: job.seed,
     concurrency: sweepConcurrency(job.maxConcurrentReplicates, activeSweeps),
-    replicatesPerTask: job.replicatesPerTask ?? defaultReplicatesPerTask(job.replicates),
+    replicatesPerTask:
+      job.replicatesPerTask ??
+      (patched(LARGER_SWEEP_TASKS_PATCH) ? defaultReplicatesPerTask(job.replicates) : legacyReplicatesPerTask(job.replicates)),
     replicateRetry: job.replicateRetry,
     replicateTimeout: job.replicateTimeout,
     heartbeatTimeout: job.heartbeatTimeout,
