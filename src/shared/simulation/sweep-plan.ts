@@ -32,10 +32,11 @@ export function batchRange(index: number, replicates: number, perTask: number): 
 /**
  * Replicates per activity task when the job does not say: about 5 tasks per sweep (at most 100
  * replicates each). Each task costs the server and the worker an activity, a workflow task and
- * heartbeats whatever it holds; at 25 tasks per sweep that was a third of a trivial subprocess
- * replicate's CPU and two thirds of an in-process one's. Little is lost by larger tasks: a retry
- * after a lost worker skips every replicate already recorded (rows are flushed each second), and
- * a sweep never has more tasks in flight than its concurrency allows anyway.
+ * heartbeats whatever it holds: at 25 tasks per sweep, in-process replicates ran at a half to a
+ * third of the rate, and subprocess replicates in 4-replicate tasks at two thirds (`npm run bench
+ * -- sweep`; with 8 per task they were already bound by process creation). Little is lost by
+ * larger tasks: a retry after a lost worker skips every replicate already recorded (rows are
+ * flushed each second), and a sweep never has more tasks in flight than its concurrency allows.
  */
 export function defaultReplicatesPerTask(replicates: number): number {
   return Math.min(100, Math.max(1, Math.ceil(replicates / 5)));
