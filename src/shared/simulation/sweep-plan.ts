@@ -39,12 +39,17 @@ export function batchRange(index: number, replicates: number, perTask: number): 
  * flushed each second), and a sweep never has more tasks in flight than its concurrency allows.
  */
 export function defaultReplicatesPerTask(replicates: number): number {
-  return Math.min(100, Math.max(1, Math.ceil(replicates / 5)));
+  return replicatesPerTaskFor(replicates, 5);
 }
 
 /** The default before LARGER_SWEEP_TASKS_PATCH (about 25 tasks per sweep): what jobs started earlier replay with. */
 export function legacyReplicatesPerTask(replicates: number): number {
-  return Math.min(100, Math.max(1, Math.ceil(replicates / 25)));
+  return replicatesPerTaskFor(replicates, 25);
+}
+
+/** Replicates per task for about `tasks` tasks per sweep, 1 to 100 each. */
+function replicatesPerTaskFor(replicates: number, tasks: number): number {
+  return Math.min(100, Math.max(1, Math.ceil(replicates / tasks)));
 }
 
 /** Patch id: jobs started after it use defaultReplicatesPerTask, earlier ones legacyReplicatesPerTask. */
