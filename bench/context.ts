@@ -6,6 +6,8 @@ import type { ActivityDeps } from '../src/activities/deps.js';
 /** What every bench case gets: a live dev server, a database, the baseline measured in this run. */
 export interface BenchContext {
   address: string;
+  /** Pid of the Temporal server process, for CPU figures (absent when it is not a child of this run). */
+  serverPid?: number;
   client: Client;
   connection: NativeConnection;
   pool: pg.Pool;

@@ -4,16 +4,20 @@ import type { ConversationBatchResult, ConversationDefinitionInput } from '../sr
 import type { ModelRegistry } from '../src/config/models.js';
 import { createModelWorkers } from '../src/workers/model-workers.js';
 import { createShepherdWorker } from '../src/workers/create-worker.js';
+import { streamChat } from '../src/activities/conversations/llm.js';
+import { Worker } from '@temporalio/worker';
 import { startFakeModelServer } from '../test/support/fake-ollama.js';
 import type { BenchContext } from './context.js';
-import { activityLatencies } from './history-latency.js';
+import { activityLatencies, stepIntervals } from './history-latency.js';
+import { cpuMark, cpuPerStep } from './cpu.js';
 import { fmt, ratio, summarize } from './stats.js';
 import { conversationBatch, conversationRun } from '../src/workflows/index.js';
 
 // Conversation case: 500 items × 7 llm steps against the local model server with zero model
 // latency, so what is measured is Shepherd's orchestration: per-model lease, model activity on its
 // own queue, streamed HTTP call, audit row, routing. Reported as ratios to the bare-SDK no-op
-// activity measured earlier in the same run.
+// activity measured earlier in the same run, and beside bare steps built like a conversation step
+// (activity on its own queue, the same model call) with the CPU each kind of step costs.
 
 const ITEMS = Number(process.env.BENCH_CONVERSATION_ITEMS ?? 500);
 const SEQUENTIAL = Number(process.env.BENCH_CONVERSATION_SEQUENTIAL ?? 20);
@@ -38,6 +42,45 @@ function definition(): ConversationDefinitionInput {
     defaults: { timeout: '1m', heartbeatTimeout: '20s' },
     steps,
   };
+}
+
+/** Wall time per step of a bare-SDK sequential workflow (on the bench's bare worker), and its CPU. */
+async function bareSteps(ctx: BenchContext, activity: string, steps: number, activityTaskQueue?: string) {
+  const c0 = cpuMark(ctx.serverPid);
+  const t0 = performance.now();
+  await ctx.client.workflow.execute('benchSequence', {
+    taskQueue: 'bench-bare',
+    workflowId: `bench-conv-bare-${randomUUID().slice(0, 6)}`,
+    args: [activity, steps, null, activityTaskQueue],
+  });
+  return { ms: (performance.now() - t0) / steps, cpu: cpuPerStep(c0, cpuMark(ctx.serverPid), steps) };
+}
+
+/**
+ * What the per-model task queue and the model call cost by themselves, without Shepherd: bare
+ * steps whose activity runs on a queue of its own (dispatched through matching, as a model call
+ * is; the bare no-op baseline is eagerly dispatched), then the same with the streamed HTTP call to
+ * the same model server, made by Shepherd's own client code.
+ */
+async function bareDecomposition(ctx: BenchContext, registry: ModelRegistry, taskQueue: string, steps: number) {
+  const cfg = registry.models[MODELS[0]!]!;
+  const queue = `${taskQueue}-bare-remote`;
+  const worker = await Worker.create({
+    connection: ctx.connection,
+    taskQueue: queue,
+    activities: {
+      noop: async () => undefined,
+      modelCall: async () => void (await streamChat(cfg, { model: MODELS[0]!, prompt: 'Continue from ok.', output: { format: 'text' } })),
+    },
+  });
+  const running = worker.run();
+  try {
+    await bareSteps(ctx, 'modelCall', 20, queue);
+    return { ownQueue: await bareSteps(ctx, 'noop', steps, queue), withCall: await bareSteps(ctx, 'modelCall', steps, queue) };
+  } finally {
+    worker.shutdown();
+    await running;
+  }
 }
 
 export async function benchConversation(ctx: BenchContext): Promise<void> {
@@ -78,34 +121,41 @@ export async function benchConversation(ctx: BenchContext): Promise<void> {
       });
     for (let i = 0; i < 5; i++) await runOne(`warm-${randomUUID().slice(0, 6)}`);
 
-    // Per-step latency, items one after another: whole workflow time / 7, and the model activity alone.
+    // Per-step latency, items one after another: whole workflow time / 7, the interval between
+    // consecutive model calls (a step without the run's start and end), and the model activity alone.
     const perStep: number[] = [];
+    const interval: number[] = [];
     const modelCall: number[] = [];
+    const c0 = cpuMark(ctx.serverPid);
     for (let i = 0; i < SEQUENTIAL; i++) {
       const id = `seq-${randomUUID().slice(0, 6)}`;
       const t0 = performance.now();
       await runOne(id);
       perStep.push((performance.now() - t0) / STEPS);
+      interval.push(...(await stepIntervals(ctx.client, `bench-conv-${id}`, 'callModel')));
       modelCall.push(...(await activityLatencies(ctx.client, `bench-conv-${id}`)));
     }
+    const conversationCpu = cpuPerStep(c0, cpuMark(ctx.serverPid), STEPS * SEQUENTIAL);
     // The bare-SDK equivalent of a step: one no-op activity plus the workflow task that schedules
     // the next, timed the same way (wall time of a sequential workflow / steps).
-    const bareSteps = 7 * SEQUENTIAL;
-    const b0 = performance.now();
-    await ctx.client.workflow.execute('benchSequence', {
-      taskQueue: 'bench-bare',
-      workflowId: `bench-conv-bare-${randomUUID().slice(0, 6)}`,
-      args: ['noop', bareSteps, null],
-    });
-    const bareStepMs = (performance.now() - b0) / bareSteps;
+    const bare = await bareSteps(ctx, 'noop', STEPS * SEQUENTIAL);
+    const parts = await bareDecomposition(ctx, registry, taskQueue, STEPS * SEQUENTIAL);
     const s = summarize(perStep);
+    const iv = summarize(interval);
     const a = summarize(modelCall);
     ctx.report(name, 'per step, sequential (p50 / p99)', `${fmt(s.p50)} / ${fmt(s.p99)}`);
+    ctx.report(name, 'per step, between consecutive model calls (p50 / p99)', `${fmt(iv.p50)} / ${fmt(iv.p99)}`);
     ctx.report(name, 'per-step ratio vs bare no-op activity (p50)', ratio(s.p50, ctx.baseline.noopActivityP50Ms), 'x');
     ctx.report(name, 'model activity alone (p50 / p99)', `${fmt(a.p50)} / ${fmt(a.p99)}`);
-    ctx.report(name, 'bare SDK sequential step (no-op activity + workflow task), mean', bareStepMs, 'ms');
-    ctx.report(name, 'per-step ratio vs bare sequential step (p50)', ratio(s.p50, bareStepMs), 'x');
-    ctx.report(name, 'orchestration added per step vs bare sequential step (p50)', s.p50 - bareStepMs, 'ms');
+    ctx.report(name, 'bare SDK sequential step (no-op activity + workflow task), mean', bare.ms, 'ms');
+    ctx.report(name, 'per-step ratio vs bare sequential step (p50)', ratio(s.p50, bare.ms), 'x');
+    ctx.report(name, 'orchestration added per step vs bare sequential step (p50)', s.p50 - bare.ms, 'ms');
+    ctx.report(name, 'bare step, activity on its own task queue, mean', parts.ownQueue.ms, 'ms');
+    ctx.report(name, 'bare step, own task queue + the same streamed model call, mean', parts.withCall.ms, 'ms');
+    ctx.report(name, 'per-step ratio vs bare step with own queue + model call (p50)', ratio(s.p50, parts.withCall.ms), 'x');
+    ctx.report(name, 'CPU per step, server / bench process: conversation', conversationCpu);
+    ctx.report(name, 'CPU per step, server / bench process: bare step', bare.cpu);
+    ctx.report(name, 'CPU per step, server / bench process: bare, own queue + model call', parts.withCall.cpu);
 
     // Throughput: the batch, items as child workflows, pages with continue-as-new.
     const items = Array.from({ length: ITEMS }, (_, i) => ({ id: `i${i}`, text: `item ${i}` }));

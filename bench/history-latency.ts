@@ -22,10 +22,20 @@ export async function activityLatencies(client: Client, workflowId: string): Pro
 
 /**
  * Per-step time of a sequential workflow from the server's history: completed → completed of
- * consecutive activities, so each interval holds one workflow task and one activity.
+ * consecutive activities (of `activityType` only, when given), so each interval holds one
+ * workflow task and one activity, and nothing of the workflow's start or end.
  */
-export async function stepIntervals(client: Client, workflowId: string): Promise<number[]> {
+export async function stepIntervals(client: Client, workflowId: string, activityType?: string): Promise<number[]> {
   const history = await client.workflow.getHandle(workflowId).fetchHistory();
-  const done = (history.events ?? []).filter((e) => e.activityTaskCompletedEventAttributes).map((e) => ms(e.eventTime as Ts));
+  const typeOf = new Map<string, string | null | undefined>();
+  const done: number[] = [];
+  for (const e of history.events ?? []) {
+    const scheduled = e.activityTaskScheduledEventAttributes;
+    if (scheduled) typeOf.set(String(e.eventId), scheduled.activityType?.name);
+    const completed = e.activityTaskCompletedEventAttributes;
+    if (completed && (activityType === undefined || typeOf.get(String(completed.scheduledEventId)) === activityType)) {
+      done.push(ms(e.eventTime as Ts));
+    }
+  }
   return done.slice(1).map((t, i) => t - done[i]!);
 }

@@ -118,7 +118,18 @@ await Promise.race([
         report('(b) no-op runCommand step', 'added per step (p50)', cmd.p50 - bareCmd.p50, 'ms');
       }
       const ctx: BenchContext = {
-        ...{ address: server.address, client, connection, pool: db.pool, databaseUrl: db.url, workDir, deps, baseline, report },
+        ...{
+          address: server.address,
+          serverPid: server.pid,
+          client,
+          connection,
+          pool: db.pool,
+          databaseUrl: db.url,
+          workDir,
+          deps,
+          baseline,
+          report,
+        },
         workers: { workflowBundle: bundle, bareTaskQueue: 'bench-bare', shepherdTaskQueue: 'bench-shepherd' },
       };
       for (const [name, load] of CASES) {

@@ -2,9 +2,17 @@ import { proxyActivities } from '@temporalio/workflow';
 
 type AnyActivity = (arg: unknown) => Promise<unknown>;
 
-/** Runs `n` sequential calls of one activity: the per-step cost shows in the history timestamps. */
-export async function benchSequence(activity: string, n: number, arg: unknown): Promise<void> {
-  const acts = proxyActivities<Record<string, AnyActivity>>({ startToCloseTimeout: '1m', retry: { maximumAttempts: 1 } });
+/**
+ * Runs `n` sequential calls of one activity: the per-step cost shows in the history timestamps.
+ * With `activityTaskQueue` the activity runs on that queue, so it is dispatched through matching
+ * (no eager execution), as a conversation's model call is.
+ */
+export async function benchSequence(activity: string, n: number, arg: unknown, activityTaskQueue?: string): Promise<void> {
+  const acts = proxyActivities<Record<string, AnyActivity>>({
+    startToCloseTimeout: '1m',
+    retry: { maximumAttempts: 1 },
+    ...(activityTaskQueue ? { taskQueue: activityTaskQueue } : {}),
+  });
   for (let i = 0; i < n; i++) await acts[activity](arg);
 }
 
