@@ -235,6 +235,24 @@ describe('conversationRun', () => {
     expect(stack.fake.requests.length).toBe(before);
   });
 
+  it('checks the models of a run started on its own inside its first workflow task, and refuses one no worker serves', async () => {
+    const ok = await run(twoStep(stack.model('fast')), { id: 'm-1', topic: 'queues' });
+    expect(((await ok.result()) as ConversationRunResult).status).toBe('completed');
+    const { events } = await ok.fetchHistory();
+    const scheduled = (events ?? []).flatMap((e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? []);
+    // A local activity leaves a marker, not a dispatched activity and a second workflow task.
+    expect(scheduled).toEqual(['callModel', 'callModel']);
+    expect((events ?? []).filter((e) => e.workflowTaskCompletedEventAttributes)).toHaveLength(3);
+
+    const before = stack.fake.requests.length;
+    const refused = await run(twoStep('llama-none:70b'), { id: 'm-2', topic: 'queues' });
+    const err = (await refused.result().catch((e: unknown) => e)) as WorkflowFailedError;
+    expect(err).toBeInstanceOf(WorkflowFailedError);
+    expect((err.cause as { type?: string }).type).toBe('UnknownModel');
+    expect((err.cause as Error).message).toContain('uses model(s) llama-none:70b that no worker serves');
+    expect(stack.fake.requests.length).toBe(before);
+  });
+
   it('rejects an item without the fields the definition needs', async () => {
     const handle = await run(exampleDef(), { skill_id: 'sk-x' });
     const err = (await handle.result().catch((e: unknown) => e)) as WorkflowFailedError;

@@ -5,6 +5,7 @@ import {
   CancelledFailure,
   TimeoutFailure,
   isCancellation,
+  patched,
   proxyActivities,
   proxyLocalActivities,
   setCurrentDetails,
@@ -50,6 +51,15 @@ const { loadConversationDefinition, checkConversationModels } = proxyActivities<
 const { recordConversationAttempt } = proxyLocalActivities<Activities>({
   startToCloseTimeout: '30s',
   retry: { initialInterval: '500ms', maximumInterval: '30s' },
+});
+// The model check of a run started on its own is one read-only query: as a local activity it
+// runs inside the first workflow task instead of costing a dispatched activity and a second
+// workflow task before the first step (~20 ms of a run here). Runs started before this replay
+// with the dispatched activity their histories recorded.
+const LOCAL_MODEL_CHECK_PATCH = 'conversation-run-local-model-check';
+const { checkConversationModels: checkModelsLocally } = proxyLocalActivities<Activities>({
+  startToCloseTimeout: '1m',
+  retry: { maximumAttempts: 5 },
 });
 
 interface AttemptOutcome {
@@ -106,7 +116,8 @@ export async function conversationRun(rawInput: unknown): Promise<ConversationRu
     // Started on its own (a batch checks once for all its items): a model no worker serves would
     // leave the call waiting on a task queue nobody polls, so refuse it now.
     const models = [...new Set(def.steps.flatMap((s) => (s.actor?.kind === 'llm' ? [s.actor.model] : [])))];
-    const { unknown, known } = models.length > 0 ? await checkConversationModels({ models }) : { unknown: [], known: [] };
+    const check = patched(LOCAL_MODEL_CHECK_PATCH) ? checkModelsLocally : checkConversationModels;
+    const { unknown, known } = models.length > 0 ? await check({ models }) : { unknown: [], known: [] };
     if (unknown.length > 0) {
       throw ApplicationFailure.nonRetryable(
         `definition ${def.name} uses model(s) ${unknown.join(', ')} that no worker serves (known: ${known.join(', ') || 'none'})`,
