@@ -126,16 +126,21 @@ export async function benchConversation(ctx: BenchContext): Promise<void> {
     const perStep: number[] = [];
     const interval: number[] = [];
     const modelCall: number[] = [];
+    const ids: string[] = [];
     const c0 = cpuMark(ctx.serverPid);
     for (let i = 0; i < SEQUENTIAL; i++) {
       const id = `seq-${randomUUID().slice(0, 6)}`;
       const t0 = performance.now();
       await runOne(id);
       perStep.push((performance.now() - t0) / STEPS);
+      ids.push(id);
+    }
+    // Histories are read after the CPU window closes: reading them is not part of a step.
+    const conversationCpu = cpuPerStep(c0, cpuMark(ctx.serverPid), STEPS * SEQUENTIAL);
+    for (const id of ids) {
       interval.push(...(await stepIntervals(ctx.client, `bench-conv-${id}`, 'callModel')));
       modelCall.push(...(await activityLatencies(ctx.client, `bench-conv-${id}`)));
     }
-    const conversationCpu = cpuPerStep(c0, cpuMark(ctx.serverPid), STEPS * SEQUENTIAL);
     // The bare-SDK equivalent of a step: one no-op activity plus the workflow task that schedules
     // the next, timed the same way (wall time of a sequential workflow / steps).
     const bare = await bareSteps(ctx, 'noop', STEPS * SEQUENTIAL);
