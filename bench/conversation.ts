@@ -8,7 +8,7 @@ import { streamChat } from '../src/activities/conversations/llm.js';
 import { Worker } from '@temporalio/worker';
 import { startFakeModelServer } from '../test/support/fake-ollama.js';
 import type { BenchContext } from './context.js';
-import { activityLatencies, stepIntervals } from './history-latency.js';
+import { activityLatencies, fetchHistory, stepIntervals } from './history-latency.js';
 import { cpuMark, cpuPerStep } from './cpu.js';
 import { fmt, ratio, summarize } from './stats.js';
 import { conversationBatch, conversationRun } from '../src/workflows/index.js';
@@ -138,8 +138,9 @@ export async function benchConversation(ctx: BenchContext): Promise<void> {
     // Histories are read after the CPU window closes: reading them is not part of a step.
     const conversationCpu = cpuPerStep(c0, cpuMark(ctx.serverPid), STEPS * SEQUENTIAL);
     for (const id of ids) {
-      interval.push(...(await stepIntervals(ctx.client, `bench-conv-${id}`, 'callModel')));
-      modelCall.push(...(await activityLatencies(ctx.client, `bench-conv-${id}`)));
+      const history = await fetchHistory(ctx.client, `bench-conv-${id}`);
+      interval.push(...stepIntervals(history, 'callModel'));
+      modelCall.push(...activityLatencies(history));
     }
     // The bare-SDK equivalent of a step: one no-op activity plus the workflow task that schedules
     // the next, timed the same way (wall time of a sequential workflow / steps).

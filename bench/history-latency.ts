@@ -1,5 +1,12 @@
 import type { Client } from '@temporalio/client';
 
+type History = Awaited<ReturnType<ReturnType<Client['workflow']['getHandle']>['fetchHistory']>>;
+
+/** A workflow's history, fetched once for every figure taken from it. */
+export function fetchHistory(client: Client, workflowId: string): Promise<History> {
+  return client.workflow.getHandle(workflowId).fetchHistory();
+}
+
 type Ts = { seconds?: { toNumber(): number } | number | null; nanos?: number | null } | null | undefined;
 const ms = (t: Ts) =>
   t ? Number(typeof t.seconds === 'number' ? t.seconds : (t.seconds?.toNumber() ?? 0)) * 1000 + (t.nanos ?? 0) / 1e6 : NaN;
@@ -8,8 +15,7 @@ const ms = (t: Ts) =>
  * Per-activity latency from the server's own history timestamps: scheduled → completed. Uses
  * one clock (the server's) and includes dispatch, worker execution and completion.
  */
-export async function activityLatencies(client: Client, workflowId: string): Promise<number[]> {
-  const history = await client.workflow.getHandle(workflowId).fetchHistory();
+export function activityLatencies(history: History): number[] {
   const scheduled = new Map<string, number>();
   const out: number[] = [];
   for (const e of history.events ?? []) {
@@ -25,8 +31,7 @@ export async function activityLatencies(client: Client, workflowId: string): Pro
  * consecutive activities (of `activityType` only, when given), so each interval holds one
  * workflow task and one activity, and nothing of the workflow's start or end.
  */
-export async function stepIntervals(client: Client, workflowId: string, activityType?: string): Promise<number[]> {
-  const history = await client.workflow.getHandle(workflowId).fetchHistory();
+export function stepIntervals(history: History, activityType?: string): number[] {
   const typeOf = new Map<string, string | null | undefined>();
   const done: number[] = [];
   for (const e of history.events ?? []) {

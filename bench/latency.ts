@@ -4,7 +4,7 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { startDevServer } from '../scripts/lib/dev-server.js';
 import type { BenchContext } from './context.js';
-import { activityLatencies, stepIntervals } from './history-latency.js';
+import { activityLatencies, fetchHistory, stepIntervals } from './history-latency.js';
 import { fmt, ratio, summarize, type LatencySummary } from './stats.js';
 
 const STEPS = Number(process.env.BENCH_STEPS ?? 200);
@@ -19,7 +19,8 @@ interface StepFigures {
 async function sequential(client: Client, taskQueue: string, activity: string, arg: unknown, n = STEPS): Promise<StepFigures> {
   const workflowId = `bench-latency-${activity}-${randomUUID().slice(0, 6)}`;
   await client.workflow.execute('benchSequence', { taskQueue, workflowId, args: [activity, n, arg] });
-  return { activity: summarize(await activityLatencies(client, workflowId)), step: summarize(await stepIntervals(client, workflowId)) };
+  const history = await fetchHistory(client, workflowId);
+  return { activity: summarize(activityLatencies(history)), step: summarize(stepIntervals(history)) };
 }
 
 /** The bare SDK on the dev server exactly as `temporal server start-dev` configures it. */

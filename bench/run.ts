@@ -13,7 +13,7 @@ import { createShepherdWorker } from '../src/workers/create-worker.js';
 import { installSdkLogging } from '../src/workers/sdk-logging.js';
 import { CASES } from './cases.js';
 import type { BenchContext } from './context.js';
-import { activityLatencies } from './history-latency.js';
+import { activityLatencies, fetchHistory } from './history-latency.js';
 import { fmt, ratio, summarize } from './stats.js';
 
 // `npm run bench`: Shepherd's overheads as ratios against a bare-SDK baseline measured in this
@@ -67,7 +67,7 @@ const shepherd = await createShepherdWorker({
 async function sequence(taskQueue: string, activity: string, arg: unknown, n = STEPS) {
   const workflowId = `bench-seq-${activity}-${randomUUID().slice(0, 6)}`;
   await client.workflow.execute('benchSequence', { taskQueue, workflowId, args: [activity, n, arg] });
-  return summarize(await activityLatencies(client, workflowId));
+  return summarize(activityLatencies(await fetchHistory(client, workflowId)));
 }
 
 async function throughput(taskQueue: string, activity: string, arg: unknown, n = THROUGHPUT_N, parallel = 20) {

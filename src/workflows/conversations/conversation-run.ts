@@ -54,7 +54,7 @@ const { recordConversationAttempt } = proxyLocalActivities<Activities>({
 });
 // The model check of a run started on its own is one read-only query: as a local activity it
 // runs inside the first workflow task instead of costing a dispatched activity and a second
-// workflow task before the first step (~20 ms of a run here). Runs started before this replay
+// workflow task before the first step (~14 ms of a run here). Runs started before this replay
 // with the dispatched activity their histories recorded.
 const LOCAL_MODEL_CHECK_PATCH = 'conversation-run-local-model-check';
 const { checkConversationModels: checkModelsLocally } = proxyLocalActivities<Activities>({
