@@ -1,4 +1,5 @@
 import { fileURLToPath } from 'node:url';
+import type { BundleOptions } from '@temporalio/worker';
 import { tolerantPayloadConverterPath } from '../codec/data-converter.js';
 
 // What goes into the workflow bundle besides the workflows: the interceptor, payload converter
@@ -11,5 +12,25 @@ export const workflowInterceptorModules = [fileURLToPath(new URL(`../workflows/i
 /** Evaluated once per workflow thread and shared by its workflows (see shared-modules.ts). */
 export const preloadModules = [fileURLToPath(new URL(`../workflows/shared-modules.${ext}`, import.meta.url))];
 
+type WebpackConfig = Parameters<NonNullable<BundleOptions['webpackConfigHook']>>[0];
+
+/**
+ * Dynamic imports in workflow code stay in the one file the SDK loads from the bundle and are
+ * evaluated when called (see src/workflows/lazy-workflow.ts); webpack's default would put them in
+ * chunks of their own, which the workflow sandbox cannot load.
+ */
+export function webpackConfigHook(config: WebpackConfig): WebpackConfig {
+  const parser = config.module?.parser;
+  return {
+    ...config,
+    module: { ...config.module, parser: { ...parser, javascript: { ...parser?.javascript, dynamicImportMode: 'eager' } } },
+  };
+}
+
 /** Everything a bundler of Shepherd's workflow code passes besides workflowsPath and a logger. */
-export const bundleOptions = { workflowInterceptorModules, preloadModules, payloadConverterPath: tolerantPayloadConverterPath };
+export const bundleOptions = {
+  workflowInterceptorModules,
+  preloadModules,
+  payloadConverterPath: tolerantPayloadConverterPath,
+  webpackConfigHook,
+};

@@ -6,7 +6,7 @@ import { prepareContainerRuntime } from '../activities/containers/index.js';
 import { recordOrphansReaped } from '../activities/shepherd-metrics.js';
 import { stepMetricsInterceptor } from './step-metrics.js';
 import { tracingInterceptors } from './tracing.js';
-import { preloadModules, workflowInterceptorModules } from './bundle-options.js';
+import { preloadModules, webpackConfigHook, workflowInterceptorModules } from './bundle-options.js';
 import { tolerantDataConverter } from '../codec/data-converter.js';
 import { undecodableActivityInterceptor } from './undecodable-activity.js';
 import type { Keyring } from '../codec/keyring.js';
@@ -44,7 +44,9 @@ export async function createShepherdWorker(opts: ShepherdWorkerOptions): Promise
     namespace: opts.namespace,
     taskQueue: opts.taskQueue,
     ...(opts.identity ? { identity: opts.identity } : {}),
-    ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath, bundlerOptions: { preloadModules } }),
+    ...(opts.workflowBundle
+      ? { workflowBundle: opts.workflowBundle }
+      : { workflowsPath, bundlerOptions: { preloadModules, webpackConfigHook } }),
     activities: { ...createActivities(opts.deps), ...opts.extraActivities },
     interceptors: {
       activity: [stepMetricsInterceptor, ...tracingInterceptors(), undecodableActivityInterceptor],
