@@ -8,7 +8,7 @@ import { streamChat } from '../src/activities/conversations/llm.js';
 import { Worker } from '@temporalio/worker';
 import { startFakeModelServer } from '../test/support/fake-ollama.js';
 import type { BenchContext } from './context.js';
-import { activityLatencies, fetchHistory, stepIntervals } from './history-latency.js';
+import { activityLatencies, fetchHistory, firstTaskMs, stepIntervals } from './history-latency.js';
 import { cpuMark, cpuPerStep } from './cpu.js';
 import { fmt, ratio, summarize } from './stats.js';
 import { conversationBatch, conversationRun } from '../src/workflows/index.js';
@@ -126,6 +126,7 @@ export async function benchConversation(ctx: BenchContext): Promise<void> {
     const perStep: number[] = [];
     const interval: number[] = [];
     const modelCall: number[] = [];
+    const firstTask: number[] = [];
     const ids: string[] = [];
     const c0 = cpuMark(ctx.serverPid);
     for (let i = 0; i < SEQUENTIAL; i++) {
@@ -141,6 +142,7 @@ export async function benchConversation(ctx: BenchContext): Promise<void> {
       const history = await fetchHistory(ctx.client, `bench-conv-${id}`);
       interval.push(...stepIntervals(history, 'callModel'));
       modelCall.push(...activityLatencies(history));
+      firstTask.push(firstTaskMs(history));
     }
     // The bare-SDK equivalent of a step: one no-op activity plus the workflow task that schedules
     // the next, timed the same way (wall time of a sequential workflow / steps).
@@ -153,6 +155,8 @@ export async function benchConversation(ctx: BenchContext): Promise<void> {
     ctx.report(name, 'per step, between consecutive model calls (p50 / p99)', `${fmt(iv.p50)} / ${fmt(iv.p99)}`);
     ctx.report(name, 'per-step ratio vs bare no-op activity (p50)', ratio(s.p50, ctx.baseline.noopActivityP50Ms), 'x');
     ctx.report(name, 'model activity alone (p50 / p99)', `${fmt(a.p50)} / ${fmt(a.p99)}`);
+    const ft = summarize(firstTask);
+    ctx.report(name, "a run's first workflow task, its creation included (p50 / p99)", `${fmt(ft.p50)} / ${fmt(ft.p99)}`);
     ctx.report(name, 'bare SDK sequential step (no-op activity + workflow task), mean', bare.ms, 'ms');
     ctx.report(name, 'per-step ratio vs bare sequential step (p50)', ratio(s.p50, bare.ms), 'x');
     ctx.report(name, 'orchestration added per step vs bare sequential step (p50)', s.p50 - bare.ms, 'ms');

@@ -44,3 +44,14 @@ export function stepIntervals(history: History, activityType?: string): number[]
   }
   return done.slice(1).map((t, i) => t - done[i]!);
 }
+
+/**
+ * How long a workflow's first workflow task took (started → completed, server clock): a new
+ * workflow's creation in the worker (evaluating its bundle modules) is part of it.
+ */
+export function firstTaskMs(history: History): number {
+  const events = history.events ?? [];
+  const started = events.find((e) => e.workflowTaskStartedEventAttributes);
+  const completed = events.find((e) => e.workflowTaskCompletedEventAttributes);
+  return ms(completed?.eventTime as Ts) - ms(started?.eventTime as Ts);
+}
