@@ -8,6 +8,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { executeStep } from '../src/activities/step/execute-step.js';
 import { stepSpawner } from '../src/activities/step/spawner/client.js';
 import { stepLauncher } from '../src/activities/step/launcher/launcher.js';
+
+/** Whether a 64-bit little-endian ELF file names a program interpreter (PT_INTERP): a dynamic executable. */
+function hasInterpreter(elf: Buffer): boolean {
+  const phoff = Number(elf.readBigUInt64LE(0x20));
+  const [size, count] = [elf.readUInt16LE(0x36), elf.readUInt16LE(0x38)];
+  return Array.from({ length: count }, (_, i) => elf.readUInt32LE(phoff + i * size)).includes(3);
+}
 import { readStat } from '../src/activities/step/proc-stats.js';
 import { parseCommandSpec } from '../src/shared/step/command-spec.js';
 import { processesWithEnv, waitFor } from './support/procs.js';
@@ -60,6 +67,9 @@ describe('the step spawner', () => {
     const r = await execa(binary, args, { reject: false });
     expect(r.exitCode).toBe(127);
     expect(r.stderr).toContain('must be started as the leader of a new session');
+    // Statically linked where the compiler has a static C library: no program interpreter to load.
+    const staticLibc = path.isAbsolute((await execa('cc', ['-print-file-name=libc.a'])).stdout.trim());
+    expect(hasInterpreter(readFileSync(binary))).toBe(!staticLibc);
   });
 
   it('reports a program killed by a signal, with the signal', async () => {

@@ -49,16 +49,28 @@ const isExecutable = (p: string) => {
   }
 };
 
+// Linked statically where the C library allows it: every step execs the launcher, and a static
+// one maps no shared libraries (here 3.5 ms instead of 4.5 ms of CPU per exec, most of it the
+// kernel's). Dynamically where there is no static libc.
+const CC_FLAGS = [['-O2', '-static'], ['-O2']];
+
+async function compile(out: string): Promise<boolean> {
+  for (const flags of CC_FLAGS) {
+    const cc = await execa('cc', [...flags, '-o', out, SOURCE], { reject: false, timeout: 60_000 });
+    if (cc.exitCode === 0) return true;
+  }
+  return false;
+}
+
 /** Compiles the launcher into the cache (atomically: concurrent workers each rename a whole file). */
 async function build(): Promise<string | undefined> {
   const source = readFileSync(SOURCE);
-  const dir = path.join(cacheDir(), createHash('sha256').update(source).digest('hex').slice(0, 16));
+  const dir = path.join(cacheDir(), createHash('sha256').update(source).update(JSON.stringify(CC_FLAGS)).digest('hex').slice(0, 16));
   const binary = path.join(dir, 'shepherd-launch');
   if (!isExecutable(binary)) {
     mkdirSync(dir, { recursive: true });
     const tmp = `${binary}.${process.pid}.tmp`;
-    const cc = await execa('cc', ['-O2', '-o', tmp, SOURCE], { reject: false, timeout: 60_000 });
-    if (cc.exitCode !== 0) {
+    if (!(await compile(tmp))) {
       rmSync(tmp, { force: true });
       return undefined;
     }
