@@ -9,8 +9,9 @@ const read = (file: string) => readFileSync(new URL(`../${file}`, import.meta.ur
 const envAssignments = Object.entries(WORKER_ENV).map(([k, v]) => `${k}=${v}`);
 
 describe('worker memory settings', () => {
-  it('npm run worker starts node with them', () => {
-    const script = (JSON.parse(read('package.json')) as { scripts: Record<string, string> }).scripts.worker;
+  // npm start runs the quick start's worker in its own process.
+  it.each(['worker', 'start'])('npm run %s starts node with them', (name) => {
+    const script = (JSON.parse(read('package.json')) as { scripts: Record<string, string> }).scripts[name]!;
     const [before, after] = script.split(/\bnode\b/);
     for (const a of envAssignments) expect(before.split(/\s+/)).toContain(a);
     for (const f of WORKER_NODE_FLAGS) expect(after.split(/\s+/)).toContain(f);

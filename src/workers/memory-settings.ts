@@ -1,8 +1,8 @@
 // The worker process's memory settings. Both must be in place when the process starts (a V8
 // heap's limits are fixed when the heap is created; glibc reads its arena limit at start-up), so
-// the launch commands carry them: `npm run worker`, the container image's CMD, and
-// spawnWorkerProcess (the tests', benches' and chaos runs' worker processes).
-// test/worker-memory-settings.test.ts keeps those three in step with this file.
+// the launch commands carry them: `npm run worker`, `npm start` (its worker runs in-process), the
+// container image's CMD, and spawnWorkerProcess (the tests', benches' and chaos runs' worker
+// processes). test/worker-memory-settings.test.ts keeps those in step with this file.
 //
 // Measured with `npm run bench -- memory` (1,000 open pipelines, SHEPHERD_MAX_CACHED_WORKFLOWS=10,
 // worker + step spawner): 423 MiB with Node's defaults, 293 with the arena limit alone, 300 with
