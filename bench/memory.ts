@@ -100,6 +100,27 @@ async function openPipelines(ctx: BenchContext, taskQueue: string, tag: string):
   return [...experiments, ...conversations, training];
 }
 
+/** Which workflows ended and how: the server (and its histories) is gone once the bench stops. */
+async function describeEnded(ctx: BenchContext, taskQueue: string): Promise<string> {
+  const out: string[] = [];
+  for await (const w of ctx.client.workflow.list({ query: `TaskQueue = '${taskQueue}' AND ExecutionStatus != 'Running'` })) {
+    // A run that continued as new has no result of its own (result() would wait for the next run).
+    const why =
+      w.status.name === 'CONTINUED_AS_NEW'
+        ? ''
+        : await ctx.client.workflow
+            .getHandle(w.workflowId, w.runId)
+            .result()
+            .then(
+              () => '',
+              (err: Error) => `: ${(err.cause as Error | undefined)?.message ?? err.message}`,
+            );
+    out.push(`${w.type} ${w.workflowId} ${w.status.name}${why}`);
+    if (out.length === 5) break;
+  }
+  return out.join('; ');
+}
+
 /**
  * Waits until the open workflows stop changing (each pipeline had its workflow tasks; steps past
  * the worker's activity slots wait in the task queue, as they would in production).
@@ -111,7 +132,7 @@ async function waitOpen(ctx: BenchContext, taskQueue: string, atLeast: number, w
   for (;;) {
     const { count } = await ctx.client.workflow.count(`TaskQueue = '${taskQueue}' AND ExecutionStatus = 'Running'`);
     const ended = await ctx.client.workflow.count(`TaskQueue = '${taskQueue}' AND ExecutionStatus != 'Running'`);
-    if (ended.count > 0) throw new Error(`${ended.count} bench pipelines ended early (see the server's histories on ${taskQueue})`);
+    if (ended.count > 0) throw new Error(`${ended.count} bench pipelines ended early: ${await describeEnded(ctx, taskQueue)}`);
     stable = count === last ? stable + 1 : 0;
     last = count;
     if (count >= atLeast && stable >= 5) return count;
