@@ -64,25 +64,29 @@ describe('workflow bundle', () => {
       showStackTraceSources: false,
     } as never)) as Workflow;
 
-  it("a new workflow evaluates no pipeline's schemas before it starts, and then only its own", async () => {
-    const wf = await create('conversationRun', 'run-conversation');
-    expect(loaded(wf)).toEqual([]);
-    const completion = await wf.activate(
+  /** The workflow's first activation: the job that starts it, with `input` as its argument. */
+  const start = (wf: Workflow, workflowType: string, runId: string, input: unknown) =>
+    wf.activate(
       coresdk.workflow_activation.WorkflowActivation.fromObject({
-        runId: 'run-conversation',
+        runId,
         timestamp: { seconds: Math.floor(Date.now() / 1000) },
         jobs: [
           {
             initializeWorkflow: {
-              workflowType: 'conversationRun',
-              workflowId: 'run-conversation',
-              arguments: [defaultPayloadConverter.toPayload({ item: { id: 'a' } })],
+              workflowType,
+              workflowId: runId,
+              arguments: [defaultPayloadConverter.toPayload(input)],
               randomnessSeed: 1,
             },
           },
         ],
       }),
     );
+
+  it("a new workflow evaluates no pipeline's schemas before it starts, and then only its own", async () => {
+    const wf = await create('conversationRun', 'run-conversation');
+    expect(loaded(wf)).toEqual([]);
+    const completion = await start(wf, 'conversationRun', 'run-conversation', { item: { id: 'a' } });
     // The workflow ran through the lazy entry: its own input check refused the missing definition.
     const failed = completion.successful?.commands?.[0]?.failWorkflowExecution?.failure;
     expect(failed?.message).toMatch(/invalid input: .*definition/);
@@ -100,22 +104,7 @@ describe('workflow bundle', () => {
     ];
     for (const [type, schemas] of cases) {
       const wf = await create(type, `run-${type}`);
-      const completion = await wf.activate(
-        coresdk.workflow_activation.WorkflowActivation.fromObject({
-          runId: `run-${type}`,
-          timestamp: { seconds: Math.floor(Date.now() / 1000) },
-          jobs: [
-            {
-              initializeWorkflow: {
-                workflowType: type,
-                workflowId: `run-${type}`,
-                arguments: [defaultPayloadConverter.toPayload({ bogus: true })],
-                randomnessSeed: 1,
-              },
-            },
-          ],
-        }),
-      );
+      const completion = await start(wf, type, `run-${type}`, { bogus: true });
       expect(completion.successful?.commands?.[0]?.failWorkflowExecution?.failure?.message, type).toMatch(/invalid/i);
       expect(loaded(wf), type).toContain(schemas);
       expect(loaded(wf).length, type).toBeLessThan(PIPELINE_SCHEMAS.length);
