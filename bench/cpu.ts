@@ -29,3 +29,14 @@ export function cpuPerStep(from: CpuMark, to: CpuMark, steps: number): string {
   const per = (a: number, b: number) => ((b - a) / steps).toFixed(1);
   return `${per(from.serverMs, to.serverMs)} / ${per(from.selfMs, to.selfMs)} ms`;
 }
+
+/** CPU time the whole machine spent busy (every core, user + system + interrupts), from /proc/stat. */
+export function machineBusyMs(): number {
+  const [user, nice, system, , , irq, softirq, steal] = readFileSync('/proc/stat', 'latin1')
+    .split('\n')[0]!
+    .trim()
+    .split(/\s+/)
+    .slice(1)
+    .map(Number);
+  return (user! + nice! + system! + irq! + softirq! + steal!) * TICK_MS;
+}

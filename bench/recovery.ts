@@ -7,7 +7,7 @@ import { bundleOptions } from '../src/workers/bundle-options.js';
 import { spawnWorkerProcess } from '../scripts/lib/worker-process.js';
 import type { trainingQueue } from '../src/workflows/training/training-queue.js';
 import { enqueueUpdate, statusQuery } from '../src/shared/training/messages.js';
-import { processesWithEnv, waitFor } from '../test/support/procs.js';
+import { markedProcesses, waitFor } from '../test/support/procs.js';
 import type { BenchContext } from './context.js';
 import { fmt, summarize } from './stats.js';
 
@@ -97,17 +97,17 @@ export async function benchRecovery(ctx: BenchContext): Promise<void> {
       );
       // The second worker only starts polling now, so the first attempt surely ran on the first.
       secondRunning = second.run();
-      const firstTrainers = new Set(processesWithEnv('SHEPHERD_BENCH_MARKER', marker));
+      const firstTrainers = new Set(markedProcesses('SHEPHERD_BENCH_MARKER', marker));
 
       const killedAt = performance.now();
       first.kill('SIGKILL');
       const resumedAt = await waitFor(
-        () => (processesWithEnv('SHEPHERD_BENCH_MARKER', marker).some((pid) => !firstTrainers.has(pid)) ? performance.now() : undefined),
+        () => (markedProcesses('SHEPHERD_BENCH_MARKER', marker).some((pid) => !firstTrainers.has(pid)) ? performance.now() : undefined),
         'the trainer running again on the second worker',
         HEARTBEAT_TIMEOUT_S * 1000 + 60_000,
       );
       recoveries.push(resumedAt - killedAt);
-      if (processesWithEnv('SHEPHERD_BENCH_MARKER', marker).some((pid) => firstTrainers.has(pid))) orphans++;
+      if (markedProcesses('SHEPHERD_BENCH_MARKER', marker).some((pid) => firstTrainers.has(pid))) orphans++;
 
       const after = await waitFor(
         async () => {
@@ -125,7 +125,7 @@ export async function benchRecovery(ctx: BenchContext): Promise<void> {
       if (second.getState() === 'RUNNING') second.shutdown();
       await secondRunning?.catch(() => undefined);
       // Terminating the queue abandons its activity; the worker shutdown above cancelled it and killed the trainer.
-      await waitFor(() => processesWithEnv('SHEPHERD_BENCH_MARKER', marker).length === 0, 'bench trainers gone', 30_000).catch(
+      await waitFor(() => markedProcesses('SHEPHERD_BENCH_MARKER', marker).length === 0, 'bench trainers gone', 30_000).catch(
         () => undefined,
       );
     }

@@ -6,7 +6,7 @@ import { batchProgress, startExperimentBatch, type ExperimentBatchResult } from 
 import { startTestWorker, tempDir, uniqueQueue, type TestWorker } from './support/harness.js';
 import { spawnWorkerProcess } from './support/worker-process.js';
 import { nodeExperiment } from './support/experiments.js';
-import { processesWithEnv, waitFor } from './support/procs.js';
+import { markedProcesses, waitFor } from './support/procs.js';
 
 // runCommand's guarantees through a real worker and server: the start-to-close timeout,
 // workflow cancellation and worker shutdown each kill the step's whole process group.
@@ -22,7 +22,7 @@ function stubborn(name: string, marker: string) {
   );
 }
 
-const live = (marker: string) => processesWithEnv('SHEPHERD_TEST_MARKER', marker);
+const live = (marker: string) => markedProcesses('SHEPHERD_TEST_MARKER', marker);
 
 describe('runCommand through a real worker', () => {
   const workers: TestWorker[] = [];

@@ -27,7 +27,7 @@ import { readCmdline, startTimeOf } from '../src/activities/step/proc-stats.js';
 import { ownerIdentity, recordStep } from '../src/activities/step/registry.js';
 import { parseCommandSpec } from '../src/shared/step/command-spec.js';
 import { createLogger } from '../src/config/logger.js';
-import { processesWithEnv, waitFor } from './support/procs.js';
+import { markedProcesses, waitFor } from './support/procs.js';
 import { spawnWorkerProcess } from './support/worker-process.js';
 import { applicationFailureOf } from './support/failures.js';
 
@@ -91,7 +91,7 @@ function setup(info: Partial<Info> = {}) {
 const failureOf = applicationFailureOf;
 
 const detailsOf = (f: ApplicationFailure) => f.details?.[0] as StepFailureDetails;
-const marked = (marker: string) => processesWithEnv(MARK, marker);
+const marked = (marker: string) => markedProcesses(MARK, marker);
 // The record is written once the worker has the program's pid from the step spawner, a few ms
 // after the program started: a program can be ready before its record exists.
 const recorded = (procDir: string) => (existsSync(procDir) ? readdirSync(procDir).length : 0);
@@ -155,8 +155,9 @@ describe('runCommand: stopping a step stops its whole process group', () => {
   });
 });
 
-// Both ways a group leader can start (src/activities/step/launcher/): the compiled launcher, and
-// setpriv + sh where there is no C compiler.
+// Both ways a group leader can start: forked and set up by the compiled spawner
+// (src/activities/step/spawner/shepherd-spawn.c), and setpriv + sh from the Node helper where
+// there is no C compiler.
 describe.each(['compiled', 'sh'] as const)('a SIGKILLed worker takes its steps with it (%s launcher)', (launcher) => {
   function startFakeWorker(dir: string, marker: string) {
     const workspace = path.join(dir, 'ws');
@@ -171,8 +172,8 @@ describe.each(['compiled', 'sh'] as const)('a SIGKILLed worker takes its steps w
   }
   const watchdogOf = (marker: string) => {
     const pid = marked(marker).find((p) => readCmdline(p)?.includes(`\0${WATCHDOG_TAG}\0`));
-    // The watchdog is a fork of the launcher: its command line names which one ran.
-    if (pid !== undefined) expect(readCmdline(pid)!.split('\0')[0]!.endsWith('/shepherd-launch')).toBe(launcher === 'compiled');
+    // The watchdog is a fork of the compiled spawner's child or of the sh: its command line names which.
+    if (pid !== undefined) expect(readCmdline(pid)!.split('\0')[0]!.endsWith('/shepherd-spawn')).toBe(launcher === 'compiled');
     return pid;
   };
 

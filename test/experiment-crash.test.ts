@@ -3,7 +3,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { startExperimentBatch, type ExperimentBatchResult } from '../src/client/experiments.js';
 import { connectTestClient, startTestWorker, tempDir, uniqueQueue, type TestWorker } from './support/harness.js';
 import { nodeExperiment } from './support/experiments.js';
-import { processesWithEnv, waitFor } from './support/procs.js';
+import { markedProcesses, waitFor } from './support/procs.js';
 import { spawnWorkerProcess, type WorkerProcess } from './support/worker-process.js';
 
 // A step whose program forks a grandchild that ignores SIGTERM, then works for a while: the
@@ -48,12 +48,12 @@ describe('worker crash mid-experiment', () => {
     );
 
     // Both steps and their TERM-ignoring grandchildren are running under the first worker.
-    await waitFor(() => processesWithEnv('SHEPHERD_TEST_MARKER', marker).length >= 4, 'steps and grandchildren running');
+    await waitFor(() => markedProcesses('SHEPHERD_TEST_MARKER', marker).length >= 4, 'steps and grandchildren running');
     first.kill('SIGKILL');
     await first.exited;
 
     // Nothing the dead worker started survives it: not the steps, not their grandchildren.
-    await waitFor(() => processesWithEnv('SHEPHERD_TEST_MARKER', marker).length === 0, 'no orphaned step process', 10_000);
+    await waitFor(() => markedProcesses('SHEPHERD_TEST_MARKER', marker).length === 0, 'no orphaned step process', 10_000);
 
     let second: TestWorker | undefined = await startTestWorker({ taskQueue });
     cleanups.push(() => second?.stop());
@@ -72,6 +72,6 @@ describe('worker crash mid-experiment', () => {
     ]);
     await second.stop();
     second = undefined;
-    expect(processesWithEnv('SHEPHERD_TEST_MARKER', marker)).toEqual([]);
+    expect(markedProcesses('SHEPHERD_TEST_MARKER', marker)).toEqual([]);
   });
 });

@@ -65,17 +65,17 @@ afterAll(async () => {
 });
 
 describe('the shepherd package', { timeout: 600_000 }, () => {
-  it('ships only built JavaScript (the step spawner included), the step launcher source, declarations, migrations and the README', () => {
+  it('ships only built JavaScript (the step spawner included), the compiled spawner source, declarations, migrations and the README', () => {
     expect(packed).toContain('dist/client/index.js');
     expect(packed).toContain('dist/client/index.d.ts');
     expect(packed).toContain('dist/cli/main.js');
     expect(packed).toContain('dist/workflows/index.js');
     expect(packed).toContain('dist/db/migrations/001_foundation.sql');
     expect(packed).toContain('dist/activities/step/spawner/helper.mjs');
-    expect(packed).toContain('dist/activities/step/launcher/shepherd-launch.c');
+    expect(packed).toContain('dist/activities/step/spawner/shepherd-spawn.c');
     expect(packed).toContain('package.json');
     const unexpected = packed.filter(
-      (f) => !/^(dist\/.*\.(m?js|d\.ts|sql|css)|dist\/activities\/step\/launcher\/shepherd-launch\.c|package\.json|README\.md)$/.test(f),
+      (f) => !/^(dist\/.*\.(m?js|d\.ts|sql|css)|dist\/activities\/step\/spawner\/shepherd-spawn\.c|package\.json|README\.md)$/.test(f),
     );
     expect(unexpected).toEqual([]);
   });

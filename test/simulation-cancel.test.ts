@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SimulationJobProgress } from '../src/shared/simulation/messages.js';
 import { sweepWorkflowId } from '../src/shared/simulation/workflow-ids.js';
 import { startTestWorker, tempDir, type TestWorker } from './support/harness.js';
-import { processesWithEnv, waitFor } from './support/procs.js';
+import { markedProcesses, waitFor } from './support/procs.js';
 import { shJob, startSimulation, writeReplicateScript } from './support/simulation.js';
 import { rejectionOf } from './support/failures.js';
 
@@ -50,13 +50,13 @@ describe('simulationJob stopping', () => {
     const handle = await startSimulation(w.client, w.taskQueue, input);
 
     // Three sweeps, each running its four replicates (two tasks of two).
-    await waitFor(() => processesWithEnv('SHEPHERD_TEST_MARKER', marker).length >= 12, 'replicates of every sweep running');
+    await waitFor(() => markedProcesses('SHEPHERD_TEST_MARKER', marker).length >= 12, 'replicates of every sweep running');
     await handle.cancel();
     const err = await failureOf(handle.result());
     expect(err.cause).toBeInstanceOf(CancelledFailure);
 
     // The job closes only after its sweeps, and they only after their replicates were killed.
-    expect(processesWithEnv('SHEPHERD_TEST_MARKER', marker)).toEqual([]);
+    expect(markedProcesses('SHEPHERD_TEST_MARKER', marker)).toEqual([]);
     for (const key of ['p0-hold-all', 'p1-hold-all', 'p2-hold-all']) {
       const d = await w.client.workflow.getHandle(sweepWorkflowId(jobId, key)).describe();
       expect(d.status.name).toBe('CANCELLED');
@@ -83,7 +83,7 @@ describe('simulationJob stopping', () => {
     expect(partial.parameters.find((p) => p.key === 'p1-hold-all')).toMatchObject({ status: 'cancelled', aggregated: false, succeeded: 0 });
     expect(partial.totals.replicates).toBe(8);
 
-    expect(processesWithEnv('SHEPHERD_TEST_MARKER', marker)).toEqual([]);
+    expect(markedProcesses('SHEPHERD_TEST_MARKER', marker)).toEqual([]);
     const held = await w.client.workflow.getHandle(sweepWorkflowId(jobId, 'p1-hold-all')).describe();
     expect(held.status.name).toBe('CANCELLED');
     const { rows } = await w.pool.query('SELECT status FROM simulation_jobs WHERE job_id = $1', [jobId]);

@@ -5,7 +5,7 @@ import { afterAll, describe, expect, inject, it } from 'vitest';
 import { createPool } from '../src/db/pool.js';
 import type { SimulationJobInput, SimulationJobResult } from '../src/shared/simulation/schemas.js';
 import { connectTestClient, startTestWorker, tempDir, uniqueQueue } from './support/harness.js';
-import { processesWithEnv, waitFor } from './support/procs.js';
+import { markedProcesses, waitFor } from './support/procs.js';
 import { runSimulation, shJob, startSimulation, writeReplicateScript } from './support/simulation.js';
 import { spawnWorkerProcess } from './support/worker-process.js';
 
@@ -57,12 +57,12 @@ describe('simulationJob across a worker crash', () => {
       const { rows } = await pool.query(`SELECT count(*)::int AS n FROM simulation_replicates WHERE job_id = $1 AND status = 'succeeded'`, [
         jobId,
       ]);
-      return rows[0].n === 20 && processesWithEnv('SHEPHERD_TEST_MARKER', marker).length >= 4;
+      return rows[0].n === 20 && markedProcesses('SHEPHERD_TEST_MARKER', marker).length >= 4;
     }, 'first half stored and the next batch running');
 
     first.kill('SIGKILL');
     await first.exited;
-    await waitFor(() => processesWithEnv('SHEPHERD_TEST_MARKER', marker).length === 0, 'no orphaned replicate', 10_000);
+    await waitFor(() => markedProcesses('SHEPHERD_TEST_MARKER', marker).length === 0, 'no orphaned replicate', 10_000);
 
     writeFileSync(release, '');
     const second = await startTestWorker({ taskQueue });
@@ -96,6 +96,6 @@ describe('simulationJob across a worker crash', () => {
     // Same seeds, same results: identical to a run that was never interrupted.
     const reference = await runSimulation(second.client, taskQueue, job(`${jobId}-ref`, 'ok'));
     expect(reference.parameters.map((p) => p.aggregates)).toEqual(result.parameters.map((p) => p.aggregates));
-    expect(processesWithEnv('SHEPHERD_TEST_MARKER', marker)).toEqual([]);
+    expect(markedProcesses('SHEPHERD_TEST_MARKER', marker)).toEqual([]);
   });
 });

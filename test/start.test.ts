@@ -5,7 +5,7 @@ import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { freePort } from '../scripts/lib/free-port.js';
 import { tempDir } from './support/harness.js';
-import { processesWithEnv, waitFor } from './support/procs.js';
+import { markedProcesses, waitFor } from './support/procs.js';
 
 // `npm start` as a new user runs it (scripts/start.ts, no DATABASE_URL: the embedded database):
 // the example batch finishes with its table, Ctrl-C stops everything and leaves no process, and a
@@ -64,12 +64,12 @@ describe('npm start', () => {
       expect(first.output()).toContain('embedded PostgreSQL (PGlite)');
       expect(first.output()).toMatch(/Batch iris-baseline: completed \(6 succeeded, 0 failed\)/);
       expect(first.output()).toMatch(/knn-k5\s.*\b(1|0\.\d+)/);
-      expect(processesWithEnv('SHEPHERD_TEST_MARKER', marker).length).toBeGreaterThan(0);
+      expect(markedProcesses('SHEPHERD_TEST_MARKER', marker).length).toBeGreaterThan(0);
       const end = await first.interrupt();
       expect(end.exitCode, first.output()).toBe(0);
       expect(first.output()).toContain('Stopped.');
       // The dev server, the worker and everything they started are gone.
-      await waitFor(() => processesWithEnv('SHEPHERD_TEST_MARKER', marker).length === 0, 'no process left after Ctrl-C', 15_000);
+      await waitFor(() => markedProcesses('SHEPHERD_TEST_MARKER', marker).length === 0, 'no process left after Ctrl-C', 15_000);
 
       const second = await npmStart(dataDir, marker);
       try {
@@ -86,7 +86,7 @@ describe('npm start', () => {
       } finally {
         expect((await second.interrupt()).exitCode, second.output()).toBe(0);
       }
-      await waitFor(() => processesWithEnv('SHEPHERD_TEST_MARKER', marker).length === 0, 'no process left after the second Ctrl-C', 15_000);
+      await waitFor(() => markedProcesses('SHEPHERD_TEST_MARKER', marker).length === 0, 'no process left after the second Ctrl-C', 15_000);
     },
   );
 });

@@ -13,7 +13,7 @@ import { recommendForJob, replicateRecommendationLines } from '../src/cli/pipeli
 import { enqueueUpdate } from '../src/shared/training/messages.js';
 import { startTestWorker, type TestWorker } from './support/harness.js';
 import { nodeExperiment } from './support/experiments.js';
-import { processesWithEnv, waitFor } from './support/procs.js';
+import { markedProcesses, waitFor } from './support/procs.js';
 import { recommendationLines, recommendForBatch } from '../src/cli/pipelines/experiments-recommend.js';
 import { upsertExperimentResult, experimentResultSchema } from '../src/activities/experiments/results.js';
 import { shJob, startSimulation, writeReplicateScript } from './support/simulation.js';
@@ -27,7 +27,7 @@ import { irisJob, startQueue, status, waitStatus, type QueueHandle } from './sup
 // silent or stalled while it happens, not merely "running".
 
 const MARK = 'SHEPHERD_TEST_MARKER';
-const live = (marker: string) => processesWithEnv(MARK, marker);
+const live = (marker: string) => markedProcesses(MARK, marker);
 
 describe('progressTimeout through a real worker', () => {
   let w: TestWorker;

@@ -26,7 +26,7 @@ import { describeIssues } from '../src/shared/schemas.js';
 import { createLogger } from '../src/config/logger.js';
 import { livenessOfDetails } from '../src/client/step-liveness.js';
 import { runningText } from '../src/cli/pipelines/experiments.js';
-import { processesWithEnv } from './support/procs.js';
+import { markedProcesses } from './support/procs.js';
 import { applicationFailureOf } from './support/failures.js';
 
 // Progress-based liveness with real processes: a program alive but silent is stopped as
@@ -85,7 +85,7 @@ describe('progressTimeout: alive but hung is stopped, slow is not', () => {
     const d = f.details?.[0] as StepFailureDetails;
     expect(d).toMatchObject({ stalled: true, timedOut: false, possibleOomKill: false, lastOutputLine: 'loading shard 7' });
     expect(d.silentMs).toBeGreaterThanOrEqual(3000);
-    expect(processesWithEnv(MARK, marker)).toEqual([]);
+    expect(markedProcesses(MARK, marker)).toEqual([]);
     // The heartbeats told "running" from "no output" from "stalled", in that order.
     const states = c.beats.map((b) => b.state);
     const firstQuiet = states.findIndex((s) => s.includes('no output for'));
@@ -103,7 +103,7 @@ describe('progressTimeout: alive but hung is stopped, slow is not', () => {
     const f = await applicationFailureOf(c.run(sh('trap "exit 0" TERM; sleep 600 & wait', marker, { progressTimeout: '1s' })));
     expect(f.type).toBe('StepStalled');
     expect(f.message).toContain('it printed nothing');
-    expect(processesWithEnv(MARK, marker)).toEqual([]);
+    expect(markedProcesses(MARK, marker)).toEqual([]);
   });
 
   it('a slow program that keeps printing is not stopped, and its longest silence is reported', async () => {
@@ -127,7 +127,7 @@ describe('progressTimeout: alive but hung is stopped, slow is not', () => {
       }),
     );
     expect(r.exitCode).toBe(0);
-    expect(processesWithEnv(MARK, marker)).toEqual([]);
+    expect(markedProcesses(MARK, marker)).toEqual([]);
   });
 
   it('without progressTimeout a silent program is left alone, and its silence is still measured', async () => {
@@ -150,7 +150,7 @@ describe('progressTimeout: alive but hung is stopped, slow is not', () => {
     });
     expect(outcome.stalled).toMatchObject({ evidence: 'progress', progressTimeoutMs: 2000 });
     expect(outcome.lastOutputLine).toBe('still loading');
-    expect(processesWithEnv(MARK, marker)).toEqual([]);
+    expect(markedProcesses(MARK, marker)).toEqual([]);
   });
 });
 

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -7,7 +7,8 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { executeStep } from '../src/activities/step/execute-step.js';
 import { stepSpawner } from '../src/activities/step/spawner/client.js';
-import { stepLauncher } from '../src/activities/step/launcher/launcher.js';
+import { nativeSpawner } from '../src/activities/step/spawner/native.js';
+import { WATCHDOG_TAG, spawnGroup, stopGroup } from '../src/activities/step/process-group.js';
 
 /** Whether a 64-bit little-endian ELF file names a program interpreter (PT_INTERP): a dynamic executable. */
 function hasInterpreter(elf: Buffer): boolean {
@@ -17,7 +18,7 @@ function hasInterpreter(elf: Buffer): boolean {
 }
 import { readStat } from '../src/activities/step/proc-stats.js';
 import { parseCommandSpec } from '../src/shared/step/command-spec.js';
-import { processesWithEnv, waitFor } from './support/procs.js';
+import { markedProcesses, waitFor } from './support/procs.js';
 
 // The step spawner (src/activities/step/spawner/): steps are forked by a small helper process,
 // which hands the program's pipes to the worker. What must not change because of it: output,
@@ -56,20 +57,84 @@ describe('the step spawner', () => {
     }
   });
 
-  it('uses the compiled launcher where there is a C compiler, and it refuses to run outside a session of its own', async () => {
+  it('uses the compiled spawner where there is a C compiler; it refuses to run without a worker channel', async () => {
     const hasCc = (await execa('sh', ['-c', 'command -v cc'], { reject: false })).exitCode === 0;
-    const launcher = await stepLauncher();
-    expect(launcher.kind).toBe(hasCc ? 'compiled' : 'sh');
-    if (launcher.kind !== 'compiled') return;
-    const [binary, args] = launcher.argv('shepherd-step-watchdog', '/bin/true', []);
-    // Started like any child (same session and group as this test), its watchdog would kill
-    // this process's group on the first read of a missing fd 3: it must refuse instead.
-    const r = await execa(binary, args, { reject: false });
-    expect(r.exitCode).toBe(127);
-    expect(r.stderr).toContain('must be started as the leader of a new session');
+    const binary = await nativeSpawner();
+    expect(binary !== undefined).toBe(hasCc);
+    if (!binary) return;
+    // Started by hand, with no IPC channel from a worker, it must say so rather than wait forever.
+    const r = await execa(binary, [WATCHDOG_TAG], { reject: false, timeout: 10_000 });
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain('no IPC channel');
     // Statically linked where the compiler has a static C library: no program interpreter to load.
     const staticLibc = path.isAbsolute((await execa('cc', ['-print-file-name=libc.a'])).stdout.trim());
     expect(hasInterpreter(readFileSync(binary))).toBe(!staticLibc);
+    // Each step's leader is its own session's leader, and the spawner (not the worker) its parent.
+    const ws = workspace();
+    const out = await executeStep(parseCommandSpec({ command: '/bin/sh', args: ['-c', 'cat /proc/$$/stat > stat.txt'] }), {
+      workspace: ws,
+    });
+    expect(out.exitCode).toBe(0);
+    const stat = readFileSync(path.join(ws, 'stat.txt'), 'latin1');
+    const [pid, ppid, pgrp, session] = [
+      Number(stat.split(' ')[0]),
+      ...stat
+        .slice(stat.lastIndexOf(')') + 4)
+        .split(' ')
+        .slice(0, 3)
+        .map(Number),
+    ];
+    expect([pgrp, session]).toEqual([pid, pid]);
+    expect(ppid).toBe(stepSpawner().pid);
+  });
+
+  it('the compiled spawner says a group is gone only when nothing but its watchdog was left, and then it is gone', async () => {
+    if (!(await nativeSpawner())) return;
+    // Live processes of a session (stat field 6), zombies excluded.
+    const sessionMembers = (sid: number) =>
+      readdirSync('/proc').filter((e) => {
+        if (!/^\d+$/.test(e)) return false;
+        try {
+          const stat = readFileSync(`/proc/${e}/stat`, 'latin1');
+          const [state, , , session] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+          return state !== 'Z' && Number(session) === sid;
+        } catch {
+          return false;
+        }
+      });
+    const run = async (script: string) => {
+      const g = await spawnGroup('/bin/sh', ['-c', script], { cwd: workspace(), env: { PATH: '/usr/bin:/bin' } });
+      g.stdout.resume();
+      g.stderr.resume();
+      const exit = await g.exited;
+      return { g, exit, left: sessionMembers(g.pgid).length };
+    };
+    const alone = await run('exit 3');
+    expect(alone.exit).toMatchObject({ exitCode: 3, groupGone: true });
+    expect(alone.left).toBe(0);
+    alone.g.release();
+    // A program that leaves a process behind: the worker must still find and stop it.
+    const leftover = await run('sleep 30 & exit 0');
+    expect(leftover.exit).toMatchObject({ exitCode: 0, groupGone: false });
+    expect(leftover.left).toBe(2); // the sleep and the watchdog
+    expect(await stopGroup(leftover.g.pgid, 200)).toBe(true);
+    leftover.g.release();
+    expect(sessionMembers(leftover.g.pgid)).toEqual([]);
+  });
+
+  it('a program that cannot start fails its step with the reason, and the spawner serves the next', async () => {
+    const missingCwd = path.join(tmp, 'no-such-dir');
+    await expect(spawnGroup('/bin/true', [], { cwd: missingCwd, env: {} })).rejects.toThrow(/chdir: No such file or directory|ENOENT/);
+    // A file that is executable but no program: the shell's convention, 126, with the reason on stderr.
+    const ws = workspace();
+    const bogus = path.join(ws, 'bogus');
+    writeFileSync(bogus, Buffer.from([0x7f, 0x45, 0x4c, 0x46, 0, 0, 0, 0]), { mode: 0o755 });
+    const out = await executeStep(parseCommandSpec({ command: bogus }), { workspace: ws });
+    expect(out.exitCode).toBe(126);
+    expect(out.stderrTail.join('\n')).toMatch(/Exec format error/);
+    await expect(spawnGroup('/bin/echo', ['a\0b'], { cwd: ws, env: {} })).rejects.toThrow(/NUL|null bytes/);
+    const next = await executeStep(parseCommandSpec({ command: '/bin/echo', args: ['still here'] }), { workspace: workspace() });
+    expect(next).toMatchObject({ exitCode: 0, stdoutTail: ['still here'] });
   });
 
   it('reports a program killed by a signal, with the signal', async () => {
@@ -84,12 +149,12 @@ describe('the step spawner', () => {
       workspace: ws,
     });
     await waitFor(() => existsSync(path.join(ws, 'ready')), 'tree ready');
-    expect(processesWithEnv(MARK, marker)).toHaveLength(5);
+    expect(markedProcesses(MARK, marker)).toHaveLength(5);
     const helper = stepSpawner().pid!;
     process.kill(helper, 'SIGKILL');
     const out = await run;
     expect(out).toMatchObject({ exitCode: null, signal: 'SIGKILL' });
-    expect(processesWithEnv(MARK, marker)).toEqual([]);
+    expect(markedProcesses(MARK, marker)).toEqual([]);
 
     const next = await executeStep(parseCommandSpec({ command: '/bin/sh', args: ['-c', 'echo again'] }), { workspace: workspace() });
     expect(next).toMatchObject({ exitCode: 0, stdoutTail: ['again'] });

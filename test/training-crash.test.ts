@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { enqueueUpdate, stopUpdate } from '../src/shared/training/messages.js';
 import { connectTestClient, startTestWorker, tempDir, uniqueQueue, type TestWorker } from './support/harness.js';
-import { processesWithEnv, waitFor } from './support/procs.js';
+import { markedProcesses, waitFor } from './support/procs.js';
 import { irisJob, startQueue, waitStatus } from './support/training.js';
 import { spawnWorkerProcess, type WorkerProcess } from './support/worker-process.js';
 
@@ -45,13 +45,13 @@ describe('worker crash mid-training', () => {
 
     const before = await waitStatus(h, 'a checkpoint at step 300 or later', (s) => (s.current?.progress?.lastCheckpoint?.step ?? 0) >= 300);
     expect(before.current!.progress!.attempt).toBe(1);
-    expect(processesWithEnv('SHEPHERD_TEST_MARKER', marker)).not.toEqual([]); // the trainer (and its group's watchdog)
+    expect(markedProcesses('SHEPHERD_TEST_MARKER', marker)).not.toEqual([]); // the trainer (and its group's watchdog)
     const checkpointBeforeKill = before.current!.progress!.lastCheckpoint!.step;
 
     first.kill('SIGKILL');
     await first.exited;
     // The trainer does not outlive its worker.
-    await waitFor(() => processesWithEnv('SHEPHERD_TEST_MARKER', marker).length === 0, 'no orphaned trainer', 10_000);
+    await waitFor(() => markedProcesses('SHEPHERD_TEST_MARKER', marker).length === 0, 'no orphaned trainer', 10_000);
 
     // Same data directory: the job's checkpoints live in <data dir>/training (shared storage in production).
     let second: TestWorker | undefined = await startTestWorker({ taskQueue, deps: { runsDir: path.join(dataDir, 'runs-2') } });
@@ -82,6 +82,6 @@ describe('worker crash mid-training', () => {
     await h.result();
     await second.stop();
     second = undefined;
-    expect(processesWithEnv('SHEPHERD_TEST_MARKER', marker)).toEqual([]);
+    expect(markedProcesses('SHEPHERD_TEST_MARKER', marker)).toEqual([]);
   });
 });

@@ -20,7 +20,7 @@ import {
 } from '../src/shared/training/messages.js';
 import { startTestWorker, type TestWorker } from './support/harness.js';
 import { startWithTemporalCli } from './support/temporal-cli.js';
-import { processesWithEnv, waitFor } from './support/procs.js';
+import { markedProcesses, waitFor } from './support/procs.js';
 import { irisJob, longJob, startQueue, status, updateRefusal, waitStatus, type QueueHandle } from './support/training.js';
 import { startWebhookReceiver, type WebhookReceiver } from './support/webhook-receiver.js';
 import { trainingQueue } from '../src/workflows/index.js';
@@ -168,7 +168,7 @@ describe('trainingQueue', () => {
     expect(running.current!.progress!.totalSteps).toBe(10_000_000);
     expect(running.current!.progress!.etaSeconds).toBeGreaterThan(0);
     expect(Date.parse(running.current!.progress!.lastHeartbeatAt)).toBeGreaterThan(0);
-    expect(processesWithEnv('SHEPHERD_TEST_MARKER', marker)).not.toEqual([]);
+    expect(markedProcesses('SHEPHERD_TEST_MARKER', marker)).not.toEqual([]);
     // What runs is readable from the Web UI: the memo holds the running job's effective config.
     expect((await (await h.describe()).memo)?.currentJob).toEqual(long.effectiveConfig);
     expect(running.current!.config).toEqual(long.effectiveConfig);
@@ -181,7 +181,7 @@ describe('trainingQueue', () => {
     const resumeStep = requeued.pending[0]!.resumeFrom!.step;
     expect(resumeStep).toBeGreaterThanOrEqual(80);
     // Paused means paused: no trainer is left running.
-    expect(processesWithEnv('SHEPHERD_TEST_MARKER', marker)).toEqual([]);
+    expect(markedProcesses('SHEPHERD_TEST_MARKER', marker)).toEqual([]);
     expect((await rowsWhen(name, { long: 'paused' }))[0]).toMatchObject({
       job_id: 'long',
       status: 'paused',
@@ -207,7 +207,7 @@ describe('trainingQueue', () => {
       ['long', 'cancelled'],
       ['after', 'completed'],
     ]);
-    expect(processesWithEnv('SHEPHERD_TEST_MARKER', marker)).toEqual([]);
+    expect(markedProcesses('SHEPHERD_TEST_MARKER', marker)).toEqual([]);
 
     // stop: the current job finishes, what is still queued is handed back, the workflow ends.
     await h.executeUpdate(enqueueUpdate, { args: [irisJob('last', { steps: 1000, params: { stepDelayMs: 2 } })] });
@@ -276,7 +276,7 @@ describe('trainingQueue', () => {
       expect(s.pending.map((p) => p.jobId)).toEqual(['grow']);
       const stoppedAt = s.pending[0]!.resumeFrom!;
       expect(stoppedAt.step).toBeGreaterThanOrEqual(100);
-      expect(processesWithEnv('SHEPHERD_TEST_MARKER', marker)).toEqual([]);
+      expect(markedProcesses('SHEPHERD_TEST_MARKER', marker)).toEqual([]);
       expect((await rowsWhen(name, { grow: 'paused' }))[0].reason).toMatch(/under the floor/);
       await waitFor(
         () => notifications(name).some((t) => t.includes(`stopped at step`) && t.includes('under the floor')),

@@ -6,7 +6,7 @@ import { enqueueUpdate, stopUpdate } from '../src/shared/training/messages.js';
 import { S3ArtifactStore } from '../src/storage/s3-store.js';
 import { artifactKey } from '../src/storage/artifact-store.js';
 import { connectTestClient, startTestWorker, tempDir, uniqueQueue, type TestWorker } from './support/harness.js';
-import { processesWithEnv, waitFor } from './support/procs.js';
+import { markedProcesses, waitFor } from './support/procs.js';
 import { irisJob, startQueue, waitStatus } from './support/training.js';
 import { spawnWorkerProcess } from './support/worker-process.js';
 
@@ -76,7 +76,7 @@ describe('training checkpoints in an S3 artifact store', () => {
 
       a.kill('SIGKILL');
       await a.exited;
-      await waitFor(() => processesWithEnv('SHEPHERD_TEST_MARKER', marker).length === 0, 'no orphaned trainer', 10_000);
+      await waitFor(() => markedProcesses('SHEPHERD_TEST_MARKER', marker).length === 0, 'no orphaned trainer', 10_000);
       const newestUploaded = Math.max(...(await store.list(`${jobKey}/checkpoints`)).map((k) => Number(/step-(\d+)/.exec(k)?.[1] ?? 0)));
 
       const dataB = tempDir('worker-b');
@@ -111,7 +111,7 @@ describe('training checkpoints in an S3 artifact store', () => {
       await h.result();
       await b.stop();
       b = undefined;
-      expect(processesWithEnv('SHEPHERD_TEST_MARKER', marker)).toEqual([]);
+      expect(markedProcesses('SHEPHERD_TEST_MARKER', marker)).toEqual([]);
     },
   );
 });

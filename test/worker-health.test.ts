@@ -4,7 +4,7 @@ import { startExperimentBatch } from '../src/client/experiments.js';
 import { freePort } from '../scripts/lib/free-port.js';
 import { nodeExperiment } from './support/experiments.js';
 import { connectTestClient, tempDir, uniqueQueue } from './support/harness.js';
-import { processesWithEnv, waitFor } from './support/procs.js';
+import { markedProcesses, waitFor } from './support/procs.js';
 import { spawnWorkerProcess } from './support/worker-process.js';
 
 // The worker's own health endpoint, what Kubernetes probes and compose healthchecks ask:
@@ -49,7 +49,7 @@ describe('worker health endpoint (SHEPHERD_HEALTH_ADDRESS)', () => {
       { taskQueue },
     );
     cleanups.push(() => handle.terminate().catch(() => undefined));
-    await waitFor(() => processesWithEnv('SHEPHERD_TEST_MARKER', marker).length > 0, 'the step running');
+    await waitFor(() => markedProcesses('SHEPHERD_TEST_MARKER', marker).length > 0, 'the step running');
 
     w.kill('SIGTERM');
     await waitFor(async () => (await get(`${base}/readyz`)) === 503, 'not ready while draining', 5_000);

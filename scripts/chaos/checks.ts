@@ -1,7 +1,7 @@
 import { WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import pg from 'pg';
 import { dockerClient } from '../../src/activities/containers/client.js';
-import { processesInside, processesWithEnv } from '../../test/support/procs.js';
+import { processesInside, markedProcesses } from '../../test/support/procs.js';
 import type { MalformedInput } from './inputs.js';
 
 // What the pass line is made of, each measured from the real system: Temporal histories,
@@ -44,7 +44,7 @@ export async function duplicateRows(databaseUrl: string): Promise<Record<string,
  * a workspace under the run's data directory.
  */
 export function strayProcesses(marker: string, dataDir: string): number[] {
-  return [...new Set([...processesWithEnv('SHEPHERD_CHAOS_MARKER', marker), ...processesInside(dataDir)])].sort((a, b) => a - b);
+  return [...new Set([...markedProcesses('SHEPHERD_CHAOS_MARKER', marker), ...processesInside(dataDir)])].sort((a, b) => a - b);
 }
 
 export interface InputOutcome extends MalformedInput {

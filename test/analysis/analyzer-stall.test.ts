@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { runTool, type AnalyzerEnv } from '../../src/activities/analysis/step.js';
 import { tempDir } from '../support/harness.js';
 import { applicationFailureOf } from '../support/failures.js';
-import { processesWithEnv } from '../support/procs.js';
+import { markedProcesses } from '../support/procs.js';
 
 // An analyzer's progressTimeout reaches the tools it runs: a tool alive but silent is stopped
 // and the attempt fails StepStalled, even when the tool answers the stop with an "ok" exit code.
@@ -43,6 +43,6 @@ describe('analyzer progressTimeout', () => {
     expect(f.type).toBe('StepStalled');
     expect(f.nonRetryable).toBe(false);
     expect(f.message).toContain('last output line: "linting 412 files"');
-    expect(processesWithEnv(MARK, marker)).toEqual([]);
+    expect(markedProcesses(MARK, marker)).toEqual([]);
   });
 });

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startExperimentBatch, type ExperimentBatchResult } from '../../src/client/experiments.js';
 import { startClusterStack, type ClusterStack } from '../support/cluster.js';
 import { nodeExperiment } from '../support/experiments.js';
-import { processesWithEnv, waitFor } from '../support/procs.js';
+import { markedProcesses, waitFor } from '../support/procs.js';
 
 // Machines dying under a running batch, on a real cluster (4 shards, 2+ history hosts, 3 workers):
 // a worker, the history host owning the batch's shard, matching, frontend, and shards moving
@@ -55,7 +55,7 @@ async function startBatch(prefix: string, stepMs = 5000): Promise<RunningBatch> 
 }
 
 const stepsRunning = (b: RunningBatch, atLeast = 1) =>
-  waitFor(() => processesWithEnv('SHEPHERD_TEST_MARKER', b.marker).length >= atLeast, `steps of ${b.batchId} running`, 120_000);
+  waitFor(() => markedProcesses('SHEPHERD_TEST_MARKER', b.marker).length >= atLeast, `steps of ${b.batchId} running`, 120_000);
 
 /** The common ending: completed, one row per experiment, nothing left running. */
 async function expectCleanFinish(b: RunningBatch): Promise<ExperimentBatchResult> {
@@ -67,7 +67,7 @@ async function expectCleanFinish(b: RunningBatch): Promise<ExperimentBatchResult
     [b.batchId],
   );
   expect(rows).toEqual(Array.from({ length: EXPERIMENTS }, (_, i) => ({ experiment: `e${i}`, n: 1 })));
-  await waitFor(() => processesWithEnv('SHEPHERD_TEST_MARKER', b.marker).length === 0, 'no step process left', 10_000);
+  await waitFor(() => markedProcesses('SHEPHERD_TEST_MARKER', b.marker).length === 0, 'no step process left', 10_000);
   return result;
 }
 
@@ -79,7 +79,7 @@ describe('failures on a multi-process cluster', () => {
   it('SIGKILL of the worker running steps mid-batch: its steps die with it, the others retry them', async () => {
     const b = await startBatch('kill-worker');
     await stepsRunning(b, EXPERIMENTS);
-    const steps = processesWithEnv('SHEPHERD_TEST_MARKER', b.marker);
+    const steps = markedProcesses('SHEPHERD_TEST_MARKER', b.marker);
     const victim = steps.map((pid) => s.workerOf(pid)).find((w) => w !== undefined);
     expect(victim, 'a worker process runs the steps').toBeDefined();
     const victimSteps = steps.filter((pid) => s.workerOf(pid) === victim);
@@ -88,7 +88,7 @@ describe('failures on a multi-process cluster', () => {
     await victim!.exited;
     s.workers.splice(s.workers.indexOf(victim!), 1);
     await waitFor(
-      () => victimSteps.every((pid) => !processesWithEnv('SHEPHERD_TEST_MARKER', b.marker).includes(pid)),
+      () => victimSteps.every((pid) => !markedProcesses('SHEPHERD_TEST_MARKER', b.marker).includes(pid)),
       'the dead worker’s steps gone',
       10_000,
     );

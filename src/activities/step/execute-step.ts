@@ -322,8 +322,9 @@ export async function executeStep(input: CommandSpec, opts: ExecuteStepOptions):
     const exit = await group.exited;
     const durationMs = Math.round(performance.now() - started);
     clearTimeout(deadlineTimer);
-    // Whatever the program left in its group (daemons, schedulers) goes with it.
-    const gone = await stop(spec.graceMs);
+    // Whatever the program left in its group (daemons, schedulers) goes with it; when the spawner
+    // already saw nothing left but the watchdog (and killed it), there is nothing to look for.
+    const gone = exit.groupGone && !stopping ? true : await stop(spec.graceMs);
     if (!gone) logger?.error({ pgid }, 'step process group still has live members after SIGKILL');
     stopped = true;
     clearTimeout(sampleTimer);

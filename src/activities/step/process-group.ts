@@ -1,6 +1,5 @@
 import type { Readable } from 'node:stream';
-import { stepLauncher } from './launcher/launcher.js';
-import { stepSpawner } from './spawner/client.js';
+import { stepSpawner, WATCHDOG_TAG, type ProgramExit } from './spawner/client.js';
 import { liveGroupMembers, liveGroupMembersShared, readCmdline, readStat, type ProcStat } from './proc-stats.js';
 
 // One step = one process group (its own session, via detached: true), so everything the
@@ -13,11 +12,11 @@ import { liveGroupMembers, liveGroupMembersShared, readCmdline, readStat, type P
 // whatever they do with SIGTERM. The watchdog ignores SIGTERM so that it outlives a graceful stop
 // and keeps the group id reserved until the group is gone. On top, the program itself gets
 // PR_SET_PDEATHSIG=SIGKILL, which covers the (tiny) window before the watchdog is forked. The
-// leader is launcher/shepherd-launch.c, or the same from setpriv and sh (launcher/launcher.ts);
-// the fork itself happens in the step spawner (spawner/helper.mjs), which gives the worker the
+// step spawner (spawner/) forks the leader and sets it up (spawner/shepherd-spawn.c), or has
+// setpriv and sh do it (spawner/helper.mjs with launcher/launcher.ts), and gives the worker the
 // pipes, the lifeline included.
 
-export const WATCHDOG_TAG = 'shepherd-step-watchdog';
+export { WATCHDOG_TAG };
 
 export interface SpawnedGroup {
   /** Pid of the program (also the group id). */
@@ -26,7 +25,7 @@ export interface SpawnedGroup {
   stdout: Readable;
   stderr: Readable;
   /** Resolves when the program itself exits (other group members may live on). */
-  exited: Promise<{ exitCode: number | null; signal: NodeJS.Signals | null }>;
+  exited: Promise<ProgramExit>;
   /** Releases the watchdog's lifeline: the watchdog then SIGKILLs whatever is left in the group. */
   release(): void;
   /** Resolves when stdout and stderr are closed. */
@@ -35,15 +34,14 @@ export interface SpawnedGroup {
 
 /**
  * Starts `file args` as the leader of a new process group guarded by a watchdog, through the
- * worker's step spawner (spawner/helper.mjs), so the fork happens in a small process.
+ * worker's step spawner, so the fork happens in a small process.
  */
 export async function spawnGroup(
   file: string,
   args: readonly string[],
   opts: { cwd: string; env: Record<string, string> },
 ): Promise<SpawnedGroup> {
-  const [cmd, cmdArgs] = (await stepLauncher()).argv(WATCHDOG_TAG, file, args);
-  const program = await stepSpawner().spawn(cmd, cmdArgs, opts);
+  const program = await stepSpawner().spawn(file, args, opts);
   const { stdout, stderr, lifeline } = program;
   // The watchdog never writes; this only keeps an EPIPE/ECONNRESET on teardown from being
   // unhandled. Its writable side must stay open: ending it would end the watchdog's read.

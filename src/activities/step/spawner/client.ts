@@ -2,11 +2,27 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { SETPRIV } from '../setpriv.js';
+import { shLauncherArgv } from '../launcher/launcher.js';
+import { nativeSpawner } from './native.js';
 
-// The worker's side of the step spawner (helper.mjs): one helper per worker process, started on
-// first use, restarted on the next spawn if it died. A helper that dies takes the programs it
-// started with it (PDEATHSIG); their steps see the program killed by SIGKILL, retryable, and
-// executeStep still stops what is left of each group.
+// The worker's side of the step spawner: one helper per worker process, started on first use,
+// restarted on the next spawn if it died. The helper is the compiled shepherd-spawn.c where the
+// machine has a C compiler, else helper.mjs (with the sh launcher); both speak the same protocol.
+// A helper that dies takes the programs it started with it (PDEATHSIG); their steps see the
+// program killed by SIGKILL, retryable, and executeStep still stops what is left of each group.
+
+/** In the watchdog's command line, by which a step's watchdog is told from the program's processes. */
+export const WATCHDOG_TAG = 'shepherd-step-watchdog';
+
+/**
+ * How a program ended. groupGone: the spawner saw nothing but the watchdog left in the program's
+ * session and killed it, so its group is gone (only the compiled spawner knows; else undefined).
+ */
+export interface ProgramExit {
+  exitCode: number | null;
+  signal: NodeJS.Signals | null;
+  groupGone?: boolean;
+}
 
 export interface SpawnedProgram {
   pid: number;
@@ -14,14 +30,14 @@ export interface SpawnedProgram {
   stderr: Socket;
   /** fd 3 of the program: the watchdog's lifeline. */
   lifeline: Socket;
-  exited: Promise<{ exitCode: number | null; signal: NodeJS.Signals | null }>;
+  exited: Promise<ProgramExit>;
 }
 
 interface Pending {
   pipes: Partial<Record<1 | 2 | 3, Socket>>;
   resolve: (p: SpawnedProgram) => void;
   reject: (err: Error) => void;
-  onExit?: (exit: { exitCode: number | null; signal: NodeJS.Signals | null }) => void;
+  onExit?: (exit: ProgramExit) => void;
   started: boolean;
 }
 
@@ -29,7 +45,7 @@ type HelperMessage =
   | { op: 'pipe'; id: number; fd: 1 | 2 | 3 }
   | { op: 'spawned'; id: number; pid: number }
   | { op: 'failed'; id: number; message: string }
-  | { op: 'exit'; id: number; exitCode: number | null; signal: NodeJS.Signals | null };
+  | ({ op: 'exit'; id: number } & ProgramExit);
 
 const HELPER = fileURLToPath(new URL('./helper.mjs', import.meta.url));
 export class StepSpawner {
@@ -42,21 +58,32 @@ export class StepSpawner {
     return this.helper?.pid;
   }
 
-  spawn(file: string, args: readonly string[], opts: { cwd: string; env: Record<string, string> }): Promise<SpawnedProgram> {
-    const helper = this.ensureHelper();
+  /**
+   * Starts `file args` as the leader of a new session and process group, guarded by a watchdog
+   * (fd 3 of the program is its lifeline); resolves once the program runs.
+   */
+  async spawn(file: string, args: readonly string[], opts: { cwd: string; env: Record<string, string> }): Promise<SpawnedProgram> {
+    const native = await nativeSpawner();
+    const helper = this.ensureHelper(native);
     const id = this.nextId++;
+    const message = native ? { op: 'spawn', id, b: encodeRequest(file, args, opts) } : helperRequest(id, file, args, opts);
     return new Promise<SpawnedProgram>((resolve, reject) => {
       this.pending.set(id, { pipes: {}, resolve, reject, started: false });
       this.holdOpen();
-      helper.send({ op: 'spawn', id, file, args, cwd: opts.cwd, env: opts.env }, (err) => {
+      helper.send(message, (err) => {
         if (err) this.fail(id, new Error(`step spawner unreachable: ${err.message}`));
       });
     });
   }
 
-  private ensureHelper(): ChildProcess {
+  private ensureHelper(native: string | undefined): ChildProcess {
     if (this.helper && this.helper.exitCode === null && this.helper.signalCode === null && this.helper.connected) return this.helper;
-    const [cmd, args] = SETPRIV ? [SETPRIV, ['--pdeathsig', 'KILL', '--', process.execPath, HELPER]] : [process.execPath, [HELPER]];
+    // The compiled spawner arms its own parent-death signal; the Node helper gets it from setpriv.
+    const [cmd, args] = native
+      ? [native, [WATCHDOG_TAG]]
+      : SETPRIV
+        ? [SETPRIV, ['--pdeathsig', 'KILL', '--', process.execPath, HELPER]]
+        : [process.execPath, [HELPER]];
     // No inherited env: NODE_OPTIONS (loaders, profilers) and worker markers do not belong here;
     // and its cwd is no data directory (each program gets its own cwd anyway).
     const helper = spawn(cmd, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: {}, cwd: '/' });
@@ -77,7 +104,7 @@ export class StepSpawner {
     if (m.op === 'pipe' && handle) p.pipes[m.fd] = handle;
     else if (m.op === 'failed') this.fail(m.id, new Error(m.message));
     else if (m.op === 'spawned') this.started(m.id, p, m.pid);
-    else if (m.op === 'exit') this.exited(m.id, p, { exitCode: m.exitCode, signal: m.signal });
+    else if (m.op === 'exit') this.exited(m.id, p, { exitCode: m.exitCode, signal: m.signal, groupGone: m.groupGone === true });
   }
 
   private started(id: number, p: Pending, pid: number): void {
@@ -87,11 +114,11 @@ export class StepSpawner {
       return;
     }
     p.started = true;
-    const exited = new Promise<{ exitCode: number | null; signal: NodeJS.Signals | null }>((resolve) => (p.onExit = resolve));
+    const exited = new Promise<ProgramExit>((resolve) => (p.onExit = resolve));
     p.resolve({ pid, stdout, stderr, lifeline, exited });
   }
 
-  private exited(id: number, p: Pending, exit: { exitCode: number | null; signal: NodeJS.Signals | null }): void {
+  private exited(id: number, p: Pending, exit: ProgramExit): void {
     this.pending.delete(id);
     this.holdOpen();
     p.onExit?.(exit);
@@ -127,6 +154,25 @@ export class StepSpawner {
       channel?.unref();
     }
   }
+}
+
+/** The Node helper's request: it starts the sh launcher, which starts the program. */
+function helperRequest(id: number, file: string, args: readonly string[], opts: { cwd: string; env: Record<string, string> }) {
+  const [cmd, cmdArgs] = shLauncherArgv(WATCHDOG_TAG, file, args);
+  return { op: 'spawn', id, file: cmd, args: cmdArgs, cwd: opts.cwd, env: opts.env };
+}
+
+/**
+ * The compiled spawner's request: NUL-terminated strings (file, cwd, argc, args, envc, entries),
+ * base64 so that its reader needs no JSON string decoder.
+ */
+export function encodeRequest(file: string, args: readonly string[], opts: { cwd: string; env: Record<string, string> }): string {
+  const env = Object.entries(opts.env).map(([k, v]) => `${k}=${v}`);
+  const fields = [file, opts.cwd, String(args.length), ...args, String(env.length), ...env];
+  const bad = fields.find((f) => f.includes('\0'));
+  // As Node's own spawn: a NUL cannot pass through exec, and here it would shift every field.
+  if (bad !== undefined) throw new Error(`a program's file, args, cwd and env must not contain NUL bytes: ${JSON.stringify(bad)}`);
+  return Buffer.from(fields.join('\0') + '\0', 'utf8').toString('base64');
 }
 
 let shared: StepSpawner | undefined;
