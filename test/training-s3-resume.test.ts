@@ -77,7 +77,10 @@ describe('training checkpoints in an S3 artifact store', () => {
       a.kill('SIGKILL');
       await a.exited;
       await waitFor(() => markedProcesses('SHEPHERD_TEST_MARKER', marker).length === 0, 'no orphaned trainer', 10_000);
-      const newestUploaded = Math.max(...(await store.list(`${jobKey}/checkpoints`)).map((k) => Number(/step-(\d+)/.exec(k)?.[1] ?? 0)));
+      // The newest checkpoint the stored manifest names when A died. An object A uploaded but had
+      // not yet named (killed between the upload and the manifest write) is rightly not resumed.
+      const named = JSON.parse((await store.getText(`${jobKey}/manifest.json`))!) as { checkpoints: { step: number }[] };
+      const newestUploaded = Math.max(...named.checkpoints.map((c) => c.step));
 
       const dataB = tempDir('worker-b');
       let b: TestWorker | undefined = await startTestWorker({ taskQueue, deps: { runsDir: path.join(dataB, 'runs'), artifacts: store } });
@@ -91,7 +94,7 @@ describe('training checkpoints in an S3 artifact store', () => {
       }, 'the completed row');
       expect(row.attempt).toBeGreaterThanOrEqual(2);
       // B trained from a copy in its own data dir, downloaded from the store, at least as new as
-      // the newest checkpoint A had uploaded when it died.
+      // the newest checkpoint A had uploaded and named in the manifest when it died.
       const resumedFrom = String(row.metrics.resumedFrom);
       expect(resumedFrom.startsWith(path.join(dataB, 'training') + path.sep), resumedFrom).toBe(true);
       expect(Number(/step-(\d+)\.json$/.exec(resumedFrom)![1])).toBeGreaterThanOrEqual(newestUploaded);

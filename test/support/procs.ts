@@ -19,26 +19,32 @@ function liveProcesses(matches: (pid: string) => boolean): number[] {
 
 const groupsSeen = new Map<string, Set<number>>();
 
-const groupOf = (pid: string) => {
+const groupOf = (pid: number) => {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
 };
 
 /**
  * PIDs of a step's live processes: those whose environment holds NAME=value (grandchildren
- * inherit it too), and every live process in a process group such a process was ever seen in by
- * this function. The second part is the step's watchdog: the compiled spawner forks it before the
+ * inherit it too), and every live process of a process group that such a process led when this
+ * function saw it. The second part is a step's watchdog: the compiled spawner forks it before the
  * exec that gives the program its environment, so it carries no marker, and a leaked one must
- * still be seen after every marked process is gone.
+ * still be seen after every marked process is gone. Only groups a marked process leads count:
+ * a marked process in someone else's group (a test runner's, say) says nothing about the others.
  */
 export function markedProcesses(name: string, value: string): number[] {
   const needle = `${name}=${value}`;
+  const marked = (pid: string) => readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(needle);
   const groups = groupsSeen.get(needle) ?? new Set<number>();
   groupsSeen.set(needle, groups);
-  for (const pid of liveProcesses((p) => readFileSync(`/proc/${p}/environ`, 'utf8').split('\0').includes(needle))) {
-    groups.add(groupOf(String(pid)));
+  for (const pid of liveProcesses(marked)) {
+    try {
+      if (groupOf(pid) === pid) groups.add(pid);
+    } catch {
+      // exited meanwhile
+    }
   }
-  return liveProcesses((pid) => groups.has(groupOf(pid)) || readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(needle));
+  return liveProcesses((pid) => groups.has(groupOf(Number(pid))) || marked(pid));
 }
 
 /** PIDs of live processes whose working directory is inside `dir` (a step's workspace, say). */
