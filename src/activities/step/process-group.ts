@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream';
 import { stepSpawner, WATCHDOG_TAG, type ProgramExit } from './spawner/client.js';
 import { liveGroupMembers, liveGroupMembersShared, readCmdline, readStat, type ProcStat } from './proc-stats.js';
 
-// One step = one process group (its own session, via detached: true), so everything the
+// One step = one process group (the leader of a session of its own), so everything the
 // program forks can be signalled at once with kill(-pgid).
 //
 // The group leader forks a watchdog and then execs the program (same pid, so the worker still

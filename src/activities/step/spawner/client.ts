@@ -16,7 +16,7 @@ export const WATCHDOG_TAG = 'shepherd-step-watchdog';
 
 /**
  * How a program ended. groupGone: the spawner saw nothing but the watchdog left in the program's
- * session and killed it, so its group is gone (only the compiled spawner knows; else undefined).
+ * session and killed it, so its group is gone (only the compiled spawner can tell; false from the Node helper).
  */
 export interface ProgramExit {
   exitCode: number | null;
