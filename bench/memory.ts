@@ -33,11 +33,12 @@ const MODEL = 'bench-slow';
 const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** The worker's step spawner (a child process of the worker), whose memory counts too. */
+/** The worker's step spawner (a child process of the worker: compiled, or the Node helper), whose memory counts too. */
 function spawnerRssMb(workerPid: number): number {
   for (const task of readdirSync(`/proc/${workerPid}/task`)) {
     for (const pid of readFileSync(`/proc/${workerPid}/task/${task}/children`, 'utf8').split(' ').filter(Boolean)) {
-      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('spawner/helper.mjs')) return rssMb(Number(pid));
+      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      if (argv[0]!.endsWith('/shepherd-spawn') || argv.some((a) => a.endsWith('spawner/helper.mjs'))) return rssMb(Number(pid));
     }
   }
   return 0;
