@@ -16,7 +16,7 @@ function hasInterpreter(elf: Buffer): boolean {
   const [size, count] = [elf.readUInt16LE(0x36), elf.readUInt16LE(0x38)];
   return Array.from({ length: count }, (_, i) => elf.readUInt32LE(phoff + i * size)).includes(3);
 }
-import { readStat } from '../src/activities/step/proc-stats.js';
+import { parseStat, readStat } from '../src/activities/step/proc-stats.js';
 import { parseCommandSpec } from '../src/shared/step/command-spec.js';
 import { markedProcesses, waitFor } from './support/procs.js';
 
@@ -86,6 +86,15 @@ describe('the step spawner', () => {
     ];
     expect([pgrp, session]).toEqual([pid, pid]);
     expect(ppid).toBe(stepSpawner().pid);
+    // It reports the leader's start time (the reaping registry's guard against pid reuse) as /proc has it.
+    const g = await spawnGroup('/bin/sh', ['-c', 'cat /proc/$$/stat > stat2.txt'], { cwd: ws, env: {} });
+    g.stdout.resume();
+    g.stderr.resume();
+    await g.exited;
+    g.release();
+    const leader = parseStat(g.pid, readFileSync(path.join(ws, 'stat2.txt'), 'latin1'));
+    expect(leader.startTime).toBeGreaterThan(0);
+    expect(g.startTime).toBe(leader.startTime);
   });
 
   it('the compiled spawner says a group is gone only when nothing but its watchdog was left, and then it is gone', async () => {

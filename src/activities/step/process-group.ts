@@ -22,6 +22,8 @@ export interface SpawnedGroup {
   /** Pid of the program (also the group id). */
   pid: number;
   pgid: number;
+  /** The program's start time in clock ticks since boot, when the spawner reported it. */
+  startTime?: number;
   stdout: Readable;
   stderr: Readable;
   /** Resolves when the program itself exits (other group members may live on). */
@@ -50,6 +52,7 @@ export async function spawnGroup(
   return {
     pid: program.pid,
     pgid: program.pid,
+    ...(program.startTime === undefined ? {} : { startTime: program.startTime }),
     stdout,
     stderr,
     exited: program.exited,

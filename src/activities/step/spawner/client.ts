@@ -26,6 +26,8 @@ export interface ProgramExit {
 
 export interface SpawnedProgram {
   pid: number;
+  /** The program's start time in clock ticks since boot, when the spawner read it (the compiled one does). */
+  startTime?: number;
   stdout: Socket;
   stderr: Socket;
   /** fd 3 of the program: the watchdog's lifeline. */
@@ -43,7 +45,7 @@ interface Pending {
 
 type HelperMessage =
   | { op: 'pipe'; id: number; fd: 1 | 2 | 3 }
-  | { op: 'spawned'; id: number; pid: number }
+  | { op: 'spawned'; id: number; pid: number; startTime?: number }
   | { op: 'failed'; id: number; message: string }
   | ({ op: 'exit'; id: number } & ProgramExit);
 
@@ -103,11 +105,11 @@ export class StepSpawner {
     }
     if (m.op === 'pipe' && handle) p.pipes[m.fd] = handle;
     else if (m.op === 'failed') this.fail(m.id, new Error(m.message));
-    else if (m.op === 'spawned') this.started(m.id, p, m.pid);
+    else if (m.op === 'spawned') this.started(m.id, p, m.pid, m.startTime);
     else if (m.op === 'exit') this.exited(m.id, p, { exitCode: m.exitCode, signal: m.signal, groupGone: m.groupGone === true });
   }
 
-  private started(id: number, p: Pending, pid: number): void {
+  private started(id: number, p: Pending, pid: number, startTime: number | undefined): void {
     const { 1: stdout, 2: stderr, 3: lifeline } = p.pipes;
     if (!stdout || !stderr || !lifeline) {
       this.fail(id, new Error('step spawner sent incomplete pipes'));
@@ -115,7 +117,7 @@ export class StepSpawner {
     }
     p.started = true;
     const exited = new Promise<ProgramExit>((resolve) => (p.onExit = resolve));
-    p.resolve({ pid, stdout, stderr, lifeline, exited });
+    p.resolve({ pid, ...(startTime ? { startTime } : {}), stdout, stderr, lifeline, exited });
   }
 
   private exited(id: number, p: Pending, exit: ProgramExit): void {

@@ -23,8 +23,9 @@
  * SCM_RIGHTS with a {"cmd":"NODE_HANDLE","type":"net.Socket","msg":...} line):
  *   worker  → {"op":"spawn","id":N,"b":"<base64>"}: NUL-terminated strings: file, cwd, argc, the
  *             args, envc, the KEY=VALUE entries
- *   spawner → pipe fd 1, 2, 3 (each a handle), then {"op":"spawned","id":N,"pid":P} once the
- *             program is exec'd (never before: the worker may signal its group at once);
+ *   spawner → pipe fd 1, 2, 3 (each a handle), then {"op":"spawned","id":N,"pid":P,"startTime":T}
+ *             once the program is exec'd (never before: the worker may signal its group at once);
+ *             T is its start time in clock ticks since boot (/proc/P/stat), 0 if unreadable;
  *             {"op":"failed","id":N,"message":"..."} if it could not be started;
  *             {"op":"exit","id":N,"exitCode":C,"signal":S,"groupGone":G} when the program
  *             exits; G is true when nothing but the watchdog was left, which this process then
@@ -315,6 +316,22 @@ static void spawn(long id, char *payload, size_t len) {
   *c = (struct child){.state = STARTING, .id = id, .pid = pid, .pipes = {pairs[0][0], pairs[1][0], pairs[2][0]}, .ready = ready[0]};
 }
 
+/* Field 22 of /proc/<pid>/stat: with the pid, what tells this process from a later one reusing it. */
+static unsigned long long start_time_of(pid_t pid) {
+  char path[64], stat[1024];
+  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  ssize_t n = read(fd, stat, sizeof stat - 1);
+  close(fd);
+  if (n <= 0) return 0;
+  stat[n] = '\0';
+  char *at = strrchr(stat, ')');
+  /* Each step moves `at` to the space before field `field`; field 3 (state) follows the ")". */
+  for (int field = 3; at && field <= 22; field++) at = strchr(at + 1, ' ');
+  return at ? strtoull(at + 1, NULL, 10) : 0;
+}
+
 /*
  * Reads the child's start report; at EOF (its exec closed the pipe, or it exited) tells the
  * worker: the pipes and "spawned" after a report of its watchdog, else "failed" and why.
@@ -336,7 +353,7 @@ static int resolve_start(struct child *c) {
       send_pipe(c->id, i + 1, c->pipes[i]);
       close(c->pipes[i]); /* in flight now; the worker holds the only copy once it arrives */
     }
-    send_line("{\"op\":\"spawned\",\"id\":%ld,\"pid\":%d}", c->id, (int)c->pid);
+    send_line("{\"op\":\"spawned\",\"id\":%ld,\"pid\":%d,\"startTime\":%llu}", c->id, (int)c->pid, start_time_of(c->pid));
     c->state = RUNNING;
     return 1;
   }
