@@ -79,4 +79,18 @@ describe('resolveProgram', () => {
     expect(err).toMatchObject({ type: 'CommandNotFound', nonRetryable: true });
     expect((err as Error).message).toContain(`"nope" is not an executable file on PATH (${plain})`);
   });
+
+  it('reuses a resolution only for the same program, PATH and (where it matters) directory', () => {
+    const first = file(dir('reuse-a'), 'same', 0o755);
+    const second = file(dir('reuse-b'), 'same', 0o755);
+    expect(resolveProgram('same', path.dirname(first), root)).toBe(first);
+    expect(resolveProgram('same', path.dirname(second), root)).toBe(second);
+    // A relative PATH entry resolves against the directory, so another directory is another answer.
+    expect(resolveProgram('same', 'reuse-a', root)).toBe(first);
+    expect(resolveProgram('same', '.', path.dirname(second))).toBe(second);
+    // A program still missing is looked for again, never remembered as missing.
+    expect(() => resolveProgram('later', path.dirname(first), root)).toThrow(/command not found/);
+    const later = file(path.dirname(first), 'later', 0o755);
+    expect(resolveProgram('later', path.dirname(first), root)).toBe(later);
+  });
 });

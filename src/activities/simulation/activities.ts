@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
@@ -33,7 +32,7 @@ import { executeStep, type StepProgress } from '../step/execute-step.js';
 import { describeLiveness } from '../../shared/step/liveness.js';
 import { assertStepSucceeded } from '../step/failure.js';
 import { readStepResult } from '../step/result-file.js';
-import { prepareWorkspace, workspacePath } from '../step/workspace.js';
+import { prepareWorkspace, removeWorkspace, workspacePath } from '../step/workspace.js';
 
 // Simulation activities. Replicates run in batches: one activity task runs a range of replicates
 // with bounded local concurrency, each replicate still a full step (own process group, fresh
@@ -479,7 +478,7 @@ export function createSimulationActivities(deps: ActivityDeps) {
                 longest_silence_ms: out.longestSilenceMs ?? null,
               });
               // Results are in PostgreSQL now; the workspace of a success is only clutter.
-              if (workspace) await rm(workspace, { recursive: true, force: true });
+              if (workspace) await removeWorkspace(workspace);
               return;
             } catch (err) {
               if (signal.aborted || err instanceof CancelledFailure) throw signal.reason ?? err;

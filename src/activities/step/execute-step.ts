@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { accessSync, constants, createWriteStream, mkdirSync, openSync, rmSync, statSync, type WriteStream } from 'node:fs';
+import { accessSync, closeSync, constants, createWriteStream, mkdirSync, openSync, statSync, type WriteStream } from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
@@ -8,9 +8,9 @@ import { parseCommandSpec, type CommandSpec } from '../../shared/step/command-sp
 import type { Logger } from '../../config/logger.js';
 import { allocatePorts, inheritedEnv } from './env.js';
 import { LineSplitter, Tail } from './lines.js';
-import { liveGroupMembersShared, oomKillCount, startTimeOf } from './proc-stats.js';
+import { liveGroupMembersShared, oomKillCount, recentOomKillCount, startTimeOf } from './proc-stats.js';
 import { spawnGroup, stopGroup, type SpawnedGroup } from './process-group.js';
-import { ownerIdentity, recordStep, removeStepRecord } from './registry.js';
+import { ownerIdentity, recordStep, removeStepRecord, unlinkIfPresent } from './registry.js';
 import { resultFilePath } from './result-file.js';
 import { durationToMs } from '../../shared/durations.js';
 import type { LivenessEvidence } from '../../shared/step/liveness.js';
@@ -95,6 +95,8 @@ export interface StepOutcome {
 
 export const STDOUT_TAIL_LINES = 20;
 export const STDERR_TAIL_LINES = 50;
+/** How old the OOM-kill count taken as a step's "before" may be (see recentOomKillCount). */
+const OOM_READING_MAX_AGE_MS = 250;
 
 // stat first, without throwing for a missing entry: most PATH directories lack the program, and
 // a thrown ENOENT (an Error with its stack) per directory was most of a step's resolution time.
@@ -108,11 +110,28 @@ function isExecutableFile(p: string): boolean {
   }
 }
 
+const RESOLVED_TTL_MS = 1000;
+const resolved = new Map<string, { program: string; at: number }>();
+
 /**
  * Resolves the program before starting anything, so a missing one fails as "not found" (the
- * launcher shell would otherwise turn it into an anonymous exit 127).
+ * spawner would otherwise turn it into an anonymous exit 127). A resolution is reused for a
+ * second: a sweep resolves the same program hundreds of times a second, a stat and an access per
+ * PATH directory each time; a program removed within that second fails as exit 127 instead.
  */
 export function resolveProgram(command: string, pathEnv: string, cwd: string): string {
+  const cwdMatters = command.includes('/') || pathEnv.split(':').some((dir) => !dir.startsWith('/'));
+  const key = `${command}\0${pathEnv}\0${cwdMatters ? cwd : ''}`;
+  const now = performance.now();
+  const hit = resolved.get(key);
+  if (hit && now - hit.at < RESOLVED_TTL_MS) return hit.program;
+  const program = searchProgram(command, pathEnv, cwd);
+  if (resolved.size > 1000) resolved.clear();
+  resolved.set(key, { program, at: now });
+  return program;
+}
+
+function searchProgram(command: string, pathEnv: string, cwd: string): string {
   if (command.includes('/')) {
     const abs = path.resolve(cwd, command);
     if (isExecutableFile(abs)) return abs;
@@ -128,10 +147,28 @@ export function resolveProgram(command: string, pathEnv: string, cwd: string): s
   );
 }
 
+/** mkdir -p in one syscall when the parent exists (the usual case: a prepared workspace). */
+function ensureDir(dir: string): void {
+  try {
+    mkdirSync(dir);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') mkdirSync(dir, { recursive: true });
+    else if (code !== 'EEXIST') throw err;
+  }
+}
+
 // Opened before the spawn, so the log files exist by the time the program looks at its workspace;
-// opened synchronously (one syscall), since a trip through the thread pool cost a busy worker far more.
+// opened and closed synchronously (one syscall each): the stream's own close goes through the
+// thread pool, and those round trips cost a busy worker far more.
 function createLog(file: string): WriteStream {
-  return createWriteStream(file, { fd: openSync(file, 'w') });
+  return createWriteStream(file, { fd: openSync(file, 'w'), autoClose: false });
+}
+
+/** Closes a log's descriptor once its stream has finished writing (a destroyed stream closed its own). */
+function closeLog(log: WriteStream): void {
+  const { fd } = log as WriteStream & { fd: number | null };
+  if (typeof fd === 'number') closeSync(fd);
 }
 
 function pipeLog(log: WriteStream, file: string, source: Readable, logger: Logger | undefined): WriteStream {
@@ -159,8 +196,8 @@ export async function executeStep(input: CommandSpec, opts: ExecuteStepOptions):
   const resultFile = resultFilePath(workspace);
   // Synchronous, like the log files below: one file and one directory, each a single syscall,
   // where the thread pool's round trip cost a busy worker milliseconds per step.
-  mkdirSync(path.dirname(resultFile), { recursive: true });
-  rmSync(resultFile, { force: true });
+  ensureDir(path.dirname(resultFile));
+  unlinkIfPresent(resultFile);
   const ports = await allocatePorts(spec.ports);
   const token = randomUUID();
   const env: Record<string, string> = {
@@ -172,7 +209,7 @@ export async function executeStep(input: CommandSpec, opts: ExecuteStepOptions):
   };
   signal?.throwIfAborted();
 
-  const oomBefore = oomKillCount();
+  const oomBefore = recentOomKillCount(OOM_READING_MAX_AGE_MS);
   const started = performance.now();
   const stdoutFile = path.join(workspace, 'stdout.log');
   const stderrFile = path.join(workspace, 'stderr.log');
@@ -189,16 +226,17 @@ export async function executeStep(input: CommandSpec, opts: ExecuteStepOptions):
     group = await spawnGroup(program, spec.args, { cwd: workspace, env });
   } catch (err) {
     // Nothing started (fork refused, spawner gone): the open logs must not leak.
-    stdoutStream.end();
-    stderrStream.end();
+    stdoutStream.destroy();
+    stderrStream.destroy();
     throw new Error(`could not start ${program}: ${(err as Error).message}`, { cause: err });
   }
   const { pgid } = group;
   const stdoutLog = pipeLog(stdoutStream, stdoutFile, group.stdout, logger);
   const stderrLog = pipeLog(stderrStream, stderrFile, group.stderr, logger);
 
+  let logsClosed = false;
   let recorded: string | undefined;
-  const leaderStart = startTimeOf(group.pid);
+  const leaderStart = group.startTime ?? startTimeOf(group.pid);
   if (opts.procDir && leaderStart !== undefined) {
     try {
       recorded = recordStep(opts.procDir, {
@@ -340,6 +378,9 @@ export async function executeStep(input: CommandSpec, opts: ExecuteStepOptions):
     for (const log of [stdoutLog, stderrLog]) if (!log.writableEnded) log.end();
     await Promise.race([group.settled, sleep(2000)]);
     await Promise.all([finished(stdoutLog).catch(() => undefined), finished(stderrLog).catch(() => undefined)]);
+    closeLog(stdoutLog);
+    closeLog(stderrLog);
+    logsClosed = true;
 
     signal?.throwIfAborted();
     const abnormal = exit.exitCode !== 0 || timedOut || stalled !== null;
@@ -367,6 +408,9 @@ export async function executeStep(input: CommandSpec, opts: ExecuteStepOptions):
     clearTimeout(deadlineTimer);
     signal?.removeEventListener('abort', onAbort);
     if (recorded) removeStepRecord(recorded);
+    // Left open only when something threw before the logs finished: destroy closes each
+    // descriptor after its pending writes.
+    if (!logsClosed) for (const log of [stdoutLog, stderrLog]) log.destroy();
   }
 }
 

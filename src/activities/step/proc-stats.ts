@@ -164,3 +164,16 @@ export function oomKillCount(): number | undefined {
     return undefined;
   }
 }
+
+let recentOom: { at: number; count: number | undefined } | undefined;
+
+/**
+ * oomKillCount, reusing a reading up to maxAgeMs old: for the count before a step, where the
+ * kernel formatting all of /proc/vmstat per step start cost a busy worker more than the evidence
+ * is worth; the price is that a kill up to maxAgeMs before the step counts as during it.
+ */
+export function recentOomKillCount(maxAgeMs: number): number | undefined {
+  const now = performance.now();
+  if (!recentOom || now - recentOom.at > maxAgeMs) recentOom = { at: now, count: oomKillCount() };
+  return recentOom.count;
+}

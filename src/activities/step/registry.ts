@@ -1,4 +1,4 @@
-import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../../config/logger.js';
@@ -43,16 +43,32 @@ const recordFile = (procDir: string, rec: Pick<StepRecord, 'ownerPid' | 'ownerSt
  * and the record exists before the caller goes on.
  */
 export function recordStep(procDir: string, rec: StepRecord): string {
-  mkdirSync(procDir, { recursive: true });
   const file = recordFile(procDir, rec);
   const tmp = `${file}.tmp`;
-  writeFileSync(tmp, JSON.stringify(rec));
+  const body = JSON.stringify(rec);
+  try {
+    writeFileSync(tmp, body);
+  } catch (err) {
+    // The directory is made on first use (or again, if something removed it), not checked per step.
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    mkdirSync(procDir, { recursive: true });
+    writeFileSync(tmp, body);
+  }
   renameSync(tmp, file);
   return file;
 }
 
 export function removeStepRecord(file: string): void {
-  rmSync(file, { force: true });
+  unlinkIfPresent(file);
+}
+
+/** unlink, where a file already gone is not an error (one syscall, where rmSync makes three). */
+export function unlinkIfPresent(file: string): void {
+  try {
+    unlinkSync(file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
 }
 
 /** The very process (pid and start time) is running; a zombie has already exited. */

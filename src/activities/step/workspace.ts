@@ -1,9 +1,10 @@
-import { lstatSync, mkdirSync } from 'node:fs';
-import { chmod, cp, lstat, mkdir, readdir, realpath, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdirSync, unlinkSync } from 'node:fs';
+import { chmod, cp, lstat, mkdir, readdir, realpath, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { RESERVED_WORKSPACE_DIR, type ResolvedCommandSpec } from '../../shared/step/command-spec.js';
 import { pathSegment, workflowWorkspaceDir } from '../../storage/workspace-layout.js';
+import { resultFilePath } from './result-file.js';
 
 // A fresh directory per run and attempt; the only place a step reads its inputs from and the
 // only place its outputs are collected from. Nothing from an earlier attempt or another run can
@@ -35,11 +36,15 @@ export function resolveInWorkspace(workspace: string, rel: string, field: string
 
 /** Empties (or creates) the workspace, then writes the spec's files and copies its inputs in. */
 export async function prepareWorkspace(workspace: string, spec: Pick<ResolvedCommandSpec, 'files' | 'inputs'>): Promise<string> {
-  // Workspaces are fresh paths: the common case is one stat and one mkdir, done synchronously
-  // (the thread pool's round trips cost a busy worker more); an old tree, which may be large, is
-  // removed in the background thread pool as before.
-  if (lstatSync(workspace, { throwIfNoEntry: false })) await rm(workspace, { recursive: true, force: true });
-  mkdirSync(path.join(workspace, RESERVED_WORKSPACE_DIR), { recursive: true });
+  // Workspaces are fresh paths: the common case is three mkdirs (its parent, itself, the reserved
+  // directory), done synchronously (the thread pool's round trips cost a busy worker more); an
+  // old tree, which may be large, is removed in the background thread pool as before.
+  mkdirSync(path.dirname(workspace), { recursive: true });
+  if (!mkdirFresh(workspace)) {
+    await rm(workspace, { recursive: true, force: true });
+    mkdirSync(workspace);
+  }
+  mkdirSync(path.join(workspace, RESERVED_WORKSPACE_DIR));
   for (const [i, file] of spec.files.entries()) {
     const dest = resolveInWorkspace(workspace, file.path, `files[${i}].path`);
     await mkdir(path.dirname(dest), { recursive: true });
@@ -58,6 +63,40 @@ export async function prepareWorkspace(workspace: string, spec: Pick<ResolvedCom
     await cp(input.source, dest, { recursive: true, dereference: true, errorOnExist: true, force: false });
   }
   return workspace;
+}
+
+/** Creates `dir`; false when it already exists (EEXIST), so the caller must empty it first. */
+function mkdirFresh(dir: string): boolean {
+  try {
+    mkdirSync(dir);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw err;
+  }
+}
+
+/** What a step that wrote nothing but its logs and result leaves (executeStep names the logs). */
+const usualFiles = (workspace: string) => [
+  path.join(workspace, 'stdout.log'),
+  path.join(workspace, 'stderr.log'),
+  resultFilePath(workspace),
+];
+
+/**
+ * Removes a finished step's workspace. The usual workspace (logs and result only) goes with three
+ * synchronous unlinks and two rmdirs in the thread pool (an rmdir frees a directory block and can
+ * block for a millisecond on a busy disk, too long for the event loop); anything else the program
+ * left there (ENOTEMPTY) falls back to the recursive removal, a dozen thread-pool round trips.
+ */
+export async function removeWorkspace(workspace: string): Promise<void> {
+  try {
+    for (const file of usualFiles(workspace)) unlinkSync(file);
+    await rmdir(path.join(workspace, RESERVED_WORKSPACE_DIR));
+    await rmdir(workspace);
+  } catch {
+    await rm(workspace, { recursive: true, force: true });
+  }
 }
 
 async function sizeOf(abs: string): Promise<number> {
