@@ -12,7 +12,8 @@ export interface CpuMark {
 // USER_HZ is 100 on every Linux the project runs on: /proc/<pid>/stat counts 10 ms ticks.
 const TICK_MS = 10;
 
-function processCpuMs(pid: number): number {
+/** User + system CPU a live process has used so far. */
+export function processCpuMs(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   // Fields after the command name (which may hold spaces): state is [0], utime [11], stime [12].
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
