@@ -6,6 +6,7 @@ import { planRetention, type RetentionPlan } from './retention.js';
 import {
   clearStoredCheckpoints,
   deleteStoredCheckpoints,
+  deleteUnnamedCheckpoints,
   fetchCheckpoint,
   localRef,
   readStoredManifest,
@@ -63,6 +64,11 @@ export async function openJobDir(
   }
   await mkdir(dirs.checkpoints, { recursive: true });
   await saveManifest(dirs, manifest, store);
+  // The new epoch is saved first: the previous attempt, if it still runs, stops at its next
+  // checkpoint (SupersededError) before uploading, so what the manifest does not name now is
+  // what a killed attempt left between an upload and its manifest write: garbage that retention,
+  // which only sees named checkpoints, would otherwise keep forever.
+  if (store && existing?.instance === owner.instance) await deleteUnnamedCheckpoints(store, dirs, manifest);
   return manifest;
 }
 
