@@ -39,6 +39,19 @@ function workspace(): string {
   return ws;
 }
 
+/** Live processes of a session (stat field 6), zombies excluded. */
+const sessionMembers = (sid: number) =>
+  readdirSync('/proc').filter((e) => {
+    if (!/^\d+$/.test(e)) return false;
+    try {
+      const stat = readFileSync(`/proc/${e}/stat`, 'latin1');
+      const [state, , , session] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      return state !== 'Z' && Number(session) === sid;
+    } catch {
+      return false;
+    }
+  });
+
 describe('the step spawner', () => {
   it('loses no output written the instant a program starts, across many concurrent steps', async () => {
     // Programs that print and exit at once race the hand-over of their pipes to the worker.
@@ -99,18 +112,6 @@ describe('the step spawner', () => {
 
   it('the compiled spawner says a group is gone only when nothing but its watchdog was left, and then it is gone', async () => {
     if (!(await nativeSpawner())) return;
-    // Live processes of a session (stat field 6), zombies excluded.
-    const sessionMembers = (sid: number) =>
-      readdirSync('/proc').filter((e) => {
-        if (!/^\d+$/.test(e)) return false;
-        try {
-          const stat = readFileSync(`/proc/${e}/stat`, 'latin1');
-          const [state, , , session] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-          return state !== 'Z' && Number(session) === sid;
-        } catch {
-          return false;
-        }
-      });
     const run = async (script: string) => {
       const g = await spawnGroup('/bin/sh', ['-c', script], { cwd: workspace(), env: { PATH: '/usr/bin:/bin' } });
       g.stdout.resume();
@@ -130,6 +131,35 @@ describe('the step spawner', () => {
     leftover.g.release();
     expect(sessionMembers(leftover.g.pgid)).toEqual([]);
   });
+
+  it('keeps each of many live watchdogs on a stack of its own, and reuses the stacks of those gone', async () => {
+    // The compiled spawner's watchdogs share its memory, each on a stack from a pool of 64 per
+    // chunk: more groups at once than one chunk, each held open by a process left behind, then
+    // released; twice, so the second round runs on the first round's stacks.
+    const marker = randomUUID();
+    const round = async () => {
+      const groups = await Promise.all(
+        Array.from({ length: 80 }, async () => {
+          const g = await spawnGroup('/bin/sh', ['-c', 'sleep 30 & exit 0'], {
+            cwd: workspace(),
+            env: { PATH: '/usr/bin:/bin', [MARK]: marker },
+          });
+          g.stdout.resume();
+          g.stderr.resume();
+          expect(await g.exited).toMatchObject({ exitCode: 0, groupGone: false });
+          return g;
+        }),
+      );
+      expect(markedProcesses(MARK, marker)).toHaveLength(80);
+      // The sleep and its watchdog in every session, until the lifelines close.
+      expect(groups.map((g) => sessionMembers(g.pgid).length)).toEqual(groups.map(() => 2));
+      for (const g of groups) g.release();
+      await waitFor(() => groups.every((g) => sessionMembers(g.pgid).length === 0), 'every released group killed by its watchdog');
+      expect(markedProcesses(MARK, marker)).toEqual([]);
+    };
+    await round();
+    await round();
+  }, 60_000);
 
   it('a program that cannot start fails its step with the reason, and the spawner serves the next', async () => {
     const missingCwd = path.join(tmp, 'no-such-dir');

@@ -27,7 +27,7 @@ const groupOf = (pid: number) => {
 /**
  * PIDs of a step's live processes: those whose environment holds NAME=value (grandchildren
  * inherit it too), and every live process of a process group that such a process led when this
- * function saw it. The second part is a step's watchdog: the compiled spawner forks it before the
+ * function saw it. The second part is a step's watchdog: the compiled spawner starts it before the
  * exec that gives the program its environment, so it carries no marker, and a leaked one must
  * still be seen after every marked process is gone. Only groups a marked process leads count:
  * a marked process in someone else's group (a test runner's, say) says nothing about the others.
