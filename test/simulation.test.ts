@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { WorkflowFailedError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SimulationJobInput, SimulationJobResult, SweepProgress } from '../src/shared/simulation/schemas.js';
 import type { SimulationJobProgress } from '../src/shared/simulation/messages.js';
 import { sweepWorkflowId } from '../src/shared/simulation/workflow-ids.js';
+import { workflowWorkspaceDir } from '../src/storage/workspace-layout.js';
 import { startTestWorker, tempDir, type TestWorker } from './support/harness.js';
 import { waitFor } from './support/procs.js';
 import { runSimulation, shJob, startSimulation, writeReplicateScript } from './support/simulation.js';
@@ -91,6 +92,38 @@ describe('simulationJob', () => {
       (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'runReplicateBatch',
     );
     expect(batches).toHaveLength(5);
+  });
+
+  it("starts every replicate in a fresh workspace, reusing finished ones' directories, and leaves none behind", async () => {
+    // Each replicate reports what its workspace held when it started, and which directory it is.
+    const look =
+      'printf \'{"value":1,"nested":{"r":1},"files":"%s","reserved":"%s","logBytes":%s,"dir":%s}\' ' +
+      '"$(ls -A | tr \'\\n\' \' \')" "$(ls -A .shepherd)" "$(cat stdout.log stderr.log | wc -c)" "$(stat -c %i .)" > "$SHEPHERD_RESULT_FILE"; echo done';
+    const input = shJob(script, {
+      jobId: id('fresh'),
+      parameters: [{ key: 'only', values: { mode: 'ok' } }],
+      replicates: 30,
+      replicatesPerTask: 30,
+      maxConcurrentReplicates: 3,
+      replicate: { command: 'sh', args: ['-c', look] },
+    });
+    const result = await runSimulation(w.client, w.taskQueue, input);
+    expect(result.totals).toMatchObject({ replicates: 30, succeeded: 30 });
+    const { rows } = await w.pool.query<{ result: { files: string; reserved: string; logBytes: number; dir: number } }>(
+      'SELECT result FROM simulation_replicates WHERE job_id = $1',
+      [input.jobId],
+    );
+    expect(rows).toHaveLength(30);
+    for (const { result: seen } of rows)
+      expect(seen).toMatchObject({ files: '.shepherd stderr.log stdout.log ', reserved: '', logBytes: 0 });
+    // At most one directory per replicate running at once: the others were handed on, emptied.
+    expect(new Set(rows.map((r) => r.result.dir)).size).toBeLessThanOrEqual(3);
+    // Successful replicates' workspaces are removed, spares included: only empty per-replicate directories remain.
+    const tree = workflowWorkspaceDir(w.deps.runsDir, sweepWorkflowId(input.jobId, 'only'));
+    const left = readdirSync(tree, { recursive: true, withFileTypes: true }).filter(
+      (e) => !e.isDirectory() || !/^replicate-\d+$/.test(e.name),
+    );
+    expect(left.map((e) => path.join(e.parentPath, e.name))).toEqual([path.join(tree, readdirSync(tree)[0]!)]);
   });
 
   it('aggregates only after every replicate finished: one slow replicate holds the aggregation back', async () => {

@@ -32,7 +32,9 @@ import { executeStep, type StepProgress } from '../step/execute-step.js';
 import { describeLiveness } from '../../shared/step/liveness.js';
 import { assertStepSucceeded } from '../step/failure.js';
 import { readStepResult } from '../step/result-file.js';
-import { prepareWorkspace, removeWorkspace, workspacePath } from '../step/workspace.js';
+import { runWorkspaceDir, workspacePath } from '../step/workspace.js';
+import { pathSegment } from '../../storage/workspace-layout.js';
+import { WorkspaceRecycler } from '../step/workspace-recycler.js';
 
 // Simulation activities. Replicates run in batches: one activity task runs a range of replicates
 // with bounded local concurrency, each replicate still a full step (own process group, fresh
@@ -238,6 +240,7 @@ export function createSimulationActivities(deps: ActivityDeps) {
       workflowId: string;
       runId?: string;
       onProgress?: (p: StepProgress) => void;
+      workspaces: WorkspaceRecycler;
     },
   ): Promise<ReplicateOutcome & { workspace: string }> {
     const vars = { seed: r.seed, replicate: r.replicate, values: input.values, envDir: r.env?.dir, projectDir };
@@ -247,7 +250,7 @@ export function createSimulationActivities(deps: ActivityDeps) {
       activityId: `replicate-${r.replicate}`,
       attempt: r.attempt,
     });
-    await prepareWorkspace(workspace, { files: [], inputs: [] });
+    await r.workspaces.prepare(workspace, { files: [], inputs: [] });
     const env: Record<string, string> = {
       ...spec.env,
       SHEPHERD_JOB_ID: input.jobId,
@@ -415,6 +418,12 @@ export function createSimulationActivities(deps: ActivityDeps) {
       ctx.heartbeat(progress);
       const beat = setInterval(() => ctx.heartbeat(details()), heartbeatIntervalMs(info.heartbeatTimeoutMs));
       const writer = new ReplicateWriter(deps.pool, input.jobId, input.parameterKey);
+      // Spares wait in a directory of this attempt's own, beside the replicates' workspaces.
+      const runDir = runWorkspaceDir(deps.runsDir, { workflowId, runId: info.workflowExecution?.runId });
+      const workspaces = new WorkspaceRecycler(
+        path.join(runDir, pathSegment(`spares-${info.activityId}-${info.attempt}`)),
+        input.concurrency,
+      );
       const flushTimer = setInterval(() => void writer.flush().catch(() => undefined), 1000);
       const samples: FailureSample[] = [];
       let failed = 0;
@@ -458,6 +467,7 @@ export function createSimulationActivities(deps: ActivityDeps) {
                     workflowId,
                     runId: info.workflowExecution?.runId,
                     onProgress: (p) => running.set(replicate, p),
+                    workspaces,
                   }).finally(() => running.delete(replicate));
               workspace = 'workspace' in out ? (out.workspace as string) : undefined;
               if (out.result === null || typeof out.result !== 'object' || Array.isArray(out.result)) {
@@ -477,8 +487,8 @@ export function createSimulationActivities(deps: ActivityDeps) {
                 peak_rss_bytes: out.peakRssBytes,
                 longest_silence_ms: out.longestSilenceMs ?? null,
               });
-              // Results are in PostgreSQL now; the workspace of a success is only clutter.
-              if (workspace) await removeWorkspace(workspace);
+              // Results are in PostgreSQL now; the workspace of a success is only clutter, or the next one's.
+              if (workspace) await workspaces.release(workspace);
               return;
             } catch (err) {
               if (signal.aborted || err instanceof CancelledFailure) throw signal.reason ?? err;
@@ -550,6 +560,7 @@ export function createSimulationActivities(deps: ActivityDeps) {
       } finally {
         clearInterval(beat);
         clearInterval(flushTimer);
+        await workspaces.dispose();
       }
     },
 

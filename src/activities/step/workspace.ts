@@ -20,8 +20,13 @@ export interface WorkspaceKey {
 
 /** `<runsDir>/<workflowId>/<runId>/<activityId>/<attempt>` (no runId segment when none is known) */
 export function workspacePath(runsDir: string, key: WorkspaceKey): string {
+  return path.join(runWorkspaceDir(runsDir, key), pathSegment(key.activityId), String(key.attempt));
+}
+
+/** `<runsDir>/<workflowId>/<runId>`: every workspace of one workflow run. */
+export function runWorkspaceDir(runsDir: string, key: Pick<WorkspaceKey, 'workflowId' | 'runId'>): string {
   const run = key.runId ? [pathSegment(key.runId)] : [];
-  return path.join(workflowWorkspaceDir(runsDir, key.workflowId), ...run, pathSegment(key.activityId), String(key.attempt));
+  return path.join(workflowWorkspaceDir(runsDir, key.workflowId), ...run);
 }
 
 /** Resolves a spec path inside the workspace, or fails non-retryably naming the field. */
@@ -45,6 +50,12 @@ export async function prepareWorkspace(workspace: string, spec: Pick<ResolvedCom
     mkdirSync(workspace);
   }
   mkdirSync(path.join(workspace, RESERVED_WORKSPACE_DIR));
+  await populateWorkspace(workspace, spec);
+  return workspace;
+}
+
+/** Writes the spec's files and copies its inputs into an empty workspace. */
+export async function populateWorkspace(workspace: string, spec: Pick<ResolvedCommandSpec, 'files' | 'inputs'>): Promise<void> {
   for (const [i, file] of spec.files.entries()) {
     const dest = resolveInWorkspace(workspace, file.path, `files[${i}].path`);
     await mkdir(path.dirname(dest), { recursive: true });
@@ -62,7 +73,6 @@ export async function prepareWorkspace(workspace: string, spec: Pick<ResolvedCom
     // Copies content (symlinks followed), so the step never writes through to the source.
     await cp(input.source, dest, { recursive: true, dereference: true, errorOnExist: true, force: false });
   }
-  return workspace;
 }
 
 /** Creates `dir`; false when it already exists (EEXIST), so the caller must empty it first. */
