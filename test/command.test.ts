@@ -24,7 +24,7 @@ import {
 import type { ActivityDeps } from '../src/activities/deps.js';
 import { WATCHDOG_TAG } from '../src/activities/step/process-group.js';
 import { readCmdline, startTimeOf } from '../src/activities/step/proc-stats.js';
-import { ownerIdentity, recordStep } from '../src/activities/step/registry.js';
+import { ownerIdentity, recordStep, removeStepRecord } from '../src/activities/step/registry.js';
 import { parseCommandSpec } from '../src/shared/step/command-spec.js';
 import { createLogger } from '../src/config/logger.js';
 import { markedProcesses, waitFor } from './support/procs.js';
@@ -94,7 +94,10 @@ const detailsOf = (f: ApplicationFailure) => f.details?.[0] as StepFailureDetail
 const marked = (marker: string) => markedProcesses(MARK, marker);
 // The record is written once the worker has the program's pid from the step spawner, a few ms
 // after the program started: a program can be ready before its record exists.
-const recorded = (procDir: string) => (existsSync(procDir) ? readdirSync(procDir).length : 0);
+// A worker keeps an ended record's file as an idle slot holding FREE, for its next step.
+const FREE = '{"free":true}';
+const recorded = (procDir: string) =>
+  existsSync(procDir) ? readdirSync(procDir).filter((f) => readFileSync(path.join(procDir, f), 'utf8').trim() !== FREE).length : 0;
 const tree = (marker: string, extra: Partial<CommandSpec> = {}): CommandSpec => ({
   command: '/bin/sh',
   args: [TREE],
@@ -126,7 +129,7 @@ describe('runCommand: stopping a step stops its whole process group', () => {
       // The main process got SIGTERM first (its trap ran), and nothing survived the SIGKILL.
       expect(readFileSync(path.join(c.workspace(), 'got-term'), 'utf8').trim()).toBe('term');
       expect(marked(marker)).toEqual([]);
-      expect(readdirSync(c.deps.procDir)).toEqual([]);
+      expect(recorded(c.deps.procDir)).toBe(0);
     },
   );
 
@@ -221,6 +224,49 @@ describe.each(['compiled', 'sh'] as const)('a SIGKILLed worker takes its steps w
     }
     expect(marked(marker)).toEqual([]);
     expect(readdirSync(procDir)).toEqual([]);
+  });
+});
+
+describe('the step registry', () => {
+  const rec = (workspace: string) => ({
+    pid: 1,
+    pgid: 1,
+    startTime: 1,
+    token: randomUUID(),
+    command: 'test',
+    workspace,
+    startedAt: new Date().toISOString(),
+  });
+
+  it('reuses a record file per step running at once, and never shows an ended step as running', async () => {
+    const procDir = path.join(mkdtempSync(path.join(tmp, 'slots-')), 'procs');
+    const owner = ownerIdentity();
+    for (let round = 0; round < 5; round++) {
+      // Shorter each round: a record written over a longer one must not keep its tail.
+      const ws = (i: number) => `/ws/${round}/${i}/${'x'.repeat((5 - round) * 10)}`;
+      const live = [1, 2, 3].map((i) => recordStep(procDir, { ...rec(ws(i)), ...owner }));
+      const texts = readdirSync(procDir).map((f) => readFileSync(path.join(procDir, f), 'utf8'));
+      // Each slot holds one whole record (a shorter one padded with spaces), never a mix of two.
+      expect(texts.map((t) => (JSON.parse(t) as { workspace: string }).workspace).sort()).toEqual([1, 2, 3].map(ws));
+      for (const r of live) removeStepRecord(r);
+    }
+    expect(readdirSync(procDir)).toHaveLength(3);
+    expect(recorded(procDir)).toBe(0);
+    // A live owner's idle slots are left alone and not counted; once that owner is dead they go.
+    expect(await reapOrphans(procDir, logger)).toEqual({ reaped: 0, stale: 0, kept: 0 });
+    expect(readdirSync(procDir)).toHaveLength(3);
+    const deadOwner = { ownerPid: process.pid, ownerStartTime: owner.ownerStartTime - 1 };
+    removeStepRecord(recordStep(procDir, { ...rec('/ws/dead'), ...deadOwner }));
+    expect(await reapOrphans(procDir, logger)).toEqual({ reaped: 0, stale: 0, kept: 0 });
+    expect(readdirSync(procDir)).toHaveLength(3);
+  });
+
+  it('starts a new record file when its idle one was removed meanwhile', () => {
+    const procDir = path.join(mkdtempSync(path.join(tmp, 'slots-')), 'procs');
+    removeStepRecord(recordStep(procDir, { ...rec('/ws/a'), ...ownerIdentity() }));
+    rmSync(procDir, { recursive: true });
+    recordStep(procDir, { ...rec('/ws/b'), ...ownerIdentity() });
+    expect(readdirSync(procDir).map((f) => JSON.parse(readFileSync(path.join(procDir, f), 'utf8')).workspace)).toEqual(['/ws/b']);
   });
 });
 

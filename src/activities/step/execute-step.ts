@@ -10,7 +10,7 @@ import { allocatePorts, inheritedEnv } from './env.js';
 import { LineSplitter, Tail } from './lines.js';
 import { liveGroupMembersShared, oomKillCount, recentOomKillCount, startTimeOf } from './proc-stats.js';
 import { spawnGroup, stopGroup, type SpawnedGroup } from './process-group.js';
-import { ownerIdentity, recordStep, removeStepRecord, unlinkIfPresent } from './registry.js';
+import { ownerIdentity, recordStep, removeStepRecord, unlinkIfPresent, type RecordedStep } from './registry.js';
 import { resultFilePath } from './result-file.js';
 import { durationToMs } from '../../shared/durations.js';
 import type { LivenessEvidence } from '../../shared/step/liveness.js';
@@ -235,7 +235,7 @@ export async function executeStep(input: CommandSpec, opts: ExecuteStepOptions):
   const stderrLog = pipeLog(stderrStream, stderrFile, group.stderr, logger);
 
   let logsClosed = false;
-  let recorded: string | undefined;
+  let recorded: RecordedStep | undefined;
   const leaderStart = group.startTime ?? startTimeOf(group.pid);
   if (opts.procDir && leaderStart !== undefined) {
     try {

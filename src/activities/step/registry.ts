@@ -1,4 +1,4 @@
-import { mkdirSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, fstatSync, mkdirSync, openSync, unlinkSync, writeSync } from 'node:fs';
 import { readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../../config/logger.js';
@@ -6,7 +6,10 @@ import { signalGroup, waitDead, waitGroupGone } from './process-group.js';
 import { readEnviron, readStat, scanProcesses, startTimeOf, type ProcStat } from './proc-stats.js';
 
 // Every running step is recorded in a file, so that a worker starting after a crash can find
-// what its predecessor left behind. The watchdog already kills a dead worker's steps; this is
+// what its predecessor left behind. The files are slots, one per step a worker runs at once,
+// kept open and reused: a record is one pwrite into its slot, and ending it one more (FREE).
+// A file per step cost an inode made and freed per step, the dearest file-system call on some
+// machines (see workspace-recycler.ts). The watchdog already kills a dead worker's steps; this is
 // the second line of defence (watchdog killed too, say by the OOM killer). A record is only
 // ever acted on when its owner is provably dead, and a process is only ever killed when it is
 // provably the recorded one: same pid AND same start time (a reused pid has a later start), or
@@ -34,32 +37,88 @@ export function ownerIdentity(): { ownerPid: number; ownerStartTime: number } {
   return { ownerPid: process.pid, ownerStartTime: ownStartTime };
 }
 
-const recordFile = (procDir: string, rec: Pick<StepRecord, 'ownerPid' | 'ownerStartTime' | 'pid' | 'startTime'>) =>
-  path.join(procDir, `step-${rec.ownerPid}-${rec.ownerStartTime}-${rec.pid}-${rec.startTime}.json`);
+/** What an ended record's slot holds until its next step. */
+const FREE = '{"free":true}';
 
-/**
- * Writes the record atomically (a crash mid-write leaves a temp file, never half a record).
- * Synchronous: a few hundred bytes on local disk cost less than a trip through the thread pool,
- * and the record exists before the caller goes on.
- */
-export function recordStep(procDir: string, rec: StepRecord): string {
-  const file = recordFile(procDir, rec);
-  const tmp = `${file}.tmp`;
-  const body = JSON.stringify(rec);
+interface Slot {
+  file: string;
+  fd: number;
+  /** Bytes the slot holds: a shorter record is padded with spaces, so no write ever leaves a stale tail. */
+  length: number;
+}
+
+export interface RecordedStep {
+  readonly file: string;
+  readonly slot: Slot;
+  readonly idle: Slot[];
+}
+
+/** Idle slots per directory and owner (tests record steps for other, made-up owners). */
+const idleSlots = new Map<string, Slot[]>();
+let slotsMade = 0;
+
+const SLOT_NAME = /^step-(\d+)-(\d+)-slot\d+\.json$/;
+
+function openSlot(procDir: string, owner: Pick<StepRecord, 'ownerPid' | 'ownerStartTime'>): Slot {
+  const file = path.join(procDir, `step-${owner.ownerPid}-${owner.ownerStartTime}-slot${slotsMade++}.json`);
+  let fd: number;
   try {
-    writeFileSync(tmp, body);
+    fd = openSync(file, 'wx');
   } catch (err) {
     // The directory is made on first use (or again, if something removed it), not checked per step.
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     mkdirSync(procDir, { recursive: true });
-    writeFileSync(tmp, body);
+    fd = openSync(file, 'wx');
   }
-  renameSync(tmp, file);
-  return file;
+  return { file, fd, length: 0 };
 }
 
-export function removeStepRecord(file: string): void {
-  unlinkIfPresent(file);
+/**
+ * One pwrite at offset 0: a record of a few hundred bytes lies within one page, which the kernel
+ * copies whole before a SIGKILL can end the writer, so a crash leaves the old record or the new.
+ */
+function writeSlot(slot: Slot, text: string): void {
+  const body = Buffer.from(text);
+  const buf = body.length >= slot.length ? body : Buffer.alloc(slot.length, ' ');
+  if (buf !== body) body.copy(buf);
+  writeSync(slot.fd, buf, 0, buf.length, 0);
+  slot.length = buf.length;
+}
+
+/** An idle slot whose file still exists (a removed one would hold records nobody can see), or a new one. */
+function takeSlot(procDir: string, rec: StepRecord): { slot: Slot; idle: Slot[] } {
+  const key = `${procDir}\0${rec.ownerPid}-${rec.ownerStartTime}`;
+  let idle = idleSlots.get(key);
+  if (!idle) idleSlots.set(key, (idle = []));
+  for (let slot = idle.pop(); slot; slot = idle.pop()) {
+    if (fstatSync(slot.fd).nlink > 0) return { slot, idle };
+    closeSync(slot.fd);
+  }
+  return { slot: openSlot(procDir, rec), idle };
+}
+
+/** Records a running step; the record exists before this returns. */
+export function recordStep(procDir: string, rec: StepRecord): RecordedStep {
+  const { slot, idle } = takeSlot(procDir, rec);
+  try {
+    writeSlot(slot, JSON.stringify(rec));
+  } catch (err) {
+    closeSync(slot.fd);
+    throw err;
+  }
+  return { file: slot.file, slot, idle };
+}
+
+/** Ends a step's record; its slot waits for the next step. */
+export function removeStepRecord(recorded: RecordedStep): void {
+  try {
+    writeSlot(recorded.slot, FREE);
+    recorded.idle.push(recorded.slot);
+  } catch {
+    // A slot that cannot be written is given up: its file is removed, so no stale record stays.
+    closeSync(recorded.slot.fd);
+    unlinkIfPresent(recorded.file);
+  }
 }
 
 /** unlink, where a file already gone is not an error (one syscall, where rmSync makes three). */
@@ -115,9 +174,20 @@ export async function reapOrphans(procDir: string, logger: Logger): Promise<Reap
       if (!isAlive(ownerPid!, ownerStartTime!)) await rm(file, { force: true });
       continue;
     }
+    const slotOwner = SLOT_NAME.exec(name);
+    if (slotOwner && isAlive(Number(slotOwner[1]), Number(slotOwner[2]))) {
+      // A live worker's slot, which it may be writing right now: never removed, counted when in use.
+      if ((await readFile(file, 'utf8').catch(() => FREE)).trim() !== FREE) report.kept++;
+      continue;
+    }
     let rec: StepRecord;
     try {
-      rec = JSON.parse(await readFile(file, 'utf8')) as StepRecord;
+      const text = await readFile(file, 'utf8');
+      if (text.trim() === FREE) {
+        await rm(file, { force: true });
+        continue;
+      }
+      rec = JSON.parse(text) as StepRecord;
     } catch (err) {
       logger.warn({ file, err }, 'unreadable step record removed');
       await rm(file, { force: true });
