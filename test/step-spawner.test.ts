@@ -176,6 +176,12 @@ describe('the step spawner', () => {
     expect(next).toMatchObject({ exitCode: 0, stdoutTail: ['still here'] });
   });
 
+  it('starts a program with a very long argument list (a spawn request of a few hundred kB)', async () => {
+    const args = ['-c', 'echo "$#"', 'sh', ...Array.from({ length: 100_000 }, (_, i) => String(i % 10))];
+    const out = await executeStep(parseCommandSpec({ command: '/bin/sh', args }), { workspace: workspace() });
+    expect(out).toMatchObject({ exitCode: 0, stdoutTail: ['100000'] });
+  });
+
   it('reports a program killed by a signal, with the signal', async () => {
     const out = await executeStep(parseCommandSpec({ command: '/bin/sh', args: ['-c', 'kill -USR1 $$'] }), { workspace: workspace() });
     expect(out).toMatchObject({ exitCode: null, signal: 'SIGUSR1' });

@@ -239,8 +239,26 @@ struct start {
   volatile pid_t *tid;
 };
 
-/* The child's own stack: one child at a time runs on it, since this process waits for its exec. */
-static char child_stack[128 * 1024] __attribute__((aligned(16)));
+/*
+ * The child's stack: one child at a time runs on it, since this process waits for its exec. The
+ * set-up needs little; execvpe copies argv onto it only for a program found on PATH without
+ * "#!" (steps never: the worker resolves their programs to paths). An inaccessible page below
+ * turns any overflow into the child's SIGSEGV instead of a write into this process's memory.
+ */
+#define CHILD_STACK (128 * 1024)
+static char *child_stack_base;
+
+static char *map_stack(size_t size) {
+  long page = sysconf(_SC_PAGESIZE);
+  char *m = mmap(NULL, size + (size_t)page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  if (m == MAP_FAILED) return NULL;
+  if (mprotect(m, (size_t)page, PROT_NONE) != 0) {
+    munmap(m, size + (size_t)page);
+    return NULL;
+  }
+  return m;
+}
+
 
 /*
  * In the child, which shares this process's memory until its exec (CLONE_VFORK): never returns,
@@ -371,8 +389,10 @@ static void spawn(long id, char *payload, size_t len) {
   pid_t self = getpid();
   struct start st = {file, cwd, argv, envp, {pairs[0][1], pairs[1][1], pairs[2][1]}, readied ? ready[1] : -1, self, NULL, NULL};
   st.tid = readied ? take_stack(&st.stack) : NULL;
-  pid_t pid = st.tid ? clone(run_child, child_stack + sizeof child_stack, CLONE_VM | CLONE_VFORK | SIGCHLD, &st) : -1;
-  int err = st.tid ? errno : ENOMEM;
+  if (!child_stack_base) child_stack_base = map_stack(CHILD_STACK);
+  char *stack = child_stack_base ? child_stack_base + sysconf(_SC_PAGESIZE) + CHILD_STACK : NULL;
+  pid_t pid = st.tid && stack ? clone(run_child, stack, CLONE_VM | CLONE_VFORK | SIGCHLD, &st) : -1;
+  int err = st.tid && stack ? errno : ENOMEM;
   /* The child has exec'd or exited by now (CLONE_VFORK): a slot still marked -1 got no watchdog. */
   if (st.tid && *st.tid == -1) *st.tid = 0;
   free(argv);
@@ -382,7 +402,7 @@ static void spawn(long id, char *payload, size_t len) {
   if (pid < 0) {
     for (int i = 0; i < made; i++) close(pairs[i][0]);
     if (readied) close(ready[0]);
-    send_failed(id, made < 3 ? "socketpair" : !readied ? "pipe" : !st.tid ? "watchdog stack" : "clone", err);
+    send_failed(id, made < 3 ? "socketpair" : !readied ? "pipe" : !st.tid ? "watchdog stack" : !stack ? "child stack" : "clone", err);
     return;
   }
   *c = (struct child){.state = STARTING, .id = id, .pid = pid, .pipes = {pairs[0][0], pairs[1][0], pairs[2][0]}, .ready = ready[0]};
