@@ -16,6 +16,7 @@ const LOGS = ['stderr.log', 'stdout.log'];
 export class WorkspaceRecycler {
   private readonly spares: string[] = [];
   private made = 0;
+  private dirMade = false;
 
   /** `dir`: where spares wait, a directory of this batch's own (made on first use, removed by dispose). */
   constructor(
@@ -45,7 +46,8 @@ export class WorkspaceRecycler {
     if (this.spares.length < this.max && emptied(workspace)) {
       const spare = path.join(this.dir, String(this.made++));
       try {
-        if (this.made === 1) mkdirSync(this.dir, { recursive: true });
+        if (!this.dirMade) mkdirSync(this.dir, { recursive: true });
+        this.dirMade = true;
         renameSync(workspace, spare);
         this.spares.push(spare);
         return;
@@ -60,7 +62,7 @@ export class WorkspaceRecycler {
   async dispose(): Promise<void> {
     const spares = this.spares.splice(0);
     await Promise.all(spares.map((s) => removeWorkspace(s)));
-    if (this.made > 0) {
+    if (this.dirMade) {
       try {
         rmdirSync(this.dir);
       } catch {
