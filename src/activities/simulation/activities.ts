@@ -560,7 +560,8 @@ export function createSimulationActivities(deps: ActivityDeps) {
       } finally {
         clearInterval(beat);
         clearInterval(flushTimer);
-        await workspaces.dispose();
+        // Spares are only clutter: failing to remove one must not replace the batch's own outcome.
+        await workspaces.dispose().catch((err: unknown) => deps.logger.warn({ err }, 'could not remove spare workspaces'));
       }
     },
 

@@ -259,11 +259,10 @@ static char *map_stack(size_t size) {
   return m;
 }
 
-
 /*
  * In the child, which shares this process's memory until its exec (CLONE_VFORK): never returns,
- * and writes nothing of the parent's but errno and the watchdog's stack slot. A failure before the exec is
- * reported through `ready`.
+ * and writes nothing of the parent's but errno and the watchdog's stack slot. A failure before
+ * the exec is reported through `ready`.
  */
 static int run_child(void *arg) {
   const struct start *st = arg;
