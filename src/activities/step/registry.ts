@@ -48,7 +48,6 @@ interface Slot {
 }
 
 export interface RecordedStep {
-  readonly file: string;
   readonly slot: Slot;
   readonly idle: Slot[];
 }
@@ -106,7 +105,7 @@ export function recordStep(procDir: string, rec: StepRecord): RecordedStep {
     closeSync(slot.fd);
     throw err;
   }
-  return { file: slot.file, slot, idle };
+  return { slot, idle };
 }
 
 /** Ends a step's record; its slot waits for the next step. */
@@ -117,7 +116,7 @@ export function removeStepRecord(recorded: RecordedStep): void {
   } catch {
     // A slot that cannot be written is given up: its file is removed, so no stale record stays.
     closeSync(recorded.slot.fd);
-    unlinkIfPresent(recorded.file);
+    unlinkIfPresent(recorded.slot.file);
   }
 }
 

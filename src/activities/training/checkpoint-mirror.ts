@@ -83,9 +83,7 @@ export async function clearStoredCheckpoints(store: ArtifactStore, dirs: JobDirs
  * between uploading a checkpoint and naming it (or between the manifest and a retention delete)
  * left behind. Only for the attempt that owns the manifest's epoch.
  */
-export async function deleteUnnamedCheckpoints(store: ArtifactStore, dirs: JobDirs, m: Manifest): Promise<string[]> {
+export async function deleteUnnamedCheckpoints(store: ArtifactStore, dirs: JobDirs, m: Manifest): Promise<void> {
   const named = m.checkpoints.map((c) => keyUnder(checkpointsKey(dirs), checkpointName(dirs, c)));
-  const unnamed = (await store.list(checkpointsKey(dirs))).filter((key) => !named.some((n) => key === n || key.startsWith(`${n}/`)));
-  await store.delete(unnamed);
-  return unnamed;
+  await store.delete((await store.list(checkpointsKey(dirs))).filter((key) => !named.some((n) => key === n || key.startsWith(`${n}/`))));
 }
