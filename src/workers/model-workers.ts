@@ -45,7 +45,7 @@ export interface ModelWorkers {
 export async function createModelWorkers(opts: ModelWorkersOptions): Promise<ModelWorkers> {
   const identity = opts.identity ?? `${process.pid}@${os.hostname()}`;
   await announceModels(opts.pool, opts.registry, identity);
-  const activities = createLlmActivities(opts.registry, opts.logger);
+  const activities = createLlmActivities(opts.registry, opts.logger, opts.pool);
   // Activity-only workers: an undecryptable argument fails the attempt with the codec's error.
   const dataConverter = { payloadCodecs: payloadCodecs({ keyring: opts.keyring }) };
   const workers: Worker[] = [];

@@ -122,7 +122,7 @@ export function createConversationActivities(deps: ActivityDeps, opts: Conversat
   const { runCommand } = createCommandActivities(deps);
 
   return {
-    ...createLlmActivities(registry, deps.logger),
+    ...createLlmActivities(registry, deps.logger, deps.pool),
     ...createAuditActivities(deps),
     ...createMetricsActivities(deps),
 

@@ -1,15 +1,18 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
+import type pg from 'pg';
 import type { OutputSpec } from '../../shared/conversations/schemas.js';
 import type { ModelConfig, ModelRegistry } from '../../config/models.js';
 import type { Logger } from '../../config/logger.js';
 import { formatInstruction, jsonSchemaFor, parseReply } from '../../shared/conversations/output.js';
+import { recordCarriedAttempts, type AttemptRecord } from './audit.js';
 
 // LLM calls over HTTP, streaming: Ollama's /api/chat (NDJSON) or an OpenAI-compatible
 // /chat/completions (SSE), chosen per model by the worker's registry. Every streamed chunk is a
 // heartbeat, so the heartbeat timeout separates "slow but talking" from "stuck" in seconds — the
-// seed's reaper could only guess from a global threshold. Nothing here touches the database: no
-// connection is held while a model thinks (the seed exhausted its pool that way), and a late
-// reply from a timed-out attempt has nowhere to write (the workflow records attempts).
+// seed's reaper could only guess from a global threshold. No connection is held while a model
+// thinks (the seed exhausted its pool that way): the only write, before the request, is of the
+// audit rows the workflow hands the call (earlier attempts'), never the call's own outcome, so a
+// late reply from a timed-out attempt has nowhere to write.
 
 export interface ChatMessage {
   role: 'system' | 'user' | 'assistant';
@@ -24,6 +27,8 @@ export interface ModelCallInput {
   output: OutputSpec;
   temperature?: number;
   maxTokens?: number;
+  /** Earlier attempts' audit rows, written before the model is called (src/db/conversations/attempts.ts). */
+  audit?: AttemptRecord[];
 }
 
 export interface ModelCallResult {
@@ -36,6 +41,8 @@ export interface ModelCallResult {
   promptTokens?: number;
   completionTokens?: number;
   provider: ModelConfig['provider'];
+  /** How many of the input's audit rows are in the audit log; absent when it carried none. */
+  auditRecorded?: number;
 }
 
 export interface StreamOptions {
@@ -278,7 +285,7 @@ function toFailure(err: ModelCallError): ApplicationFailure {
   });
 }
 
-export function createLlmActivities(registry: ModelRegistry, logger?: Logger) {
+export function createLlmActivities(registry: ModelRegistry, logger?: Logger, pool?: pg.Pool) {
   return {
     /**
      * One attempt of one llm step. Runs on the model's own task queue (see model-limits.ts), so
@@ -292,6 +299,7 @@ export function createLlmActivities(registry: ModelRegistry, logger?: Logger) {
           'UnknownModel',
         );
       }
+      const auditRecorded = await recordCarriedAttempts(pool, input.audit);
       const ctx = Context.current();
       const hb = ctx.info.heartbeatTimeoutMs;
       ctx.heartbeat({ phase: 'requesting', model: input.model });
@@ -320,6 +328,7 @@ export function createLlmActivities(registry: ModelRegistry, logger?: Logger) {
           promptTokens: r.promptTokens,
           completionTokens: r.completionTokens,
           provider: cfg.provider,
+          auditRecorded,
         };
       } catch (err) {
         if (err instanceof ModelCallError) {

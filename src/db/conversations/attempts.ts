@@ -2,12 +2,15 @@ import type pg from 'pg';
 
 // The conversation audit log: one append-only row per attempt of every step.
 //
-// Who writes: only the conversationRun workflow, through this (local) activity, after the
-// attempt's outcome is already in the workflow's history — success, failure, or a timeout that
-// Temporal declared. The model call itself never writes. So when a timed-out attempt's reply
-// arrives late, Temporal rejects its completion and there is no code path that could put it in
-// this table; the seed's reaper/executor race cannot happen. The unique key (run, step, attempt)
-// makes a retried write of the same row a no-op, and a trigger rejects UPDATE and DELETE.
+// What is written: only rows the conversationRun workflow built after the attempt's outcome was
+// already in its history — success, failure, or a timeout that Temporal declared. Who writes
+// them: a completed attempt's row is handed to the run's next model call, which writes it before
+// calling the model; every other row, and any the next call did not confirm, the workflow writes
+// through a local activity, before a failure's row and before the run ends. A model call never
+// writes its own outcome. So when a timed-out attempt's reply arrives late, Temporal rejects its
+// completion and there is no code path that could put it in this table; the seed's
+// reaper/executor race cannot happen. The unique key (run, step, attempt) makes a repeated write
+// of the same row a no-op, and a trigger rejects UPDATE and DELETE.
 
 export type AttemptStatus = 'completed' | 'failed' | 'timed_out' | 'cancelled';
 

@@ -329,3 +329,9 @@ export function stepPolicy(def: ConversationDefinition, step: Step) {
 export function modelTaskQueue(baseQueue: string, model: string): string {
   return `${baseQueue}.model.${model}`;
 }
+
+/**
+ * The failure type of a model call that could not write the audit rows it carried (earlier
+ * attempts'); the model was not called, and the workflow writes those rows itself.
+ */
+export const AUDIT_NOT_RECORDED = 'AuditNotRecorded';

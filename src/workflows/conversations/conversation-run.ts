@@ -16,6 +16,7 @@ import {
 import type { Activities } from '../../activities/index.js';
 import type { AttemptRecord, AttemptStatus } from '../../activities/conversations/audit.js';
 import {
+  AUDIT_NOT_RECORDED,
   conversationRunInputSchema,
   effectiveOutput,
   joinText,
@@ -61,6 +62,13 @@ const { checkConversationModels: checkModelsLocally } = proxyLocalActivities<Act
   startToCloseTimeout: '1m',
   retry: { maximumAttempts: 5 },
 });
+// A completed attempt's row is carried by the run's next model call, which writes it before it
+// calls the model, instead of costing a local activity (and a workflow activation) of its own:
+// ~9 ms of a step here. Only outcomes already in this history are carried, never the call's own,
+// so a late reply still has no way into the log. Whatever the next call does not confirm — it
+// failed, timed out, or no model call follows — is written by the local activity as before,
+// before any failure row and before the run ends.
+const CARRIED_AUDIT_PATCH = 'conversation-audit-carried-by-next-call';
 
 interface AttemptOutcome {
   output: Record<string, unknown>;
@@ -72,6 +80,10 @@ interface Classified {
   type: string;
   message: string;
   retryable: boolean;
+}
+
+function auditNotRecorded(err: unknown): boolean {
+  return err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === AUDIT_NOT_RECORDED;
 }
 
 function classify(err: unknown, step: Step, timeout: string | number, heartbeatTimeout: string | number): Classified {
@@ -132,26 +144,26 @@ export async function conversationRun(rawInput: unknown): Promise<ConversationRu
   const steps = new Map(def.steps.map((s) => [s.id, s]));
   const ctx: TemplateContext = { item, steps: {} };
   const path: StepOutcome[] = [];
+  const rc: RunContext = { item, itemKey, batchId: input.batchId, workflowId: info.workflowId, runId: info.runId, unrecorded: [] };
   let current: string | null = def.start;
-  while (current !== null) {
-    const step: Step = steps.get(current)!;
-    upsertSearchAttributes({ Stage: [step.id] });
-    setCurrentDetails(`**${def.name}** item \`${itemKey}\`: ${[...path.map((p) => p.step), step.id].join(' → ')}`);
-    const { output, attempts } = await runStep(def, step, ctx, {
-      item,
-      itemKey,
-      batchId: input.batchId,
-      workflowId: info.workflowId,
-      runId: info.runId,
-    });
-    ctx.steps[step.id] = output;
-    path.push({ step: step.id, attempts, output });
-    try {
-      current = nextStep(step, output);
-    } catch (err) {
-      // A plain throw would fail the workflow task and retry forever; end the run visibly instead.
-      throw ApplicationFailure.nonRetryable((err as Error).message, 'RoutingError');
+  try {
+    while (current !== null) {
+      const step: Step = steps.get(current)!;
+      upsertSearchAttributes({ Stage: [step.id] });
+      setCurrentDetails(`**${def.name}** item \`${itemKey}\`: ${[...path.map((p) => p.step), step.id].join(' → ')}`);
+      const { output, attempts } = await runStep(def, step, ctx, rc);
+      ctx.steps[step.id] = output;
+      path.push({ step: step.id, attempts, output });
+      try {
+        current = nextStep(step, output);
+      } catch (err) {
+        // A plain throw would fail the workflow task and retry forever; end the run visibly instead.
+        throw ApplicationFailure.nonRetryable((err as Error).message, 'RoutingError');
+      }
     }
+  } finally {
+    // However the run ends (done, failed, cancelled), every attempt is in the log before it does.
+    await CancellationScope.nonCancellable(() => recordUnrecorded(rc));
   }
   upsertSearchAttributes({ Stage: ['completed'] });
   // The result stays small (it lands in the batch's history): outputs live in the audit log.
@@ -170,6 +182,16 @@ interface RunContext {
   batchId?: string;
   workflowId: string;
   runId: string;
+  /** Completed attempts' rows not yet known to be in the audit log, oldest first. */
+  unrecorded: AttemptRecord[];
+}
+
+/** Writes the rows no model call has confirmed, in order (the unique key makes a repeat a no-op). */
+async function recordUnrecorded(rc: RunContext): Promise<void> {
+  while (rc.unrecorded.length > 0) {
+    await recordConversationAttempt(rc.unrecorded[0]!);
+    rc.unrecorded.shift();
+  }
 }
 
 async function runStep(
@@ -203,16 +225,18 @@ async function runStep(
     } catch (err) {
       const c = classify(err, step, policy.timeout, policy.heartbeatTimeout);
       // Recorded even when the run is being cancelled: the audit trail must show every attempt.
-      await CancellationScope.nonCancellable(() =>
-        recordConversationAttempt({
-          ...base,
-          status: c.status,
-          error: c.message,
-          errorType: c.type,
-          finishedAt: Date.now(),
-          latencyMs: Date.now() - startedAt,
-        }),
-      );
+      const failed: AttemptRecord = {
+        ...base,
+        status: c.status,
+        error: c.message,
+        errorType: c.type,
+        finishedAt: Date.now(),
+        latencyMs: Date.now() - startedAt,
+      };
+      await CancellationScope.nonCancellable(async () => {
+        await recordUnrecorded(rc);
+        await recordConversationAttempt(failed);
+      });
       if (isCancellation(err)) throw err;
       if (!c.retryable || attempt >= policy.retry.maximumAttempts) {
         const why = c.retryable ? `after ${attempt} attempt(s)` : `(not retryable, attempt ${attempt})`;
@@ -225,13 +249,15 @@ async function runStep(
       await sleep(backoffMs(policy.retry, attempt));
       continue;
     }
-    await recordConversationAttempt({
+    const completed: AttemptRecord = {
       ...base,
       status: 'completed',
       output: outcome.output,
       latencyMs: outcome.latencyMs ?? Date.now() - startedAt,
       finishedAt: Date.now(),
-    });
+    };
+    if (patched(CARRIED_AUDIT_PATCH)) rc.unrecorded.push(completed);
+    else await recordConversationAttempt(completed);
     return { output: outcome.output, attempts: attempt };
   }
 }
@@ -275,16 +301,33 @@ async function invokeActor(
       taskQueue: modelTaskQueue(workflowInfo().taskQueue, actor.model),
       summary: `${step.id} · ${actor.model} · attempt ${attempt}`,
     });
-    const r = await callModel({
-      model: actor.model,
-      system: rendered.system,
-      prompt: rendered.prompt,
-      output: effectiveOutput(step),
-      temperature: actor.temperature,
-      maxTokens: actor.maxTokens,
-    });
+    const call = (audit?: AttemptRecord[]) =>
+      callModel({
+        model: actor.model,
+        system: rendered.system,
+        prompt: rendered.prompt,
+        output: effectiveOutput(step),
+        temperature: actor.temperature,
+        maxTokens: actor.maxTokens,
+        ...(audit ? { audit } : {}),
+      });
+    const carried = [...rc.unrecorded];
+    let r: Awaited<ReturnType<typeof callModel>>;
+    try {
+      r = await call(carried.length > 0 ? carried : undefined);
+    } catch (err) {
+      if (carried.length === 0 || !auditNotRecorded(err)) throw err;
+      // The model was not called: write the rows here (retrying until the database answers),
+      // then make this same attempt without them.
+      await recordUnrecorded(rc);
+      r = await call();
+    }
+    // A worker that predates carried rows ignores them and confirms none: they stay unrecorded.
+    if (carried.length > 0 && r.auditRecorded === carried.length) rc.unrecorded.splice(0, carried.length);
     return { output: r.output, latencyMs: r.latencyMs };
   }
+  // Only model calls carry rows; any other activity starts after they are written.
+  await recordUnrecorded(rc);
   if (actor.kind === 'script' && rendered.kind === 'script') {
     const { runConversationScript } = proxyActivities<Activities>({
       ...common,
