@@ -108,7 +108,8 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
   const logger = createLogger(process.env.SHEPHERD_LOG_LEVEL ?? 'error', 'bench');
   const workDir = mkdtempSync(path.join(os.tmpdir(), 'shepherd-bench-containers-'));
   const server = await startDevServer({ logFile: path.join(workDir, 'temporal.log') });
-  const db = await openDatabase({ databaseUrl: process.env.DATABASE_URL, dataDir: path.join(workDir, 'data'), logger });
+  // `DATABASE_URL=` means unset, as it does for the worker (loadEnv).
+  const db = await openDatabase({ databaseUrl: process.env.DATABASE_URL || undefined, dataDir: path.join(workDir, 'data'), logger });
   const connection = await NativeConnection.connect({ address: server.address });
   const clientConnection = await Connection.connect({ address: server.address });
   const rows: string[] = [];

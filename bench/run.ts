@@ -28,7 +28,8 @@ const logger = createLogger(process.env.SHEPHERD_LOG_LEVEL ?? 'error', 'bench');
 installSdkLogging(logger, 'WARN');
 const workDir = mkdtempSync(path.join(os.tmpdir(), 'shepherd-bench-'));
 const server = await startDevServer({ logFile: path.join(workDir, 'temporal.log') });
-const db = await openDatabase({ databaseUrl: process.env.DATABASE_URL, dataDir: path.join(workDir, 'data'), logger });
+// `DATABASE_URL=` means unset, as it does for the worker (loadEnv): the embedded database.
+const db = await openDatabase({ databaseUrl: process.env.DATABASE_URL || undefined, dataDir: path.join(workDir, 'data'), logger });
 const connection = await NativeConnection.connect({ address: server.address });
 const clientConnection = await Connection.connect({ address: server.address });
 const client = new Client({ connection: clientConnection });
