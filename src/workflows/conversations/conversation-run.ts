@@ -64,7 +64,7 @@ const { checkConversationModels: checkModelsLocally } = proxyLocalActivities<Act
 });
 // A completed attempt's row is carried by the run's next model call, which writes it before it
 // calls the model, instead of costing a local activity (and a workflow activation) of its own:
-// ~9 ms of a step here. Only outcomes already in this history are carried, never the call's own,
+// ~4-5 ms of a step here. Only outcomes already in this history are carried, never the call's own,
 // so a late reply still has no way into the log. Whatever the next call does not confirm — it
 // failed, timed out, or no model call follows — is written by the local activity as before,
 // before any failure row and before the run ends.
