@@ -50,21 +50,26 @@ const BOTH_COMPLETED = [
   ['summarise', 1, 'completed'],
 ];
 
-/** A model worker of the test's own on `model`'s queue; `call` decides what each call does. */
-async function withOwnModelWorker(model: string, call: (input: ModelCallInput) => Promise<ModelCallResult>, body: () => Promise<void>) {
+/**
+ * Runs one item on a model served by a model worker of the test's own; `answer` decides what each
+ * call does. The run's audit rows, and how many rows each call carried.
+ */
+async function runOnOwnModelWorker(base: string, answer: (input: ModelCallInput) => ModelCallResult) {
+  const model = `${base}-${stack.suffix}`;
   const registry = {
     models: { [model]: { provider: 'ollama' as const, baseUrl: stack.fake.url, maxConcurrency: 1, jsonMode: 'schema' as const } },
   };
   await announceModels(stack.worker.pool, registry, 'test');
+  const carried: number[] = [];
+  const callModel = async (input: ModelCallInput) => {
+    carried.push(input.audit?.length ?? 0);
+    return answer(input);
+  };
   const connection = await NativeConnection.connect({ address: inject('temporalAddress') });
-  const worker = await Worker.create({
-    connection,
-    taskQueue: modelTaskQueue(stack.worker.taskQueue, model),
-    activities: { callModel: call },
-  });
+  const worker = await Worker.create({ connection, taskQueue: modelTaskQueue(stack.worker.taskQueue, model), activities: { callModel } });
   const running = worker.run();
   try {
-    await body();
+    return { ...(await runToEnd(model)), carried };
   } finally {
     worker.shutdown();
     await running;
@@ -91,39 +96,18 @@ describe('audit rows carried by the next model call', () => {
   });
 
   it('rows a model call could not write are written by the workflow, and the same attempt is made without them', async () => {
-    const model = `refusing-${stack.suffix}`;
-    const carried: number[] = [];
-    await withOwnModelWorker(
-      model,
-      async (input) => {
-        carried.push(input.audit?.length ?? 0);
-        if (input.audit?.length)
-          throw ApplicationFailure.create({ type: AUDIT_NOT_RECORDED, nonRetryable: true, message: 'database away' });
-        return reply();
-      },
-      async () => {
-        const { rows } = await runToEnd(model);
-        // One attempt per step: the refused call was not an attempt, and left no row of its own.
-        expect(rows).toEqual(BOTH_COMPLETED);
-        expect(carried).toEqual([0, 1, 0]);
-      },
-    );
+    const { rows, carried } = await runOnOwnModelWorker('refusing', (input) => {
+      if (input.audit?.length) throw ApplicationFailure.create({ type: AUDIT_NOT_RECORDED, nonRetryable: true, message: 'database away' });
+      return reply();
+    });
+    // One attempt per step: the refused call was not an attempt, and left no row of its own.
+    expect(rows).toEqual(BOTH_COMPLETED);
+    expect(carried).toEqual([0, 1, 0]);
   });
 
   it('a model worker that predates carried rows ignores them: the workflow writes them before the run ends', async () => {
-    const model = `legacy-${stack.suffix}`;
-    const carried: number[] = [];
-    await withOwnModelWorker(
-      model,
-      async (input) => {
-        carried.push(input.audit?.length ?? 0);
-        return reply(); // no auditRecorded: nothing confirmed
-      },
-      async () => {
-        const { rows } = await runToEnd(model);
-        expect(rows).toEqual(BOTH_COMPLETED);
-        expect(carried).toEqual([0, 1]);
-      },
-    );
+    const { rows, carried } = await runOnOwnModelWorker('legacy', () => reply()); // no auditRecorded: nothing confirmed
+    expect(rows).toEqual(BOTH_COMPLETED);
+    expect(carried).toEqual([0, 1]);
   });
 });

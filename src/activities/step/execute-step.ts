@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { accessSync, closeSync, constants, createWriteStream, mkdirSync, openSync, statSync, type WriteStream } from 'node:fs';
+import { accessSync, closeSync, constants, createWriteStream, openSync, statSync, type WriteStream } from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
@@ -10,7 +10,8 @@ import { allocatePorts, inheritedEnv } from './env.js';
 import { LineSplitter, Tail } from './lines.js';
 import { liveGroupMembersShared, oomKillCount, recentOomKillCount, startTimeOf } from './proc-stats.js';
 import { spawnGroup, stopGroup, type SpawnedGroup } from './process-group.js';
-import { ownerIdentity, recordStep, removeStepRecord, unlinkIfPresent, type RecordedStep } from './registry.js';
+import { ownerIdentity, recordStep, removeStepRecord, type RecordedStep } from './registry.js';
+import { ensureDir, unlinkIfPresent } from './fs-ops.js';
 import { resultFilePath } from './result-file.js';
 import { durationToMs } from '../../shared/durations.js';
 import type { LivenessEvidence } from '../../shared/step/liveness.js';
@@ -145,17 +146,6 @@ function searchProgram(command: string, pathEnv: string, cwd: string): string {
     `command not found: ${JSON.stringify(command)} is not an executable file${command.includes('/') ? '' : ` on PATH (${pathEnv})`}`,
     'CommandNotFound',
   );
-}
-
-/** mkdir -p in one syscall when the parent exists (the usual case: a prepared workspace). */
-function ensureDir(dir: string): void {
-  try {
-    mkdirSync(dir);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') mkdirSync(dir, { recursive: true });
-    else if (code !== 'EEXIST') throw err;
-  }
 }
 
 // Opened before the spawn, so the log files exist by the time the program looks at its workspace;

@@ -1,4 +1,5 @@
-import { closeSync, fstatSync, mkdirSync, openSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { unlinkIfPresent } from './fs-ops.js';
 import { readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../../config/logger.js';
@@ -117,15 +118,6 @@ export function removeStepRecord(recorded: RecordedStep): void {
     // A slot that cannot be written is given up: its file is removed, so no stale record stays.
     closeSync(recorded.slot.fd);
     unlinkIfPresent(recorded.slot.file);
-  }
-}
-
-/** unlink, where a file already gone is not an error (one syscall, where rmSync makes three). */
-export function unlinkIfPresent(file: string): void {
-  try {
-    unlinkSync(file);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
 }
 

@@ -1,7 +1,7 @@
 import { closeSync, constants, fstatSync, ftruncateSync, mkdirSync, openSync, readdirSync, renameSync, rmdirSync } from 'node:fs';
 import path from 'node:path';
 import { RESERVED_WORKSPACE_DIR, type ResolvedCommandSpec } from '../../shared/step/command-spec.js';
-import { unlinkIfPresent } from './registry.js';
+import { unlinkIfPresent } from './fs-ops.js';
 import { resultFilePath } from './result-file.js';
 import { populateWorkspace, prepareWorkspace, removeWorkspace } from './workspace.js';
 
