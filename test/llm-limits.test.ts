@@ -106,4 +106,45 @@ describe('ModelSlotSupplier (PostgreSQL leases)', () => {
     await expect.poll(() => leasedSlots(pool, m)).toBe(0);
     expect(b.held).toBe(0);
   });
+
+  it('a lease released while a reservation here waits is handed to it: same lease, no new one taken', async () => {
+    const m = model();
+    const a = new ModelSlotSupplier({ pool, model: m, limit: 1, pollMs: 50 });
+    const first = (await a.reserveSlot(ctx, new AbortController().signal)) as { token: string };
+    const next = a.reserveSlot(ctx, new AbortController().signal);
+    expect(await state(next)).toBe('pending');
+    a.releaseSlot({ permit: first as never });
+    // A lease taken from the database always has a fresh token: the same one means it was handed over.
+    expect(await next).toMatchObject({ slot: 0, token: first.token });
+    const { rows } = await pool.query('SELECT holder FROM model_slots WHERE model = $1', [m]);
+    expect(rows[0].holder).toBe(first.token);
+    await a.releaseAll();
+    expect(await leasedSlots(pool, m)).toBe(0);
+  });
+
+  it("a released lease stays this process's spare for the next reservation, then goes back to the database", async () => {
+    const m = model();
+    const a = new ModelSlotSupplier({ pool, model: m, limit: 1, pollMs: 50, spareMs: 400 });
+    const b = new ModelSlotSupplier({ pool, model: m, limit: 1, pollMs: 50 });
+    const first = (await a.reserveSlot(ctx, new AbortController().signal)) as { token: string };
+    a.releaseSlot({ permit: first as never });
+    const again = (await a.reserveSlot(ctx, new AbortController().signal)) as { token: string };
+    expect(again.token).toBe(first.token);
+    a.releaseSlot({ permit: again as never });
+    expect(a.held).toBe(1);
+    // Another process waits while the spare is kept, and gets the slot once it is given back.
+    const other = b.reserveSlot(ctx, new AbortController().signal);
+    expect(await other).toMatchObject({ slot: 0 });
+    expect(a.held).toBe(0);
+    await b.releaseAll();
+    expect(await leasedSlots(pool, m)).toBe(0);
+  });
+
+  it('with spareMs 0 a released lease goes back to the database at once', async () => {
+    const m = model();
+    const a = new ModelSlotSupplier({ pool, model: m, limit: 1, pollMs: 50, spareMs: 0 });
+    a.releaseSlot({ permit: await a.reserveSlot(ctx, new AbortController().signal) });
+    expect(a.held).toBe(0);
+    await expect.poll(() => leasedSlots(pool, m)).toBe(0);
+  });
 });
