@@ -147,4 +147,20 @@ describe('ModelSlotSupplier (PostgreSQL leases)', () => {
     expect(a.held).toBe(0);
     await expect.poll(() => leasedSlots(pool, m)).toBe(0);
   });
+
+  it('a lease found taken by another holder is not handed on: released, the next reservation waits for a new one', async () => {
+    const m = model();
+    const a = new ModelSlotSupplier({ pool, model: m, limit: 1, ttlMs: 300, pollMs: 50 });
+    const first = (await a.reserveSlot(ctx, new AbortController().signal)) as { token: string };
+    // Another process took the row (as after a pause longer than the TTL): the next renewal sees it.
+    await pool.query("UPDATE model_slots SET holder = 'other-worker', expires_at = now() + interval '1 hour' WHERE model = $1", [m]);
+    await new Promise((r) => setTimeout(r, 300));
+    a.releaseSlot({ permit: first as never });
+    expect(a.held).toBe(0);
+    const next = a.reserveSlot(ctx, new AbortController().signal);
+    expect(await state(next)).toBe('pending');
+    await pool.query('UPDATE model_slots SET holder = NULL, expires_at = NULL WHERE model = $1', [m]);
+    expect(((await next) as { token: string }).token).not.toBe(first.token);
+    await a.releaseAll();
+  });
 });

@@ -69,6 +69,8 @@ export class ModelSlotSupplier implements CustomSlotSupplier<ActivitySlotInfo> {
   /** Reservations waiting in this process; each takes a handed-over permit, or none once it has stopped waiting. */
   private readonly waiting: Array<(permit: ModelPermit) => void> = [];
   private spare: { permit: ModelPermit; expiry: NodeJS.Timeout } | null = null;
+  /** Leases whose renewal found the row taken: never handed on, so the bound is restored at release. */
+  private readonly lost = new Set<string>();
   private readonly holderPrefix = `${os.hostname()}/${process.pid}`;
 
   constructor(private readonly opts: ModelSlotSupplierOptions) {
@@ -137,6 +139,7 @@ export class ModelSlotSupplier implements CustomSlotSupplier<ActivitySlotInfo> {
     const tokens = [...this.renewals.keys()];
     for (const t of tokens) clearInterval(this.renewals.get(t));
     this.renewals.clear();
+    this.lost.clear();
     if (tokens.length > 0) {
       await this.opts.pool
         .query('UPDATE model_slots SET holder = NULL, expires_at = NULL WHERE holder = ANY($1::text[])', [tokens])
@@ -149,11 +152,12 @@ export class ModelSlotSupplier implements CustomSlotSupplier<ActivitySlotInfo> {
       () => {
         renewSlot(this.opts.pool, permit, this.ttlMs)
           .then((ok) => {
-            if (!ok)
-              this.opts.logger?.error(
-                { model: permit.model, slot: permit.slot },
-                'model slot lease was lost (not renewed within its TTL); the limit may be exceeded until this call ends',
-              );
+            if (ok) return;
+            this.lost.add(permit.token);
+            this.opts.logger?.error(
+              { model: permit.model, slot: permit.slot },
+              'model slot lease was lost (not renewed within its TTL); the limit may be exceeded until this call ends',
+            );
           })
           .catch((err) => this.opts.logger?.warn({ err: (err as Error).message, model: permit.model }, 'model slot lease renewal failed'));
       },
@@ -167,10 +171,15 @@ export class ModelSlotSupplier implements CustomSlotSupplier<ActivitySlotInfo> {
   /** Hands a released lease to a waiting reservation, else keeps it spare, else gives it back. */
   private release(permit: ModelPermit) {
     if (!permit?.token || !this.renewals.has(permit.token)) return;
+    if (this.lost.has(permit.token)) return this.giveBack(permit);
     const waiter = this.waiting.shift();
     if (waiter) return waiter({ ...permit });
     if (!this.spare && this.spareMs > 0) {
-      const expiry = setTimeout(() => this.giveBack(this.takeSpare()!), this.spareMs);
+      const expiry = setTimeout(() => {
+        const spare = this.spare;
+        this.spare = null;
+        if (spare) this.giveBack(spare.permit);
+      }, this.spareMs);
       expiry.unref();
       this.spare = { permit, expiry };
       return;
@@ -183,12 +192,15 @@ export class ModelSlotSupplier implements CustomSlotSupplier<ActivitySlotInfo> {
     if (!spare) return null;
     clearTimeout(spare.expiry);
     this.spare = null;
-    return { ...spare.permit };
+    if (!this.lost.has(spare.permit.token)) return { ...spare.permit };
+    this.giveBack(spare.permit);
+    return null;
   }
 
   private giveBack(permit: ModelPermit) {
     clearInterval(this.renewals.get(permit.token));
     this.renewals.delete(permit.token);
+    this.lost.delete(permit.token);
     recordModelSlotsInUse(this.opts.model, this.held);
     releaseSlotRow(this.opts.pool, permit).catch((err) =>
       this.opts.logger?.warn({ err: (err as Error).message, model: permit.model }, 'model slot release failed; it frees at lease expiry'),
