@@ -152,9 +152,10 @@ describe('ModelSlotSupplier (PostgreSQL leases)', () => {
     const m = model();
     const a = new ModelSlotSupplier({ pool, model: m, limit: 1, ttlMs: 300, pollMs: 50 });
     const first = (await a.reserveSlot(ctx, new AbortController().signal)) as { token: string };
-    // Another process took the row (as after a pause longer than the TTL): the next renewal sees it.
+    // Another process took the row (as after a pause longer than the TTL): the next renewal sees it
+    // (renewals every 100 ms; a second leaves room for a loaded machine).
     await pool.query("UPDATE model_slots SET holder = 'other-worker', expires_at = now() + interval '1 hour' WHERE model = $1", [m]);
-    await new Promise((r) => setTimeout(r, 300));
+    await new Promise((r) => setTimeout(r, 1000));
     a.releaseSlot({ permit: first as never });
     expect(a.held).toBe(0);
     const next = a.reserveSlot(ctx, new AbortController().signal);
