@@ -245,10 +245,15 @@ describe('progressTimeout through a real worker', () => {
     });
     const done = await waitStatus(h, 'the job finished', (x) => x.recent.length === 1);
     expect(done.recent[0]).toMatchObject({ jobId: 'fine', status: 'completed' });
-    const { rows } = await w.pool.query<{ metrics: { longestSilenceMs?: unknown } }>('SELECT metrics FROM training_jobs WHERE queue = $1', [
-      done.queue,
-    ]);
-    expect(rows[0]!.metrics.longestSilenceMs).toEqual(expect.any(Number));
+    // The queue lists the job as finished, then records its row: wait for the row's metrics.
+    const silence = async () => {
+      const { rows } = await w.pool.query<{ metrics: { longestSilenceMs?: unknown } | null }>(
+        'SELECT metrics FROM training_jobs WHERE queue = $1',
+        [done.queue],
+      );
+      return rows[0]?.metrics?.longestSilenceMs;
+    };
+    await expect.poll(silence, { timeout: 10_000 }).toEqual(expect.any(Number));
 
     // `shepherd training recommend`: completed runs of the job ID, from any queue, are the samples.
     const job = irisJob('fine', { steps: 60 });
