@@ -285,6 +285,49 @@ function toFailure(err: ModelCallError): ApplicationFailure {
   });
 }
 
+/**
+ * One streamed call, its reply checked against the step's declared output; every failure leaves as
+ * a Temporal failure with its type. Shared by the model worker's activity and the local call.
+ */
+export async function callAndCheck(
+  cfg: ModelConfig,
+  input: ModelCallInput,
+  opts: StreamOptions,
+  logger?: Logger,
+): Promise<Omit<ModelCallResult, 'auditRecorded'>> {
+  try {
+    const r = await streamChat(cfg, input, opts);
+    const parsed = parseReply(input.output, r.text);
+    if (!parsed.ok) {
+      throw ApplicationFailure.create({
+        message: `model '${input.model}' reply does not match the step's output: ${parsed.error}`,
+        type: 'InvalidModelOutput',
+        details: [{ reply: r.text.slice(0, 2000) }],
+      });
+    }
+    return {
+      output: parsed.value,
+      text: r.text,
+      latencyMs: Math.round(r.latencyMs),
+      firstChunkMs: r.firstChunkMs === undefined ? undefined : Math.round(r.firstChunkMs),
+      chunks: r.chunks,
+      promptTokens: r.promptTokens,
+      completionTokens: r.completionTokens,
+      provider: cfg.provider,
+    };
+  } catch (err) {
+    if (err instanceof ModelCallError) {
+      logger?.warn({ model: input.model, type: err.type, status: err.status }, err.message);
+      throw toFailure(err);
+    }
+    throw err;
+  }
+}
+
+export function unknownModel(model: string | undefined): ApplicationFailure {
+  return ApplicationFailure.nonRetryable(`model '${model}' is not in this worker's model registry (SHEPHERD_MODELS_FILE)`, 'UnknownModel');
+}
+
 export function createLlmActivities(registry: ModelRegistry, logger?: Logger, pool?: pg.Pool) {
   return {
     /**
@@ -293,50 +336,24 @@ export function createLlmActivities(registry: ModelRegistry, logger?: Logger, po
      */
     async callModel(input: ModelCallInput): Promise<ModelCallResult> {
       const cfg = registry.models[input?.model];
-      if (!cfg) {
-        throw ApplicationFailure.nonRetryable(
-          `model '${input?.model}' is not in this worker's model registry (SHEPHERD_MODELS_FILE)`,
-          'UnknownModel',
-        );
-      }
+      if (!cfg) throw unknownModel(input?.model);
       const auditRecorded = await recordCarriedAttempts(pool, input.audit);
       const ctx = Context.current();
       const hb = ctx.info.heartbeatTimeoutMs;
       ctx.heartbeat({ phase: 'requesting', model: input.model });
-      try {
-        const r = await streamChat(cfg, input, {
+      const r = await callAndCheck(
+        cfg,
+        input,
+        {
           signal: ctx.cancellationSignal,
           // Temporal declares the attempt lost after `hb` of silence; this local watchdog then
           // frees the connection and the model slot instead of waiting for a reply nobody wants.
           idleTimeoutMs: hb ? hb + Math.max(1000, hb / 2) : undefined,
           onChunk: (p) => ctx.heartbeat({ phase: 'streaming', ...p }),
-        });
-        const parsed = parseReply(input.output, r.text);
-        if (!parsed.ok) {
-          throw ApplicationFailure.create({
-            message: `model '${input.model}' reply does not match the step's output: ${parsed.error}`,
-            type: 'InvalidModelOutput',
-            details: [{ reply: r.text.slice(0, 2000) }],
-          });
-        }
-        return {
-          output: parsed.value,
-          text: r.text,
-          latencyMs: Math.round(r.latencyMs),
-          firstChunkMs: r.firstChunkMs === undefined ? undefined : Math.round(r.firstChunkMs),
-          chunks: r.chunks,
-          promptTokens: r.promptTokens,
-          completionTokens: r.completionTokens,
-          provider: cfg.provider,
-          auditRecorded,
-        };
-      } catch (err) {
-        if (err instanceof ModelCallError) {
-          logger?.warn({ model: input.model, type: err.type, status: err.status }, err.message);
-          throw toFailure(err);
-        }
-        throw err;
-      }
+        },
+        logger,
+      );
+      return { ...r, auditRecorded };
     },
   };
 }
