@@ -1,16 +1,14 @@
 import path from 'node:path';
-import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { listAttempts } from '../src/db/conversations/attempts.js';
 import { conversationProgress, startConversationBatch } from '../src/client/conversations.js';
 import type { ConversationBatchResult, ConversationDefinitionInput, ConversationRunResult } from '../src/shared/conversations/schemas.js';
 import { startDevServer, type DevServer } from '../scripts/lib/dev-server.js';
-import { registryFor, startConversationStack, startModelWorkers, type ConversationStack } from './support/conversations.js';
-import { spawnConversationWorker } from './support/conversation-worker.js';
+import { startConversationStack, type ConversationStack } from './support/conversations.js';
+import { runUntilWorkerKilled, startSuccessor } from './support/conversation-worker.js';
 import { startFakeModelServer } from './support/fake-ollama.js';
-import { connectTestClient, startTestWorker, tempDir, uniqueQueue } from './support/harness.js';
+import { connectTestClient, tempDir, uniqueQueue } from './support/harness.js';
 import { waitFor } from './support/procs.js';
-import { conversationRun } from '../src/workflows/index.js';
 
 // Crashes and restarts: nothing here may need a manual step (the seed resumed 462 "interrupted"
 // workflows by SQL, twice, and hand-failed stuck interactions).
@@ -49,38 +47,18 @@ describe('conversation crashes and restarts', () => {
   });
 
   it('worker SIGKILLed mid-call: a fresh worker finishes the item with exactly one successful row per step', async () => {
-    const fake = await startFakeModelServer();
-    cleanups.push(() => fake.close());
-    const suffix = randomUUID().slice(0, 6);
-    const registry = registryFor(fake, { slow: { maxConcurrency: 1 } }, suffix);
-    const model = `slow-${suffix}`;
-    const taskQueue = uniqueQueue('crash');
-    // A long, steadily streaming reply: the worker dies in the middle of it.
-    fake.setBehaviour(model, { reply: 'y'.repeat(200), chunkSize: 1, chunkDelayMs: 50 });
-
-    const child = spawnConversationWorker({ taskQueue, dataDir: tempDir('conv-crash'), registry, leaseTtlMs: 2000 });
-    cleanups.push(async () => child.kill('SIGKILL'));
-    await child.ready;
-    const { client, connection } = await connectTestClient();
-    cleanups.push(() => connection.close());
-    const handle = await client.workflow.start(conversationRun, {
-      taskQueue,
-      workflowId: `conv-crash-${suffix}`,
-      args: [{ definition: twoStep(model, `crash-${suffix}`), item: { id: 'c1', topic: 'crashes' } }],
+    // A long, steadily streaming reply: the worker dies in the middle of it. With a limit of 1 the
+    // model worker's poller holds the only slot, so the call is queued (Temporal's heartbeat
+    // timeout declares it lost); conversation-local-call.test.ts kills a call made locally.
+    const { handle, fake, registry, model, taskQueue } = await runUntilWorkerKilled({
+      base: 'slow',
+      maxConcurrency: 1,
+      definition: (model, suffix) => twoStep(model, `crash-${suffix}`),
+      cleanups,
     });
-    await waitFor(() => fake.requests.some((r) => r.model === model && r.chunksSent >= 5), 'the model call streaming in the worker');
-    child.kill('SIGKILL');
-    await child.exited;
     await waitFor(() => fake.inFlight(model) === 0, 'the dead worker’s connection closed');
     fake.setBehaviour(model, { reply: 'fine', chunkSize: 2 });
-
-    const worker = await startTestWorker({ taskQueue });
-    cleanups.push(() => worker.stop());
-    const models = await startModelWorkers({ taskQueue, registry, pool: worker.pool, leaseTtlMs: 2000 });
-    cleanups.push(async () => {
-      models.models.shutdown();
-      await models.running;
-    });
+    const worker = await startSuccessor(taskQueue, registry, cleanups);
 
     const result = (await handle.result()) as ConversationRunResult;
     expect(result.path.map((p) => p.step)).toEqual(['ask', 'summarise']);

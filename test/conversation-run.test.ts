@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WorkflowFailedError } from '@temporalio/client';
 import { listAttempts } from '../src/db/conversations/attempts.js';
 import type { ConversationDefinitionInput, ConversationRunResult } from '../src/shared/conversations/schemas.js';
-import { loadExample, startConversationStack, withModels, type ConversationStack } from './support/conversations.js';
+import { loadExample, startConversationStack, twoStepDefinition, withModels, type ConversationStack } from './support/conversations.js';
 import { conversationRun } from '../src/workflows/index.js';
 
 // conversationRun end to end: real dev server, real PostgreSQL, real worker and model workers,
@@ -43,21 +43,8 @@ function run(definition: unknown, it: Record<string, unknown>, workflowId = `con
 }
 
 /** A two-step definition on one model, with tight timeouts for failure tests. */
-function twoStep(model: string, over: Partial<ConversationDefinitionInput['steps'][number]> = {}): ConversationDefinitionInput {
-  return {
-    name: `two-${stack.suffix}-${randomUUID().slice(0, 4)}`,
-    item: { key: 'id', fields: ['id', 'topic'] },
-    start: 'ask',
-    defaults: {
-      timeout: '20s',
-      heartbeatTimeout: '1s',
-      retry: { maximumAttempts: 3, initialInterval: '100ms', backoffCoefficient: 1, maximumInterval: '1s' },
-    },
-    steps: [
-      { id: 'ask', actor: { kind: 'llm', model, prompt: 'Tell me about {{item.topic}}.' }, next: 'summarise', ...over },
-      { id: 'summarise', actor: { kind: 'llm', model, prompt: 'Summarise: {{steps.ask.text}}' }, end: true },
-    ],
-  };
+function twoStep(model: string, ask: Partial<ConversationDefinitionInput['steps'][number]> = {}): ConversationDefinitionInput {
+  return twoStepDefinition(`two-${stack.suffix}-${randomUUID().slice(0, 4)}`, model, { ask });
 }
 
 describe('conversationRun', () => {

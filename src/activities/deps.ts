@@ -1,8 +1,23 @@
 import type pg from 'pg';
 import type { Client } from '@temporalio/client';
 import type { Logger } from '../config/logger.js';
+import type { ModelConfig } from '../config/models.js';
 import type { DiskFloor } from '../shared/hygiene/schemas.js';
 import type { ArtifactStore } from '../storage/artifact-store.js';
+
+/** A model slot held for one call, with the serving worker's settings for the model; give it back once the call has ended. */
+export interface LocalModelLease {
+  config: ModelConfig;
+  release(): void;
+}
+
+/** The per-model slots of this process's model workers, for model calls the main worker makes itself. */
+export interface LocalModelSlots {
+  /** A slot of the model without waiting, or null: none free, or no model worker here serves it. */
+  lease(model: string): Promise<LocalModelLease | null>;
+  /** Whether a model worker of this process serves the model. */
+  serves(model: string): boolean;
+}
 
 /** What activities need from the outside world; injected so tests can point them anywhere real. */
 export interface ActivityDeps {
@@ -24,4 +39,6 @@ export interface ActivityDeps {
   temporalClient?: Client;
   /** Where training checkpoints are mirrored for workers on other machines (SHEPHERD_ARTIFACT_STORE); unset = the data dir only. */
   artifacts?: ArtifactStore;
+  /** Model slots for calls made inside the workflow task (src/workers/local-model-slots.ts); unset = every call goes to its model's queue. */
+  modelSlots?: LocalModelSlots;
 }

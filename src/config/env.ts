@@ -54,6 +54,13 @@ const envSchema = z.object({
   SHEPHERD_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).optional(),
   /** A prebuilt workflow bundle (bundleWorkflowCode output) to load instead of bundling at start. */
   SHEPHERD_WORKFLOW_BUNDLE: z.string().min(1).optional(),
+  /**
+   * `queued` sends every model call through its model's task queue; `local-first` (default) lets
+   * the workflow's own worker make a call itself when it serves the model and has a slot free now.
+   * Local calls are faster (no dispatch, no workflow task per step) but a run's cancellation reaches
+   * an in-flight local call only when its workflow task is next renewed (every ~8 s).
+   */
+  SHEPHERD_MODEL_CALLS: z.enum(['local-first', 'queued']).default('local-first'),
   /** How long a dead worker's per-model slot leases block others. */
   SHEPHERD_MODEL_LEASE_TTL_MS: z.coerce.number().int().min(1000).optional(),
   /** host:port of the Prometheus endpoint (/metrics); unset = no endpoint. Use 127.0.0.1 unless it must be reachable. */

@@ -33,6 +33,8 @@ import { recordModelSlotsInUse } from '../activities/shepherd-metrics.js';
 //   another process may wait up to `spareMs` longer for a slot this one holds spare. A process
 //   holding the whole limit does not ask for more: its waiting reservation takes the next release.
 //   Measured: a run's model calls one after another take no lease statement each (1 to 2.7 before).
+// - Calls the main worker makes itself (local-first, src/workers/local-model-slots.ts) take the
+//   same leases without waiting (`tryLease`): the spare or a free row, else the call is queued.
 
 export interface ModelSlotSupplierOptions {
   pool: pg.Pool;
@@ -119,6 +121,19 @@ export class ModelSlotSupplier implements CustomSlotSupplier<ActivitySlotInfo> {
       this.opts.logger?.warn({ err: (err as Error).message, model: this.opts.model }, 'model slot lease query failed; retrying');
       return null;
     }
+  }
+
+  /**
+   * A lease for a call this process makes itself (a local model call), without waiting: the
+   * spare, else a free row. Null when none is free: the call then waits in the model's task queue
+   * like any other. Give it back with `returnLease`; it goes to a waiting reservation first.
+   */
+  async tryLease(): Promise<ModelPermit | null> {
+    return this.takeSpare() ?? (await this.acquire());
+  }
+
+  returnLease(permit: SlotPermit): void {
+    this.release(permit as ModelPermit);
   }
 
   /** Never blocks, so it cannot ask the database: eager tasks fall back to a normal poll. */

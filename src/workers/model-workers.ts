@@ -4,6 +4,7 @@ import type pg from 'pg';
 import { createLlmActivities } from '../activities/conversations/llm.js';
 import { announceModels } from '../db/model-slots.js';
 import { ModelSlotSupplier } from './model-limits.js';
+import type { ModelSlotRegistry } from './local-model-slots.js';
 import { modelTaskQueue } from '../shared/conversations/schemas.js';
 import type { Logger } from '../config/logger.js';
 import type { ModelRegistry } from '../config/models.js';
@@ -14,9 +15,10 @@ import type { Keyring } from '../codec/keyring.js';
 
 // One activity-only Worker per configured model, polling that model's task queue. Its activity
 // slots are PostgreSQL leases (ModelSlotSupplier), so "mistral: 1, qwen: 2" holds across every
-// worker process while different models run in parallel. Start these next to the main worker:
+// worker process while different models run in parallel. Start these next to the main worker,
+// whose deps.modelSlots is the same `localSlots` registry when its calls are local-first:
 //
-//   const models = await createModelWorkers({ connection, namespace, taskQueue, pool, registry: loadModelRegistry(), logger });
+//   const models = await createModelWorkers({ connection, namespace, taskQueue, pool, registry: loadModelRegistry(), logger, localSlots });
 //   await Promise.all([worker.run(), models.run()]);   // SIGINT/SIGTERM stop both (SDK runtime)
 
 export interface ModelWorkersOptions {
@@ -32,6 +34,8 @@ export interface ModelWorkersOptions {
   shutdownGraceTime?: WorkerOptions['shutdownGraceTime'];
   /** Payload encryption keys; default from env (see src/codec/keyring.ts). */
   keyring?: Keyring | null;
+  /** Where the main worker finds these slots for the model calls it makes itself (local-first). */
+  localSlots?: ModelSlotRegistry;
 }
 
 export interface ModelWorkers {
@@ -59,6 +63,7 @@ export async function createModelWorkers(opts: ModelWorkersOptions): Promise<Mod
       logger: opts.logger,
     });
     suppliers.push(supplier);
+    opts.localSlots?.add(model, supplier, cfg);
     workers.push(
       await Worker.create({
         connection: opts.connection,
@@ -73,6 +78,10 @@ export async function createModelWorkers(opts: ModelWorkersOptions): Promise<Mod
         // server learning of a timed-out attempt) prompt without a request per token.
         maxHeartbeatThrottleInterval: '1s',
         defaultHeartbeatThrottleInterval: '1s',
+        // Every waiting poll holds a slot (the SDK reserves one before polling): one poller keeps
+        // an idle model worker to one slot, leaving the rest to calls the main worker makes
+        // itself (local-first). Queued calls then dispatch one poll at a time, ~2 ms each.
+        activityTaskPollerBehavior: { type: 'simple-maximum', maximum: 1 },
         tuner: {
           activityTaskSlotSupplier: supplier,
           workflowTaskSlotSupplier: { type: 'fixed-size', numSlots: 1 },

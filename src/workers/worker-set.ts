@@ -8,6 +8,7 @@ import type { Database } from '../db/open.js';
 import type { Keyring } from '../codec/keyring.js';
 import { createShepherdWorker } from './create-worker.js';
 import { createModelWorkers, type ModelWorkers } from './model-workers.js';
+import { ModelSlotRegistry } from './local-model-slots.js';
 
 export interface WorkerSet {
   run(): Promise<void>;
@@ -34,6 +35,7 @@ export async function createWorkerSet(opts: {
 }): Promise<WorkerSet> {
   const { env, connection, namespace, db, logger, keyring } = opts;
   const shutdownGraceTime = opts.shutdownGraceTime ?? (env.SHEPHERD_SHUTDOWN_GRACE as WorkerOptions['shutdownGraceTime']);
+  const modelSlots = env.SHEPHERD_MODEL_CALLS === 'local-first' ? new ModelSlotRegistry() : undefined;
   const main = await createShepherdWorker({
     connection,
     namespace,
@@ -46,6 +48,7 @@ export async function createWorkerSet(opts: {
       diskFloor: env.hygiene.diskFloor,
       logger,
       artifacts: await artifactStoreFromEnv(env),
+      modelSlots,
     },
     shutdownGraceTime,
     maxConcurrentActivityTaskExecutions: env.SHEPHERD_MAX_CONCURRENT_ACTIVITIES,
@@ -65,6 +68,7 @@ export async function createWorkerSet(opts: {
         shutdownGraceTime,
         leaseTtlMs: env.SHEPHERD_MODEL_LEASE_TTL_MS,
         keyring,
+        localSlots: modelSlots,
       })
     : undefined;
   return {

@@ -6,6 +6,7 @@ import type { ConversationDefinitionInput } from '../../src/shared/conversations
 import { createLogger } from '../../src/config/logger.js';
 import type { ModelConfig, ModelRegistry } from '../../src/config/models.js';
 import { createModelWorkers, type ModelWorkers } from '../../src/workers/model-workers.js';
+import { ModelSlotRegistry } from '../../src/workers/local-model-slots.js';
 import { startFakeModelServer, type FakeModelServer } from './fake-ollama.js';
 import { startTestWorker, type TestWorker, type TestWorkerOptions } from './harness.js';
 
@@ -53,6 +54,8 @@ export interface StackOptions extends TestWorkerOptions {
   leaseTtlMs?: number;
   /** Reuse model names of an earlier stack (e.g. after a restart). */
   suffix?: string;
+  /** Model calls local-first, as a worker process sets them up (createWorkerSet); default: every call queued. */
+  localCalls?: boolean;
 }
 
 export function registryFor(fake: FakeModelServer, models: StackOptions['models'], suffix: string): ModelRegistry {
@@ -72,6 +75,7 @@ export async function startModelWorkers(opts: {
   pool: TestWorker['pool'];
   leaseTtlMs?: number;
   address?: string;
+  localSlots?: ModelSlotRegistry;
 }) {
   const connection = await NativeConnection.connect({ address: opts.address ?? inject('temporalAddress') });
   const models = await createModelWorkers({
@@ -83,6 +87,7 @@ export async function startModelWorkers(opts: {
     logger: createLogger(process.env.SHEPHERD_LOG_LEVEL ?? 'warn', 'test-models'),
     leaseTtlMs: opts.leaseTtlMs ?? 5000,
     shutdownGraceTime: '1s',
+    localSlots: opts.localSlots,
   });
   const running = models.run().finally(() => connection.close());
   return { models, running };
@@ -92,13 +97,15 @@ export async function startConversationStack(opts: StackOptions): Promise<Conver
   const suffix = opts.suffix ?? randomUUID().slice(0, 6);
   const fake = opts.fake ?? (await startFakeModelServer());
   const registry = registryFor(fake, opts.models, suffix);
-  const worker = await startTestWorker(opts);
+  const localSlots = opts.localCalls ? new ModelSlotRegistry() : undefined;
+  const worker = await startTestWorker({ ...opts, deps: { ...opts.deps, modelSlots: localSlots } });
   const { models, running } = await startModelWorkers({
     taskQueue: worker.taskQueue,
     registry,
     pool: worker.pool,
     leaseTtlMs: opts.leaseTtlMs,
     address: opts.address,
+    localSlots,
   });
   return {
     worker,
@@ -114,5 +121,30 @@ export async function startConversationStack(opts: StackOptions): Promise<Conver
       await worker.stop();
       if (!opts.fake) await fake.close();
     },
+  };
+}
+
+type StepInput = ConversationDefinitionInput['steps'][number];
+
+/** A two-step definition on one model (ask, then summarise), with tight timeouts for failure tests. */
+export function twoStepDefinition(
+  name: string,
+  model: string,
+  over: { ask?: Partial<StepInput>; defaults?: Partial<ConversationDefinitionInput['defaults']> } = {},
+): ConversationDefinitionInput {
+  return {
+    name,
+    item: { key: 'id', fields: ['id', 'topic'] },
+    start: 'ask',
+    defaults: {
+      timeout: '20s',
+      heartbeatTimeout: '1s',
+      retry: { maximumAttempts: 3, initialInterval: '100ms', backoffCoefficient: 1, maximumInterval: '1s' },
+      ...over.defaults,
+    },
+    steps: [
+      { id: 'ask', actor: { kind: 'llm', model, prompt: 'Tell me about {{item.topic}}.' }, next: 'summarise', ...over.ask },
+      { id: 'summarise', actor: { kind: 'llm', model, prompt: 'Summarise: {{steps.ask.text}}' }, end: true },
+    ],
   };
 }

@@ -11,6 +11,7 @@ import { createCommandActivities } from '../step/command.js';
 import type { ActivityDeps } from '../deps.js';
 import { resolveInsideProject } from '../step/project-paths.js';
 import { createLlmActivities } from './llm.js';
+import { createLocalModelCall } from './local-call.js';
 import { createMetricsActivities } from './metrics.js';
 import { knownModels } from '../../db/model-slots.js';
 import { classifySourceError } from './sql-errors.js';
@@ -120,9 +121,14 @@ export function createConversationActivities(deps: ActivityDeps, opts: Conversat
   const registry = opts.registry ?? loadModelRegistry();
   const projectDir = path.resolve(deps.projectDir ?? process.cwd());
   const { runCommand } = createCommandActivities(deps);
+  const checkModels = async (models: string[]) => {
+    const known = new Set([...(await knownModels(deps.pool)), ...Object.keys(registry.models)]);
+    return { unknown: models.filter((m) => !known.has(m)), known: [...known].sort() };
+  };
 
   return {
     ...createLlmActivities(registry, deps.logger, deps.pool),
+    ...createLocalModelCall(deps, checkModels),
     ...createAuditActivities(deps),
     ...createMetricsActivities(deps),
 
@@ -146,10 +152,7 @@ export function createConversationActivities(deps: ActivityDeps, opts: Conversat
     },
 
     /** Which of these models no worker has announced (nor this worker's registry knows). */
-    async checkConversationModels({ models }: { models: string[] }): Promise<{ unknown: string[]; known: string[] }> {
-      const known = new Set([...(await knownModels(deps.pool)), ...Object.keys(registry.models)]);
-      return { unknown: models.filter((m) => !known.has(m)), known: [...known].sort() };
-    },
+    checkConversationModels: ({ models }: { models: string[] }) => checkModels(models),
 
     /** A script actor: runCommand with the rendered input in $SHEPHERD_INPUT_FILE; `{project}` in args is the project root. */
     async runConversationScript(input: ScriptActorInput): Promise<{ result: unknown; durationMs: number }> {

@@ -3,9 +3,10 @@ import type pg from 'pg';
 // The conversation audit log: one append-only row per attempt of every step.
 //
 // What is written: only rows the conversationRun workflow built after the attempt's outcome was
-// already in its history — success, failure, or a timeout that Temporal declared. Who writes
-// them: a completed attempt's row is handed to the run's next model call, which writes it before
-// calling the model; every other row, and any the next call did not confirm, the workflow writes
+// already in its history — success, failure, or a timeout that Temporal (or, for a call made in
+// the run's own worker, its stall watchdog) declared. Who writes them: a completed attempt's row is
+// handed to the run's next model call, queued or local, which writes it before calling the model;
+// every other row, and any the next call did not confirm, the workflow writes
 // through a local activity, before a failure's row and before the run ends. A model call never
 // writes its own outcome. So when a timed-out attempt's reply arrives late, Temporal rejects its
 // completion and there is no code path that could put it in this table; the seed's

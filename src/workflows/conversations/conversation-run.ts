@@ -7,7 +7,6 @@ import {
   isCancellation,
   patched,
   proxyActivities,
-  proxyLocalActivities,
   setCurrentDetails,
   sleep,
   upsertSearchAttributes,
@@ -16,15 +15,12 @@ import {
 import type { Activities } from '../../activities/index.js';
 import type { AttemptRecord, AttemptStatus } from '../../activities/conversations/audit.js';
 import {
-  AUDIT_NOT_RECORDED,
   conversationRunInputSchema,
   effectiveOutput,
   joinText,
-  modelTaskQueue,
   stepPolicy,
   type ConversationDefinition,
   type ConversationRunResult,
-  type Item,
   type Step,
   type StepOutcome,
 } from '../../shared/conversations/schemas.js';
@@ -34,6 +30,8 @@ import { nextStep } from '../../shared/conversations/routing.js';
 import { renderMap, renderTemplate, type TemplateContext } from '../../shared/conversations/template.js';
 import { parseInput } from '../validate-input.js';
 import { backoffMs } from '../../shared/retry.js';
+import { callLlm, checkModels, isUnknownModel, LOCAL_MODEL_CALL_PATCH, type RenderedLlm } from './model-call.js';
+import { recordConversationAttempt, recordUnrecorded, type RunContext } from './run-context.js';
 
 // conversationRun: one item through a conversation definition. A generic, deterministic
 // interpreter: render the step's templates, run its actor, record the attempt, route on the output.
@@ -43,22 +41,7 @@ import { backoffMs } from '../../shared/retry.js';
 // Temporal declared — and appends exactly one audit row for it, keyed (run, step, attempt). A
 // hung attempt's late reply is rejected by Temporal and never reaches the audit log.
 
-// Audit rows are small, local writes: a local activity avoids a server round trip per attempt.
-// They retry until the database answers; an attempt is not "done" until it is recorded.
-const { loadConversationDefinition, checkConversationModels } = proxyActivities<Activities>({
-  startToCloseTimeout: '1m',
-  retry: { maximumAttempts: 5 },
-});
-const { recordConversationAttempt } = proxyLocalActivities<Activities>({
-  startToCloseTimeout: '30s',
-  retry: { initialInterval: '500ms', maximumInterval: '30s' },
-});
-// The model check of a run started on its own is one read-only query: as a local activity it
-// runs inside the first workflow task instead of costing a dispatched activity and a second
-// workflow task before the first step (~14 ms of a run here). Runs started before this replay
-// with the dispatched activity their histories recorded.
-const LOCAL_MODEL_CHECK_PATCH = 'conversation-run-local-model-check';
-const { checkConversationModels: checkModelsLocally } = proxyLocalActivities<Activities>({
+const { loadConversationDefinition } = proxyActivities<Activities>({
   startToCloseTimeout: '1m',
   retry: { maximumAttempts: 5 },
 });
@@ -82,10 +65,6 @@ interface Classified {
   retryable: boolean;
 }
 
-function auditNotRecorded(err: unknown): boolean {
-  return err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === AUDIT_NOT_RECORDED;
-}
-
 function classify(err: unknown, step: Step, timeout: string | number, heartbeatTimeout: string | number): Classified {
   const cause = err instanceof ActivityFailure ? err.cause : err;
   if (cause instanceof TimeoutFailure) {
@@ -99,7 +78,7 @@ function classify(err: unknown, step: Step, timeout: string | number, heartbeatT
   }
   if (cause instanceof CancelledFailure) return { status: 'cancelled', type: 'Cancelled', message: cause.message, retryable: false };
   if (cause instanceof ApplicationFailure) {
-    const timedOut = cause.type === 'ModelStalled' || cause.type === 'StepTimedOut';
+    const timedOut = cause.type === 'ModelStalled' || cause.type === 'StepTimedOut' || cause.type === 'AttemptLost';
     return {
       status: timedOut ? 'timed_out' : 'failed',
       type: cause.type ?? 'Error',
@@ -124,27 +103,31 @@ export async function conversationRun(rawInput: unknown): Promise<ConversationRu
       'InvalidItem',
     );
   }
-  if (input.batchId === undefined) {
-    // Started on its own (a batch checks once for all its items): a model no worker serves would
-    // leave the call waiting on a task queue nobody polls, so refuse it now.
-    const models = [...new Set(def.steps.flatMap((s) => (s.actor?.kind === 'llm' ? [s.actor.model] : [])))];
-    const check = patched(LOCAL_MODEL_CHECK_PATCH) ? checkModelsLocally : checkConversationModels;
-    const { unknown, known } = models.length > 0 ? await check({ models }) : { unknown: [], known: [] };
-    if (unknown.length > 0) {
-      throw ApplicationFailure.nonRetryable(
-        `definition ${def.name} uses model(s) ${unknown.join(', ')} that no worker serves (known: ${known.join(', ') || 'none'})`,
-        'UnknownModel',
-      );
-    }
-  }
   const itemKey = String(item[def.item.key]);
   const info = workflowInfo();
+  const rc: RunContext = {
+    item,
+    itemKey,
+    batchId: input.batchId,
+    workflowId: info.workflowId,
+    runId: info.runId,
+    definition: def.name,
+    unrecorded: [],
+  };
+  if (input.batchId === undefined) {
+    // Started on its own (a batch checks once for all its items): a model no worker serves would
+    // leave the call waiting on a task queue nobody polls, so refuse it before any step. When the
+    // run starts with a model call, that call does the check, in the same local activity.
+    const models = [...new Set(def.steps.flatMap((s) => (s.actor?.kind === 'llm' ? [s.actor.model] : [])))];
+    const startsWithCall = def.steps.find((s) => s.id === def.start)?.actor?.kind === 'llm';
+    if (models.length > 0 && startsWithCall && patched(LOCAL_MODEL_CALL_PATCH)) rc.modelsToCheck = models;
+    else await checkModels(def.name, models);
+  }
   upsertSearchAttributes({ PipelineKind: ['conversationRun'], PipelineId: [def.name], Target: [itemKey], Stage: [def.start] });
 
   const steps = new Map(def.steps.map((s) => [s.id, s]));
   const ctx: TemplateContext = { item, steps: {} };
   const path: StepOutcome[] = [];
-  const rc: RunContext = { item, itemKey, batchId: input.batchId, workflowId: info.workflowId, runId: info.runId, unrecorded: [] };
   let current: string | null = def.start;
   try {
     while (current !== null) {
@@ -176,24 +159,6 @@ export async function conversationRun(rawInput: unknown): Promise<ConversationRu
   };
 }
 
-interface RunContext {
-  item: Item;
-  itemKey: string;
-  batchId?: string;
-  workflowId: string;
-  runId: string;
-  /** Completed attempts' rows not yet known to be in the audit log, oldest first. */
-  unrecorded: AttemptRecord[];
-}
-
-/** Writes the rows no model call has confirmed, in order (the unique key makes a repeat a no-op). */
-async function recordUnrecorded(rc: RunContext): Promise<void> {
-  while (rc.unrecorded.length > 0) {
-    await recordConversationAttempt(rc.unrecorded[0]!);
-    rc.unrecorded.shift();
-  }
-}
-
 async function runStep(
   def: ConversationDefinition,
   step: Step,
@@ -223,6 +188,8 @@ async function runStep(
     try {
       outcome = await invokeActor(def, step, rendered, attempt, rc);
     } catch (err) {
+      // The run's model check, made by its first call: no attempt was made, so none is recorded.
+      if (isUnknownModel(err)) throw err;
       const c = classify(err, step, policy.timeout, policy.heartbeatTimeout);
       // Recorded even when the run is being cancelled: the audit trail must show every attempt.
       const failed: AttemptRecord = {
@@ -263,9 +230,7 @@ async function runStep(
 }
 
 type RenderedInput =
-  | { kind: 'llm'; system?: string; prompt: string }
-  | { kind: 'script'; args: string[]; input: Record<string, string> }
-  | { kind: 'db'; fields: Record<string, string> };
+  RenderedLlm | { kind: 'script'; args: string[]; input: Record<string, string> } | { kind: 'db'; fields: Record<string, string> };
 
 function renderActorInput(step: Step, ctx: TemplateContext): RenderedInput {
   const a = step.actor!;
@@ -295,37 +260,7 @@ async function invokeActor(
     // One attempt per activity: the loop in runStep retries, so every attempt is seen and recorded.
     retry: { maximumAttempts: 1 },
   };
-  if (actor.kind === 'llm' && rendered.kind === 'llm') {
-    const { callModel } = proxyActivities<Activities>({
-      ...common,
-      taskQueue: modelTaskQueue(workflowInfo().taskQueue, actor.model),
-      summary: `${step.id} · ${actor.model} · attempt ${attempt}`,
-    });
-    const call = (audit?: AttemptRecord[]) =>
-      callModel({
-        model: actor.model,
-        system: rendered.system,
-        prompt: rendered.prompt,
-        output: effectiveOutput(step),
-        temperature: actor.temperature,
-        maxTokens: actor.maxTokens,
-        ...(audit ? { audit } : {}),
-      });
-    const carried = [...rc.unrecorded];
-    let r: Awaited<ReturnType<typeof callModel>>;
-    try {
-      r = await call(carried.length > 0 ? carried : undefined);
-    } catch (err) {
-      if (carried.length === 0 || !auditNotRecorded(err)) throw err;
-      // The model was not called: write the rows here (retrying until the database answers),
-      // then make this same attempt without them.
-      await recordUnrecorded(rc);
-      r = await call();
-    }
-    // A worker that predates carried rows ignores them and confirms none: they stay unrecorded.
-    if (carried.length > 0 && r.auditRecorded === carried.length) rc.unrecorded.splice(0, carried.length);
-    return { output: r.output, latencyMs: r.latencyMs };
-  }
+  if (actor.kind === 'llm' && rendered.kind === 'llm') return callLlm(def, step, rendered, attempt, rc);
   // Only model calls carry rows; any other activity starts after they are written.
   await recordUnrecorded(rc);
   if (actor.kind === 'script' && rendered.kind === 'script') {
