@@ -3,10 +3,12 @@ import { randomUUID } from 'node:crypto';
 import type { ConversationBatchResult, ConversationDefinitionInput } from '../src/shared/conversations/schemas.js';
 import type { ModelRegistry } from '../src/config/models.js';
 import { createModelWorkers } from '../src/workers/model-workers.js';
+import { ModelSlotRegistry } from '../src/workers/local-model-slots.js';
 import { createShepherdWorker } from '../src/workers/create-worker.js';
 import { streamChat } from '../src/activities/conversations/llm.js';
 import { Worker } from '@temporalio/worker';
 import { startFakeModelServer } from '../test/support/fake-ollama.js';
+import { localActivityType } from '../test/support/local-activities.js';
 import type { BenchContext } from './context.js';
 import { activityLatencies, fetchHistory, firstTaskMs, stepIntervals } from './history-latency.js';
 import { cpuMark, cpuPerStep } from './cpu.js';
@@ -56,6 +58,21 @@ async function bareSteps(ctx: BenchContext, activity: string, steps: number, act
   return { ms: (performance.now() - t0) / steps, cpu: cpuPerStep(c0, cpuMark(ctx.serverPid), steps) };
 }
 
+/** Per step of bare-SDK workflows of `steps` no-op steps started one after another, as conversation runs are (p50). */
+async function bareRunsOfSteps(ctx: BenchContext, steps: number, runs: number): Promise<number> {
+  const perStep: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    await ctx.client.workflow.execute('benchSequence', {
+      taskQueue: 'bench-bare',
+      workflowId: `bench-conv-bare-run-${randomUUID().slice(0, 6)}`,
+      args: ['noop', steps, null],
+    });
+    perStep.push((performance.now() - t0) / steps);
+  }
+  return summarize(perStep).p50;
+}
+
 /**
  * What the per-model task queue and the model call cost by themselves, without Shepherd: bare
  * steps whose activity runs on a queue of its own (dispatched through matching, as a model call
@@ -93,11 +110,13 @@ export async function benchConversation(ctx: BenchContext): Promise<void> {
       MODELS.map((m) => [m, { provider: 'ollama' as const, baseUrl: fake.url, maxConcurrency: 32, jsonMode: 'schema' as const }]),
     ),
   };
+  // As a worker process is set up (createWorkerSet): model calls local-first.
+  const modelSlots = new ModelSlotRegistry();
   const worker = await createShepherdWorker({
     connection: ctx.connection,
     namespace: 'default',
     taskQueue,
-    deps: { ...ctx.deps, runsDir: path.join(ctx.workDir, 'conv-runs'), procDir: path.join(ctx.workDir, 'conv-procs') },
+    deps: { ...ctx.deps, runsDir: path.join(ctx.workDir, 'conv-runs'), procDir: path.join(ctx.workDir, 'conv-procs'), modelSlots },
     maxConcurrentActivityTaskExecutions: 100,
   });
   const models = await createModelWorkers({
@@ -108,6 +127,7 @@ export async function benchConversation(ctx: BenchContext): Promise<void> {
     registry,
     logger: ctx.deps.logger,
     shutdownGraceTime: '2s',
+    localSlots: modelSlots,
   });
   // allSettled: every worker must be fully stopped before the caller closes the shared connection.
   const running = Promise.allSettled([worker.run(), models.run()]);
@@ -127,6 +147,7 @@ export async function benchConversation(ctx: BenchContext): Promise<void> {
     const interval: number[] = [];
     const modelCall: number[] = [];
     const firstTask: number[] = [];
+    const calls = { offered: 0, queued: 0 };
     const ids: string[] = [];
     const c0 = cpuMark(ctx.serverPid);
     for (let i = 0; i < SEQUENTIAL; i++) {
@@ -143,23 +164,38 @@ export async function benchConversation(ctx: BenchContext): Promise<void> {
       interval.push(...stepIntervals(history, 'callModel'));
       modelCall.push(...activityLatencies(history));
       firstTask.push(firstTaskMs(history));
+      for (const e of history.events ?? []) {
+        if (e.activityTaskScheduledEventAttributes?.activityType?.name === 'callModel') calls.queued++;
+        if (localActivityType(e) === 'callModelHere') calls.offered++;
+      }
     }
     // The bare-SDK equivalent of a step: one no-op activity plus the workflow task that schedules
     // the next, timed the same way (wall time of a sequential workflow / steps).
     const bare = await bareSteps(ctx, 'noop', STEPS * SEQUENTIAL);
+    const bareRuns = await bareRunsOfSteps(ctx, STEPS, SEQUENTIAL);
     const parts = await bareDecomposition(ctx, registry, taskQueue, STEPS * SEQUENTIAL);
     const s = summarize(perStep);
     const iv = summarize(interval);
     const a = summarize(modelCall);
     ctx.report(name, 'per step, sequential (p50 / p99)', `${fmt(s.p50)} / ${fmt(s.p99)}`);
-    ctx.report(name, 'per step, between consecutive model calls (p50 / p99)', `${fmt(iv.p50)} / ${fmt(iv.p99)}`);
+    ctx.report(
+      name,
+      "model calls made in the run's own worker (local-first) / queued",
+      `${calls.offered - calls.queued} / ${calls.queued}`,
+    );
+    // Calls made locally leave no activity events: these two cover queued calls only.
+    ctx.report(name, 'per step, between consecutive queued model calls (p50 / p99)', `${fmt(iv.p50)} / ${fmt(iv.p99)}`);
     ctx.report(name, 'per-step ratio vs bare no-op activity (p50)', ratio(s.p50, ctx.baseline.noopActivityP50Ms), 'x');
-    ctx.report(name, 'model activity alone (p50 / p99)', `${fmt(a.p50)} / ${fmt(a.p99)}`);
+    ctx.report(name, 'queued model activity alone (p50 / p99)', `${fmt(a.p50)} / ${fmt(a.p99)}`);
     const ft = summarize(firstTask);
     ctx.report(name, "a run's first workflow task, its creation included (p50 / p99)", `${fmt(ft.p50)} / ${fmt(ft.p99)}`);
     ctx.report(name, 'bare SDK sequential step (no-op activity + workflow task), mean', bare.ms, 'ms');
     ctx.report(name, 'per-step ratio vs bare sequential step (p50)', ratio(s.p50, bare.ms), 'x');
     ctx.report(name, 'orchestration added per step vs bare sequential step (p50)', s.p50 - bare.ms, 'ms');
+    // The same shape as the conversation: runs of 7 bare steps one after another, each run's start
+    // and end shared by its 7 steps (the line above spreads one start over all of its steps).
+    ctx.report(name, `bare SDK runs of ${STEPS} sequential steps one after another, per step (p50)`, bareRuns, 'ms');
+    ctx.report(name, `per-step ratio vs bare runs of ${STEPS} steps (p50)`, ratio(s.p50, bareRuns), 'x');
     ctx.report(name, 'bare step, activity on its own task queue, mean', parts.ownQueue.ms, 'ms');
     ctx.report(name, 'bare step, own task queue + the same streamed model call, mean', parts.withCall.ms, 'ms');
     ctx.report(name, 'per-step ratio vs bare step with own queue + model call (p50)', ratio(s.p50, parts.withCall.ms), 'x');
