@@ -55,6 +55,8 @@ export const FailureType = {
   ModelCallError: 'ModelCallError',
   ModelRequestRejected: 'ModelRequestRejected',
   ModelStalled: 'ModelStalled',
+  /** A model call made in the run's own worker whose outcome never reached the run (the worker died, or its workflow task failed): a timed-out attempt, retried. */
+  AttemptLost: 'AttemptLost',
   ModelStreamError: 'ModelStreamError',
   ModelStreamTruncated: 'ModelStreamTruncated',
   ModelUnavailable: 'ModelUnavailable',

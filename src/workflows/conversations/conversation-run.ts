@@ -30,6 +30,7 @@ import { nextStep } from '../../shared/conversations/routing.js';
 import { renderMap, renderTemplate, type TemplateContext } from '../../shared/conversations/template.js';
 import { parseInput } from '../validate-input.js';
 import { backoffMs } from '../../shared/retry.js';
+import { FailureType } from '../../shared/failure-types.js';
 import { callLlm, checkModels, isUnknownModel, LOCAL_MODEL_CALL_PATCH, type RenderedLlm } from './model-call.js';
 import { recordConversationAttempt, recordUnrecorded, type RunContext } from './run-context.js';
 
@@ -78,7 +79,7 @@ function classify(err: unknown, step: Step, timeout: string | number, heartbeatT
   }
   if (cause instanceof CancelledFailure) return { status: 'cancelled', type: 'Cancelled', message: cause.message, retryable: false };
   if (cause instanceof ApplicationFailure) {
-    const timedOut = cause.type === 'ModelStalled' || cause.type === 'StepTimedOut' || cause.type === 'AttemptLost';
+    const timedOut = cause.type === 'ModelStalled' || cause.type === 'StepTimedOut' || cause.type === FailureType.AttemptLost;
     return {
       status: timedOut ? 'timed_out' : 'failed',
       type: cause.type ?? 'Error',

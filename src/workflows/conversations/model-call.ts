@@ -10,6 +10,7 @@ import {
   type ConversationDefinition,
   type Step,
 } from '../../shared/conversations/schemas.js';
+import { FailureType } from '../../shared/failure-types.js';
 import { recordUnrecorded, type RunContext } from './run-context.js';
 
 // An llm step's attempt: where the model call runs, and which audit rows it carries.
@@ -42,17 +43,15 @@ export async function checkModels(definition: string, models: string[], local = 
   refuseUnknown(definition, models.length > 0 ? await check({ models }) : { unknown: [], known: [] });
 }
 
-const UNKNOWN_MODEL = 'UnknownModel';
-
 export function isUnknownModel(err: unknown): boolean {
-  return err instanceof ApplicationFailure && err.type === UNKNOWN_MODEL;
+  return err instanceof ApplicationFailure && err.type === FailureType.UnknownModel;
 }
 
 function refuseUnknown(definition: string, { unknown, known }: { unknown: string[]; known: string[] }): void {
   if (unknown.length === 0) return;
   throw ApplicationFailure.nonRetryable(
     `definition ${definition} uses model(s) ${unknown.join(', ')} that no worker serves (known: ${known.join(', ') || 'none'})`,
-    UNKNOWN_MODEL,
+    FailureType.UnknownModel,
   );
 }
 
@@ -111,7 +110,7 @@ async function callHere(step: LlmStep, policy: Policy, rendered: RenderedLlm, at
     if (audit.length > 0 && r.auditRecorded === audit.length) rc.unrecorded.splice(0, audit.length);
     throw ApplicationFailure.retryable(
       `step '${step.id}': attempt ${attempt} was lost: the worker calling the model stopped before the outcome reached the run`,
-      'AttemptLost',
+      FailureType.AttemptLost,
     );
   }
   return null;
