@@ -324,7 +324,7 @@ export async function callAndCheck(
   }
 }
 
-export function unknownModel(model: string | undefined): ApplicationFailure {
+function unknownModel(model: string | undefined): ApplicationFailure {
   return ApplicationFailure.nonRetryable(`model '${model}' is not in this worker's model registry (SHEPHERD_MODELS_FILE)`, 'UnknownModel');
 }
 

@@ -31,7 +31,7 @@ import { renderMap, renderTemplate, type TemplateContext } from '../../shared/co
 import { parseInput } from '../validate-input.js';
 import { backoffMs } from '../../shared/retry.js';
 import { FailureType } from '../../shared/failure-types.js';
-import { callLlm, checkModels, isUnknownModel, LOCAL_MODEL_CALL_PATCH, type RenderedLlm } from './model-call.js';
+import { callLlm, checkModels, isUnknownModel, LOCAL_MODEL_CALL_PATCH, type Policy, type RenderedLlm } from './model-call.js';
 import { recordConversationAttempt, recordUnrecorded, type RunContext } from './run-context.js';
 
 // conversationRun: one item through a conversation definition. A generic, deterministic
@@ -187,7 +187,7 @@ async function runStep(
     };
     let outcome: AttemptOutcome;
     try {
-      outcome = await invokeActor(def, step, rendered, attempt, rc);
+      outcome = await invokeActor(def, policy, step, rendered, attempt, rc);
     } catch (err) {
       // The run's model check, made by its first call: no attempt was made, so none is recorded.
       if (isUnknownModel(err)) throw err;
@@ -248,12 +248,12 @@ function renderActorInput(step: Step, ctx: TemplateContext): RenderedInput {
 
 async function invokeActor(
   def: ConversationDefinition,
+  policy: Policy,
   step: Step,
   rendered: RenderedInput,
   attempt: number,
   rc: RunContext,
 ): Promise<AttemptOutcome> {
-  const policy = stepPolicy(def, step);
   const actor = step.actor!;
   const common = {
     startToCloseTimeout: policy.timeout,
@@ -261,7 +261,7 @@ async function invokeActor(
     // One attempt per activity: the loop in runStep retries, so every attempt is seen and recorded.
     retry: { maximumAttempts: 1 },
   };
-  if (actor.kind === 'llm' && rendered.kind === 'llm') return callLlm(def, step, rendered, attempt, rc);
+  if (actor.kind === 'llm' && rendered.kind === 'llm') return callLlm(policy, step, rendered, attempt, rc);
   // Only model calls carry rows; any other activity starts after they are written.
   await recordUnrecorded(rc);
   if (actor.kind === 'script' && rendered.kind === 'script') {

@@ -6,8 +6,7 @@ import {
   durationToMs,
   effectiveOutput,
   modelTaskQueue,
-  stepPolicy,
-  type ConversationDefinition,
+  type stepPolicy,
   type Step,
 } from '../../shared/conversations/schemas.js';
 import { FailureType } from '../../shared/failure-types.js';
@@ -35,7 +34,7 @@ export const LOCAL_MODEL_CALL_PATCH = 'conversation-model-call-local-first';
 
 export type RenderedLlm = { kind: 'llm'; system?: string; prompt: string };
 type LlmStep = Step & { actor: Extract<Step['actor'], { kind: 'llm' }> };
-type Policy = ReturnType<typeof stepPolicy>;
+export type Policy = ReturnType<typeof stepPolicy>;
 
 /** Refuses a definition naming a model no worker serves (a call would wait on a queue nobody polls). */
 export async function checkModels(definition: string, models: string[], local = patched(LOCAL_MODEL_CHECK_PATCH)): Promise<void> {
@@ -69,6 +68,12 @@ function callInput(step: LlmStep, rendered: RenderedLlm, audit: AttemptRecord[] 
     maxTokens: step.actor.maxTokens,
     ...(audit?.length ? { audit } : {}),
   };
+}
+
+/** Drops the rows a call carried from those the run still owes, once the call confirms all of them. */
+function confirmCarried(rc: RunContext, carried: AttemptRecord[], recorded: number | undefined): void {
+  // A worker that predates carried rows ignores them and confirms none: they stay unrecorded.
+  if (carried.length > 0 && recorded === carried.length) rc.unrecorded.splice(0, carried.length);
 }
 
 /** The call queued on the model's task queue, where its worker's slot supplier admits it. */
@@ -107,7 +112,7 @@ async function callHere(step: LlmStep, policy: Policy, rendered: RenderedLlm, at
   }
   if (r.ran) return r;
   if (r.reason === 'lost') {
-    if (audit.length > 0 && r.auditRecorded === audit.length) rc.unrecorded.splice(0, audit.length);
+    confirmCarried(rc, audit, r.auditRecorded);
     throw ApplicationFailure.retryable(
       `step '${step.id}': attempt ${attempt} was lost: the worker calling the model stopped before the outcome reached the run`,
       FailureType.AttemptLost,
@@ -118,14 +123,13 @@ async function callHere(step: LlmStep, policy: Policy, rendered: RenderedLlm, at
 
 /** One attempt of an llm step: its output, or the failure runStep classifies and records. */
 export async function callLlm(
-  def: ConversationDefinition,
+  policy: Policy,
   step: Step,
   rendered: RenderedLlm,
   attempt: number,
   rc: RunContext,
 ): Promise<{ output: Record<string, unknown>; latencyMs: number }> {
   const llm = step as LlmStep;
-  const policy = stepPolicy(def, step);
   const carried = [...rc.unrecorded];
   let r;
   try {
@@ -138,7 +142,6 @@ export async function callLlm(
     await recordUnrecorded(rc);
     r = await callQueued(llm, policy, rendered, attempt, rc);
   }
-  // A worker that predates carried rows ignores them and confirms none: they stay unrecorded.
-  if (carried.length > 0 && r.auditRecorded === carried.length) rc.unrecorded.splice(0, carried.length);
+  confirmCarried(rc, carried, r.auditRecorded);
   return { output: r.output, latencyMs: r.latencyMs };
 }
