@@ -1,6 +1,6 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import type pg from 'pg';
-import { insertAttempt, type AttemptRecord } from '../../db/conversations/attempts.js';
+import { insertAttempt, insertAttempts, type AttemptRecord } from '../../db/conversations/attempts.js';
 import type { ActivityDeps } from '../deps.js';
 import { AUDIT_NOT_RECORDED } from '../../shared/conversations/schemas.js';
 
@@ -31,16 +31,22 @@ export function createAuditActivities(deps: ActivityDeps) {
  */
 export async function recordCarriedAttempts(pool: pg.Pool | undefined, rows: AttemptRecord[] | undefined): Promise<number | undefined> {
   if (!rows?.length) return undefined;
-  rows.forEach(checkRecord);
+  checkCarried(rows);
   try {
     if (!pool) throw new Error('this worker was started without a database');
-    for (const row of rows) await insertAttempt(pool, row);
+    await insertAttempts(pool, rows);
     return rows.length;
   } catch (err) {
-    throw ApplicationFailure.create({
-      type: AUDIT_NOT_RECORDED,
-      nonRetryable: true,
-      message: `the audit rows of earlier attempts were not recorded, so the model was not called: ${(err as Error).message}`,
-    });
+    throw auditNotRecorded(`the audit rows of earlier attempts were not recorded, so the model was not called: ${(err as Error).message}`);
   }
+}
+
+/** Refuses carried rows that lack their key (a bug in the caller, not a passing fault). */
+export function checkCarried(rows: AttemptRecord[]): void {
+  rows.forEach(checkRecord);
+}
+
+/** The model was not called because what must precede the call could not be written; the workflow writes it and queues the call. */
+export function auditNotRecorded(message: string): ApplicationFailure {
+  return ApplicationFailure.create({ type: AUDIT_NOT_RECORDED, nonRetryable: true, message });
 }

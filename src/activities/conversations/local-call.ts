@@ -1,8 +1,8 @@
-import { ApplicationFailure, Context } from '@temporalio/activity';
-import { claimModelCall, modelCallClaimed, type ModelCallKey } from '../../db/conversations/model-calls.js';
-import { AUDIT_NOT_RECORDED } from '../../shared/conversations/schemas.js';
+import { Context } from '@temporalio/activity';
+import { claimModelCallWithRows, modelCallClaimed, type ModelCallKey } from '../../db/conversations/model-calls.js';
+import type { AttemptRecord } from '../../db/conversations/attempts.js';
 import type { ActivityDeps } from '../deps.js';
-import { recordCarriedAttempts } from './audit.js';
+import { auditNotRecorded, checkCarried } from './audit.js';
 import { callAndCheck, type ModelCallInput, type ModelCallResult } from './llm.js';
 
 // A model call the workflow's own worker makes as a local activity, when this process serves the
@@ -64,8 +64,9 @@ async function callWithLease(deps: Deps, input: LocalModelCallInput): Promise<Lo
   const lease = deps.modelSlots && input?.model ? await deps.modelSlots.lease(input.model) : null;
   if (!lease) return (await claimedBefore(deps, input.call)) ? { ran: false, reason: 'lost' } : { ran: false, reason: 'no-slot' };
   try {
-    // Both must be written before the model is called; neither needs the other first.
-    const [auditRecorded, claimed] = await Promise.all([recordCarriedAttempts(deps.pool, input.audit), claim(deps, input.call)]);
+    const carried = input.audit ?? [];
+    const auditRecorded = carried.length > 0 ? carried.length : undefined;
+    const claimed = await claim(deps, input.call, carried);
     if (!claimed) return { ran: false, reason: 'lost', auditRecorded };
     const { cancellationSignal } = Context.current();
     const r = await callAndCheck(lease.config, input, { signal: cancellationSignal, idleTimeoutMs: input.stallTimeoutMs }, deps.logger);
@@ -89,15 +90,14 @@ async function claimedBefore(deps: Deps, key: ModelCallKey): Promise<boolean> {
   }
 }
 
-async function claim(deps: Pick<ActivityDeps, 'pool'>, key: ModelCallKey): Promise<boolean> {
+async function claim(deps: Pick<ActivityDeps, 'pool'>, key: ModelCallKey, carried: AttemptRecord[]): Promise<boolean> {
+  checkCarried(carried);
   try {
-    return await claimModelCall(deps.pool, key);
+    return await claimModelCallWithRows(deps.pool, key, carried);
   } catch (err) {
     // Not called, and nothing of it recorded: the workflow writes its rows and queues the call.
-    throw ApplicationFailure.create({
-      type: AUDIT_NOT_RECORDED,
-      nonRetryable: true,
-      message: `the call could not be recorded as started, so the model was not called: ${(err as Error).message}`,
-    });
+    throw auditNotRecorded(
+      `the call could not be recorded as started (nor the earlier attempts it carried), so the model was not called: ${(err as Error).message}`,
+    );
   }
 }

@@ -56,35 +56,64 @@ export interface AttemptRow {
   finished_at: Date;
 }
 
+const COLUMNS = `workflow_id, run_id, batch_id, definition, item_key, step, attempt, actor_kind, actor, input, output,
+   status, error, error_type, latency_ms, started_at, finished_at`;
+
+/** One attempt's column values, in COLUMNS order (times in epoch ms). */
+function attemptValues(r: AttemptRecord): unknown[] {
+  return [
+    r.workflowId,
+    r.runId,
+    r.batchId ?? null,
+    r.definition,
+    r.itemKey,
+    r.step,
+    r.attempt,
+    r.actorKind,
+    r.actor,
+    JSON.stringify(r.input ?? null),
+    r.output === undefined ? null : JSON.stringify(r.output),
+    r.status,
+    r.error?.slice(0, 8000) ?? null,
+    r.errorType ?? null,
+    r.latencyMs === undefined ? null : Math.max(0, Math.round(r.latencyMs)),
+    r.startedAt,
+    Math.max(r.finishedAt, r.startedAt),
+  ];
+}
+
+/** One VALUES tuple whose parameters start at `$first`. */
+function tuple(first: number): string {
+  const p = Array.from({ length: 17 }, (_, i) => `$${first + i}`);
+  return `(${p.slice(0, 15).join(', ')}, to_timestamp(${p[15]}::double precision / 1000), to_timestamp(${p[16]}::double precision / 1000))`;
+}
+
+/**
+ * The statement inserting `rows` in order (parameters numbered from `$first`, values to append
+ * after the caller's), returning 1 per row written; a (run, step, attempt) already recorded is
+ * skipped. One statement, one round trip, for any number of rows.
+ */
+export function attemptsInsert(rows: AttemptRecord[], first = 1): { text: string; values: unknown[] } {
+  return {
+    text: `INSERT INTO conversation_attempts (${COLUMNS})
+     VALUES ${rows.map((_, i) => tuple(first + 17 * i)).join(', ')}
+     ON CONFLICT ON CONSTRAINT conversation_attempts_run_step_attempt_key DO NOTHING
+     RETURNING 1`,
+    values: rows.flatMap(attemptValues),
+  };
+}
+
+/** Inserts attempt rows in order; how many were new (a row already recorded is not written again). */
+export async function insertAttempts(pool: pg.Pool, rows: AttemptRecord[]): Promise<number> {
+  if (rows.length === 0) return 0;
+  const { text, values } = attemptsInsert(rows);
+  const res = await pool.query(text, values);
+  return res.rowCount ?? 0;
+}
+
 /** Inserts one attempt row; false when that (run, step, attempt) was already recorded. */
 export async function insertAttempt(pool: pg.Pool, r: AttemptRecord): Promise<boolean> {
-  const res = await pool.query(
-    `INSERT INTO conversation_attempts
-       (workflow_id, run_id, batch_id, definition, item_key, step, attempt, actor_kind, actor, input, output,
-        status, error, error_type, latency_ms, started_at, finished_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, to_timestamp($16::double precision / 1000), to_timestamp($17::double precision / 1000))
-     ON CONFLICT ON CONSTRAINT conversation_attempts_run_step_attempt_key DO NOTHING`,
-    [
-      r.workflowId,
-      r.runId,
-      r.batchId ?? null,
-      r.definition,
-      r.itemKey,
-      r.step,
-      r.attempt,
-      r.actorKind,
-      r.actor,
-      JSON.stringify(r.input ?? null),
-      r.output === undefined ? null : JSON.stringify(r.output),
-      r.status,
-      r.error?.slice(0, 8000) ?? null,
-      r.errorType ?? null,
-      r.latencyMs === undefined ? null : Math.max(0, Math.round(r.latencyMs)),
-      r.startedAt,
-      Math.max(r.finishedAt, r.startedAt),
-    ],
-  );
-  return (res.rowCount ?? 0) > 0;
+  return (await insertAttempts(pool, [r])) > 0;
 }
 
 export interface AttemptQuery {
