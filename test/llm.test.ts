@@ -1,3 +1,5 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CancelledFailure } from '@temporalio/common';
 import { MockActivityEnvironment as SdkMockEnvironment } from '@temporalio/testing';
@@ -165,6 +167,46 @@ describe('Ollama /api/chat streaming', () => {
     expect(err).toBeInstanceOf(CancelledFailure);
     await expect.poll(() => server.inFlight('qwen2.5:7b')).toBe(0);
     expect(server.requests.at(-1)!.outcome).toBe('aborted');
+  });
+
+  it('a model server that refuses the connection is a retryable ModelUnreachable naming the address and the cause', async () => {
+    const closed = await startFakeModelServer();
+    await closed.close();
+    const { callModel } = createLlmActivities({
+      models: { gone: { provider: 'ollama', baseUrl: closed.url, maxConcurrency: 1, jsonMode: 'schema' } },
+    });
+    const f = await failureOf(new MockActivityEnvironment().call(callModel, textStep('gone')));
+    expect(f.type).toBe('ModelUnreachable');
+    expect(f.nonRetryable).toBe(false);
+    expect(f.message).toBe(`model 'gone' at ${closed.url} unreachable: ECONNREFUSED`);
+  });
+
+  it('characters whose bytes are split across network reads arrive whole', async () => {
+    // A server that sends its NDJSON a few bytes at a time, so multi-byte characters are cut.
+    const reply = 'naïve café — 東京 ✓';
+    const line = `${JSON.stringify({ message: { role: 'assistant', content: reply }, done: true })}\n`;
+    const raw = http.createServer(async (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+      const bytes = Buffer.from(line);
+      for (let i = 0; i < bytes.length; i += 3) {
+        res.write(bytes.subarray(i, i + 3));
+        await new Promise((r) => setTimeout(r, 2));
+      }
+      res.end();
+    });
+    await new Promise<void>((r) => raw.listen(0, '127.0.0.1', r));
+    try {
+      const { port } = raw.address() as AddressInfo;
+      const { callModel } = createLlmActivities({
+        models: { split: { provider: 'ollama', baseUrl: `http://127.0.0.1:${port}`, maxConcurrency: 1, jsonMode: 'schema' } },
+      });
+      const r = await new MockActivityEnvironment().call(callModel, textStep('split'));
+      expect(r.chunks).toBeGreaterThan(3);
+      expect(r.text).toBe(reply);
+    } finally {
+      raw.closeAllConnections();
+      await new Promise((r) => raw.close(r));
+    }
   });
 
   it('a model missing from the registry is a non-retryable UnknownModel', async () => {

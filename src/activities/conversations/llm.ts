@@ -1,5 +1,6 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type pg from 'pg';
+import { request } from 'undici';
 import type { OutputSpec } from '../../shared/conversations/schemas.js';
 import type { ModelConfig, ModelRegistry } from '../../config/models.js';
 import type { Logger } from '../../config/logger.js';
@@ -143,13 +144,21 @@ function httpError(status: number, body: string, model: string): ModelCallError 
 export async function streamChat(cfg: ModelConfig, input: ModelCallInput, opts: StreamOptions = {}): Promise<StreamResult> {
   const modelName = cfg.model ?? input.model;
   const req = requestFor(cfg, modelName, input, opts.env ?? process.env);
-  const idle = new AbortController();
-  const signal = opts.signal ? AbortSignal.any([opts.signal, idle.signal]) : idle.signal;
+  // One signal ends the request: the caller's cancellation or the idle watchdog (relayed rather
+  // than AbortSignal.any, which costs more than the rest of a local call).
+  const abort = new AbortController();
+  const relay = () => abort.abort(opts.signal?.reason);
+  if (opts.signal?.aborted) relay();
+  else opts.signal?.addEventListener('abort', relay, { once: true });
+  let stalled = false;
   let idleTimer: NodeJS.Timeout | undefined;
   const armIdle = () => {
     if (!opts.idleTimeoutMs) return;
     clearTimeout(idleTimer);
-    idleTimer = setTimeout(() => idle.abort(), opts.idleTimeoutMs);
+    idleTimer = setTimeout(() => {
+      stalled = true;
+      abort.abort();
+    }, opts.idleTimeoutMs);
   };
   const t0 = performance.now();
   let firstChunkMs: number | undefined;
@@ -161,7 +170,7 @@ export async function streamChat(cfg: ModelConfig, input: ModelCallInput, opts: 
 
   const fail = (err: unknown): never => {
     if (opts.signal?.aborted) throw opts.signal.reason ?? err;
-    if (idle.signal.aborted) {
+    if (stalled) {
       throw new ModelCallError(
         `model '${input.model}' sent nothing for ${opts.idleTimeoutMs} ms (after ${chunks} chunks); call abandoned`,
         'ModelStalled',
@@ -169,9 +178,9 @@ export async function streamChat(cfg: ModelConfig, input: ModelCallInput, opts: 
       );
     }
     if (err instanceof ModelCallError) throw err;
-    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+    const e = err as { code?: string; message?: string; cause?: { code?: string; message?: string } };
     throw new ModelCallError(
-      `model '${input.model}' at ${cfg.baseUrl} unreachable: ${cause?.code ?? cause?.message ?? (err as Error).message}`,
+      `model '${input.model}' at ${cfg.baseUrl} unreachable: ${e.cause?.code ?? e.code ?? e.cause?.message ?? e.message}`,
       'ModelUnreachable',
       true,
     );
@@ -179,16 +188,18 @@ export async function streamChat(cfg: ModelConfig, input: ModelCallInput, opts: 
 
   try {
     armIdle();
-    let res: Response;
+    let res: Awaited<ReturnType<typeof request>>;
     try {
-      res = await fetch(req.url, { method: 'POST', headers: req.headers, body: JSON.stringify(req.body), signal });
+      // undici's request, not fetch: the same client without WHATWG streams, at a fraction of the CPU.
+      res = await request(req.url, { method: 'POST', headers: req.headers, body: JSON.stringify(req.body), signal: abort.signal });
     } catch (err) {
       return fail(err);
     }
-    if (!res.ok || !res.body) {
-      const body = await res.text().catch(() => '');
-      throw httpError(res.status, body, input.model);
+    if (res.statusCode < 200 || res.statusCode >= 300) {
+      const body = await res.body.text().catch(() => '');
+      throw httpError(res.statusCode, body, input.model);
     }
+    // Not the body's setEncoding: undici's decodes each chunk alone, garbling a character split across two.
     const decoder = new TextDecoder();
     let buffer = '';
     const onText = (delta: string) => {
@@ -233,7 +244,7 @@ export async function streamChat(cfg: ModelConfig, input: ModelCallInput, opts: 
       }
     };
     try {
-      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
         armIdle();
         chunks++;
         firstChunkMs ??= performance.now() - t0;
@@ -261,6 +272,7 @@ export async function streamChat(cfg: ModelConfig, input: ModelCallInput, opts: 
     return { text, chunks, firstChunkMs, latencyMs: performance.now() - t0, promptTokens, completionTokens };
   } finally {
     clearTimeout(idleTimer);
+    opts.signal?.removeEventListener('abort', relay);
   }
 }
 
