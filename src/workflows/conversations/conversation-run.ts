@@ -187,7 +187,11 @@ async function runStep(
     };
     let outcome: AttemptOutcome;
     try {
-      outcome = await invokeActor(def, policy, step, rendered, attempt, rc);
+      // An llm step straight to its call: one async layer less on every conversation step.
+      outcome =
+        rendered.kind === 'llm'
+          ? await callLlm(policy, step, rendered, attempt, rc)
+          : await invokeActor(def, policy, step, rendered, attempt, rc);
     } catch (err) {
       // The run's model check, made by its first call: no attempt was made, so none is recorded.
       if (isUnknownModel(err)) throw err;
@@ -261,7 +265,6 @@ async function invokeActor(
     // One attempt per activity: the loop in runStep retries, so every attempt is seen and recorded.
     retry: { maximumAttempts: 1 },
   };
-  if (actor.kind === 'llm' && rendered.kind === 'llm') return callLlm(policy, step, rendered, attempt, rc);
   // Only model calls carry rows; any other activity starts after they are written.
   await recordUnrecorded(rc);
   if (actor.kind === 'script' && rendered.kind === 'script') {

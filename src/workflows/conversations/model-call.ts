@@ -1,6 +1,7 @@
 import { ActivityFailure, ApplicationFailure, patched, proxyActivities, proxyLocalActivities, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../../activities/index.js';
 import type { AttemptRecord } from '../../activities/conversations/audit.js';
+import type { LocalModelCallResult } from '../../activities/conversations/local-call.js';
 import {
   AUDIT_NOT_RECORDED,
   durationToMs,
@@ -93,19 +94,27 @@ async function callQueued(step: LlmStep, policy: Policy, rendered: RenderedLlm, 
   return callModel(callInput(step, rendered, audit));
 }
 
-/** The call offered to this worker first; null when it was not made here (queue it). */
-async function callHere(step: LlmStep, policy: Policy, rendered: RenderedLlm, attempt: number, rc: RunContext, audit: AttemptRecord[]) {
+/**
+ * The call offered to this worker first (a local activity). Not async, like what reads its answer:
+ * every promise a workflow makes is costly here (the SDK records a stack for each), and a step is
+ * on the hot path of every conversation.
+ */
+function offerHere(step: LlmStep, policy: Policy, rendered: RenderedLlm, attempt: number, rc: RunContext, audit: AttemptRecord[]) {
   const { callModelHere } = proxyLocalActivities<Activities>({
     startToCloseTimeout: policy.timeout,
     retry: { maximumAttempts: 1 },
     summary: `${step.id} · ${step.actor.model} · attempt ${attempt} (in the run's worker)`,
   });
-  const r = await callModelHere({
+  return callModelHere({
     ...callInput(step, rendered, audit),
     call: { runId: rc.runId, step: step.id, attempt },
     stallTimeoutMs: durationToMs(policy.heartbeatTimeout),
     ...(rc.modelsToCheck ? { checkModels: rc.modelsToCheck } : {}),
   });
+}
+
+/** What the offered call answered: its result when it ran here, null when it was not made here (queue it). */
+function madeHere(r: LocalModelCallResult, step: LlmStep, attempt: number, rc: RunContext, audit: AttemptRecord[]) {
   if (r.checked) {
     refuseUnknown(rc.definition, r.checked);
     rc.modelsToCheck = undefined;
@@ -133,7 +142,9 @@ export async function callLlm(
   const carried = [...rc.unrecorded];
   let r;
   try {
-    const here = patched(LOCAL_MODEL_CALL_PATCH) ? await callHere(llm, policy, rendered, attempt, rc, carried) : null;
+    const here = patched(LOCAL_MODEL_CALL_PATCH)
+      ? madeHere(await offerHere(llm, policy, rendered, attempt, rc, carried), llm, attempt, rc, carried)
+      : null;
     r = here ?? (await callQueued(llm, policy, rendered, attempt, rc, carried));
   } catch (err) {
     if (!auditNotRecorded(err)) throw err;
