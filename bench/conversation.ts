@@ -22,7 +22,8 @@ import { conversationBatch, conversationRun } from '../src/workflows/index.js';
 // (activity on its own queue, the same model call) with the CPU each kind of step costs.
 
 const ITEMS = Number(process.env.BENCH_CONVERSATION_ITEMS ?? 500);
-const SEQUENTIAL = Number(process.env.BENCH_CONVERSATION_SEQUENTIAL ?? 20);
+// Runs one after another for the per-step p50: 60, since with 20 its run-to-run spread hid changes of ~1 ms.
+const SEQUENTIAL = Number(process.env.BENCH_CONVERSATION_SEQUENTIAL ?? 60);
 const CONCURRENCY = Number(process.env.BENCH_CONVERSATION_CONCURRENCY ?? 50);
 const MODELS = ['bench-a', 'bench-b', 'bench-c'];
 const STEPS = 7;
