@@ -4,6 +4,7 @@ import { defineConfig } from 'vitest/config';
 // them in seconds; `npm test` runs them again with everything else.
 export const unitTests = [
   'test/codec.test.ts',
+  'test/thread-memo.test.ts',
   'test/definition-validator.test.ts',
   'test/env.test.ts',
   'test/failure-types.test.ts',

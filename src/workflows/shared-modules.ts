@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { util } from 'zod/v4/core';
+// Preloaded so that its memo is the thread's, not each workflow's (see thread-memo.ts).
+import '../shared/thread-memo.js';
 
 // Modules every workflow of a worker thread shares (the bundle's preloadModules, see
 // src/workers/bundle-options.ts) instead of evaluating them again for each cached workflow:
