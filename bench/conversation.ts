@@ -11,7 +11,7 @@ import { startFakeModelServer } from '../test/support/fake-ollama.js';
 import { localActivityType } from '../test/support/local-activities.js';
 import type { BenchContext } from './context.js';
 import { activityLatencies, fetchHistory, firstTaskMs, stepIntervals } from './history-latency.js';
-import { cpuMark, cpuPerStep } from './cpu.js';
+import { addCpu, cpuMark, cpuPerStep, cpuSpan, NO_CPU, type CpuMark } from './cpu.js';
 import { fmt, ratio, summarize } from './stats.js';
 import { conversationBatch, conversationRun } from '../src/workflows/index.js';
 
@@ -47,8 +47,8 @@ function definition(): ConversationDefinitionInput {
   };
 }
 
-/** Wall time per step of a bare-SDK sequential workflow (on the bench's bare worker), and its CPU. */
-async function bareSteps(ctx: BenchContext, activity: string, steps: number, activityTaskQueue?: string) {
+/** Wall time and CPU of one bare-SDK sequential workflow of `steps` steps (on the bench's bare worker). */
+async function bareSequence(ctx: BenchContext, activity: string, steps: number, activityTaskQueue?: string) {
   const c0 = cpuMark(ctx.serverPid);
   const t0 = performance.now();
   await ctx.client.workflow.execute('benchSequence', {
@@ -56,11 +56,21 @@ async function bareSteps(ctx: BenchContext, activity: string, steps: number, act
     workflowId: `bench-conv-bare-${randomUUID().slice(0, 6)}`,
     args: [activity, steps, null, activityTaskQueue],
   });
-  return { ms: (performance.now() - t0) / steps, cpu: cpuPerStep(c0, cpuMark(ctx.serverPid), steps) };
+  return { ms: performance.now() - t0, cpu: cpuSpan(c0, cpuMark(ctx.serverPid)) };
 }
 
-/** Per step of bare-SDK workflows of `steps` no-op steps started one after another, as conversation runs are (p50). */
-async function bareRunsOfSteps(ctx: BenchContext, steps: number, runs: number): Promise<number> {
+/** Wall time and CPU per step over bare sequences of `steps` steps in all. */
+function perBareStep(parts: Array<{ ms: number; cpu: CpuMark }>, steps: number) {
+  const cpu = parts.reduce((a, p) => addCpu(a, p.cpu), NO_CPU);
+  return { ms: parts.reduce((a, p) => a + p.ms, 0) / steps, cpu: cpuPerStep(NO_CPU, cpu, steps) };
+}
+
+async function bareSteps(ctx: BenchContext, activity: string, steps: number, activityTaskQueue?: string) {
+  return perBareStep([await bareSequence(ctx, activity, steps, activityTaskQueue)], steps);
+}
+
+/** Per step of bare-SDK workflows of `steps` no-op steps started one after another, as conversation runs are. */
+async function bareRunsOfSteps(ctx: BenchContext, steps: number, runs: number): Promise<number[]> {
   const perStep: number[] = [];
   for (let i = 0; i < runs; i++) {
     const t0 = performance.now();
@@ -71,7 +81,7 @@ async function bareRunsOfSteps(ctx: BenchContext, steps: number, runs: number): 
     });
     perStep.push((performance.now() - t0) / steps);
   }
-  return summarize(perStep).p50;
+  return perStep;
 }
 
 /**
@@ -150,6 +160,11 @@ export async function benchConversation(ctx: BenchContext): Promise<void> {
     const firstTask: number[] = [];
     const calls = { offered: 0, queued: 0 };
     const ids: string[] = [];
+    // The bare baselines are measured half before and half after the conversation runs, so a
+    // machine whose speed drifts during the case favours neither side.
+    const firstHalf = Math.floor(SEQUENTIAL / 2);
+    const bareBefore = await bareSequence(ctx, 'noop', STEPS * firstHalf);
+    const bareRunsBefore = await bareRunsOfSteps(ctx, STEPS, firstHalf);
     const c0 = cpuMark(ctx.serverPid);
     for (let i = 0; i < SEQUENTIAL; i++) {
       const id = `seq-${randomUUID().slice(0, 6)}`;
@@ -160,6 +175,8 @@ export async function benchConversation(ctx: BenchContext): Promise<void> {
     }
     // Histories are read after the CPU window closes: reading them is not part of a step.
     const conversationCpu = cpuPerStep(c0, cpuMark(ctx.serverPid), STEPS * SEQUENTIAL);
+    const bareAfter = await bareSequence(ctx, 'noop', STEPS * (SEQUENTIAL - firstHalf));
+    const bareRunsAfter = await bareRunsOfSteps(ctx, STEPS, SEQUENTIAL - firstHalf);
     for (const id of ids) {
       const history = await fetchHistory(ctx.client, `bench-conv-${id}`);
       interval.push(...stepIntervals(history, 'callModel'));
@@ -171,9 +188,10 @@ export async function benchConversation(ctx: BenchContext): Promise<void> {
       }
     }
     // The bare-SDK equivalent of a step: one no-op activity plus the workflow task that schedules
-    // the next, timed the same way (wall time of a sequential workflow / steps).
-    const bare = await bareSteps(ctx, 'noop', STEPS * SEQUENTIAL);
-    const bareRuns = await bareRunsOfSteps(ctx, STEPS, SEQUENTIAL);
+    // the next, timed the same way (wall time of sequential workflows / steps; two of half the
+    // steps each, one on either side of the conversation runs).
+    const bare = perBareStep([bareBefore, bareAfter], STEPS * SEQUENTIAL);
+    const bareRuns = summarize([...bareRunsBefore, ...bareRunsAfter]).p50;
     const parts = await bareDecomposition(ctx, registry, taskQueue, STEPS * SEQUENTIAL);
     const s = summarize(perStep);
     const iv = summarize(interval);

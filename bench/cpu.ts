@@ -25,6 +25,18 @@ export function cpuMark(serverPid: number | undefined): CpuMark {
   return { serverMs: serverPid === undefined ? NaN : processCpuMs(serverPid), selfMs: (self.user + self.system) / 1000 };
 }
 
+/** No CPU: the start of a sum of spans. */
+export const NO_CPU: CpuMark = { serverMs: 0, selfMs: 0 };
+
+/** The CPU between two marks, as a mark from zero (spans measured apart add up with addCpu). */
+export function cpuSpan(from: CpuMark, to: CpuMark): CpuMark {
+  return { serverMs: to.serverMs - from.serverMs, selfMs: to.selfMs - from.selfMs };
+}
+
+export function addCpu(a: CpuMark, b: CpuMark): CpuMark {
+  return { serverMs: a.serverMs + b.serverMs, selfMs: a.selfMs + b.selfMs };
+}
+
 /** "server / bench process" CPU per step between two marks. */
 export function cpuPerStep(from: CpuMark, to: CpuMark, steps: number): string {
   const per = (a: number, b: number) => ((b - a) / steps).toFixed(1);
