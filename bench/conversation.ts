@@ -24,6 +24,8 @@ import { conversationBatch, conversationRun } from '../src/workflows/index.js';
 const ITEMS = Number(process.env.BENCH_CONVERSATION_ITEMS ?? 500);
 // Runs one after another for the per-step p50: 60, since with 20 its run-to-run spread hid changes of ~1 ms.
 const SEQUENTIAL = Number(process.env.BENCH_CONVERSATION_SEQUENTIAL ?? 60);
+// Blocks the sequential measurement is interleaved in (conversation runs, bare baselines).
+const BLOCKS = Number(process.env.BENCH_CONVERSATION_BLOCKS ?? 6);
 const CONCURRENCY = Number(process.env.BENCH_CONVERSATION_CONCURRENCY ?? 50);
 const MODELS = ['bench-a', 'bench-b', 'bench-c'];
 const STEPS = 7;
@@ -82,6 +84,72 @@ async function bareRunsOfSteps(ctx: BenchContext, steps: number, runs: number): 
     perStep.push((performance.now() - t0) / steps);
   }
   return perStep;
+}
+
+/** A batch of `n` items, items as child workflows, pages with continue-as-new: its time and audit rows. */
+async function runBatch(ctx: BenchContext, taskQueue: string, def: ConversationDefinitionInput, n: number) {
+  const items = Array.from({ length: n }, (_, i) => ({ id: `i${i}`, text: `item ${i}` }));
+  const batchId = `bench-${randomUUID().slice(0, 6)}`;
+  const t0 = performance.now();
+  const result = (await ctx.client.workflow.execute(conversationBatch, {
+    taskQueue,
+    workflowId: `conversation-batch-${batchId}`,
+    args: [{ batchId, definition: def, source: { kind: 'items', items }, concurrency: CONCURRENCY, pageSize: 100, notify: false }],
+  })) as ConversationBatchResult;
+  const seconds = (performance.now() - t0) / 1000;
+  if (result.completed !== n) throw new Error(`bench batch completed ${result.completed} of ${n} (${result.failed} failed)`);
+  const { rows } = await ctx.pool.query(
+    "SELECT count(*)::int AS n FROM conversation_attempts WHERE batch_id = $1 AND status = 'completed'",
+    [batchId],
+  );
+  return { seconds, auditRows: rows[0].n as number };
+}
+
+/**
+ * SEQUENTIAL conversation runs one after another, with the bare baselines beside them: the bare-SDK
+ * equivalent of a step (one no-op activity plus the workflow task that schedules the next: wall
+ * time of a sequential workflow / its steps) and bare runs of STEPS steps started one after another.
+ * All are measured in BLOCKS interleaved blocks (which kind goes first alternating), so a machine
+ * whose speed drifts during the case favours neither side.
+ */
+async function sequentialRuns(ctx: BenchContext, runOne: (id: string) => Promise<unknown>) {
+  const perStep: number[] = [];
+  const ids: string[] = [];
+  let conversationCpu = NO_CPU;
+  const bareParts: Array<{ ms: number; cpu: CpuMark }> = [];
+  const bareRunSteps: number[] = [];
+  const blockRatios: number[] = [];
+  const conversationBlock = async (runs: number) => {
+    const c0 = cpuMark(ctx.serverPid);
+    for (let i = 0; i < runs; i++) {
+      const id = `seq-${randomUUID().slice(0, 6)}`;
+      const t0 = performance.now();
+      await runOne(id);
+      perStep.push((performance.now() - t0) / STEPS);
+      ids.push(id);
+    }
+    conversationCpu = addCpu(conversationCpu, cpuSpan(c0, cpuMark(ctx.serverPid)));
+  };
+  const bareBlock = async (runs: number) => {
+    bareParts.push(await bareSequence(ctx, 'noop', STEPS * runs));
+    bareRunSteps.push(...(await bareRunsOfSteps(ctx, STEPS, runs)));
+  };
+  for (let b = 0; b < BLOCKS; b++) {
+    const runs = Math.floor((SEQUENTIAL * (b + 1)) / BLOCKS) - Math.floor((SEQUENTIAL * b) / BLOCKS);
+    if (b % 2 === 0) await bareBlock(runs);
+    await conversationBlock(runs);
+    if (b % 2 === 1) await bareBlock(runs);
+    // This block's ratio, to show how far the machine's speed moved between blocks.
+    blockRatios.push(summarize(perStep.slice(-runs)).p50 / (bareParts.at(-1)!.ms / (STEPS * runs)));
+  }
+  return {
+    perStep,
+    ids,
+    conversationCpu: cpuPerStep(NO_CPU, conversationCpu, STEPS * SEQUENTIAL),
+    bare: perBareStep(bareParts, STEPS * SEQUENTIAL),
+    bareRuns: summarize(bareRunSteps).p50,
+    blockRatios,
+  };
 }
 
 /**
@@ -150,33 +218,26 @@ export async function benchConversation(ctx: BenchContext): Promise<void> {
         workflowId: `bench-conv-${id}`,
         args: [{ definition: def, item: { id, text: 'hello' } }],
       });
+    // Throughput first: the batch, items as child workflows, pages with continue-as-new. Its 3,500
+    // steps also warm the conversation path, so the sequential runs below are measured warm, as the
+    // bare baselines are (the bare SDK worker has run about 800 activities before this case).
+    const batch = await runBatch(ctx, taskQueue, def, ITEMS);
+    const stepsPerSec = (ITEMS * STEPS) / batch.seconds;
+    ctx.report(name, `batch ${ITEMS} items x ${STEPS} steps`, batch.seconds, 's');
+    ctx.report(name, 'throughput', stepsPerSec, 'steps/s');
+    ctx.report(name, 'throughput ratio vs bare no-op activities/s', ratio(stepsPerSec, ctx.baseline.noopActivitiesPerSec), 'x');
+    ctx.report(name, 'audit rows (completed) for the batch', batch.auditRows);
+    // Runs started on their own (not a batch's children) check their models in their first call.
     for (let i = 0; i < 5; i++) await runOne(`warm-${randomUUID().slice(0, 6)}`);
 
     // Per-step latency, items one after another: whole workflow time / 7, the interval between
     // consecutive model calls (a step without the run's start and end), and the model activity alone.
-    const perStep: number[] = [];
     const interval: number[] = [];
     const modelCall: number[] = [];
     const firstTask: number[] = [];
     const calls = { offered: 0, queued: 0 };
-    const ids: string[] = [];
-    // The bare baselines are measured half before and half after the conversation runs, so a
-    // machine whose speed drifts during the case favours neither side.
-    const firstHalf = Math.floor(SEQUENTIAL / 2);
-    const bareBefore = await bareSequence(ctx, 'noop', STEPS * firstHalf);
-    const bareRunsBefore = await bareRunsOfSteps(ctx, STEPS, firstHalf);
-    const c0 = cpuMark(ctx.serverPid);
-    for (let i = 0; i < SEQUENTIAL; i++) {
-      const id = `seq-${randomUUID().slice(0, 6)}`;
-      const t0 = performance.now();
-      await runOne(id);
-      perStep.push((performance.now() - t0) / STEPS);
-      ids.push(id);
-    }
-    // Histories are read after the CPU window closes: reading them is not part of a step.
-    const conversationCpu = cpuPerStep(c0, cpuMark(ctx.serverPid), STEPS * SEQUENTIAL);
-    const bareAfter = await bareSequence(ctx, 'noop', STEPS * (SEQUENTIAL - firstHalf));
-    const bareRunsAfter = await bareRunsOfSteps(ctx, STEPS, SEQUENTIAL - firstHalf);
+    const { perStep, ids, conversationCpu, bare, bareRuns, blockRatios } = await sequentialRuns(ctx, runOne);
+    // Histories are read after the last block: reading them is not part of a step.
     for (const id of ids) {
       const history = await fetchHistory(ctx.client, `bench-conv-${id}`);
       interval.push(...stepIntervals(history, 'callModel'));
@@ -187,11 +248,6 @@ export async function benchConversation(ctx: BenchContext): Promise<void> {
         if (localActivityType(e) === 'callModelHere') calls.offered++;
       }
     }
-    // The bare-SDK equivalent of a step: one no-op activity plus the workflow task that schedules
-    // the next, timed the same way (wall time of sequential workflows / steps; two of half the
-    // steps each, one on either side of the conversation runs).
-    const bare = perBareStep([bareBefore, bareAfter], STEPS * SEQUENTIAL);
-    const bareRuns = summarize([...bareRunsBefore, ...bareRunsAfter]).p50;
     const parts = await bareDecomposition(ctx, registry, taskQueue, STEPS * SEQUENTIAL);
     const s = summarize(perStep);
     const iv = summarize(interval);
@@ -211,6 +267,11 @@ export async function benchConversation(ctx: BenchContext): Promise<void> {
     ctx.report(name, 'bare SDK sequential step (no-op activity + workflow task), mean', bare.ms, 'ms');
     ctx.report(name, 'per-step ratio vs bare sequential step (p50)', ratio(s.p50, bare.ms), 'x');
     ctx.report(name, 'orchestration added per step vs bare sequential step (p50)', s.p50 - bare.ms, 'ms');
+    ctx.report(
+      name,
+      `the same ratio within each of the ${BLOCKS} blocks (min / median / max)`,
+      [Math.min(...blockRatios), summarize(blockRatios).p50, Math.max(...blockRatios)].map((r) => r.toFixed(3)).join(' / ') + ' x',
+    );
     // The same shape as the conversation: runs of 7 bare steps one after another, each run's start
     // and end shared by its 7 steps (the line above spreads one start over all of its steps).
     ctx.report(name, `bare SDK runs of ${STEPS} sequential steps one after another, per step (p50)`, bareRuns, 'ms');
@@ -221,27 +282,6 @@ export async function benchConversation(ctx: BenchContext): Promise<void> {
     ctx.report(name, 'CPU per step, server / bench process: conversation', conversationCpu);
     ctx.report(name, 'CPU per step, server / bench process: bare step', bare.cpu);
     ctx.report(name, 'CPU per step, server / bench process: bare, own queue + model call', parts.withCall.cpu);
-
-    // Throughput: the batch, items as child workflows, pages with continue-as-new.
-    const items = Array.from({ length: ITEMS }, (_, i) => ({ id: `i${i}`, text: `item ${i}` }));
-    const batchId = `bench-${randomUUID().slice(0, 6)}`;
-    const t0 = performance.now();
-    const result = (await ctx.client.workflow.execute(conversationBatch, {
-      taskQueue,
-      workflowId: `conversation-batch-${batchId}`,
-      args: [{ batchId, definition: def, source: { kind: 'items', items }, concurrency: CONCURRENCY, pageSize: 100, notify: false }],
-    })) as ConversationBatchResult;
-    const seconds = (performance.now() - t0) / 1000;
-    if (result.completed !== ITEMS) throw new Error(`bench batch completed ${result.completed} of ${ITEMS} (${result.failed} failed)`);
-    const stepsPerSec = (ITEMS * STEPS) / seconds;
-    ctx.report(name, `batch ${ITEMS} items x ${STEPS} steps`, seconds, 's');
-    ctx.report(name, 'throughput', stepsPerSec, 'steps/s');
-    ctx.report(name, 'throughput ratio vs bare no-op activities/s', ratio(stepsPerSec, ctx.baseline.noopActivitiesPerSec), 'x');
-    const { rows } = await ctx.pool.query(
-      "SELECT count(*)::int AS n FROM conversation_attempts WHERE batch_id = $1 AND status = 'completed'",
-      [batchId],
-    );
-    ctx.report(name, 'audit rows (completed) for the batch', rows[0].n);
   } finally {
     models.shutdown();
     worker.shutdown();

@@ -135,8 +135,15 @@ await Promise.race([
       };
       for (const [name, load] of CASES) {
         if (!wants(name)) continue;
-        const run = await load();
-        await run(ctx);
+        try {
+          const run = await load();
+          await run(ctx);
+        } catch (err) {
+          // One failed case must not lose the figures of the others: it is reported, and the run
+          // exits non-zero once the report is printed.
+          report(name, 'FAILED', (err as Error).message ?? String(err));
+          process.exitCode = 1;
+        }
       }
     } finally {
       bare.shutdown();
