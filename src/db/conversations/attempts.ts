@@ -56,59 +56,39 @@ export interface AttemptRow {
   finished_at: Date;
 }
 
-const COLUMNS = `workflow_id, run_id, batch_id, definition, item_key, step, attempt, actor_kind, actor, input, output,
-   status, error, error_type, latency_ms, started_at, finished_at`;
-
-/** One attempt's column values, in COLUMNS order (times in epoch ms). */
-function attemptValues(r: AttemptRecord): unknown[] {
-  return [
-    r.workflowId,
-    r.runId,
-    r.batchId ?? null,
-    r.definition,
-    r.itemKey,
-    r.step,
-    r.attempt,
-    r.actorKind,
-    r.actor,
-    JSON.stringify(r.input ?? null),
-    r.output === undefined ? null : JSON.stringify(r.output),
-    r.status,
-    r.error?.slice(0, 8000) ?? null,
-    r.errorType ?? null,
-    r.latencyMs === undefined ? null : Math.max(0, Math.round(r.latencyMs)),
-    r.startedAt,
-    Math.max(r.finishedAt, r.startedAt),
-  ];
-}
-
-/** One VALUES tuple whose parameters start at `$first`. */
-function tuple(first: number): string {
-  const p = Array.from({ length: 17 }, (_, i) => `$${first + i}`);
-  return `(${p.slice(0, 15).join(', ')}, to_timestamp(${p[15]}::double precision / 1000), to_timestamp(${p[16]}::double precision / 1000))`;
-}
-
-/**
- * The statement inserting `rows` in order (parameters numbered from `$first`, values to append
- * after the caller's), returning 1 per row written; a (run, step, attempt) already recorded is
- * skipped. One statement, one round trip, for any number of rows.
- */
-export function attemptsInsert(rows: AttemptRecord[], first = 1): { text: string; values: unknown[] } {
+/** One attempt as conversation_record_attempts takes it (071_conversation_write_functions.sql). */
+function attemptJson(r: AttemptRecord) {
   return {
-    text: `INSERT INTO conversation_attempts (${COLUMNS})
-     VALUES ${rows.map((_, i) => tuple(first + 17 * i)).join(', ')}
-     ON CONFLICT ON CONSTRAINT conversation_attempts_run_step_attempt_key DO NOTHING
-     RETURNING 1`,
-    values: rows.flatMap(attemptValues),
+    workflow_id: r.workflowId,
+    run_id: r.runId,
+    batch_id: r.batchId ?? null,
+    definition: r.definition,
+    item_key: r.itemKey,
+    step: r.step,
+    attempt: r.attempt,
+    actor_kind: r.actorKind,
+    actor: r.actor,
+    input: JSON.stringify(r.input ?? null),
+    output: r.output === undefined ? null : JSON.stringify(r.output),
+    status: r.status,
+    error: r.error?.slice(0, 8000) ?? null,
+    error_type: r.errorType ?? null,
+    latency_ms: r.latencyMs === undefined ? null : Math.max(0, Math.round(r.latencyMs)),
+    started_at: r.startedAt,
+    finished_at: Math.max(r.finishedAt, r.startedAt),
   };
+}
+
+/** Attempt rows as the jsonb parameter of the audit's write functions, in order. */
+export function attemptsParam(rows: AttemptRecord[]): string {
+  return JSON.stringify(rows.map(attemptJson));
 }
 
 /** Inserts attempt rows in order; how many were new (a row already recorded is not written again). */
 export async function insertAttempts(pool: pg.Pool, rows: AttemptRecord[]): Promise<number> {
   if (rows.length === 0) return 0;
-  const { text, values } = attemptsInsert(rows);
-  const res = await pool.query(text, values);
-  return res.rowCount ?? 0;
+  const res = await pool.query<{ written: number }>('SELECT conversation_record_attempts($1::jsonb) AS written', [attemptsParam(rows)]);
+  return res.rows[0]!.written;
 }
 
 /** Inserts one attempt row; false when that (run, step, attempt) was already recorded. */

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { attemptsInsert, type AttemptRecord } from './attempts.js';
+import { attemptsParam, type AttemptRecord } from './attempts.js';
 
 /** Which attempt of which step a worker is about to send to a model itself (see 070_conversation_model_calls.sql). */
 export interface ModelCallKey {
@@ -8,8 +8,6 @@ export interface ModelCallKey {
   attempt: number;
 }
 
-const CLAIM = 'INSERT INTO conversation_model_calls (run_id, step, attempt) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING 1';
-
 /**
  * Writes the audit rows a call carries (earlier attempts', in order; one already recorded is
  * skipped) and claims the attempt for the call; false when an earlier execution already claimed it.
@@ -17,14 +15,13 @@ const CLAIM = 'INSERT INTO conversation_model_calls (run_id, step, attempt) VALU
  * is called, and a failure writes neither.
  */
 export async function claimModelCallWithRows(pool: pg.Pool, key: ModelCallKey, rows: AttemptRecord[]): Promise<boolean> {
-  const claim = [key.runId, key.step, key.attempt];
-  if (rows.length === 0) return ((await pool.query(CLAIM, claim)).rowCount ?? 0) > 0;
-  const carried = attemptsInsert(rows, claim.length + 1);
-  const res = await pool.query<{ claimed: number }>(
-    `WITH carried AS (${carried.text}), claimed AS (${CLAIM}) SELECT (SELECT count(*) FROM claimed)::int AS claimed`,
-    [...claim, ...carried.values],
-  );
-  return res.rows[0]!.claimed > 0;
+  const res = await pool.query<{ claimed: boolean }>('SELECT conversation_claim_model_call($1, $2, $3, $4::jsonb) AS claimed', [
+    key.runId,
+    key.step,
+    key.attempt,
+    attemptsParam(rows),
+  ]);
+  return res.rows[0]!.claimed;
 }
 
 /** Whether an execution of this attempt already claimed it (so the model may have been called). */
