@@ -4,6 +4,7 @@ import { startAnalysisPipeline } from '../src/client/analysis.js';
 import type { AnalysisPipelineInput } from '../src/shared/analysis/input.js';
 import { createShepherdWorker } from '../src/workers/create-worker.js';
 import { ensureContainerRuntime } from '../scripts/lib/containers/index.js';
+import { stopDaemon } from '../scripts/lib/containers/service.js';
 import { ensureAnalyzerTools } from '../scripts/lib/analyzers.js';
 import { benchAnalysisContainers } from './analysis-containers.js';
 import type { BenchContext } from './context.js';
@@ -18,10 +19,19 @@ const EXAMPLE = 'examples/analysis/four-apps-no-llm.json';
 const ROUNDS = Number(process.env.BENCH_ANALYSIS_ROUNDS ?? 1);
 
 export async function benchAnalysis(ctx: BenchContext): Promise<void> {
-  await ensureContainerRuntime({ log: () => undefined });
-  await ensureAnalyzerTools(() => undefined);
-  await benchAnalysisContainers(ctx);
+  const runtime = await ensureContainerRuntime({ log: () => undefined });
+  try {
+    await ensureAnalyzerTools(() => undefined);
+    await benchAnalysisContainers(ctx);
+    await benchPipeline(ctx);
+  } finally {
+    // A container service this case started is stopped with it (one already running is left alone).
+    if (runtime.startedPid !== undefined) await stopDaemon(runtime.dockerHost, () => undefined);
+  }
+}
 
+/** Targets analysed per minute by the example pipeline, at concurrency 1 and 2. */
+async function benchPipeline(ctx: BenchContext): Promise<void> {
   const base = JSON.parse(readFileSync(EXAMPLE, 'utf8')) as AnalysisPipelineInput;
   const taskQueue = `bench-analysis-${randomUUID().slice(0, 6)}`;
   const worker = await createShepherdWorker({ connection: ctx.connection, namespace: 'default', taskQueue, deps: ctx.deps });
