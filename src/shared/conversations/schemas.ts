@@ -235,13 +235,9 @@ const schemas = oncePerThread('shared/conversations/schemas', () => {
       }
     });
   return {
-    stepIdSchema,
-    fieldNameSchema,
-    textSchema,
     llmActorSchema,
     scriptActorSchema,
     dbActorSchema,
-    definitionRefShape,
     fieldSpecSchema,
     outputSpecSchema,
     actorSchema,
